@@ -1,0 +1,1 @@
+"""hblab: a two-node Heartbeat lab in network namespaces (and containers)."""
