@@ -1,0 +1,148 @@
+"""The /etc/ha.d files each lab node gets: the tutorial's, with a choice of timers.
+
+Profiles:
+  seed  the tutorial's values (keepalive 2, deadtime 30, warntime 10, initdead 60);
+  fast  for tests and demos: sub-second keepalive and a deadtime of 1.5 s, which
+        still satisfies Heartbeat's own rules (deadtime > 2 x keepalive,
+        initdead >= deadtime).
+
+`--set DIRECTIVE=VALUE` overrides or adds a directive; an empty value removes it
+(`--set ping=` gives a cluster without a ping node).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.topology import Host, Topology
+
+
+class ProfileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Timers:
+    keepalive: str
+    deadtime: str
+    warntime: str
+    initdead: str
+
+    def seconds(self, name: str) -> float:
+        """A timer's value in seconds (lab-side waits are derived from it)."""
+        raw = getattr(self, name).strip()
+        if raw.endswith("ms"):
+            return float(raw[:-2]) / 1000
+        return float(raw)
+
+
+PROFILES: dict[str, Timers] = {
+    "seed": Timers(keepalive="2", deadtime="30", warntime="10", initdead="60"),
+    "fast": Timers(keepalive="250ms", deadtime="1500ms", warntime="750ms", initdead="3"),
+}
+
+AUTHKEYS = "auth 3\n3 md5 Hello!\n"
+IPFAIL = "/usr/lib64/heartbeat/ipfail"
+
+
+def timers_for(profile: str) -> Timers:
+    try:
+        return PROFILES[profile]
+    except KeyError:
+        raise ProfileError(
+            f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})"
+        ) from None
+
+
+def _directives(topo: Topology, node: Host, timers: Timers) -> list[tuple[str, str]]:
+    peer = topo.peer_of(node.name)
+    peer_hb = peer.address_on("eth1")
+    ping = " ".join(str(g.address_on("eth1").ip) for g in topo.ping_nodes if g.address_on("eth1"))
+    pairs = [
+        ("debugfile", "/var/log/ha-debug"),
+        ("logfile", "/var/log/ha-log"),
+        ("logfacility", "local0"),
+        ("keepalive", timers.keepalive),
+        ("deadtime", timers.deadtime),
+        ("warntime", timers.warntime),
+        ("initdead", timers.initdead),
+        ("udpport", "694"),
+        ("ucast", f"eth1 {peer_hb.ip if peer_hb else ''}"),
+        ("auto_failback", "on"),
+    ]
+    pairs += [("node", n.name) for n in topo.cluster_nodes]
+    if ping:
+        pairs.append(("ping", ping))
+    pairs.append(("respawn", f"hacluster {IPFAIL}"))
+    return pairs
+
+
+def _apply_overrides(
+    pairs: list[tuple[str, str]], overrides: dict[str, str]
+) -> list[tuple[str, str]]:
+    result: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for key, value in pairs:
+        if key in overrides:
+            if key not in seen and overrides[key]:
+                result.append((key, overrides[key]))
+            seen.add(key)
+        else:
+            result.append((key, value))
+    # New directives go before the media lines would matter only for udpport;
+    # appending is fine for everything else ha.cf knows.
+    result += [(k, v) for k, v in overrides.items() if k not in seen and v]
+    return result
+
+
+def render_hacf(
+    topo: Topology, node: Host, profile: str, overrides: dict[str, str] | None = None
+) -> str:
+    pairs = _apply_overrides(_directives(topo, node, timers_for(profile)), overrides or {})
+    body = "\n".join(f"{key} {value}" for key, value in pairs)
+    return f"# /etc/ha.d/ha.cf on {node.name}, written by hblab (profile {profile})\n{body}\n"
+
+
+def render_haresources(topo: Topology) -> str:
+    owner = topo.cluster_nodes[0].name
+    return f"{owner} {topo.vip.ip}/{topo.vip.network.prefixlen}/{topo.vip_label} nginx\n"
+
+
+def write_ha_d(
+    target: Path,
+    topo: Topology,
+    node: Host,
+    profile: str,
+    overrides: dict[str, str] | None = None,
+    config_dir: Path | None = None,
+) -> None:
+    """Write ha.cf, authkeys (mode 600) and haresources into ``target``.
+
+    With ``config_dir`` the user's own files are copied instead (any of the three
+    that exists there wins), so the lab runs whatever configuration people bring.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    files = {
+        "ha.cf": render_hacf(topo, node, profile, overrides),
+        "authkeys": AUTHKEYS,
+        "haresources": render_haresources(topo),
+    }
+    for name, text in files.items():
+        source = config_dir / name if config_dir else None
+        if source is not None and source.exists():
+            text = source.read_text()
+        path = target / name
+        path.write_text(text)
+        path.chmod(0o600 if name == "authkeys" else 0o644)
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """`--set keepalive=500ms --set ping=` → {"keepalive": "500ms", "ping": ""}."""
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ProfileError(f"--set wants DIRECTIVE=VALUE, got {item!r}")
+        result[key.strip()] = value.strip()
+    return result

@@ -1,0 +1,128 @@
+"""PID 1 of a lab node: makes the host look like a small CentOS box, then reaps.
+
+hblab starts this inside the node's network namespace under
+``unshare --mount --uts --pid --fork --mount-proc --propagation private``, so every
+mount made here is private to the node, and killing this process (``hblab poweroff``)
+takes every process of the node with it: the kernel tears down a PID namespace
+when its init dies, which is the lab's "pull the plug".
+
+Layout of the node directory (made by :mod:`lab.rootfs` on the host):
+  etc/upper, etc/work          overlay over /etc (ha.d files, hostname, hosts, ...)
+  lib64/upper, lib64/work      overlay over /usr/lib64 (heartbeat/ipfail)
+  log/                         bound on /var/log (kept across reboots)
+  hblib/                       bound on /var/lib/heartbeat (hb_generation survives)
+  www/                         bound on /var/www/html (the page naming the node)
+/run and /tmp are fresh tmpfs at every boot, as on a real machine.
+
+This module only uses the standard library: it must start in well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+READY_FILE = "booted"
+
+
+def _mount(args: list[str]) -> None:
+    subprocess.run(["mount", *args], check=True)
+
+
+def _overlay(target: str, node_dir: Path, name: str) -> None:
+    upper, work = node_dir / name / "upper", node_dir / name / "work"
+    _mount(["-t", "overlay", "overlay", "-o",
+            f"lowerdir={target},upperdir={upper},workdir={work}", target])
+
+
+def _bind(source: Path, target: str) -> None:
+    Path(target).mkdir(parents=True, exist_ok=True)
+    _mount(["--bind", str(source), target])
+
+
+def _chown_cluster(path: Path) -> None:
+    """Heartbeat's children run as hacluster:haclient and need these dirs."""
+    try:
+        uid = pwd.getpwnam("hacluster").pw_uid
+        gid = grp.getgrnam("haclient").gr_gid
+    except KeyError:
+        return  # heartbeat not installed: hbnode-only nodes don't need it
+    os.chown(path, uid, gid)
+
+
+def _fresh_run() -> None:
+    _mount(["-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", "/run"])
+    _mount(["-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/tmp"])
+    # What the real Heartbeat expects to find (shared/reference/heartbeat-in-netns.md):
+    # without /run/resource-agents IPaddr fails with "Generic error".
+    for sub in ("heartbeat/ccm", "heartbeat/crm", "heartbeat/dopd", "crm"):
+        path = Path("/run") / sub
+        path.mkdir(parents=True, exist_ok=True)
+        _chown_cluster(path)
+    _chown_cluster(Path("/run/heartbeat"))
+    for sub in ("resource-agents", "lock", "nginx", "hbnode"):
+        (Path("/run") / sub).mkdir(parents=True, exist_ok=True)
+
+
+def setup_filesystem(node_dir: Path, hostname: str) -> None:
+    # /sys must show this namespace's interfaces (ifconfig -a, ip -d link read it).
+    _mount(["-t", "sysfs", "sysfs", "/sys"])
+    _overlay("/etc", node_dir, "etc")
+    _overlay("/usr/lib64", node_dir, "lib64")
+    _fresh_run()
+    _bind(node_dir / "log", "/var/log")
+    _bind(node_dir / "hblib", "/var/lib/heartbeat")
+    _bind(node_dir / "www", "/var/www/html")
+    socket.sethostname(hostname)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+
+
+def reap_forever(ready: Path) -> None:
+    """Be init: adopt orphans (daemons double-fork) and reap them until TERM.
+
+    Signals are blocked and taken with sigwaitinfo, so a child that exits between
+    two waits is never missed (the classic pause() race).
+    """
+    watched = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    ready.write_text(f"{os.getpid()}\n")
+    while True:
+        info = signal.sigwaitinfo(watched)
+        if info.si_signo != signal.SIGCHLD:
+            return
+        _reap_all()
+
+
+def _reap_all() -> None:
+    for _ in range(10_000):  # bounded: a node never has that many zombies at once
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--node-dir", type=Path, required=True)
+    parser.add_argument("--hostname", required=True)
+    args = parser.parse_args(argv)
+    try:
+        setup_filesystem(args.node_dir, args.hostname)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"hblab node {args.hostname}: boot failed: {exc}", file=sys.stderr)
+        return 1
+    reap_forever(args.node_dir / READY_FILE)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

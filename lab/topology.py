@@ -1,0 +1,122 @@
+"""The lab's topology as data: hosts, their interfaces and the segments joining them.
+
+Kept apart from building it (Mininet's Topo vs Net): backends read this description
+and make it real, tests and pictures read it to know what to expect.
+The reference values are the CentOS 6 tutorial's (DEVELOPERS.md).
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    CLUSTER_NODE = "node"  # runs heartbeat or hbnode
+    PING_NODE = "gw"  # the ha.cf `ping` target
+    CLIENT = "client"  # a user of the VIP
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A layer-2 segment: one bridge in the lab's switch namespace."""
+
+    name: str  # the node-side interface name on this segment (eth0, eth1)
+    bridge: str
+    subnet: ipaddress.IPv4Network
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    name: str
+    segment: str
+    address: ipaddress.IPv4Interface
+
+    @property
+    def mac(self) -> str:
+        """A stable, locally administered MAC derived from the address.
+
+        Stable MACs make captures and "two MACs answered ARP" readable: the
+        last two bytes are the address's last two octets.
+        """
+        octets = self.address.ip.packed
+        return "02:4c:61:62:%02x:%02x" % (octets[2], octets[3])
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    name: str
+    role: Role
+    interfaces: tuple[Interface, ...]
+
+    def interface(self, name: str) -> Interface | None:
+        return next((i for i in self.interfaces if i.name == name), None)
+
+    def address_on(self, segment: str) -> ipaddress.IPv4Interface | None:
+        return next((i.address for i in self.interfaces if i.segment == segment), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    prefix: str  # namespace name prefix: every name the lab creates starts with it
+    segments: tuple[Segment, ...]
+    hosts: tuple[Host, ...]
+    vip: ipaddress.IPv4Interface
+    vip_label: str  # e.g. eth0:0, as the tutorial's haresources writes it
+
+    def host(self, name: str) -> Host | None:
+        return next((h for h in self.hosts if h.name == name), None)
+
+    @property
+    def cluster_nodes(self) -> tuple[Host, ...]:
+        return tuple(h for h in self.hosts if h.role is Role.CLUSTER_NODE)
+
+    @property
+    def ping_nodes(self) -> tuple[Host, ...]:
+        return tuple(h for h in self.hosts if h.role is Role.PING_NODE)
+
+    @property
+    def switch_netns(self) -> str:
+        return f"{self.prefix}-sw"
+
+    def netns_of(self, host: str) -> str:
+        return f"{self.prefix}-{host}"
+
+    def peer_of(self, node: str) -> Host:
+        """The other cluster node (the design is two nodes, as the tutorial)."""
+        return next(h for h in self.cluster_nodes if h.name != node)
+
+    @property
+    def vip_iface(self) -> str:
+        return self.vip_label.split(":", 1)[0]
+
+
+def _iface(name: str, segment: str, cidr: str) -> Interface:
+    return Interface(name, segment, ipaddress.IPv4Interface(cidr))
+
+
+REFERENCE = Topology(
+    prefix="hblab",
+    segments=(
+        Segment("eth0", "br-eth0", ipaddress.IPv4Network("192.168.0.0/24"), "service LAN (VIP)"),
+        Segment("eth1", "br-eth1", ipaddress.IPv4Network("172.16.254.0/24"), "heartbeat link"),
+    ),
+    hosts=(
+        Host(
+            "master",
+            Role.CLUSTER_NODE,
+            (_iface("eth0", "eth0", "192.168.0.18/24"), _iface("eth1", "eth1", "172.16.254.18/24")),
+        ),
+        Host(
+            "slave",
+            Role.CLUSTER_NODE,
+            (_iface("eth0", "eth0", "192.168.0.28/24"), _iface("eth1", "eth1", "172.16.254.28/24")),
+        ),
+        Host("gw", Role.PING_NODE, (_iface("eth1", "eth1", "172.16.254.1/24"),)),
+        Host("client", Role.CLIENT, (_iface("eth0", "eth0", "192.168.0.100/24"),)),
+    ),
+    vip=ipaddress.IPv4Interface("192.168.0.38/24"),
+    vip_label="eth0:0",
+)

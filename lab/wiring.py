@@ -1,0 +1,143 @@
+"""Namespaces, bridges and veth cables, through netlink (pyroute2).
+
+Every link is created inside the lab's switch namespace with its peer placed
+directly into the host's namespace, so nothing, not even for a moment, appears
+in the machine's root namespace.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pyroute2 import NetNS, netns
+from pyroute2.netlink.exceptions import NetlinkError
+
+from lab.topology import Host, Interface, Topology
+
+
+class WiringError(RuntimeError):
+    pass
+
+
+@contextmanager
+def in_netns(name: str) -> Iterator[Any]:
+    ns = NetNS(name)
+    try:
+        yield ns
+    finally:
+        ns.close()
+
+
+def existing_namespaces() -> set[str]:
+    return set(netns.listnetns())
+
+
+def create_namespace(name: str) -> None:
+    if name in existing_namespaces():
+        raise WiringError(f"network namespace {name} already exists (is the lab up? try down)")
+    netns.create(name)
+
+
+def remove_namespace(name: str) -> None:
+    if name in existing_namespaces():
+        netns.remove(name)
+
+
+def switch_port(host: str, iface: str) -> str:
+    """The switch-side name of a host's cable (at most 15 characters, IFNAMSIZ)."""
+    return f"{host}-{iface}"[:15]
+
+
+def build_switch(topo: Topology) -> None:
+    with in_netns(topo.switch_netns) as sw:
+        for seg in topo.segments:
+            # STP off and no forwarding delay: a replugged cable forwards at once.
+            sw.link("add", ifname=seg.bridge, kind="bridge", br_stp_state=0, br_forward_delay=0)
+            sw.link("set", index=_index(sw, seg.bridge), state="up")
+
+
+def _index(ns: Any, ifname: str) -> int:
+    found = ns.link_lookup(ifname=ifname)
+    if not found:
+        raise WiringError(f"no interface {ifname}")
+    return int(found[0])
+
+
+def cable_host(topo: Topology, host: Host) -> None:
+    """Create the host's veth cables, plug them into bridges, address them."""
+    host_ns = topo.netns_of(host.name)
+    bridges = {seg.name: seg.bridge for seg in topo.segments}
+    with in_netns(topo.switch_netns) as sw:
+        for iface in host.interfaces:
+            port = switch_port(host.name, iface.name)
+            sw.link("add", ifname=port, kind="veth",
+                    peer={"ifname": iface.name, "net_ns_fd": host_ns, "address": iface.mac})
+            sw.link("set", index=_index(sw, port), master=_index(sw, bridges[iface.segment]),
+                    state="up")
+    with in_netns(host_ns) as ns:
+        ns.link("set", index=_index(ns, "lo"), state="up")
+        for iface in host.interfaces:
+            configure_interface(ns, iface, up=True)
+
+
+def configure_interface(ns: Any, iface: Interface, up: bool) -> None:
+    """Give ``iface`` its static address (with broadcast) and set it up or down."""
+    idx = _index(ns, iface.name)
+    addr = iface.address
+    try:
+        ns.addr("add", index=idx, address=str(addr.ip), prefixlen=addr.network.prefixlen,
+                broadcast=str(addr.network.broadcast_address))
+    except NetlinkError as exc:
+        if exc.code != 17:  # EEXIST: already configured, fine after a reboot
+            raise
+    ns.link("set", index=idx, state="up" if up else "down")
+
+
+def set_link(host_ns: str, ifname: str, up: bool) -> None:
+    with in_netns(host_ns) as ns:
+        ns.link("set", index=_index(ns, ifname), state="up" if up else "down")
+
+
+def power_cut(topo: Topology, host: Host) -> None:
+    """What a machine's NICs look like after the plug is pulled: down, no aliases.
+
+    Addresses the daemon added (the VIP) live in RAM on a real box; they are gone
+    when it boots again, so drop everything but the static address.
+    """
+    with in_netns(topo.netns_of(host.name)) as ns:
+        for iface in host.interfaces:
+            idx = _index(ns, iface.name)
+            ns.link("set", index=idx, state="down")
+            for msg in ns.get_addr(index=idx, family=2):
+                if msg.get("address") != str(iface.address.ip):
+                    ns.addr("del", index=idx, address=msg.get("address"),
+                            prefixlen=msg["prefixlen"])
+
+
+def addresses(host_ns: str) -> dict[str, list[dict[str, str]]]:
+    """{ifname: [{"address": "a/b", "label": "eth0:0"}, ...]} (IPv4 only)."""
+    result: dict[str, list[dict[str, str]]] = {}
+    with in_netns(host_ns) as ns:
+        names = {link["index"]: link.get("ifname") for link in ns.get_links()}
+        for msg in ns.get_addr(family=2):
+            name = names.get(msg["index"], "?")
+            cidr = f"{msg.get('address')}/{msg['prefixlen']}"
+            result.setdefault(name, []).append({"address": cidr, "label": msg.get("label")})
+    return result
+
+
+def link_states(host_ns: str) -> dict[str, str]:
+    with in_netns(host_ns) as ns:
+        return {
+            link.get("ifname"): "up" if link["flags"] & 1 else "down"
+            for link in ns.get_links()
+            if link.get("ifname") != "lo"
+        }
+
+
+def has_address(host_ns: str, ip: ipaddress.IPv4Address) -> bool:
+    with in_netns(host_ns) as ns:
+        return any(msg.get("address") == str(ip) for msg in ns.get_addr(family=2))
