@@ -31,10 +31,18 @@ def make_parser() -> argparse.ArgumentParser:
     up.add_argument("--impl", help="heartbeat | hbnode | master=heartbeat,slave=hbnode")
     up.add_argument("--profile", choices=sorted(PROFILES), default="fast")
     up.add_argument("--config", type=Path, help="a directory with ha.cf/authkeys/haresources")
-    up.add_argument("--set", action="append", default=[], metavar="DIRECTIVE=VALUE",
-                    help="override an ha.cf directive (empty value removes it)")
-    up.add_argument("--no-start", action="store_true",
-                    help="boot the nodes but leave heartbeat stopped (as after install)")
+    up.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="DIRECTIVE=VALUE",
+        help="override an ha.cf directive (empty value removes it)",
+    )
+    up.add_argument(
+        "--no-start",
+        action="store_true",
+        help="boot the nodes but leave heartbeat stopped (as after install)",
+    )
     sub.add_parser("down", help="remove everything the lab created")
     status = sub.add_parser("status", help="nodes, daemons, VIP holders")
     status.add_argument("--json", action="store_true")
@@ -45,8 +53,11 @@ def make_parser() -> argparse.ArgumentParser:
     ex.add_argument("node")
     ex.add_argument("cmd", nargs=argparse.REMAINDER)
 
-    for name, text in (("poweroff", "pull the plug"), ("poweron", "boot the node"),
-                       ("crash", "kill -9 the heartbeat daemon only")):
+    for name, text in (
+        ("poweroff", "pull the plug"),
+        ("poweron", "boot the node"),
+        ("crash", "kill -9 the heartbeat daemon only"),
+    ):
         sub.add_parser(name, help=text).add_argument("node")
     link = sub.add_parser("link", help="pull or replug a cable")
     link.add_argument("node")
@@ -83,18 +94,23 @@ def _parse_netem(spec: list[str]) -> dict[str, str] | None:
     params = dict(zip(spec[0::2], spec[1::2], strict=True))
     unknown = set(params) - set(NETEM_KEYS)
     if unknown:
-        raise LabError(f"unknown netem parameter {sorted(unknown)[0]!r} "
-                       f"(use {', '.join(NETEM_KEYS)})")
+        raise LabError(
+            f"unknown netem parameter {sorted(unknown)[0]!r} (use {', '.join(NETEM_KEYS)})"
+        )
     return params
 
 
 def _print_status(status: dict[str, Any]) -> None:
     holders = ", ".join(status["vip_holders"]) or "nobody"
-    print(f"backend {status['backend']}  profile {status['profile']}  "
-          f"VIP {status['vip']} held by {holders}")
+    print(
+        f"backend {status['backend']}  profile {status['profile']}  "
+        f"VIP {status['vip']} held by {holders}"
+    )
     for name, info in status["nodes"].items():
-        addrs = " ".join(f"{ifn}={'+'.join(a['address'] for a in lst)}"
-                         for ifn, lst in sorted(info["addresses"].items()))
+        addrs = " ".join(
+            f"{ifn}={'+'.join(a['address'] for a in lst)}"
+            for ifn, lst in sorted(info["addresses"].items())
+        )
         daemon = f" {info['impl']}:{info['daemon']}" if "daemon" in info else ""
         print(f"  {name:<7} {info['power']:<4}{daemon:<22} netns {info['netns']:<13} {addrs}")
 
@@ -116,8 +132,7 @@ def _cmd_dump(lab: NetnsLab, args: argparse.Namespace) -> int:
             raise LabError("dump wants --read FILE.pcap or NODE IFACE")
         lab._iface(args.node, args.iface)
         netns = lab.require_up().nodes[args.node].netns
-        return dump.dump_live(netns, args.iface, args.authkeys, args.json,
-                              args.count, args.seconds)
+        return dump.dump_live(netns, args.iface, args.authkeys, args.json, args.count, args.seconds)
     return dump.dump_file(args.read, args.authkeys, args.json)
 
 
@@ -128,8 +143,10 @@ def dispatch(lab: NetnsLab, args: argparse.Namespace) -> int:
     if cmd == "down":
         started = time.monotonic()
         removed = lab.down()
-        print(f"lab down in {time.monotonic() - started:.2f} s"
-              + (f" (removed {', '.join(removed)})" if removed else " (nothing was up)"))
+        print(
+            f"lab down in {time.monotonic() - started:.2f} s"
+            + (f" (removed {', '.join(removed)})" if removed else " (nothing was up)")
+        )
         return 0
     if cmd == "status":
         status = lab.status()

@@ -6,6 +6,7 @@ faults, and running commands in nodes. The CLI and the tests both drive it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -34,16 +35,22 @@ class NetnsLab:
         self.state = LabState.load(self.state_file)
 
     # -- bring-up --------------------------------------------------------------
-    def up(self, impls: dict[str, Impl], profile: str = "fast",
-           overrides: dict[str, str] | None = None, config_dir: Path | None = None,
-           start_daemons: bool = True) -> None:
+    def up(
+        self,
+        impls: dict[str, Impl],
+        profile: str = "fast",
+        overrides: dict[str, str] | None = None,
+        config_dir: Path | None = None,
+        start_daemons: bool = True,
+    ) -> None:
         if self.state is not None:
             raise LabError("the lab is already up (hblab down first, or hblab status)")
         missing = missing_programs(set(impls.values()))
         if missing:
             raise LabError("missing on this machine: " + ", ".join(missing) + " (run make lab)")
-        self.state = LabState(self.backend, profile, overrides or {},
-                              str(config_dir) if config_dir else None)
+        self.state = LabState(
+            self.backend, profile, overrides or {}, str(config_dir) if config_dir else None
+        )
         try:
             self._build(impls)
             if start_daemons:
@@ -58,15 +65,24 @@ class NetnsLab:
         self._create_ns(self.topo.switch_netns)
         wiring.build_switch(self.topo)
         for host in self.topo.hosts:
-            rec = NodeRecord(host.name, self.topo.netns_of(host.name),
-                             str(self.state_dir / "nodes" / host.name), impls.get(host.name))
+            rec = NodeRecord(
+                host.name,
+                self.topo.netns_of(host.name),
+                str(self.state_dir / "nodes" / host.name),
+                impls.get(host.name),
+            )
             self.state.nodes[host.name] = rec
             self._create_ns(rec.netns)
             wiring.cable_host(self.topo, host)
-            rootfs.prepare_node_dir(Path(rec.node_dir), self.topo, host,
-                                    Impl(rec.impl) if rec.impl else None, self.state.profile,
-                                    self.state.overrides,
-                                    Path(self.state.config_dir) if self.state.config_dir else None)
+            rootfs.prepare_node_dir(
+                Path(rec.node_dir),
+                self.topo,
+                host,
+                Impl(rec.impl) if rec.impl else None,
+                self.state.profile,
+                self.state.overrides,
+                Path(self.state.config_dir) if self.state.config_dir else None,
+            )
         for host in self.topo.hosts:
             self._boot(host)
 
@@ -105,6 +121,9 @@ class NetnsLab:
         for rec in state.nodes.values():
             rootfs.remove_node_dir(Path(rec.node_dir))
         self.state_file.unlink(missing_ok=True)
+        for leftover in (self.state_dir / "nodes", self.state_dir):
+            with contextlib.suppress(OSError):
+                leftover.rmdir()  # only if empty: never remove what we did not make
         self.state = None
         return removed
 
@@ -133,8 +152,11 @@ class NetnsLab:
 
     def vip_holders(self) -> list[str]:
         state = self.require_up()
-        return [h.name for h in self.topo.cluster_nodes
-                if wiring.has_address(state.nodes[h.name].netns, self.topo.vip.ip)]
+        return [
+            h.name
+            for h in self.topo.cluster_nodes
+            if wiring.has_address(state.nodes[h.name].netns, self.topo.vip.ip)
+        ]
 
     def status(self) -> dict[str, Any]:
         state = self.require_up()
@@ -166,8 +188,9 @@ class NetnsLab:
         return info
 
     # -- commands in nodes -----------------------------------------------------
-    def run(self, name: str, argv: list[str], timeout: float = 60.0,
-            check: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, name: str, argv: list[str], timeout: float = 60.0, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         self._host(name)
         return nodes.run(self._rec(name), argv, timeout=timeout, check=check)
 
@@ -231,19 +254,44 @@ class NetnsLab:
         for key in NETEM_KEYS:
             if key in params:
                 args += [key, params[key]]
-        cmd = ["ip", "netns", "exec", netns, "tc", "qdisc", "replace", "dev", iface, "root",
-               "netem", *args]
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            netns,
+            "tc",
+            "qdisc",
+            "replace",
+            "dev",
+            iface,
+            "root",
+            "netem",
+            *args,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise LabError(f"tc netem failed: {done.stderr.strip()}")
 
-    def capture(self, name: str, iface: str, out: Path, seconds: float | None,
-                bpf: str = "") -> int:
+    def capture(
+        self, name: str, iface: str, out: Path, seconds: float | None, bpf: str = ""
+    ) -> int:
         """tcpdump on the node's interface into ``out``; returns tcpdump's exit code."""
         self._iface(name, iface)
         netns = self._rec(name).netns
-        cmd = ["ip", "netns", "exec", netns, "tcpdump", "-U", "-q", "-n", "-i", iface,
-               "-w", str(out)]
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            netns,
+            "tcpdump",
+            "-U",
+            "-q",
+            "-n",
+            "-i",
+            iface,
+            "-w",
+            str(out),
+        ]
         if seconds is not None:
             cmd = ["timeout", "--signal=INT", f"{seconds}", *cmd]
         if bpf:
@@ -268,7 +316,5 @@ class NetnsLab:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -7,6 +7,7 @@ hostname, its /etc, its processes (`ps aux`), its interfaces (`ifconfig`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,11 +43,30 @@ def boot(rec: NodeRecord, hostname: str) -> None:
     env = {**NODE_ENV, "PYTHONPATH": repo_root}
     log = (node_dir / "boot.log").open("w")
     proc = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{rec.netns}", "unshare", "--mount", "--uts", "--pid",
-         "--fork", "--mount-proc", "--propagation", "private",
-         sys.executable, "-m", "lab.nodeinit", "--node-dir", str(node_dir),
-         "--hostname", hostname],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True,
+        [
+            "nsenter",
+            f"--net=/run/netns/{rec.netns}",
+            "unshare",
+            "--mount",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            sys.executable,
+            "-m",
+            "lab.nodeinit",
+            "--node-dir",
+            str(node_dir),
+            "--hostname",
+            hostname,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=env,
+        start_new_session=True,
     )
     log.close()
     rec.unshare = ProcessId.of(proc.pid)
@@ -74,10 +94,8 @@ def kill(rec: NodeRecord) -> None:
     if not wait_gone(ids, 5.0):
         raise NodeError(f"{rec.name}: processes still alive after SIGKILL")
     if rec.unshare is not None:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(rec.unshare.pid, os.WNOHANG)  # reap it if it is our child
-        except ChildProcessError:
-            pass
     rec.init = rec.unshare = None
     rec.power = "off"
 
@@ -89,8 +107,20 @@ def is_on(rec: NodeRecord) -> bool:
 def enter_argv(rec: NodeRecord, argv: list[str], workdir: str = "/root") -> list[str]:
     if not is_on(rec) or rec.init is None:
         raise NodeError(f"{rec.name} is powered off")
-    return ["nsenter", "-t", str(rec.init.pid), "-n", "-m", "-u", "-p", f"--wd={workdir}",
-            "env", "-i", *[f"{k}={v}" for k, v in _env().items()], *argv]
+    return [
+        "nsenter",
+        "-t",
+        str(rec.init.pid),
+        "-n",
+        "-m",
+        "-u",
+        "-p",
+        f"--wd={workdir}",
+        "env",
+        "-i",
+        *[f"{k}={v}" for k, v in _env().items()],
+        *argv,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -100,14 +130,22 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run(rec: NodeRecord, argv: list[str], timeout: float = 60.0,
-        check: bool = False) -> subprocess.CompletedProcess[str]:
+def run(
+    rec: NodeRecord, argv: list[str], timeout: float = 60.0, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run a command inside the node and collect its output."""
-    done = subprocess.run(enter_argv(rec, argv), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        enter_argv(rec, argv),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     if check and done.returncode != 0:
-        raise NodeError(f"{rec.name}: {' '.join(argv)} failed ({done.returncode}): "
-                        f"{done.stderr.strip() or done.stdout.strip()}")
+        raise NodeError(
+            f"{rec.name}: {' '.join(argv)} failed ({done.returncode}): "
+            f"{done.stderr.strip() or done.stdout.strip()}"
+        )
     return done
 
 

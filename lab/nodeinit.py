@@ -38,8 +38,16 @@ def _mount(args: list[str]) -> None:
 
 def _overlay(target: str, node_dir: Path, name: str) -> None:
     upper, work = node_dir / name / "upper", node_dir / name / "work"
-    _mount(["-t", "overlay", "overlay", "-o",
-            f"lowerdir={target},upperdir={upper},workdir={work}", target])
+    _mount(
+        [
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={target},upperdir={upper},workdir={work}",
+            target,
+        ]
+    )
 
 
 def _bind(source: Path, target: str) -> None:

@@ -42,7 +42,7 @@ class Interface:
         last two bytes are the address's last two octets.
         """
         octets = self.address.ip.packed
-        return "02:4c:61:62:%02x:%02x" % (octets[2], octets[3])
+        return f"02:4c:61:62:{octets[2]:02x}:{octets[3]:02x}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,10 +73,15 @@ def cable_host(topo: Topology, host: Host) -> None:
     with in_netns(topo.switch_netns) as sw:
         for iface in host.interfaces:
             port = switch_port(host.name, iface.name)
-            sw.link("add", ifname=port, kind="veth",
-                    peer={"ifname": iface.name, "net_ns_fd": host_ns, "address": iface.mac})
-            sw.link("set", index=_index(sw, port), master=_index(sw, bridges[iface.segment]),
-                    state="up")
+            sw.link(
+                "add",
+                ifname=port,
+                kind="veth",
+                peer={"ifname": iface.name, "net_ns_fd": host_ns, "address": iface.mac},
+            )
+            sw.link(
+                "set", index=_index(sw, port), master=_index(sw, bridges[iface.segment]), state="up"
+            )
     with in_netns(host_ns) as ns:
         ns.link("set", index=_index(ns, "lo"), state="up")
         for iface in host.interfaces:
@@ -88,8 +93,13 @@ def configure_interface(ns: Any, iface: Interface, up: bool) -> None:
     idx = _index(ns, iface.name)
     addr = iface.address
     try:
-        ns.addr("add", index=idx, address=str(addr.ip), prefixlen=addr.network.prefixlen,
-                broadcast=str(addr.network.broadcast_address))
+        ns.addr(
+            "add",
+            index=idx,
+            address=str(addr.ip),
+            prefixlen=addr.network.prefixlen,
+            broadcast=str(addr.network.broadcast_address),
+        )
     except NetlinkError as exc:
         if exc.code != 17:  # EEXIST: already configured, fine after a reboot
             raise
@@ -113,8 +123,9 @@ def power_cut(topo: Topology, host: Host) -> None:
             ns.link("set", index=idx, state="down")
             for msg in ns.get_addr(index=idx, family=2):
                 if msg.get("address") != str(iface.address.ip):
-                    ns.addr("del", index=idx, address=msg.get("address"),
-                            prefixlen=msg["prefixlen"])
+                    ns.addr(
+                        "del", index=idx, address=msg.get("address"), prefixlen=msg["prefixlen"]
+                    )
 
 
 def addresses(host_ns: str) -> dict[str, list[dict[str, str]]]:

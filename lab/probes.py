@@ -1,0 +1,193 @@
+"""What the client sees: who answers ARP for the VIP, and whether the page loads.
+
+Both probes run on a thread of the caller, with sockets opened inside the
+client's namespace (lab.netsock), and record timestamped samples. They send only
+to the VIP inside the lab, are bounded in time and count, and stop on request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+
+from scapy.layers.l2 import ARP, Ether
+
+from lab import netsock
+
+MAX_SECONDS = 600.0  # no probe outlives this, whatever the caller forgets
+
+
+@dataclass(frozen=True, slots=True)
+class ArpSample:
+    sent_at: float  # time.monotonic() of the request
+    macs: frozenset[str]  # every MAC that answered within the interval
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSample:
+    sent_at: float
+    ok: bool
+    server: str | None  # the node named by the page, e.g. "master"
+
+
+@dataclass
+class Windows:
+    """Durations, in seconds, derived from a run of samples."""
+
+    two_holders: float = 0.0
+    no_holder: float = 0.0
+    longest_no_holder: float = 0.0
+    holders_seen: list[frozenset[str]] = field(default_factory=list)
+
+
+class _Prober:
+    def __init__(self, interval: float, max_seconds: float) -> None:
+        self.interval = interval
+        self.max_seconds = min(max_seconds, MAX_SECONDS)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=type(self).__name__, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+
+    def __enter__(self) -> _Prober:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            started = time.monotonic()
+            self.probe_once(started)
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def probe_once(self, now: float) -> None:
+        raise NotImplementedError
+
+
+class ArpWatch(_Prober):
+    """ARP who-has VIP from the client every ``interval``; records who answers."""
+
+    def __init__(
+        self,
+        netns: str,
+        iface: str,
+        vip: str,
+        client_ip: str,
+        interval: float = 0.05,
+        max_seconds: float = 300.0,
+    ) -> None:
+        super().__init__(interval, max_seconds)
+        ensure_lab_target(vip)
+        self.vip, self.client_ip = vip, client_ip
+        self.sock = netsock.packet_socket(netns, iface, netsock.ETH_P_ARP)
+        self.mac = netsock.interface_mac(netns, iface)
+        self.samples: list[ArpSample] = []
+
+    def probe_once(self, now: float) -> None:
+        request = Ether(dst="ff:ff:ff:ff:ff:ff", src=self.mac) / ARP(
+            op=1, hwsrc=self.mac, psrc=self.client_ip, pdst=self.vip
+        )
+        self.sock.send(bytes(request))
+        macs: set[str] = set()
+        until = now + self.interval * 0.9
+        while (left := until - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if not ready:
+                break
+            frame = Ether(self.sock.recv(2048))
+            if ARP in frame and frame[ARP].op == 2 and frame[ARP].psrc == self.vip:
+                macs.add(frame[ARP].hwsrc)
+        self.samples.append(ArpSample(now, frozenset(macs)))
+
+    def stop(self) -> None:
+        super().stop()
+        self.sock.close()
+
+    def windows(self) -> Windows:
+        return windows_of([(s.sent_at, s.macs) for s in self.samples], self.interval)
+
+
+class HttpProbe(_Prober):
+    """GET http://VIP/ from the client every ``interval`` (fresh connection each)."""
+
+    def __init__(
+        self,
+        netns: str,
+        vip: str,
+        interval: float = 0.02,
+        timeout: float = 0.2,
+        max_seconds: float = 300.0,
+    ) -> None:
+        super().__init__(interval, max_seconds)
+        ensure_lab_target(vip)
+        self.netns, self.vip, self.timeout = netns, vip, timeout
+        self.samples: list[HttpSample] = []
+
+    def probe_once(self, now: float) -> None:
+        sock = netsock.inet_socket(self.netns)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect((self.vip, 80))
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: " + self.vip.encode() + b"\r\n\r\n")
+            body = sock.recv(4096).decode(errors="replace")
+            ok = body.startswith("HTTP/1.1 200") or body.startswith("HTTP/1.0 200")
+            server = body.rsplit("\n", 2)[-2].strip() if ok and "\n" in body else None
+            self.samples.append(HttpSample(now, ok, server))
+        except OSError:
+            self.samples.append(HttpSample(now, False, None))
+        finally:
+            sock.close()
+
+    def outage(self) -> float:
+        """The longest run of failed probes, in seconds (first failure → next success)."""
+        longest, started = 0.0, None
+        for sample in self.samples:
+            if not sample.ok and started is None:
+                started = sample.sent_at
+            elif sample.ok and started is not None:
+                longest = max(longest, sample.sent_at - started)
+                started = None
+        return longest
+
+
+def windows_of(samples: list[tuple[float, frozenset[str]]], interval: float) -> Windows:
+    """Total time with two or more answering MACs, and with none (pure: unit-tested)."""
+    result = Windows()
+    gap_start: float | None = None
+    for index, (at, macs) in enumerate(samples):
+        step = samples[index + 1][0] - at if index + 1 < len(samples) else interval
+        if len(macs) >= 2:
+            result.two_holders += step
+        if not macs:
+            result.no_holder += step
+            gap_start = at if gap_start is None else gap_start
+            result.longest_no_holder = max(result.longest_no_holder, at + step - gap_start)
+        else:
+            gap_start = None
+        if macs and (not result.holders_seen or result.holders_seen[-1] != macs):
+            result.holders_seen.append(macs)
+    return result
+
+
+def is_lab_address(ip: str) -> bool:
+    """Probes refuse anything outside the lab's two subnets."""
+    addr = ipaddress.IPv4Address(ip)
+    return any(addr in ipaddress.IPv4Network(n) for n in ("192.168.0.0/24", "172.16.254.0/24"))
+
+
+def ensure_lab_target(ip: str) -> None:
+    if not is_lab_address(ip):
+        raise ValueError(f"{ip} is not a lab address: probes only talk inside the lab")

@@ -1,0 +1,126 @@
+"""Fixtures for the lab tests: a lab per test, always torn down, logs on failure.
+
+The implementations under test come from HBLAB_IMPLS (comma-separated cluster
+specs, `;` between nodes of a mixed cluster), e.g.
+  HBLAB_IMPLS="heartbeat,hbnode,master=heartbeat;slave=hbnode"
+Every scenario runs once per spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.impls import Impl, parse_impls
+from lab.netns_backend import NetnsLab
+from lab.topology import REFERENCE
+
+from .helpers import Cluster
+
+DEFAULT_IMPLS = "heartbeat"
+MEASUREMENTS: list[dict[str, Any]] = []
+RESULTS_FILE = Path(os.environ.get("HBLAB_RESULTS", "/tmp/hblab-measurements.jsonl"))
+
+
+def _impl_specs() -> list[str]:
+    return [s.strip() for s in os.environ.get("HBLAB_IMPLS", DEFAULT_IMPLS).split(",") if s]
+
+
+def _missing_requirements() -> str | None:
+    if os.geteuid() != 0:
+        return "lab tests need root"
+    for program in ("nsenter", "unshare", "tc", "nginx", "tcpdump"):
+        if shutil.which(program) is None:
+            return f"lab tests need {program} (make lab installs it)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _missing_requirements()
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.lab)
+            if reason:
+                # Locally a non-root run skips; CI fails on any skipped lab test.
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(params=_impl_specs())
+def impl_spec(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def impls_of(spec: str) -> dict[str, Impl]:
+    return parse_impls(spec.replace(";", ","), [h.name for h in REFERENCE.cluster_nodes])
+
+
+@pytest.fixture
+def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
+    """Bring a lab up with the given settings; it is torn down whatever happens."""
+    labs: list[NetnsLab] = []
+
+    def bring_up(
+        spec: str,
+        overrides: dict[str, str] | None = None,
+        profile: str = "fast",
+        start: bool = True,
+    ) -> Cluster:
+        lab = NetnsLab()
+        if lab.state is not None:
+            lab.down()  # a previous run was killed: clean what it recorded
+            lab = NetnsLab()
+        labs.append(lab)
+        lab.up(impls_of(spec), profile, overrides or {}, None, start)
+        return Cluster(lab, spec)
+
+    yield bring_up
+    failed = getattr(request.node, "rep_call", None)
+    for lab in labs:
+        if failed is not None and failed.failed and lab.state is not None:
+            _print_logs(lab)
+        lab.down()
+
+
+def _print_logs(lab: NetnsLab) -> None:
+    for host in REFERENCE.cluster_nodes:
+        log = lab.log_dir(host.name) / "ha-log"
+        if log.exists():
+            lines = log.read_text(errors="replace").splitlines()[-40:]
+            print(f"\n----- {host.name}: last lines of /var/log/ha-log -----")
+            print("\n".join(lines))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def measure(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """Record a figure (seconds, counts) for the summary and the results file."""
+
+    def record(name: str, value: float | int | str, **extra: Any) -> None:
+        entry = {"test": request.node.name, "name": name, "value": value, **extra}
+        MEASUREMENTS.append(entry)
+        with RESULTS_FILE.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not MEASUREMENTS:
+        return
+    terminalreporter.section("lab measurements")
+    for entry in MEASUREMENTS:
+        value = entry["value"]
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        terminalreporter.write_line(f"{entry['test']:<60} {entry['name']:<28} {shown}")

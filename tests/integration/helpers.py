@@ -1,0 +1,114 @@
+"""Polling helpers for lab tests: wait for a condition with a deadline, never sleep blind."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lab.hafiles import timers_for
+from lab.netns_backend import NetnsLab
+from lab.probes import ArpWatch, HttpProbe
+from lab.topology import REFERENCE
+
+
+class Timeout(AssertionError):
+    pass
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> float:
+    """Poll until ``predicate()``; return the seconds it took, or fail with ``what``."""
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        if predicate():
+            return time.monotonic() - started
+        if time.monotonic() >= deadline:
+            raise Timeout(f"not within {timeout:.1f} s: {what}")
+        time.sleep(interval)
+
+
+def holds_for(
+    predicate: Callable[[], bool], seconds: float, what: str, interval: float = 0.05
+) -> None:
+    """Fail if ``predicate()`` turns false at any sample during ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not predicate():
+            raise AssertionError(f"stopped holding: {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Cluster:
+    """A lab that is up, with the questions tests ask of it."""
+
+    lab: NetnsLab
+    spec: str
+
+    @property
+    def timers(self) -> dict[str, float]:
+        state = self.lab.require_up()
+        t = timers_for(state.profile)
+        return {name: t.seconds(name) for name in ("keepalive", "deadtime", "warntime", "initdead")}
+
+    @property
+    def deadtime(self) -> float:
+        return self.timers["deadtime"]
+
+    def holders(self) -> list[str]:
+        return self.lab.vip_holders()
+
+    def held_by(self, *nodes: str) -> Callable[[], bool]:
+        return lambda: sorted(self.holders()) == sorted(nodes)
+
+    def wait_holder(self, node: str, timeout: float) -> float:
+        return wait_until(
+            self.held_by(node),
+            timeout,
+            f"the VIP held by {node} alone (holders now: {self.holders()})",
+        )
+
+    def page(self) -> str | None:
+        """The node named by http://VIP/ as the client sees it, or None."""
+        probe = HttpProbe(
+            self.lab.require_up().nodes["client"].netns, str(REFERENCE.vip.ip), timeout=1.0
+        )
+        probe.probe_once(time.monotonic())
+        sample = probe.samples[-1]
+        return sample.server if sample.ok else None
+
+    def wait_page(self, node: str, timeout: float) -> float:
+        return wait_until(
+            lambda: self.page() == node, timeout, f"the client gets {node}'s page via the VIP"
+        )
+
+    def nodestatus(self, on: str, about: str) -> str:
+        done = self.lab.run(on, ["cl_status", "nodestatus", about], timeout=10)
+        return done.stdout.strip()
+
+    def arp_watch(self, interval: float = 0.05) -> ArpWatch:
+        state = self.lab.require_up()
+        client = REFERENCE.host("client")
+        assert client is not None
+        addr = client.address_on("eth0")
+        assert addr is not None
+        return ArpWatch(
+            state.nodes["client"].netns,
+            "eth0",
+            str(REFERENCE.vip.ip),
+            str(addr.ip),
+            interval=interval,
+        )
+
+    def log(self, node: str, name: str = "ha-log") -> str:
+        path = self.lab.log_dir(node) / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def startup(self, owner: str = "master", timeout: float = 60.0) -> float:
+        """Wait for the initial acquisition: VIP on ``owner`` and its page served."""
+        took = self.wait_holder(owner, timeout)
+        self.wait_page(owner, 10.0)
+        return took

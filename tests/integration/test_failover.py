@@ -1,0 +1,120 @@
+"""The tutorial's failover scenarios, run against each implementation in HBLAB_IMPLS.
+
+Margins: a takeover must complete within deadtime plus TAKEOVER_MARGIN (the real
+Heartbeat runs shell resource scripts after declaring the peer dead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from .helpers import Cluster, holds_for, wait_until
+
+pytestmark = pytest.mark.failover
+
+TAKEOVER_MARGIN = 6.0
+STARTUP_TIMEOUT = 60.0
+
+
+def test_startup_master_takes_vip_and_nginx(
+    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+) -> None:
+    cluster = lab_factory(impl_spec)
+    took = cluster.startup("master", STARTUP_TIMEOUT)
+    measure("startup_vip_s", took, impl=impl_spec)
+    assert cluster.page() == "master"
+    ifconfig = cluster.lab.run("master", ["ifconfig"], check=True).stdout
+    assert "eth0:0" in ifconfig and "192.168.0.38" in ifconfig
+    ps = cluster.lab.run("master", ["ps", "aux"], check=True).stdout
+    assert "nginx: master process" in ps
+    assert "nginx: master process" not in cluster.lab.run("slave", ["ps", "aux"]).stdout
+    assert cluster.nodestatus("slave", "master") == "active"
+    assert cluster.nodestatus("master", "slave") == "active"
+
+
+def test_takeover_on_poweroff(
+    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+) -> None:
+    cluster = lab_factory(impl_spec)
+    cluster.startup("master", STARTUP_TIMEOUT)
+    cluster.lab.poweroff("master")
+    took = cluster.wait_holder("slave", cluster.deadtime + TAKEOVER_MARGIN)
+    cluster.wait_page("slave", 5.0)
+    measure("takeover_poweroff_s", took, impl=impl_spec, deadtime=cluster.deadtime)
+    assert "node master: is dead" in cluster.log("slave")
+
+
+def test_takeover_on_daemon_crash(
+    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+) -> None:
+    cluster = lab_factory(impl_spec)
+    cluster.startup("master", STARTUP_TIMEOUT)
+    cluster.lab.crash("master")
+    # kill -9 leaves the VIP on master (Heartbeat cannot release it): slave takes it too.
+    took = wait_until(
+        lambda: "slave" in cluster.holders(),
+        cluster.deadtime + TAKEOVER_MARGIN,
+        "slave takes the VIP after a crash",
+    )
+    measure("takeover_crash_s", took, impl=impl_spec)
+
+
+@pytest.mark.parametrize("failback", ["on", "off"])
+def test_auto_failback(
+    lab_factory: Callable[..., Cluster], impl_spec: str, failback: str, measure: Callable[..., None]
+) -> None:
+    cluster = lab_factory(impl_spec, {"auto_failback": failback})
+    cluster.startup("master", STARTUP_TIMEOUT)
+    cluster.lab.poweroff("master")
+    cluster.wait_holder("slave", cluster.deadtime + TAKEOVER_MARGIN)
+    with cluster.arp_watch() as watch:
+        cluster.lab.poweron("master")
+        wait_until(
+            lambda: cluster.nodestatus("slave", "master") == "active",
+            30.0,
+            "slave sees master active again",
+        )
+        if failback == "on":
+            took = cluster.wait_holder("master", 30.0)
+            cluster.wait_page("master", 5.0)
+            measure("failback_s", took, impl=impl_spec)
+        else:
+            holds_for(
+                cluster.held_by("slave"),
+                3 * cluster.deadtime,
+                "the VIP stays on slave with auto_failback off",
+            )
+            assert cluster.page() == "slave"
+    windows = watch.windows()
+    measure(f"failback_{failback}_two_macs_s", round(windows.two_holders, 3), impl=impl_spec)
+    measure(f"failback_{failback}_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
+
+
+def test_split_brain_and_heal(
+    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+) -> None:
+    # Heartbeat's classic split-brain: no ping-based isolation policy in the way.
+    cluster = lab_factory(impl_spec, {"hbnode_isolation": ""} if "hbnode" in impl_spec else {})
+    cluster.startup("master", STARTUP_TIMEOUT)
+    with cluster.arp_watch() as watch:
+        cluster.lab.link("master", "eth1", up=False)
+        split = wait_until(
+            cluster.held_by("master", "slave"),
+            cluster.deadtime + TAKEOVER_MARGIN,
+            "both nodes hold the VIP",
+        )
+        cluster.lab.link("master", "eth1", up=True)
+        healed = wait_until(
+            lambda: len(cluster.holders()) == 1 and cluster.page() is not None,
+            90.0,
+            "the nodes converge to one VIP holder",
+            interval=0.1,
+        )
+    windows = watch.windows()
+    measure("split_brain_after_s", split, impl=impl_spec)
+    measure("heal_converged_s", healed, impl=impl_spec)
+    measure("split_two_macs_s", round(windows.two_holders, 3), impl=impl_spec)
+    measure("heal_longest_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
+    assert windows.two_holders > 0, "ARP never showed two holders during the split"
