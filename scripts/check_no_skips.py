@@ -1,0 +1,32 @@
+"""Fail if a junit report shows a skipped (or missing) integration test.
+
+CI runs as root with everything installed: a skipped lab test there is a missing test.
+"""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+
+
+def main(path: str) -> int:
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        print(f"check_no_skips: cannot read {path}: {exc}")
+        return 1
+    lab_cases = [c for c in root.iter("testcase") if "integration" in c.get("classname", "")]
+    skipped = [c for c in lab_cases if c.find("skipped") is not None]
+    for case in skipped:
+        reason = case.find("skipped")
+        message = reason.get("message", "") if reason is not None else ""
+        print(f"SKIPPED lab test: {case.get('classname')}::{case.get('name')}: {message}")
+    if not lab_cases:
+        print("check_no_skips: no integration test ran")
+        return 1
+    print(f"check_no_skips: {len(lab_cases)} integration tests, {len(skipped)} skipped")
+    return 1 if skipped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "build/junit.xml"))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the lab and the tests need on a fresh Debian machine (run as root).
+# Idempotent: a second run installs nothing and takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
+              iputils-arping curl util-linux psmisc)
+need_apt=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+
+if ((${#need_apt[@]})); then
+  echo "== apt-get install ${need_apt[*]}"
+  # Packages must not start heartbeat or nginx in the machine's own namespaces:
+  # the lab starts them inside its nodes. Add a deny-all policy-rc.d only if there
+  # is none, and remove exactly that one afterwards.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=yes
+  fi
+  trap '[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import hbnode, lab, pyroute2, scapy, pytest, hypothesis" 2>/dev/null \
+   || ! command -v ruff >/dev/null || ! "$PY" -m mypy --version >/dev/null 2>&1; then
+  echo "== pip install -e .[test,lab]"
+  "$PY" -m pip install -q --disable-pip-version-check -e '.[test,lab]'
+fi

@@ -1,0 +1,29 @@
+"""Runs last (file order): after the suite, nothing of the lab is left behind."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from lab.netns_backend import NetnsLab
+from lab.state import STATE_FILE
+from lab.wiring import existing_namespaces
+
+
+def test_no_lab_leftovers() -> None:
+    assert NetnsLab().state is None, f"{STATE_FILE} still records a lab"
+    assert not [n for n in existing_namespaces() if n.startswith("hblab-")]
+    mounts = Path("/proc/mounts").read_text()
+    assert "/run/netns/hblab-" not in mounts and "/var/lib/hblab" not in mounts
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert not any(name in links for name in ("master-eth", "slave-eth", "br-eth"))
+    ours = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"lab.nodeinit" in cmd or b"/var/lib/hblab" in cmd:
+                ours.append(cmd.replace(b"\0", b" ").decode(errors="replace"))
+    assert not ours, f"lab processes left: {ours}"
