@@ -26,13 +26,18 @@ T = TypeVar("T")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def netns_path(netns: str) -> str:
+    """A named namespace (`ip netns`) or a path such as /proc/PID/ns/net (containers)."""
+    return netns if netns.startswith("/") else f"/run/netns/{netns}"
+
+
 def run_in_netns(netns: str, func: Callable[[], T]) -> T:
     """Run ``func`` on a fresh thread that has joined ``netns``; return its result."""
     box: dict[str, T | BaseException] = {}
 
     def worker() -> None:
         try:
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            fd = os.open(netns_path(netns), os.O_RDONLY)
             try:
                 if _libc.setns(fd, CLONE_NEWNET) != 0:
                     err = ctypes.get_errno()
