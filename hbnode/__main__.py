@@ -1,0 +1,5 @@
+import sys
+
+from hbnode.cli import main
+
+sys.exit(main())
