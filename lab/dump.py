@@ -1,0 +1,215 @@
+"""``hblab dump``: one line (or one JSON object) per Heartbeat packet.
+
+Reads a pcap file or sniffs a lab interface. With ``--authkeys`` every packet is
+authenticated as the daemon would (``auth=ok|bad``), otherwise ``auth=unchecked``.
+
+    12:04:19.078228 172.16.254.18:57460→172.16.254.28:694 t=status src=master seq=1 auth=ok
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from scapy.error import Scapy_Exception
+from scapy.layers.inet import UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+from scapy.utils import PcapReader
+
+from hbnode.auth import AuthKeys
+from hbnode.config.authkeys import parse_authkeys_text
+from hbnode.config.errors import ConfigError
+from hbnode.message import Message
+from hbnode.wire import WireError, verify_datagram
+from lab import netsock
+from lab.errors import LabError
+from lab.hbpacket import Heartbeat
+
+MAX_LIVE_SECONDS = 24 * 3600.0  # a forgotten live dump still ends
+_SNAPLEN = 65535
+
+
+@dataclass(slots=True)
+class HeartbeatRecord:
+    """What a dump shows of one packet; ``asdict`` of it is the ``--json`` object."""
+
+    time: float  # seconds since the epoch (capture or receive time)
+    ip_src: str
+    sport: int
+    ip_dst: str
+    dport: int
+    t: str | None
+    src: str | None
+    seq: str | None
+    auth: str  # ok | bad | unchecked
+    reason: str | None = None  # why auth=bad, or why the payload did not decode
+    encoding: str | None = None
+    size: int = 0
+    fields: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def load_keys(path: Path | None) -> AuthKeys | None:
+    """The authkeys to verify with, or None.
+
+    Parsed by hbnode's own reader, but without its mode-600 rule: that rule
+    protects a running node, while a dump often reads a copy taken out of the lab.
+    """
+    if path is None:
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8", "surrogateescape")
+        return parse_authkeys_text(text, str(path))
+    except OSError as exc:
+        raise LabError(f"cannot read {path}: {exc.strerror}") from exc
+    except ConfigError as exc:
+        raise LabError(str(exc)) from exc
+
+
+def _json_value(value: object) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Message):
+        return [[f.name, _json_value(f.value)] for f in value.fields]
+    return value
+
+
+def record(pkt: Packet, keys: AuthKeys | None, when: float | None = None) -> HeartbeatRecord:
+    """Describe one packet that carries a Heartbeat layer."""
+    udp = pkt[UDP]
+    hb = pkt[Heartbeat]
+    payload = bytes(hb.data or b"")
+    rec = HeartbeatRecord(
+        time=float(pkt.time if when is None else when),
+        ip_src=str(udp.underlayer.src),
+        sport=int(udp.sport),
+        ip_dst=str(udp.underlayer.dst),
+        dport=int(udp.dport),
+        t=None,
+        src=None,
+        seq=None,
+        auth="unchecked" if keys is None else "bad",
+        size=len(payload),
+    )
+    try:
+        datagram = hb.datagram
+    except WireError as exc:
+        rec.reason = f"undecodable: {exc}"
+        return rec
+    message = datagram.message
+    rec.t, rec.src, rec.seq = message.get("t"), message.get("src"), message.get("seq")
+    rec.encoding = datagram.encoding.value
+    rec.fields = [(f.name, _json_value(f.value)) for f in message.fields]
+    if keys is not None:
+        failure = verify_datagram(datagram, keys)
+        rec.auth = "ok" if failure is None else "bad"
+        rec.reason = None if failure is None else failure.value
+    return rec
+
+
+def records(packets: Iterable[Packet], keys: AuthKeys | None) -> Iterator[HeartbeatRecord]:
+    """The Heartbeat packets among ``packets`` (anything else is skipped)."""
+    for pkt in packets:
+        if pkt.haslayer(Heartbeat) and pkt.haslayer(UDP):
+            yield record(pkt, keys)
+
+
+def format_line(rec: HeartbeatRecord) -> str:
+    """``TIME SRC:PORT→DST:PORT t= src= seq= auth=`` (``-`` for an absent field)."""
+    stamp = datetime.fromtimestamp(rec.time).strftime("%H:%M:%S.%f")
+    line = (
+        f"{stamp} {rec.ip_src}:{rec.sport}→{rec.ip_dst}:{rec.dport}"
+        f" t={rec.t or '-'} src={rec.src or '-'} seq={rec.seq or '-'} auth={rec.auth}"
+    )
+    return f"{line} ({rec.reason})" if rec.reason else line
+
+
+def format_json(rec: HeartbeatRecord) -> str:
+    """One JSON object per line (``t``, ``src``, ``seq``, ``auth``, ``time``, ``ip_*``…)."""
+    return json.dumps(asdict(rec), ensure_ascii=False)
+
+
+def write_records(recs: Iterable[HeartbeatRecord], as_json: bool, out: TextIO) -> int:
+    """Print each record as it comes (live dumps must not buffer); returns the count."""
+    count = 0
+    for rec in recs:
+        out.write((format_json(rec) if as_json else format_line(rec)) + "\n")
+        out.flush()
+        count += 1
+    return count
+
+
+def dump_file(
+    path: Path, authkeys: Path | None, as_json: bool = False, out: TextIO | None = None
+) -> int:
+    """``hblab dump --read FILE.pcap``: exit code 0, or LabError for a bad file."""
+    keys = load_keys(authkeys)
+    try:
+        reader = PcapReader(str(path))
+    except (OSError, Scapy_Exception) as exc:  # Scapy_Exception: not a capture file
+        raise LabError(f"cannot read pcap {path}: {exc}") from exc
+    with reader, _quiet_broken_pipe():
+        write_records(records(reader, keys), as_json, out or sys.stdout)
+    return 0
+
+
+@contextlib.contextmanager
+def _quiet_broken_pipe() -> Iterator[None]:
+    """``hblab dump … | head`` is normal use: a closed reader ends the dump quietly."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _frames(sock: socket.socket, deadline: float) -> Iterator[tuple[float, bytes]]:
+    """Frames from a packet socket until ``deadline`` (time.monotonic)."""
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([sock], [], [], left)
+        if ready:
+            yield time.time(), sock.recv(_SNAPLEN)
+
+
+def live_records(
+    sock: socket.socket, keys: AuthKeys | None, deadline: float
+) -> Iterator[HeartbeatRecord]:
+    """Heartbeat records from an AF_PACKET socket, both directions of the link."""
+    for when, frame in _frames(sock, deadline):
+        pkt = Ether(frame)
+        if pkt.haslayer(Heartbeat) and pkt.haslayer(UDP):
+            yield record(pkt, keys, when)
+
+
+def dump_live(
+    netns: str,
+    iface: str,
+    authkeys: Path | None,
+    as_json: bool = False,
+    count: int | None = None,
+    seconds: float | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """``hblab dump NODE IFACE``: sniff until ``count`` packets or ``seconds`` pass."""
+    keys = load_keys(authkeys)
+    deadline = time.monotonic() + min(seconds or MAX_LIVE_SECONDS, MAX_LIVE_SECONDS)
+    try:
+        sock = netsock.packet_socket(netns, iface)
+    except OSError as exc:
+        raise LabError(f"cannot sniff {iface} in {netns}: {exc}") from exc
+    with sock, _quiet_broken_pipe():
+        recs: Iterable[HeartbeatRecord] = live_records(sock, keys, deadline)
+        if count is not None:
+            recs = (rec for _, rec in zip(range(count), recs, strict=False))
+        write_records(recs, as_json, out or sys.stdout)
+    return 0
