@@ -22,6 +22,7 @@ class Impl(enum.StrEnum):
 # The pid file both write: Heartbeat's is /var/run/heartbeat.pid and hbnode keeps it.
 PIDFILE = "run/heartbeat.pid"
 DEFAULT_IMPL = Impl.HEARTBEAT
+TOOL_NAMES = ("cl_status", "hb_standby", "hb_takeover")
 
 
 class ImplError(ValueError):
@@ -33,6 +34,7 @@ class ImplSpec:
     impl: Impl
     ipfail: str  # what /usr/lib64/heartbeat/ipfail resolves to
     init_script: str | None  # None: the distribution's /etc/init.d/heartbeat
+    tools: dict[str, str]  # command name in /usr/local/sbin → python module to run
 
 
 def _hbnode_init_script() -> str:
@@ -64,8 +66,9 @@ esac
 
 def spec(impl: Impl) -> ImplSpec:
     if impl is Impl.HEARTBEAT:
-        return ImplSpec(impl, "/usr/libexec/heartbeat/ipfail", None)
-    return ImplSpec(impl, f"{sys.prefix}/bin/hbnode-ipfail", _hbnode_init_script())
+        return ImplSpec(impl, "/usr/libexec/heartbeat/ipfail", None, {})
+    tools = {"cl_status": "hbnode.tools.cl_status"}
+    return ImplSpec(impl, f"{sys.prefix}/bin/hbnode-ipfail", _hbnode_init_script(), tools)
 
 
 def parse_impls(text: str | None, nodes: list[str]) -> dict[str, Impl]:

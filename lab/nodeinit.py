@@ -9,6 +9,7 @@ when its init dies, which is the lab's "pull the plug".
 Layout of the node directory (made by :mod:`lab.rootfs` on the host):
   etc/upper, etc/work          overlay over /etc (ha.d files, hostname, hosts, ...)
   lib64/upper, lib64/work      overlay over /usr/lib64 (heartbeat/ipfail)
+  sbin/upper, sbin/work        overlay over /usr/local/sbin (hbnode's tools, first on PATH)
   log/                         bound on /var/log (kept across reboots)
   hblib/                       bound on /var/lib/heartbeat (hb_generation survives)
   www/                         bound on /var/www/html (the page naming the node)
@@ -84,6 +85,8 @@ def setup_filesystem(node_dir: Path, hostname: str) -> None:
     _mount(["-t", "sysfs", "sysfs", "/sys"])
     _overlay("/etc", node_dir, "etc")
     _overlay("/usr/lib64", node_dir, "lib64")
+    # hbnode nodes put their cl_status/hb_standby/hb_takeover first on PATH.
+    _overlay("/usr/local/sbin", node_dir, "sbin")
     _fresh_run()
     _bind(node_dir / "log", "/var/log")
     _bind(node_dir / "hblib", "/var/lib/heartbeat")

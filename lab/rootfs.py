@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from lab import hafiles
-from lab.impls import Impl, spec
+from lab.impls import TOOL_NAMES, Impl, spec
 from lab.topology import Host, Role, Topology
 
 
@@ -40,7 +41,16 @@ def prepare_node_dir(
     config_dir: Path | None,
 ) -> None:
     """Lay out a node's private files (see lab.nodeinit for the mount plan)."""
-    for sub in ("etc/upper", "etc/work", "lib64/upper", "lib64/work", "hblib", "www"):
+    for sub in (
+        "etc/upper",
+        "etc/work",
+        "lib64/upper",
+        "lib64/work",
+        "sbin/upper",
+        "sbin/work",
+        "hblib",
+        "www",
+    ):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
     (node_dir / "log" / "nginx").mkdir(parents=True, exist_ok=True)
     etc = node_dir / "etc" / "upper"
@@ -64,6 +74,11 @@ def install_impl(node_dir: Path, impl: Impl) -> None:
         init_script.unlink(missing_ok=True)  # the lower /etc's script shows through
     else:
         _write(init_script, chosen.init_script, 0o755)
+    tools = node_dir / "sbin" / "upper"
+    for name, module in chosen.tools.items():
+        _write(tools / name, f'#!/bin/sh\nexec {sys.executable} -m {module} "$@"\n', 0o755)
+    for stale in set(TOOL_NAMES) - set(chosen.tools):
+        (tools / stale).unlink(missing_ok=True)
     link = node_dir / "lib64" / "upper" / "heartbeat" / "ipfail"
     link.parent.mkdir(parents=True, exist_ok=True)
     link.unlink(missing_ok=True)
