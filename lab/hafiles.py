@@ -137,6 +137,20 @@ def write_ha_d(
         path.chmod(0o600 if name == "authkeys" else 0o644)
 
 
+HBNODE_PREFIX = "hbnode_"
+
+
+def overrides_for(impl: str, overrides: dict[str, str]) -> dict[str, str]:
+    """The overrides one node gets: ``hbnode_*`` extensions only on hbnode nodes.
+
+    The real Heartbeat refuses to start on a directive it does not know, so a mixed
+    cluster can still turn hbnode's extensions on or off from one ``--set``.
+    """
+    if impl == "hbnode":
+        return dict(overrides)
+    return {k: v for k, v in overrides.items() if not k.startswith(HBNODE_PREFIX)}
+
+
 def parse_overrides(items: list[str]) -> dict[str, str]:
     """`--set keepalive=500ms --set ping=` → {"keepalive": "500ms", "ping": ""}."""
     result: dict[str, str] = {}

@@ -58,7 +58,7 @@ case "$1" in
   restart|force-reload) $0 stop; $0 start ;;
   reload)  $HBNODE reload ;;
   status)  $HBNODE status ;;
-  standby) exec /usr/share/heartbeat/hb_standby ;;
+  standby) exec {python} -m hbnode.tools.hb_standby ;;
   *) echo "Usage: $0 {{start|stop|status|restart|reload|force-reload}}"; exit 1 ;;
 esac
 """
@@ -67,7 +67,11 @@ esac
 def spec(impl: Impl) -> ImplSpec:
     if impl is Impl.HEARTBEAT:
         return ImplSpec(impl, "/usr/libexec/heartbeat/ipfail", None, {})
-    tools = {"cl_status": "hbnode.tools.cl_status"}
+    tools = {
+        "cl_status": "hbnode.tools.cl_status",
+        "hb_standby": "hbnode.tools.hb_standby",
+        "hb_takeover": "hbnode.tools.hb_takeover",
+    }
     return ImplSpec(impl, f"{sys.prefix}/bin/hbnode-ipfail", _hbnode_init_script(), tools)
 
 

@@ -61,7 +61,9 @@ def prepare_node_dir(
     _write(node_dir / "www" / "index.html", f"<h1>{host.name}</h1>\n{host.name}\n")
     if host.role is not Role.CLUSTER_NODE or impl is None:
         return
-    hafiles.write_ha_d(etc / "ha.d", topo, host, profile, overrides, config_dir)
+    hafiles.write_ha_d(
+        etc / "ha.d", topo, host, profile, hafiles.overrides_for(impl.value, overrides), config_dir
+    )
     install_impl(node_dir, impl)
 
 

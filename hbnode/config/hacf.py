@@ -160,6 +160,7 @@ class HaCf:
     hbgenmethod: GenMethod = GenMethod.FILE
     debug: int = 0
     log_badpack: bool = True
+    isolation: bool = True  # hbnode_isolation: only acts when ping nodes are configured
     compression: str = "zlib"
     compression_threshold_kb: int = 2
     traditional_compression: bool = False

@@ -58,6 +58,9 @@ _BOOLS: dict[str, str | None] = {
     "coredumps": "coredumps",
     "traditional_compression": "traditional_compression",
     "use_logd": "use_logd",
+    # hbnode's own extension (docs/differences.md): refuse to take over, and let go,
+    # while cut off from the peer and every ping node.
+    "hbnode_isolation": "isolation",
     # Pacemaker-only switches; Heartbeat checks them even without pacemaker.
     "record_config_changes": None,
     "record_pengine_inputs": None,

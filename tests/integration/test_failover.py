@@ -96,7 +96,7 @@ def test_split_brain_and_heal(
     lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
 ) -> None:
     # Heartbeat's classic split-brain: no ping-based isolation policy in the way.
-    cluster = lab_factory(impl_spec, {"hbnode_isolation": ""} if "hbnode" in impl_spec else {})
+    cluster = lab_factory(impl_spec, {"hbnode_isolation": "off"})
     cluster.startup("master", STARTUP_TIMEOUT)
     with cluster.arp_watch() as watch:
         cluster.lab.link("master", "eth1", up=False)
