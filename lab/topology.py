@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import os
 from dataclasses import dataclass
 
 
@@ -98,7 +99,9 @@ def _iface(name: str, segment: str, cidr: str) -> Interface:
 
 
 REFERENCE = Topology(
-    prefix="hblab",
+    # HBLAB_PREFIX (with HBLAB_STATE_DIR) lets a second lab run beside the first,
+    # e.g. a benchmark next to a test run: every name the lab creates starts with it.
+    prefix=os.environ.get("HBLAB_PREFIX", "hblab"),
     segments=(
         Segment("eth0", "br-eth0", ipaddress.IPv4Network("192.168.0.0/24"), "service LAN (VIP)"),
         Segment("eth1", "br-eth1", ipaddress.IPv4Network("172.16.254.0/24"), "heartbeat link"),

@@ -6,15 +6,19 @@ import subprocess
 from pathlib import Path
 
 from lab.netns_backend import NetnsLab
-from lab.state import STATE_FILE
+from lab.state import STATE_DIR, STATE_FILE
+from lab.topology import REFERENCE
 from lab.wiring import existing_namespaces
+
+PREFIX = f"{REFERENCE.prefix}-"
+NODES_DIR = f"{STATE_DIR}/nodes/"
 
 
 def test_no_lab_leftovers() -> None:
     assert NetnsLab().state is None, f"{STATE_FILE} still records a lab"
-    assert not [n for n in existing_namespaces() if n.startswith("hblab-")]
+    assert not [n for n in existing_namespaces() if n.startswith(PREFIX)]
     mounts = Path("/proc/mounts").read_text()
-    assert "/run/netns/hblab-" not in mounts and "/var/lib/hblab" not in mounts
+    assert f"/run/netns/{PREFIX}" not in mounts and NODES_DIR not in mounts
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert not any(name in links for name in ("master-eth", "slave-eth", "br-eth"))
     ours = []
@@ -24,6 +28,7 @@ def test_no_lab_leftovers() -> None:
                 cmd = (proc / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"lab.nodeinit" in cmd or b"/var/lib/hblab" in cmd:
+            # Only this lab's nodes: a second lab (another prefix) may be running.
+            if NODES_DIR.encode() in cmd:
                 ours.append(cmd.replace(b"\0", b" ").decode(errors="replace"))
     assert not ours, f"lab processes left: {ours}"
