@@ -30,7 +30,7 @@ from hbnode.resources import garp
 from hbnode.resources.base import Emit, ResourceAgent, ResourceStatus, no_emit
 from hbnode.resources.errors import ResourceError, ScriptNotFound
 from hbnode.resources.ipaddr import GarpSettings, IPAddrAgent, NetlinkFactory
-from hbnode.resources.lsb import KILL_GRACE, ScriptAgent
+from hbnode.resources.lsb import KILL_GRACE, ScriptAgent, heartbeat_env
 
 HA_STOPRETRYMAX = 10  # ResourceManager's default number of stop retries
 STOP_RETRY_DELAY = 1.0  # seconds between them (its "sleep 1")
@@ -112,7 +112,8 @@ class AgentContext:
     calls (a release cancels the burst an acquire started)."""
 
     search_dirs: Sequence[str] = DEFAULT_SEARCH_DIRS
-    env: Mapping[str, str] | None = None  # see lsb.heartbeat_env
+    env: Mapping[str, str] | None = None  # None: lsb.heartbeat_env(curhost=curhost)
+    curhost: str | None = None  # HA_CURHOST for scripts: our node name
     netlink: NetlinkFactory | None = None  # default pyroute2.IPRoute
     garp_settings: GarpSettings | None = None  # default per IPaddr / IPaddr2
     garp_jobs: garp.GarpJobs = field(default_factory=garp.GarpJobs)
@@ -124,8 +125,9 @@ class AgentContext:
             return IPAddrAgent(
                 resource, garp_settings=self.garp_settings, garp_jobs=self.garp_jobs, **extra
             )
+        env = self.env if self.env is not None else heartbeat_env(curhost=self.curhost)
         return ScriptAgent(
-            resource, search_dirs=self.search_dirs, env=self.env, kill_grace=self.kill_grace
+            resource, search_dirs=self.search_dirs, env=env, kill_grace=self.kill_grace
         )
 
 

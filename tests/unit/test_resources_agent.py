@@ -253,7 +253,7 @@ def test_real_scripts_end_to_end(tmp_path: Path) -> None:
         script.write_text(
             "#!/bin/sh\n"
             f'case "$1" in\n'
-            f"  start) touch {state}/{name};;\n"
+            f'  start) echo "$HA_CURHOST" > {state}/{name};;\n'
             f"  stop) rm -f {state}/{name};;\n"
             f'  status) [ -e {state}/{name} ] && echo "{name} is running" '
             f'|| echo "{name} is not running";;\n'
@@ -261,10 +261,11 @@ def test_real_scripts_end_to_end(tmp_path: Path) -> None:
         )
         script.chmod(0o755)
     group = parse_haresources_text("master alpha beta\n")[0]
-    context = AgentContext(search_dirs=[str(tmp_path)])
+    context = AgentContext(search_dirs=[str(tmp_path)], curhost="master")
     rec = Recorder()
     assert run_group(group, "acquire", context=context, log=rec.emit).ok
     assert sorted(p.name for p in state.iterdir()) == ["alpha", "beta"]
+    assert (state / "alpha").read_text() == "master\n"  # HA_CURHOST reached the script
     assert run_group(group, "status", context=context).status is GroupStatus.ALL
     assert run_group(group, "release", context=context).ok
     assert list(state.iterdir()) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
@@ -80,7 +80,7 @@ class FakeNetlink:
 
 class FakeSocket:
     mac = MAC
-    sent: list[tuple[str, bytes]] = []
+    sent: ClassVar[list[tuple[str, bytes]]] = []
     fail = False
 
     def __init__(self, ifname: str) -> None:
@@ -155,7 +155,7 @@ def test_start_survives_an_add_race(net: FakeNetlink) -> None:
 
 def test_start_reports_other_netlink_errors(net: FakeNetlink) -> None:
     net.race = errno.EPERM
-    with pytest.raises(ResourceError, match="cannot add 192.168.0.38 to eth0:0"):
+    with pytest.raises(ResourceError, match=r"cannot add 192\.168\.0\.38 to eth0:0"):
         make("192.168.0.38", net).start(Events(), 1.0)
 
 
