@@ -83,7 +83,16 @@ def make_parser() -> argparse.ArgumentParser:
     dump.add_argument("--json", action="store_true")
     dump.add_argument("--count", type=int, help="stop after N heartbeat packets (live)")
     dump.add_argument("--seconds", type=float, help="stop after N seconds (live)")
+    _add_bench_parsers(sub)
     return parser
+
+
+def _add_bench_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """bench, report and topology live in lab.bench (matplotlib loads only when drawing)."""
+    from lab.bench import command, report_cmd
+
+    command.add_parser(sub)
+    report_cmd.add_parsers(sub)
 
 
 def _parse_netem(spec: list[str]) -> dict[str, str] | None:
@@ -176,12 +185,24 @@ def dispatch(lab: NetnsLab, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dispatch_bench(args: argparse.Namespace) -> int:
+    from lab.bench import command, report_cmd
+
+    if args.command == "bench":
+        return command.main(args)
+    return report_cmd.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     needs_root = not (args.command == "dump" and args.read is not None)
+    if args.command in ("report", "topology"):
+        needs_root = getattr(args, "read", None) is None and args.command == "report"
     try:
         if needs_root and os.geteuid() != 0:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
+        if args.command in ("bench", "report", "topology"):
+            return _dispatch_bench(args)
         return dispatch(NetnsLab(), args)
     except (LabError, ProfileError, ImplError) as exc:
         print(f"hblab: {exc}", file=sys.stderr)

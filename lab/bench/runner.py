@@ -1,0 +1,240 @@
+"""One scenario run in a fresh lab: bring it up, break it, watch, tear it down.
+
+The watchers start before the fault (a pre-roll), every wait has a deadline, and
+the lab is always taken down in ``finally``, whatever happened.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.bench.analysis import ARP_INTERVAL, metrics_of
+from lab.bench.model import RunResult
+from lab.bench.scenarios import MIN_WINDOW_EXTRA, Scenario, ScenarioName
+from lab.bench.trace import Trace
+from lab.bench.watchers import Capture, LogTail, NeighPoll, read_packets
+from lab.hafiles import timers_for
+from lab.impls import Impl, parse_impls
+from lab.netns_backend import NetnsLab
+from lab.probes import ArpWatch, HttpProbe
+from lab.topology import REFERENCE
+
+MASTER, SLAVE = "master", "slave"
+STARTUP_TIMEOUT = 60.0
+PRE_ROLL = 1.0  # seconds watched before the fault, so the picture shows the steady state
+TAIL = 2.0  # seconds watched after the end state, to catch a flap
+RECOVERY_TIMEOUT = 20.0  # end state reached → the client's page must be back within this
+HTTP_INTERVAL = 0.02  # the issue's 20 ms probe
+HTTP_TIMEOUT = 0.1  # a probe that waits longer would hide the outage's end
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def wait(predicate: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll ``predicate`` every 50 ms; the seconds it took, or BenchError at the deadline."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise BenchError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def impls_of(spec: str) -> dict[str, Impl]:
+    """`heartbeat`, `hbnode` or a mixed `master=heartbeat;slave=hbnode`."""
+    return parse_impls(spec.replace(";", ","), [h.name for h in REFERENCE.cluster_nodes])
+
+
+def fresh_lab() -> NetnsLab:
+    lab = NetnsLab()
+    if lab.state is not None:
+        lab.down()  # a killed bench left its lab: remove what it recorded
+        lab = NetnsLab()
+    return lab
+
+
+def _host_addr(name: str, segment: str) -> str:
+    host = REFERENCE.host(name)
+    addr = host.address_on(segment) if host else None
+    if addr is None:
+        raise BenchError(f"the topology has no {name} on {segment}")
+    return str(addr.ip)
+
+
+def page(lab: NetnsLab) -> str | None:
+    """The node named by http://VIP/ as the client sees it now, or None."""
+    probe = HttpProbe(lab.require_up().nodes["client"].netns, str(REFERENCE.vip.ip), timeout=1.0)
+    probe.probe_once(time.monotonic())
+    sample = probe.samples[-1]
+    return sample.server if sample.ok else None
+
+
+def holders_are(lab: NetnsLab, *nodes: str) -> Callable[[], bool]:
+    return lambda: sorted(lab.vip_holders()) == sorted(nodes)
+
+
+def serves(lab: NetnsLab, node: str) -> Callable[[], bool]:
+    return lambda: page(lab) == node
+
+
+@dataclass
+class Watchers:
+    """Everything recorded during a run; start() before the fault, stop() in finally."""
+
+    lab: NetnsLab
+    pcap: Path
+
+    def __post_init__(self) -> None:
+        nodes = self.lab.require_up().nodes
+        vip, client = str(REFERENCE.vip.ip), nodes["client"].netns
+        self.logs = LogTail({n: self.lab.log_dir(n) for n in (MASTER, SLAVE)})
+        self.http = HttpProbe(client, vip, HTTP_INTERVAL, HTTP_TIMEOUT)
+        self.arp = ArpWatch(client, "eth0", vip, _host_addr("client", "eth0"), ARP_INTERVAL)
+        self.neigh = NeighPoll(client, vip)
+        self.capture = Capture(self.lab, SLAVE, "eth1", self.pcap, "udp port 694 or icmp")
+
+    def start(self) -> None:
+        self.logs.start()
+        self.capture.start()
+        self.http.start()
+        self.arp.start()
+        self.neigh.start()
+
+    def stop(self) -> None:
+        for watcher in (self.http, self.arp, self.neigh, self.logs):
+            watcher.stop()
+        self.capture.stop()
+
+
+def _prepare(lab: NetnsLab, scenario: Scenario, deadtime: float) -> None:
+    """Bring the cluster into the state the fault starts from."""
+    if scenario.name is ScenarioName.FAILBACK:
+        lab.poweroff(MASTER)
+        wait(holders_are(lab, SLAVE), deadtime + 30, "slave takes over before the failback")
+        wait(serves(lab, SLAVE), 10, "the client gets slave's page before the failback")
+    elif scenario.name is ScenarioName.HEAL:
+        lab.link(MASTER, "eth1", up=False)
+        wait(holders_are(lab, MASTER, SLAVE), deadtime + 30, "a split brain before the heal")
+
+
+def _fault(lab: NetnsLab, scenario: Scenario) -> None:
+    name = scenario.name
+    if name is ScenarioName.POWEROFF:
+        lab.poweroff(MASTER)
+    elif name is ScenarioName.CRASH:
+        lab.crash(MASTER)
+    elif name is ScenarioName.STOP:
+        lab.service(MASTER, "heartbeat", "stop")
+    elif name is ScenarioName.FAILBACK:
+        lab.poweron(MASTER)
+    elif name in (ScenarioName.CUT_PING, ScenarioName.CUT_NOPING):
+        lab.link(MASTER, "eth1", up=False)
+    elif name is ScenarioName.HEAL:
+        lab.link(MASTER, "eth1", up=True)
+
+
+def _settled(lab: NetnsLab, scenario: Scenario) -> Callable[[], bool]:
+    """The end state: who holds the VIP once the scenario is over."""
+    name = scenario.name
+    if name in (ScenarioName.POWEROFF, ScenarioName.STOP, ScenarioName.FAILBACK):
+        return holders_are(lab, scenario.expected_holder)
+    if name is ScenarioName.HEAL:
+        return lambda: len(lab.vip_holders()) == 1
+    # kill -9 leaves the VIP on master; a cut may leave it there too (split brain).
+    return lambda: scenario.expected_holder in lab.vip_holders()
+
+
+def run_once(
+    impl_spec: str, scenario: Scenario, run: int, profile: str, overrides: dict[str, str]
+) -> tuple[RunResult, Trace | None]:
+    """One run; a run that misses its end state is returned with ``error`` set."""
+    started = time.monotonic()
+    result = RunResult(impl_spec, scenario.name.value, run)
+    deadtime = timers_for(profile).seconds("deadtime")
+    lab = fresh_lab()
+    trace: Trace | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="hblab-bench-") as tmp:
+            lab.up(impls_of(impl_spec), profile, {**scenario.overrides, **overrides})
+            wait(holders_are(lab, MASTER), STARTUP_TIMEOUT, "master takes the VIP at startup")
+            wait(serves(lab, MASTER), 10, "the client gets master's page at startup")
+            _prepare(lab, scenario, deadtime)
+            watchers = Watchers(lab, Path(tmp) / "eth1.pcap")
+            try:
+                trace, clocks = _observe(lab, watchers, scenario, impl_spec, run, deadtime, result)
+            finally:
+                watchers.stop()
+            _finish_trace(trace, watchers, clocks)
+            result.metrics = metrics_of(trace)
+    except BenchError as exc:
+        result.error = str(exc)
+    finally:
+        lab.down()
+        result.seconds = round(time.monotonic() - started, 2)
+    return result, trace
+
+
+def _observe(
+    lab: NetnsLab,
+    watchers: Watchers,
+    scenario: Scenario,
+    impl_spec: str,
+    run: int,
+    deadtime: float,
+    result: RunResult,
+) -> tuple[Trace, tuple[float, float]]:
+    """Watch the fault; the trace (times not yet relative) and t0 on both clocks."""
+    watchers.start()
+    time.sleep(PRE_ROLL)  # the steady state before the fault, for the picture
+    t0_mono, t0_wall = time.monotonic(), time.time()
+    trace = Trace(
+        impl_spec,
+        scenario.name.value,
+        run,
+        scenario.fault,
+        SLAVE,
+        MASTER,
+        scenario.expected_holder,
+        deadtime,
+        {i.mac: h.name for h in REFERENCE.cluster_nodes for i in h.interfaces if i.name == "eth0"},
+        start=-PRE_ROLL,
+    )
+    trace.actions.append((0.0, scenario.fault))
+    _fault(lab, scenario)
+    try:
+        wait(_settled(lab, scenario), scenario.settle_timeout, f"end state of {scenario.name}")
+        wait(
+            lambda: bool(watchers.http.samples) and watchers.http.samples[-1].ok,
+            RECOVERY_TIMEOUT,
+            "the client gets the page through the VIP again",
+        )
+    except BenchError as exc:
+        result.error = str(exc)
+    until = max(
+        time.monotonic() + TAIL,
+        t0_mono + scenario.min_window_deadtimes * deadtime + MIN_WINDOW_EXTRA,
+    )
+    time.sleep(max(0.0, until - time.monotonic()))
+    trace.end = time.monotonic() - t0_mono
+    result.notes["holders_at_end"] = lab.vip_holders()
+    return trace, (t0_mono, t0_wall)
+
+
+def _finish_trace(trace: Trace, watchers: Watchers, clocks: tuple[float, float]) -> None:
+    """Every sample relative to the fault (monotonic or wall clock, see lab.bench.trace)."""
+    t0_mono, t0_wall = clocks
+    trace.http = [(s.sent_at - t0_mono, s.ok, s.server) for s in watchers.http.samples]
+    trace.arp = [(s.sent_at - t0_mono, sorted(s.macs)) for s in watchers.arp.samples]
+    trace.neigh = [(t - t0_mono, mac) for t, mac in watchers.neigh.samples]
+    trace.log_lines = [(t - t0_mono, node, line) for t, node, line in watchers.logs.lines]
+    trace.events = [{**e, "t": round(float(e["ts"]) - t0_wall, 3)} for e in watchers.logs.events]
+    names = {str(i.address.ip): h.name for h in REFERENCE.hosts for i in h.interfaces}
+    trace.packets = [
+        (t - t0_wall, sender, link) for t, sender, link in read_packets(watchers.pcap, names)
+    ]

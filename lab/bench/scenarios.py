@@ -1,0 +1,95 @@
+"""The bench's failure scenarios, as data: what is set up, what breaks, what to expect.
+
+Every scenario starts from the tutorial's steady state (master holds the VIP and
+serves the page, slave stands by) with the lab's timer profile. ``master`` is the
+node that fails; ``slave`` is the observer that must notice it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ScenarioName(enum.StrEnum):
+    POWEROFF = "poweroff"
+    CRASH = "crash"
+    STOP = "stop"
+    FAILBACK = "failback"
+    CUT_PING = "cut-ping"
+    CUT_NOPING = "cut-noping"
+    HEAL = "heal"
+
+
+# No ping node and no ipfail: the pure two-node split brain (ipfail needs ping nodes).
+NO_PING = {"ping": "", "respawn": ""}
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: ScenarioName
+    title: str
+    fault: str  # what hblab does at t = 0
+    expected_holder: str  # who must hold the VIP once it settles
+    overrides: dict[str, str] = field(default_factory=dict)
+    # Observe at least this many deadtimes after the fault (plus MIN_WINDOW_EXTRA):
+    # a split brain never "settles", so its two-holder time is read over a fixed window.
+    min_window_deadtimes: float = 0.0
+    settle_timeout: float = 30.0  # seconds after the fault for the end state
+
+
+SCENARIOS: dict[ScenarioName, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(ScenarioName.POWEROFF, "poweroff of the VIP holder", "poweroff master", "slave"),
+        Scenario(ScenarioName.CRASH, "kill -9 of the holder's daemon", "crash master", "slave"),
+        Scenario(ScenarioName.STOP, "orderly `service heartbeat stop`", "stop master", "slave"),
+        Scenario(
+            ScenarioName.FAILBACK,
+            "auto_failback after poweron",
+            "poweron master",
+            "master",
+            settle_timeout=90.0,
+        ),
+        Scenario(
+            ScenarioName.CUT_PING,
+            "eth1 cut, ping node on eth1 (hbnode_isolation on)",
+            "link master eth1 down",
+            "slave",
+            {"hbnode_isolation": "on"},
+            min_window_deadtimes=4.0,
+        ),
+        Scenario(
+            ScenarioName.CUT_NOPING,
+            "eth1 cut, no ping node",
+            "link master eth1 down",
+            "slave",
+            dict(NO_PING),
+            min_window_deadtimes=4.0,
+        ),
+        Scenario(
+            ScenarioName.HEAL,
+            "heal: eth1 replugged after a split brain (no ping node)",
+            "link master eth1 up",
+            "master",
+            dict(NO_PING),
+            settle_timeout=120.0,
+        ),
+    )
+}
+MIN_WINDOW_EXTRA = 4.0
+QUICK = (ScenarioName.POWEROFF, ScenarioName.STOP)
+
+
+def parse_scenarios(names: list[str]) -> list[Scenario]:
+    """Scenario names from the command line (``all`` or a list), validated."""
+    if not names or names == ["all"]:
+        return list(SCENARIOS.values())
+    result: list[Scenario] = []
+    for name in names:
+        try:
+            result.append(SCENARIOS[ScenarioName(name)])
+        except ValueError:
+            known = ", ".join(s.value for s in ScenarioName)
+            raise ValueError(f"unknown scenario {name!r} (choose from {known})") from None
+    return result
