@@ -28,7 +28,7 @@ if ((${#need_apt[@]})); then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c "import hbnode, lab, pyroute2, scapy, pytest, hypothesis" 2>/dev/null \
+if ! "$PY" -c "import hbnode, lab, pyroute2, scapy, pytest, hypothesis, matplotlib" 2>/dev/null \
    || ! command -v ruff >/dev/null || ! "$PY" -m mypy --version >/dev/null 2>&1; then
   echo "== pip install -e .[test,lab]"
   "$PY" -m pip install -q --disable-pip-version-check -e '.[test,lab]'
