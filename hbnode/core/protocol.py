@@ -1,0 +1,644 @@
+"""HeartbeatCore: Heartbeat 3.0.6 membership and reliable messaging, sans I/O.
+
+Modelled on aioquic's connection: every input carries ``now`` (monotonic seconds),
+nothing reads a clock except the injected ``wallclock`` for the ``ts`` field, and
+the caller drives time with :meth:`HeartbeatCore.get_timer` /
+:meth:`HeartbeatCore.handle_timer`. Outputs are queued: complete messages to sign
+and send on every link, ICMP probes for ping nodes, and events.
+
+The receive pipeline follows reference §3.3: validate, find the sender, NS_ types
+aside, generation check, sequencing of *every* message of the sender, dest
+filtering, link refresh, dispatch.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+
+from hbnode.core import events as ev
+from hbnode.core import fields as f
+from hbnode.core.errors import LocalProtocolError
+from hbnode.core.membership import (
+    ADVERTISED_STATUSES,
+    EPSILON,
+    LinkStatus,
+    NodeStatus,
+    NodeTable,
+    NodeType,
+    Peer,
+)
+from hbnode.core.sequence import (
+    MAX_REXMIT_PER_REQUEST,
+    ResendVerdict,
+    SendHistory,
+    SeqVerdict,
+    Tracked,
+)
+from hbnode.core.timers import (
+    DEAD_CHECK_INTERVAL,
+    REQNODES_RETRY,
+    STARTUP_DT_EXTRA_MS,
+    STARTUP_DT_PERIOD,
+    Timers,
+)
+from hbnode.message import Message
+
+COUNTERS = (
+    "received",  # messages handed to receive()
+    "delivered",  # Delivered events (loopback included)
+    "malformed",  # no src/t/ts/seq/hg, ts 0, bad numbers
+    "unknown_node",
+    "replayed",  # an older generation (hg) than the one we know
+    "early_generation",  # a newer hg on a non-status message, before its status
+    "own_echo",  # our own packets coming back on a link
+    "duplicate",
+    "out_of_window",  # an old seq that was not missing
+    "not_for_us",  # sequenced, but dest/destuuid names another node
+    "lost",  # seqs found missing
+    "seq_resets",  # gaps too wide to fill
+    "rexmit_requested",  # NS_rexmit we sent
+    "rexmit_received",  # NS_rexmit addressed to us
+    "rexmit_sent",  # messages we retransmitted
+    "rexmit_suppressed",  # requests ignored: already ACKed or resent < 240 ms ago
+    "rexmit_too_high",  # requests for seqs we never sent
+    "nak_sent",
+    "nak_received",
+    "acks_sent",
+    "acks_received",
+    "late_heartbeats",
+    "restarts",
+    "partitions",
+    "status_sent",
+    "sent",  # every message queued by take_outgoing, retransmissions included
+    "ping_probes",
+)
+# Types the core answers itself; everything else that is kept goes up as Delivered.
+_CORE_TYPES = frozenset({f.T_STATUS, f.T_REQNODES, f.T_REPNODES})
+
+
+class CommState(enum.Enum):
+    WAITING = "waiting"  # not every node heard from or declared dead yet
+    REQNODES = "reqnodes"  # asked a peer for its node list (flow control on)
+    UP = "up"
+
+
+class HeartbeatCore:
+    """One node's view of the cluster: feed it messages and time, take what it emits."""
+
+    def __init__(
+        self,
+        *,
+        me: str,
+        nodes: list[str],
+        ping_nodes: list[str],
+        timers: Timers,
+        generation: int,
+        uuid: bytes,
+        rng: random.Random,
+        wallclock: Callable[[], float],
+        loadavg: Callable[[], str] = lambda: "0.00 0.00 0.00 1/1 1",
+        flow_control: bool = True,
+        ping_groups: Collection[str] | None = None,
+        media: Sequence[str] = (),
+    ) -> None:
+        """``ping_groups`` names the entries of ``ping_nodes`` that are ``ping_group``
+        names (their probes say ``info=ping_group``); by default any entry that is
+        not an IPv4 address. ``media`` are the interface names, so that
+        :meth:`links` lists every link, heard or not, as cl_status does.
+        """
+        self.me = me.lower()
+        self.nodes = [name.lower() for name in nodes]
+        if self.me not in self.nodes:
+            raise LocalProtocolError(f"Current node [{self.me}] not in configuration!")
+        self.ping_nodes = list(ping_nodes)
+        if ping_groups is None:
+            ping_groups = [name for name in self.ping_nodes if not _is_ipv4(name)]
+        self._ping_groups = frozenset(ping_groups)
+        self.timers = timers
+        self.generation = generation
+        self.uuid = uuid
+        self._rng = rng
+        self._wallclock = wallclock
+        self._loadavg = loadavg
+        self._flow_control = flow_control
+        self._table = NodeTable(
+            me=self.me,
+            nodes=self.nodes,
+            ping_nodes=self.ping_nodes,
+            media=media,
+            timers=timers,
+            rng=rng,
+            now=0.0,
+        )
+        # ttl: hopfudge + every configured node, ping nodes included (§3.1).
+        self._ttl = timers.hopfudge + len(self.nodes) + len(self.ping_nodes)
+        self._local_status = NodeStatus.INIT
+        self._seq = 0
+        self._history = SendHistory()
+        self._dt_extra_ms = 0
+        self._started_at: float | None = None
+        self._next_keepalive = math.inf
+        self._next_check = math.inf
+        self._comm = CommState.WAITING
+        self._reqnodes_at: float | None = None
+        self._outgoing: list[Message] = []
+        self._probes: list[tuple[str, Message]] = []
+        self._events: list[ev.Event] = []
+        self._counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
+
+    # -- inputs -------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        """Queue the first statuses (st=init, then st=up) and ping probes; arm the timers."""
+        if self._started_at is not None:
+            raise LocalProtocolError("start() called twice")
+        self._started_at = now
+        self._table.restart_clock(now)
+        self._next_keepalive = now + self.timers.keepalive
+        self._next_check = now + DEAD_CHECK_INTERVAL
+        # The capture shows st=init and, at once, st=up ("Local status now set to:
+        # 'up'"), both at start-up; the keepalive timer then repeats up.
+        self._send_status(now, with_probes=True)
+        self._local_status = NodeStatus.UP
+        self._send_status(now, with_probes=False)
+        self._check_comm_up(now)
+
+    def receive(self, msg: Message, link: str, now: float) -> None:
+        """An authenticated message that arrived on medium ``link`` (e.g. ``eth1``)."""
+        self._require_started()
+        self._counters["received"] += 1
+        msg_type, src = msg.get("t"), msg.get("src")
+        ts = f.parse_hex(msg.get("ts"))
+        if msg_type is None or src is None:
+            self._drop(ev.DropReason.MALFORMED, src or "", "no t or src field", now)
+            return
+        if not ts:
+            self._drop(ev.DropReason.MALFORMED, src, f"bad ts [{msg.get('ts')}]", now)
+            return
+        peer = self._table.lookup(src.lower(), msg.get_binary("srcuuid"))
+        if peer is None:
+            self._counters["unknown_node"] += 1
+            self._drop(ev.DropReason.UNKNOWN_NODE, src, f"type [{msg_type}]", now)
+            return
+        if peer.type is NodeType.PING:
+            # Ping nodes only ever speak through ping_reply(): this is forged or misrouted.
+            self._drop(ev.DropReason.PING_OVER_UDP, peer.name, f"type [{msg_type}]", now)
+            return
+        if peer.name == self.me:
+            self._own_echo(msg, peer, link, now)
+            return
+        peer.heard = True
+        srcuuid = msg.get_binary("srcuuid")
+        if srcuuid is not None and len(srcuuid) == len(self.uuid):
+            peer.uuid = srcuuid
+        if f.is_unsequenced(msg_type):
+            self._receive_unsequenced(msg, msg_type, peer, link, now)
+        else:
+            self._receive_sequenced(msg, msg_type, peer, link, now)
+        self._check_comm_up(now)
+
+    def ping_reply(self, name: str, now: float) -> None:
+        """Our NS_st probe came back from ping node ``name`` (address or group name)."""
+        self._require_started()
+        peer = self._table.peers.get(name)
+        if peer is None or peer.type is not NodeType.PING:
+            self._counters["unknown_node"] += 1
+            self._drop(ev.DropReason.UNKNOWN_NODE, name, "ping reply", now)
+            return
+        peer.heard = True
+        peer.last_alive = now
+        self._emit(self._table.refresh_link(peer, name, now))
+        self._emit(self._table.set_status(peer, NodeStatus.PING, now))
+        self._check_comm_up(now)
+
+    def send(self, msg: Message, now: float) -> None:
+        """Queue an upper-layer message for every link, and deliver it to ourselves.
+
+        The §3.1 control fields are added; seq'd messages go into the retransmit
+        history. Like Heartbeat, we are a receiver of our own messages: if it is not
+        addressed to another node, a Delivered event with ``link=None`` follows.
+        """
+        self._require_started()
+        msg_type = msg.get("t")
+        if not msg_type:
+            raise LocalProtocolError("a message to send needs a t field")
+        out = self._queue(msg.copy(), now)
+        if msg_type not in _CORE_TYPES and not f.is_unsequenced(msg_type) and self._for_us(out):
+            self._deliver(out, None, now)
+
+    def set_status(self, st: str, now: float) -> None:
+        """Set our advertised status (``active`` at comm-up); a change is sent at once."""
+        try:
+            status = NodeStatus(st)
+        except ValueError:
+            raise LocalProtocolError(f"unknown local status {st!r}") from None
+        if status not in ADVERTISED_STATUSES:
+            raise LocalProtocolError(f"status {st!r} is never advertised")
+        if status is self._local_status:
+            return
+        self._local_status = status
+        if self._started_at is not None:
+            self._send_status(now, with_probes=False)
+
+    def send_status_now(self, now: float) -> None:
+        """Send a status message out of turn (Heartbeat does on a partition heal)."""
+        self._require_started()
+        self._send_status(now, with_probes=False)
+
+    def set_dt_extra(self, extra_ms: int) -> None:
+        """Advertise dt = deadtime + ``extra_ms`` (30000 during a restart; 0 to clear).
+
+        The +2000 of the first 5 s after start is applied on its own.
+        """
+        self._dt_extra_ms = max(0, extra_ms)
+
+    def get_timer(self) -> float | None:
+        """The earliest instant :meth:`handle_timer` has something to do."""
+        if self._started_at is None:
+            return None
+        deadlines = [self._next_keepalive, self._next_check]
+        if self._reqnodes_at is not None:
+            deadlines.append(self._reqnodes_at)
+        for peer in self._table.others():
+            when = peer.window.next_request()
+            if when is not None and peer.alive:
+                deadlines.append(when)
+        return min(deadlines)
+
+    def handle_timer(self, now: float) -> None:
+        """Fire everything due: rexmit requests, the dead check, reqnodes, keepalive."""
+        self._require_started()
+        self._request_rexmits(now)
+        if now + EPSILON >= self._next_check:
+            self._emit_all(self._table.check(now, comm_up=self._comm is CommState.UP))
+            self._next_check = self._next_tick(self._next_check, DEAD_CHECK_INTERVAL, now)
+            self._check_comm_up(now)
+        if self._reqnodes_at is not None and now + EPSILON >= self._reqnodes_at:
+            self._send_reqnodes(now)
+        if now + EPSILON >= self._next_keepalive:
+            self._send_status(now, with_probes=True)
+            self._next_keepalive = self._next_tick(self._next_keepalive, self.timers.keepalive, now)
+
+    # -- outputs ------------------------------------------------------------------
+    def take_outgoing(self) -> list[Message]:
+        """Complete messages to sign, encode and send on every link."""
+        out, self._outgoing = self._outgoing, []
+        self._counters["sent"] += len(out)
+        return out
+
+    def take_ping_probes(self) -> list[tuple[str, Message]]:
+        """(ping node name, NS_st payload) pairs; a group name stands for its members."""
+        out, self._probes = self._probes, []
+        return out
+
+    def take_events(self) -> list[ev.Event]:
+        out, self._events = self._events, []
+        return out
+
+    # -- views (cl_status) ----------------------------------------------------------
+    def node_status(self, node: str) -> str:
+        """init/up/active/dead/ping, as ``cl_status nodestatus`` prints it."""
+        if node.lower() == self.me:
+            return self._local_status.value
+        return self._peer(node).status.value
+
+    def node_type(self, node: str) -> str:
+        return self._peer(node).type.value
+
+    def link_status(self, node: str, link: str) -> str:
+        state = self._peer(node).links.get(link)
+        return (state.status if state is not None else LinkStatus.DEAD).value
+
+    def links(self, node: str) -> list[str]:
+        return list(self._peer(node).links)
+
+    def comm_up(self) -> bool:
+        return self._comm is CommState.UP
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._counters)
+
+    def _peer(self, node: str) -> Peer:
+        peer = self._table.peers.get(node.lower()) or self._table.peers.get(node)
+        if peer is None:
+            raise KeyError(node)
+        return peer
+
+    # -- receive pipeline -------------------------------------------------------------
+    def _own_echo(self, msg: Message, peer: Peer, link: str, now: float) -> None:
+        """Our own packet came back (bcast, or a ucast line naming us): the link works.
+
+        It was already delivered to us by send(), so it is not sequenced again;
+        a different generation under our name is an old incarnation or an impostor.
+        """
+        hg = f.parse_hex(msg.get("hg"))
+        if hg is not None and hg < self.generation:
+            self._counters["replayed"] += 1
+            detail = f"[gen = {hg}, curgen = {self.generation}]"
+            self._drop(ev.DropReason.REPLAY, peer.name, detail, now)
+            return
+        if hg is not None and hg > self.generation:
+            self._drop(ev.DropReason.IMPOSTOR, peer.name, f"[gen = {hg}]", now)
+            return
+        self._counters["own_echo"] += 1
+        self._emit(self._table.refresh_link(peer, link, now))
+
+    def _receive_unsequenced(
+        self, msg: Message, msg_type: str, peer: Peer, link: str, now: float
+    ) -> None:
+        if not self._for_us(msg):
+            self._counters["not_for_us"] += 1
+            return
+        self._emit(self._table.refresh_link(peer, link, now))
+        if msg_type == f.T_NS_REXMIT:
+            self._answer_rexmit(msg, peer, now)
+        elif msg_type == f.T_NS_NAK:
+            seq = f.parse_hex(msg.get("firstseq"))
+            self._counters["nak_received"] += 1
+            if seq is not None:
+                peer.window.give_up(seq)
+        elif msg_type == f.T_NS_ACK:
+            seq = f.parse_hex(msg.get("ackseq"))
+            self._counters["acks_received"] += 1
+            if seq is not None and seq <= self._history.highest:
+                peer.acked = max(peer.acked, seq)
+
+    def _receive_sequenced(
+        self, msg: Message, msg_type: str, peer: Peer, link: str, now: float
+    ) -> None:
+        seq, hg = f.parse_hex(msg.get("seq")), f.parse_hex(msg.get("hg"))
+        if seq is None or hg is None:
+            detail = f"bad seq [{msg.get('seq')}] or hg [{msg.get('hg')}]"
+            self._drop(ev.DropReason.MALFORMED, peer.name, detail, now)
+            return
+        if not self._check_generation(msg_type, peer, seq, hg, now):
+            return
+        tracked = peer.window.track(seq, now)
+        if tracked.gap is not None:
+            self._lost(peer, tracked, now)
+        if tracked.verdict is SeqVerdict.DUPLICATE:
+            # A duplicate still proves the link works (§3.3 step 6).
+            self._counters["duplicate"] += 1
+            self._emit(self._table.refresh_link(peer, link, now))
+            return
+        if tracked.verdict is SeqVerdict.OLD:
+            self._counters["out_of_window"] += 1
+            return
+        if self._flow_control_on() and peer.window.should_ack(seq):
+            self._counters["acks_sent"] += 1
+            self._queue(f.ack_message(peer.name, seq), now)
+        if not self._for_us(msg):
+            self._counters["not_for_us"] += 1
+            return
+        self._emit(self._table.refresh_link(peer, link, now))
+        if msg_type == f.T_STATUS:
+            self._on_status(msg, peer, tracked, now)
+        elif msg_type == f.T_REQNODES:
+            self._queue(f.repnodes_message(peer.name, self.nodes), now)
+        elif msg_type == f.T_REPNODES:
+            if self._comm is CommState.REQNODES:
+                self._comm_now_up(now)
+        else:
+            self._deliver(msg, link, now)
+
+    def _check_generation(self, msg_type: str, peer: Peer, seq: int, hg: int, now: float) -> bool:
+        """§3.3 step 4: replay, restart and partition heal, judged by ``hg``."""
+        if hg < peer.generation:
+            self._counters["replayed"] += 1
+            detail = f"[gen = {hg}, curgen = {peer.generation}]"
+            self._drop(ev.DropReason.REPLAY, peer.name, detail, now)
+            return False
+        if peer.generation == 0:
+            peer.generation = hg  # first contact: whatever it is, it is the current one
+            return True
+        is_status = msg_type == f.T_STATUS
+        if hg > peer.generation:
+            if not is_status:
+                # Its sequence restarted; only a status tells us to start tracking anew.
+                self._counters["early_generation"] += 1
+                detail = f"[gen = {hg}, curgen = {peer.generation}]"
+                self._drop(ev.DropReason.EARLY_GENERATION, peer.name, detail, now)
+                return False
+            self._counters["restarts"] += 1
+            self._emit(ev.NodeRestarted(peer.name, peer.generation, hg, now=now))
+            peer.generation = hg
+            peer.window.reset()
+            peer.last_status_at = None
+            peer.acked = 0
+            return True
+        last = peer.window.last_seq
+        if is_status and not peer.alive and last is not None and seq > last:
+            # Same generation, yet we declared it dead: both sides lived on apart.
+            self._counters["partitions"] += 1
+            self._emit(ev.PartitionHealed(peer.name, now=now))
+        return True
+
+    def _lost(self, peer: Peer, tracked: Tracked, now: float) -> None:
+        gap = tracked.gap
+        assert gap is not None
+        self._counters["lost"] += gap.count
+        if gap.reset:
+            self._counters["seq_resets"] += 1
+        self._emit(ev.PacketsLost(peer.name, gap.first, gap.last, gap.count, gap.reset, now=now))
+
+    def _on_status(self, msg: Message, peer: Peer, tracked: Tracked, now: float) -> None:
+        """A kept status keeps the node alive and tells us its st, dt and protocol."""
+        dt_ms = f.parse_hex(msg.get("dt"))
+        if dt_ms:
+            peer.dt = dt_ms / 1000
+        peer.protocol = "protocol" in msg
+        if tracked.verdict is SeqVerdict.FILLED:
+            # A retransmitted old status proves life, but its st is stale.
+            peer.last_alive = max(peer.last_alive, now)
+            return
+        if peer.alive and peer.last_status_at is not None and self._late(peer, now):
+            return
+        peer.last_status_at = now
+        peer.last_alive = now
+        try:
+            st = NodeStatus(msg.get("st") or "")
+        except ValueError:
+            st = None
+        if st in ADVERTISED_STATUSES:
+            assert st is not None
+            self._emit(self._table.set_status(peer, st, now))
+
+    def _late(self, peer: Peer, now: float) -> bool:
+        """warntime / deadtime check between two statuses; True if it made ``peer`` dead."""
+        assert peer.last_status_at is not None
+        interval = now - peer.last_status_at
+        if interval <= self.timers.warntime + EPSILON:
+            return False
+        beyond = interval > self.timers.deadtime + EPSILON
+        self._counters["late_heartbeats"] += 1
+        self._emit(ev.LateHeartbeat(peer.name, round(interval * 1000), beyond, now=now))
+        if not beyond:
+            return False
+        # 3.0.6 declares it dead on the spot; its next status then reads as a
+        # partition heal (same generation, node dead).
+        self._emit(self._table.set_status(peer, NodeStatus.DEAD, now))
+        return True
+
+    # -- reliability (§3.4) ---------------------------------------------------------------
+    def _answer_rexmit(self, msg: Message, peer: Peer, now: float) -> None:
+        self._counters["rexmit_received"] += 1
+        first, last = f.parse_decimal(msg.get("firstseq")), f.parse_decimal(msg.get("lastseq"))
+        if first is None or last is None or last < first:
+            detail = f"NS_rexmit [{msg.get('firstseq')}:{msg.get('lastseq')}]"
+            self._drop(ev.DropReason.MALFORMED, peer.name, detail, now)
+            return
+        for seq in range(first, min(last, first + MAX_REXMIT_PER_REQUEST - 1) + 1):
+            if seq <= peer.acked:
+                self._counters["rexmit_suppressed"] += 1
+                continue
+            verdict, stored = self._history.resend(seq, now)
+            if verdict is ResendVerdict.RESEND:
+                assert stored is not None
+                self._counters["rexmit_sent"] += 1
+                self._outgoing.append(stored.copy())
+            elif verdict is ResendVerdict.TOO_RECENT:
+                self._counters["rexmit_suppressed"] += 1
+            elif verdict is ResendVerdict.TOO_HIGH:
+                self._counters["rexmit_too_high"] += 1
+            else:
+                self._counters["nak_sent"] += 1
+                self._queue(f.rexmit_nak(peer.name, seq, verdict.value), now)
+
+    def _request_rexmits(self, now: float) -> None:
+        for peer in self._table.others():
+            if not peer.alive:
+                continue
+            for seq in peer.window.due_requests(now):
+                self._counters["rexmit_requested"] += 1
+                self._queue(f.rexmit_request(peer.name, seq), now)
+
+    def _flow_control_on(self) -> bool:
+        """ACKs and reqnodes only while every peer that sent a status sent protocol."""
+        return self._flow_control and all(
+            peer.protocol is not False for peer in self._table.normal_peers()
+        )
+
+    # -- comm up (§4.2) -----------------------------------------------------------------
+    def _check_comm_up(self, now: float) -> None:
+        if self._comm is not CommState.WAITING:
+            return
+        if not all(peer.heard or not peer.alive for peer in self._table.others()):
+            return
+        if self._flow_control_on():
+            self._comm = CommState.REQNODES
+            self._send_reqnodes(now)
+        else:
+            self._comm_now_up(now)
+
+    def _send_reqnodes(self, now: float) -> None:
+        """Ask the first live peer for its node list, every second until it answers."""
+        target = next(
+            (p for p in self._table.normal_peers() if p.alive and p.heard),
+            None,
+        )
+        if target is None:
+            self._comm_now_up(now)  # nobody to ask: comm is up on our own
+            return
+        self._queue(f.reqnodes_message(target.name), now)
+        self._reqnodes_at = now + REQNODES_RETRY
+
+    def _comm_now_up(self, now: float) -> None:
+        self._comm = CommState.UP
+        self._reqnodes_at = None
+        self._emit(ev.CommUp(now=now))
+
+    # -- sending ---------------------------------------------------------------------------
+    def _send_status(self, now: float, *, with_probes: bool) -> None:
+        assert self._started_at is not None
+        extra = self._dt_extra_ms
+        if now < self._started_at + STARTUP_DT_PERIOD:
+            extra = max(extra, STARTUP_DT_EXTRA_MS)
+        dt_ms = self.timers.deadtime_ms + extra
+        status = f.status_message(self._local_status.value, dt_ms, protocol=self._flow_control)
+        self._counters["status_sent"] += 1
+        self._queue(status, now)
+        if with_probes:
+            # Pings go out with each keepalive status, never on their own (§4.6).
+            ts = int(self._wallclock())
+            for name in self.ping_nodes:
+                probe = f.ping_probe(name, group=name in self._ping_groups, ts=ts)
+                self._probes.append((name, probe))
+                self._counters["ping_probes"] += 1
+
+    def _queue(self, msg: Message, now: float) -> Message:
+        """Stamp the control fields, record seq'd messages, queue for every link."""
+        msg_type = msg.get("t") or ""
+        unsequenced = f.is_unsequenced(msg_type)
+        seq = None
+        if not unsequenced:
+            self._seq += 1
+            seq = self._seq
+        dest = msg.get("dest")
+        destuuid = None
+        if dest is not None:
+            if dest.lower() == self.me:
+                destuuid = self.uuid
+            elif (peer := self._table.peers.get(dest.lower())) is not None:
+                destuuid = peer.uuid
+        control = f.Stamp(
+            src=self.me,
+            srcuuid=self.uuid,
+            seq=seq,
+            hg=self.generation,
+            ts=int(self._wallclock()),
+            ld=None if unsequenced else self._loadavg().strip(),
+            ttl=self._ttl,
+            destuuid=destuuid,
+        )
+        f.stamp(msg, control)
+        if seq is not None:
+            self._history.record(seq, msg)
+        self._outgoing.append(msg)
+        return msg
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _for_us(self, msg: Message) -> bool:
+        """Kept only without dest/destuuid, or when they name us (§3.3 step 5)."""
+        destuuid = msg.get_binary("destuuid")
+        if destuuid is not None:
+            return destuuid == self.uuid
+        dest = msg.get("dest")
+        return dest is None or dest.lower() == self.me
+
+    def _deliver(self, msg: Message, link: str | None, now: float) -> None:
+        self._counters["delivered"] += 1
+        self._events.append(ev.Delivered(msg, link, now=now))
+
+    def _drop(self, reason: ev.DropReason, node: str, detail: str, now: float) -> None:
+        self._events.append(ev.Dropped(reason, node, detail, now=now))
+
+    def _emit(self, event: ev.Event | None) -> None:
+        if event is not None:
+            self._events.append(event)
+
+    def _emit_all(self, events: list[ev.Event]) -> None:
+        self._events.extend(events)
+
+    def _next_tick(self, previous: float, period: float, now: float) -> float:
+        """The next instant of a fixed grid after ``now`` (ticks missed while we were
+        stalled are skipped, not fired in a burst)."""
+        if previous + period > now + EPSILON:
+            return previous + period
+        missed = math.floor((now + EPSILON - previous) / period)
+        return previous + (missed + 1) * period
+
+    def _require_started(self) -> None:
+        if self._started_at is None:
+            raise LocalProtocolError("start() must be called first")
+
+
+def _is_ipv4(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
