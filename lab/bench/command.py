@@ -97,9 +97,10 @@ def _summary(result: RunResult) -> str:
 def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -> BenchResult:
     # The runner loads scapy (slow): only when a bench actually runs.
     from lab.bench.idle import measure_idle
-    from lab.bench.runner import run_once
+    from lab.bench.runner import ensure_no_lab, run_once
 
     impls, scenarios, runs, idle = _plan(args)
+    ensure_no_lab()
     overrides = parse_overrides(args.set)
     timers = timers_for(args.profile)
     result = BenchResult(

@@ -50,8 +50,9 @@ def _picture_path(args: argparse.Namespace, trace: Trace) -> Path:
 
 
 def _record(args: argparse.Namespace) -> Trace:
-    from lab.bench.runner import run_once  # scapy and the lab: only for a live run
+    from lab.bench.runner import ensure_no_lab, run_once  # scapy and the lab: a live run only
 
+    ensure_no_lab()
     scenario = SCENARIOS[ScenarioName(args.scenario)]
     result, trace = run_once(args.impl, scenario, 1, args.profile, parse_overrides(args.set))
     if trace is None:

@@ -17,6 +17,7 @@ from lab.bench.model import RunResult
 from lab.bench.scenarios import MIN_WINDOW_EXTRA, Scenario, ScenarioName
 from lab.bench.trace import Trace
 from lab.bench.watchers import Capture, LogTail, NeighPoll, read_packets
+from lab.errors import LabError
 from lab.hafiles import timers_for
 from lab.impls import Impl, parse_impls
 from lab.netns_backend import NetnsLab
@@ -49,6 +50,15 @@ def wait(predicate: Callable[[], bool], timeout: float, what: str) -> float:
 def impls_of(spec: str) -> dict[str, Impl]:
     """`heartbeat`, `hbnode` or a mixed `master=heartbeat;slave=hbnode`."""
     return parse_impls(spec.replace(";", ","), [h.name for h in REFERENCE.cluster_nodes])
+
+
+def ensure_no_lab() -> None:
+    """A bench brings labs up and down: it must not take someone's running lab down."""
+    if NetnsLab().state is not None:
+        raise LabError(
+            "a lab is up with this HBLAB_PREFIX/HBLAB_STATE_DIR: the bench needs its own "
+            "(hblab down first, or run with HBLAB_PREFIX=hbb HBLAB_STATE_DIR=/var/lib/hbbench)"
+        )
 
 
 def fresh_lab() -> NetnsLab:
