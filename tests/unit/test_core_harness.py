@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -141,11 +141,14 @@ class Cluster:
         self.events: dict[str, list[ev.Event]] = {n: [] for n in self.names}
         self.sent: dict[str, list[Message]] = {n: [] for n in self.names}
         self.received: dict[str, list[tuple[float, str, Message]]] = {n: [] for n in self.names}
+        self.probes: dict[str, list[tuple[float, str, Message]]] = {n: [] for n in self.names}
         self.ping_reachable: dict[tuple[str, str], bool] = {}
         self.ping_rtt = 0.002
         self._pings: list[tuple[float, int, str, str]] = []
         self._ping_order = itertools.count()
         self.auto_active = True
+        # drop(src, dst, msg) → True loses that message (every copy, on every link).
+        self.drop: Callable[[str, str, Message], bool] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def make_core(self, name: str) -> HeartbeatCore:
@@ -230,8 +233,12 @@ class Cluster:
         core = self.cores[name]
         for msg in core.take_outgoing():
             self.sent[name].append(msg)
-            self.net.send(name, self.names, encode_datagram(msg, KEYS), self.now)
+            data = encode_datagram(msg, KEYS)
+            for dst in self.names:
+                if self.drop is None or not self.drop(name, dst, msg):
+                    self.net.send(name, [dst], data, self.now)
         for target, probe in core.take_ping_probes():
+            self.probes[name].append((self.now, target, probe))
             wire_roundtrip(probe)  # the probe payload must be wire-valid too
             if self.ping_reachable.get((name, target), True):
                 item = (self.now + self.ping_rtt, next(self._ping_order), name, target)
@@ -248,7 +255,7 @@ class Cluster:
 
     def status_changes(self, name: str, node: str) -> list[tuple[float, str, str]]:
         return [
-            (e.now, e.old, e.new)
+            (round(e.now, 6), e.old, e.new)
             for e in self.of_type(name, ev.NodeStatusChanged)
             if e.node == node
         ]

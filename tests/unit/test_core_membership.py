@@ -1,0 +1,361 @@
+"""Node and link status over virtual time: exact instants of death, late heartbeats,
+initdead, dt, restarts, partitions and ping nodes (reference §3.5, §4.1, §4.2, §4.7).
+
+Timers are ``FAST``: keepalive 0.25 s, deadtime 1.5 s, warntime 0.75 s, initdead 3 s,
+deadping 1.5 s. Dead checks run every 250 ms from each node's start.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hbnode.core import events as ev
+from hbnode.core.timers import Timers
+from hbnode.message import Message
+from tests.unit.test_core_harness import FAST, Cluster, wire_roundtrip
+
+
+def up_pair(delay: float = 0.0, **kwargs: object) -> Cluster:
+    cluster = Cluster(**kwargs)  # type: ignore[arg-type]
+    cluster.net.set_all(delay=delay)
+    cluster.start_all()
+    return cluster
+
+
+def test_peer_is_dead_at_the_first_check_at_or_after_last_status_plus_deadtime() -> None:
+    cluster = up_pair()
+    cluster.run_until(6.1)
+    cluster.crash("slave")  # its last status went out at 6.0 and arrived at 6.0
+    cluster.run_until(10.0)
+    master = cluster.cores["master"]
+    assert cluster.status_changes("master", "slave")[-1] == (7.5, "active", "dead")
+    assert master.node_status("slave") == "dead"
+    assert master.link_status("slave", "eth1") == "dead"
+    links = [(e.now, e.new) for e in cluster.of_type("master", ev.LinkStatusChanged)]
+    assert links[-1] == (7.5, "dead")
+    assert master.link_status("master", "eth1") == "up"  # our own links never time out
+
+
+def test_dead_time_rounds_up_to_the_250ms_check_grid() -> None:
+    cluster = up_pair(delay=0.001)
+    cluster.run_until(6.1)
+    cluster.crash("slave")  # last status arrived at 6.001: deadline 7.501
+    cluster.run_until(10.0)
+    assert cluster.status_changes("master", "slave")[-1] == (7.75, "active", "dead")
+
+
+def test_the_dt_a_peer_advertises_is_its_dead_interval() -> None:
+    """In its first 5 s a node advertises dt = deadtime + 2 s = 3.5 s."""
+    cluster = up_pair()
+    cluster.run_until(1.1)
+    assert cluster.sent["slave"][-1].get("dt") == "dac"  # 3500 ms
+    cluster.crash("slave")  # last status at 1.0
+    cluster.run_until(10.0)
+    assert cluster.status_changes("master", "slave")[-1] == (4.5, "active", "dead")
+
+
+def test_dt_goes_back_to_deadtime_after_five_seconds_and_extra_can_be_set() -> None:
+    cluster = up_pair()
+    cluster.run_until(4.9)
+    assert cluster.sent["master"][-1].get("dt") == "dac"
+    cluster.run_until(5.0)
+    assert cluster.sent_of_type("master", "status")[-1].get("dt") == "5dc"  # 1500
+    cluster.cores["master"].set_dt_extra(30000)  # restart phase of a shutdown
+    cluster.run_until(5.25)
+    assert cluster.sent_of_type("master", "status")[-1].get("dt") == "7b0c"  # 31500
+
+
+def test_a_node_never_heard_is_dead_after_initdead_and_comm_comes_up_alone() -> None:
+    cluster = Cluster()
+    cluster.start("master", at=0.1)
+    cluster.run_until(3.0)
+    master = cluster.cores["master"]
+    assert not master.comm_up()
+    assert master.node_status("slave") == "init"
+    cluster.run_until(10.0)
+    assert cluster.status_changes("master", "slave") == [(3.1, "init", "dead")]
+    assert [e.now for e in cluster.of_type("master", ev.CommUp)] == [3.1]
+    assert not cluster.sent_of_type("master", "reqnodes")  # nobody alive to ask
+    assert master.node_status("master") == "active"
+
+
+def test_before_comm_up_every_node_uses_initdead() -> None:
+    """slave is heard, but master waits for a third node: slave's silence is judged
+    against initdead (3 s), not deadtime, until comm is up."""
+    cluster = Cluster(["master", "slave", "third"])
+    cluster.net.set_all(delay=0.0)
+    cluster.start("master")
+    cluster.start("slave")
+    cluster.run_until(0.6)
+    cluster.crash("slave")  # last status at 0.5
+    cluster.run_until(5.0)
+    assert cluster.status_changes("master", "slave") == [
+        (0.0, "init", "up"),
+        (3.5, "up", "dead"),
+    ]
+    assert cluster.status_changes("master", "third") == [(3.0, "init", "dead")]
+    # At 3.0 everyone is heard or dead: reqnodes goes to slave, which never answers;
+    # the retry a second later finds nobody alive and completes comm-up alone.
+    assert [m.get("dest") for m in cluster.sent_of_type("master", "reqnodes")] == ["slave"]
+    assert [e.now for e in cluster.of_type("master", ev.CommUp)] == [4.0]
+
+
+def test_a_late_joiner_comes_up_after_being_declared_dead() -> None:
+    cluster = Cluster()
+    cluster.start("master")
+    cluster.start("slave", at=5.0)
+    cluster.run_until(8.0)
+    assert cluster.status_changes("master", "slave") == [
+        (3.0, "init", "dead"),
+        (5.001, "dead", "init"),  # its st=init, then at once st=up
+        (5.001, "init", "up"),
+        (5.004, "up", "active"),
+    ]
+    assert not cluster.of_type("master", ev.PartitionHealed)  # a first contact
+    assert not cluster.of_type("master", ev.NodeRestarted)
+    assert cluster.cores["slave"].comm_up()
+    assert cluster.status_changes("slave", "master") == [(5.001, "init", "active")]
+
+
+def test_late_heartbeat_beyond_warntime() -> None:
+    cluster = up_pair()
+    cluster.run_until(6.1)
+    # Lose slave's statuses of 6.25, 6.5 and 6.75: the next arrives 1 s after 6.0.
+    cluster.drop = lambda src, dst, msg: (
+        src == "slave" and msg.get("t") == "status" and 6.2 < cluster.now < 6.8
+    )
+    cluster.run_until(8.0)
+    late = cluster.of_type("master", ev.LateHeartbeat)
+    assert late == [ev.LateHeartbeat("slave", 1000, False, now=7.0)]
+    assert cluster.cores["master"].node_status("slave") == "active"
+    assert cluster.cores["master"].counters()["late_heartbeats"] == 1
+
+
+def test_two_missed_statuses_are_not_late() -> None:
+    """An interval of exactly warntime (0.75 s) is not "beyond" it."""
+    cluster = up_pair()
+    cluster.run_until(6.1)
+    cluster.drop = lambda src, dst, msg: (
+        src == "slave" and msg.get("t") == "status" and 6.2 < cluster.now < 6.6
+    )
+    cluster.run_until(8.0)
+    assert not cluster.of_type("master", ev.LateHeartbeat)
+
+
+def test_late_beyond_deadtime_marks_dead_at_once_and_then_reads_as_a_partition() -> None:
+    """During slave's first 5 s its dt is 3.5 s, so the dead check has not fired when a
+    status arrives 2 s after the previous one: 3.0.6 declares it dead on the spot."""
+    cluster = up_pair()
+    cluster.run_until(0.6)
+    cluster.drop = lambda src, dst, msg: src == "slave" and 0.6 < cluster.now < 2.4
+    cluster.run_until(3.0)
+    assert cluster.of_type("master", ev.LateHeartbeat) == [
+        ev.LateHeartbeat("slave", 2000, True, now=2.5)
+    ]
+    assert cluster.status_changes("master", "slave")[-2:] == [
+        (2.5, "active", "dead"),
+        (2.75, "dead", "active"),
+    ]
+    assert [e.now for e in cluster.of_type("master", ev.PartitionHealed)] == [2.75]
+
+
+def test_only_status_messages_keep_a_node_alive() -> None:
+    cluster = up_pair()
+    cluster.run_until(6.1)
+    cluster.drop = lambda src, dst, msg: src == "slave" and msg.get("t") == "status"
+    for step in range(1, 30):  # slave keeps talking, but sends no status
+        cluster.run_until(6.1 + step * 0.1)
+        cluster.cores["slave"].send(Message.of(("t", "resource"), ("n", str(step))), cluster.now)
+        cluster._pump("slave")
+    cluster.run_until(9.0)
+    assert cluster.status_changes("master", "slave")[-1] == (7.5, "active", "dead")
+    # The link, refreshed by every kept packet, outlives the node.
+    assert cluster.cores["master"].link_status("slave", "eth1") == "up"
+    delivered = [e.msg.get("n") for e in cluster.of_type("master", ev.Delivered)]
+    assert delivered == [str(step) for step in range(1, 30)]
+
+
+def test_a_node_that_sent_shutdone_goes_dead_after_deadtime() -> None:
+    cluster = up_pair()
+    cluster.run_until(6.1)
+    cluster.cores["slave"].send(Message.of(("t", "shutdone"), ("st", "dead")), 6.1)
+    cluster._pump("slave")
+    cluster.run_until(6.6)
+    cluster.crash("slave")  # final statuses for 0.5 s, then exit; last at 6.5
+    cluster.run_until(10.0)
+    shutdone = [e for e in cluster.of_type("master", ev.Delivered) if e.msg.type == "shutdone"]
+    assert [(e.now, e.link) for e in shutdone] == [(6.1, "eth1")]
+    assert cluster.status_changes("master", "slave")[-1] == (8.0, "active", "dead")
+
+
+def test_one_link_dies_while_the_node_stays_up() -> None:
+    cluster = Cluster(links=("eth1", "eth2"))
+    cluster.net.set_all(delay=0.0)
+    cluster.start_all()
+    cluster.run_until(6.1)
+    cluster.net.path("slave", "master", "eth2").up = False  # last on eth2 at 6.0
+    cluster.run_until(8.0)
+    master = cluster.cores["master"]
+    assert master.links("slave") == ["eth1", "eth2"]
+    assert (master.link_status("slave", "eth1"), master.link_status("slave", "eth2")) == (
+        "up",
+        "dead",
+    )
+    assert cluster.of_type("master", ev.LinkStatusChanged)[-1] == ev.LinkStatusChanged(
+        "slave", "eth2", "up", "dead", now=7.5
+    )
+    assert master.node_status("slave") == "active"
+    cluster.net.path("slave", "master", "eth2").up = True
+    cluster.run_until(8.3)
+    assert master.link_status("slave", "eth2") == "up"
+    assert cluster.of_type("master", ev.LinkStatusChanged)[-1].now == 8.25
+
+
+def test_restart_of_a_peer_is_detected_by_its_generation() -> None:
+    cluster = up_pair()
+    cluster.run_until(3.1)
+    cluster.crash("slave")
+    cluster.start("slave", at=3.6)
+    cluster.run_until(6.0)
+    old, new = 0x6B0638C4, 0x6B0638C5
+    assert cluster.of_type("master", ev.NodeRestarted) == [
+        ev.NodeRestarted("slave", old, new, now=3.6)
+    ]
+    # slave hears master's next status at 3.75: comm up, reqnodes answered, active.
+    assert cluster.status_changes("master", "slave")[2:] == [
+        (3.6, "active", "init"),
+        (3.6, "init", "up"),
+        (3.75, "up", "active"),
+    ]
+    assert not cluster.of_type("master", ev.PartitionHealed)
+    assert cluster.cores["master"].counters()["restarts"] == 1
+    assert cluster.cores["slave"].comm_up()
+
+
+def test_a_peer_that_restarts_after_its_death_comes_back() -> None:
+    cluster = up_pair()
+    cluster.run_until(6.1)
+    cluster.crash("slave")
+    cluster.start("slave", at=9.0)
+    cluster.run_until(10.0)
+    assert cluster.status_changes("master", "slave")[2:] == [
+        (7.5, "active", "dead"),
+        (9.0, "dead", "init"),
+        (9.0, "init", "up"),
+        (9.25, "up", "active"),
+    ]
+    assert len(cluster.of_type("master", ev.NodeRestarted)) == 1
+
+
+def test_partition_heal_is_seen_on_both_sides() -> None:
+    cluster = up_pair()
+    cluster.run_until(6.1)
+    cluster.net.set_all(up=False)
+    cluster.run_until(9.0)
+    for name, peer in (("master", "slave"), ("slave", "master")):
+        assert cluster.status_changes(name, peer)[-1] == (7.5, "active", "dead")
+    cluster.net.set_all(up=True)
+    cluster.run_until(9.6)
+    for name, peer in (("master", "slave"), ("slave", "master")):
+        assert [e.now for e in cluster.of_type(name, ev.PartitionHealed)] == [9.25]
+        assert cluster.status_changes(name, peer)[-1] == (9.25, "dead", "active")
+        lost = cluster.of_type(name, ev.PacketsLost)
+        assert lost and lost[0].node == peer and lost[0].count >= 12  # 3 s of statuses
+        assert not cluster.of_type(name, ev.NodeRestarted)
+
+
+def test_ping_node_goes_ping_then_dead_after_deadping() -> None:
+    timers = Timers(
+        keepalive=0.25, deadtime=1.5, warntime=0.75, initdead=3.0, deadping=1.0,
+        max_rexmit_delay=0.25,
+    )  # fmt: skip
+    cluster = Cluster(["master"], ping_nodes=["10.0.0.254"], timers=timers)
+    cluster.ping_rtt = 0.0
+    cluster.start("master")
+    master = cluster.cores["master"]
+    assert master.node_type("10.0.0.254") == "ping"
+    assert master.links("10.0.0.254") == ["10.0.0.254"]
+    cluster.run_until(3.1)
+    assert master.node_status("10.0.0.254") == "ping"
+    assert master.comm_up()
+    cluster.ping_reachable[("master", "10.0.0.254")] = False  # last reply at 3.0
+    cluster.run_until(6.0)
+    assert cluster.status_changes("master", "10.0.0.254") == [
+        (0.0, "init", "ping"),
+        (4.0, "ping", "dead"),
+    ]
+    assert master.link_status("10.0.0.254", "10.0.0.254") == "dead"
+    cluster.ping_reachable[("master", "10.0.0.254")] = True
+    cluster.run_until(6.3)
+    assert cluster.status_changes("master", "10.0.0.254")[-1] == (6.25, "dead", "ping")
+
+
+def test_ping_probes_go_with_each_keepalive_status() -> None:
+    timers = Timers(keepalive=1.0, deadtime=3.0, warntime=1.5, initdead=6.0, deadping=3.0)
+    cluster = Cluster(["master"], ping_nodes=["10.0.0.254", "gw"], timers=timers)
+    cluster.start("master")
+    master = cluster.cores["master"]
+    probes = cluster.probes["master"]
+    assert [(name, [(f.name, f.value) for f in msg]) for _, name, msg in probes] == [
+        (
+            "10.0.0.254",
+            [("t", "NS_st"), ("st", "ping"), ("info", "ping"), ("src", "10.0.0.254"),
+             ("ts", "6b0638c3")],
+        ),
+        (
+            "gw",
+            [("t", "NS_st"), ("st", "ping"), ("info", "ping_group"), ("src", "gw"),
+             ("ts", "6b0638c3")],
+        ),
+    ]  # fmt: skip
+    master.handle_timer(0.25)  # a dead check only
+    assert master.take_ping_probes() == []
+    master.set_status("active", 0.3)  # an out-of-turn status carries no probe
+    assert master.take_ping_probes() == []
+    master.handle_timer(1.0)
+    assert [name for name, _ in master.take_ping_probes()] == ["10.0.0.254", "gw"]
+
+
+def test_comm_up_waits_for_the_ping_nodes() -> None:
+    cluster = Cluster(ping_nodes=["10.0.0.254"])
+    cluster.ping_reachable[("master", "10.0.0.254")] = False
+    cluster.ping_reachable[("slave", "10.0.0.254")] = False
+    cluster.start_all()
+    cluster.run_until(2.9)
+    assert not cluster.cores["master"].comm_up()
+    cluster.run_until(3.1)
+    assert cluster.status_changes("master", "10.0.0.254") == [(3.0, "init", "dead")]
+    assert cluster.cores["master"].comm_up()
+
+
+def test_ping_reply_from_an_unknown_target_is_dropped() -> None:
+    cluster = Cluster(["master"])
+    cluster.start("master")
+    cluster.cores["master"].ping_reply("10.9.9.9", 0.1)
+    cluster._pump("master")
+    assert cluster.of_type("master", ev.Dropped)[-1].reason is ev.DropReason.UNKNOWN_NODE
+
+
+def test_views_reject_unknown_nodes() -> None:
+    cluster = Cluster()
+    cluster.start("master")
+    with pytest.raises(KeyError):
+        cluster.cores["master"].node_status("nobody")
+    assert cluster.cores["master"].node_type("slave") == "normal"
+    assert cluster.cores["master"].link_status("slave", "eth9") == "dead"
+
+
+def test_status_with_unknown_st_keeps_the_node_alive_but_changes_nothing() -> None:
+    cluster = up_pair()
+    cluster.run_until(1.0)
+    slave = cluster.cores["slave"]
+    bogus = Message.of(("t", "status"), ("st", "weird"), ("dt", "5dc"))
+    slave.send(bogus, 1.0)
+    cluster._pump("slave")
+    cluster.run_until(1.1)
+    assert cluster.cores["master"].node_status("slave") == "active"
+    assert wire_roundtrip(cluster.sent["slave"][-1]).get("st") == "weird"
+
+
+def test_fast_timers_are_what_the_tests_assume() -> None:
+    assert (FAST.keepalive, FAST.deadtime, FAST.warntime, FAST.initdead) == (0.25, 1.5, 0.75, 3.0)
