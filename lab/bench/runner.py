@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.bench.analysis import ARP_INTERVAL, metrics_of
+from lab.bench.metrics import Metric
 from lab.bench.model import RunResult
-from lab.bench.scenarios import MIN_WINDOW_EXTRA, Scenario, ScenarioName
+from lab.bench.scenarios import MIN_WINDOW_EXTRA, STABLE_EXTRA, Scenario, ScenarioName
 from lab.bench.trace import Trace
 from lab.bench.watchers import Capture, LogTail, NeighPoll, read_packets
 from lab.errors import LabError
@@ -45,6 +46,23 @@ def wait(predicate: Callable[[], bool], timeout: float, what: str) -> float:
             raise BenchError(f"not within {timeout:.0f} s: {what}")
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+def wait_stable(predicate: Callable[[], bool], hold: float, timeout: float, what: str) -> float:
+    """Poll until ``predicate`` has been true for ``hold`` seconds without a break."""
+    started = time.monotonic()
+    since: float | None = None
+    while True:
+        now = time.monotonic()
+        if predicate():
+            since = now if since is None else since
+            if now - since >= hold:
+                return since - started
+        else:
+            since = None
+        if now - started > timeout:
+            raise BenchError(f"not within {timeout:.0f} s: {what} (held for {hold:.1f} s)")
+        time.sleep(0.05)
 
 
 def impls_of(spec: str) -> dict[str, Impl]:
@@ -182,6 +200,9 @@ def run_once(
                 watchers.stop()
             _finish_trace(trace, watchers, clocks)
             result.metrics = metrics_of(trace)
+            if not scenario.detects:
+                for metric in (Metric.DETECTION, Metric.DETECTION_EVENTS):
+                    result.metrics[metric.value] = None
     except BenchError as exc:
         result.error = str(exc)
     finally:
@@ -218,12 +239,7 @@ def _observe(
     trace.actions.append((0.0, scenario.fault))
     _fault(lab, scenario)
     try:
-        wait(_settled(lab, scenario), scenario.settle_timeout, f"end state of {scenario.name}")
-        wait(
-            lambda: bool(watchers.http.samples) and watchers.http.samples[-1].ok,
-            RECOVERY_TIMEOUT,
-            "the client gets the page through the VIP again",
-        )
+        _wait_end_state(lab, scenario, watchers, deadtime)
     except BenchError as exc:
         result.error = str(exc)
     until = max(
@@ -234,6 +250,22 @@ def _observe(
     trace.end = time.monotonic() - t0_mono
     result.notes["holders_at_end"] = lab.vip_holders()
     return trace, (t0_mono, t0_wall)
+
+
+def _wait_end_state(lab: NetnsLab, scenario: Scenario, watchers: Watchers, deadtime: float) -> None:
+    """The end state (held long enough where it must be stable), then the page is back."""
+
+    def page_back() -> bool:
+        return bool(watchers.http.samples) and watchers.http.samples[-1].ok
+
+    settled = _settled(lab, scenario)
+    what = f"end state of {scenario.name}"
+    if scenario.stable_deadtimes:
+        hold = scenario.stable_deadtimes * deadtime + STABLE_EXTRA
+        wait_stable(lambda: settled() and page_back(), hold, scenario.settle_timeout, what)
+    else:
+        wait(settled, scenario.settle_timeout, what)
+    wait(page_back, RECOVERY_TIMEOUT, "the client gets the page through the VIP again")
 
 
 def _finish_trace(trace: Trace, watchers: Watchers, clocks: tuple[float, float]) -> None:

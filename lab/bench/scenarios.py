@@ -36,6 +36,10 @@ class Scenario:
     # a split brain never "settles", so its two-holder time is read over a fixed window.
     min_window_deadtimes: float = 0.0
     settle_timeout: float = 30.0  # seconds after the fault for the end state
+    # The end state must hold this many deadtimes (+ STABLE_EXTRA) before it counts:
+    # after a heal Heartbeat releases on one node, then the other, then restarts both.
+    stable_deadtimes: float = 0.0
+    detects: bool = True  # "last heartbeat heard → declared dead" means something here
 
 
 SCENARIOS: dict[ScenarioName, Scenario] = {
@@ -50,6 +54,7 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             "poweron master",
             "master",
             settle_timeout=90.0,
+            detects=False,  # master died before t = 0
         ),
         Scenario(
             ScenarioName.CUT_PING,
@@ -74,10 +79,13 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             "master",
             dict(NO_PING),
             settle_timeout=120.0,
+            stable_deadtimes=2.0,
+            detects=False,  # after a heal, "is dead" is a late-heartbeat artefact
         ),
     )
 }
 MIN_WINDOW_EXTRA = 4.0
+STABLE_EXTRA = 2.0
 QUICK = (ScenarioName.POWEROFF, ScenarioName.STOP)
 
 
