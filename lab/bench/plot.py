@@ -31,7 +31,7 @@ STATE_COLORS = {
     "stopped": "#616161",
 }
 NODE_COLORS = ["#1e88e5", "#fb8c00", "#8e24aa", "#00897b"]
-LABEL_LEVELS = 6  # staggered rows of step labels
+LABEL_LEVELS = 9  # rows of step labels above the lanes
 
 
 def _lanes(timeline: Timeline) -> list[str]:
@@ -61,7 +61,7 @@ def draw(timeline: Timeline, out: Path) -> Path:
     row = y["client HTTP"]
     ax.vlines(timeline.http_ok, row - 0.3, row + 0.3, color="#43a047", lw=0.6, label="HTTP ok")
     ax.vlines(timeline.http_fail, row - 0.3, row + 0.3, color="#e53935", lw=0.9, label="failed")
-    _draw_marks(ax, timeline.marks, len(lanes))
+    _draw_marks(ax, timeline.marks, len(lanes), timeline.end - timeline.start)
     ax.axvline(0.0, color="#b71c1c", lw=1.5)
     ax.set_yticks(list(y.values()), list(y.keys()))
     ax.set_ylim(-0.7, len(lanes) - 0.3 + 0.45 * LABEL_LEVELS)
@@ -89,13 +89,34 @@ def _draw_states(ax: Axes, timeline: Timeline, y: dict[str, int]) -> None:
                 ax.text(middle, row, seg.label, ha="center", va="center", fontsize=8)
 
 
-def _draw_marks(ax: Axes, marks: list[Mark], lanes: int) -> None:
-    for index, mark in enumerate(marks):
-        level = index % LABEL_LEVELS
+def label_levels(marks: list[Mark], span: float, chars_per_span: float = 170.0) -> list[int]:
+    """A row for each mark's label so that labels in one row do not overlap.
+
+    Greedy, in time order: the lowest row whose last label ends before this mark;
+    when every row is taken, the row that frees first. Widths are estimated from
+    the label's length (``chars_per_span`` characters fit across the axis).
+    """
+    ends = [float("-inf")] * LABEL_LEVELS
+    levels = []
+    for mark in marks:
+        width = (len(_label(mark)) + 2) * span / chars_per_span
+        free = [i for i, end in enumerate(ends) if end <= mark.t]
+        level = free[0] if free else min(range(LABEL_LEVELS), key=lambda i: ends[i])
+        ends[level] = mark.t + width
+        levels.append(level)
+    return levels
+
+
+def _label(mark: Mark) -> str:
+    text = f"{mark.node}: {mark.label}" if mark.node else mark.label
+    return f"{text} ({mark.t:+.2f} s)"
+
+
+def _draw_marks(ax: Axes, marks: list[Mark], lanes: int, span: float) -> None:
+    for mark, level in zip(marks, label_levels(marks, span), strict=True):
         top = lanes - 0.5 + 0.45 * (level + 0.5)
         ax.vlines(mark.t, -0.5, top, color="#546e7a", lw=0.6, ls="--")
-        label = f"{mark.node}: {mark.label}" if mark.node else mark.label
-        ax.text(mark.t, top, f" {label} ({mark.t:+.2f} s)", fontsize=7, va="center")
+        ax.text(mark.t, top, " " + _label(mark), fontsize=7, va="center")
 
 
 def html_page(image: Path, title: str, figures: dict[str, str], out: Path) -> Path:
