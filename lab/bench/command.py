@@ -127,13 +127,20 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
                 one, trace = run_once(impl, scenario, run, args.profile, overrides)
                 result.results.append(one)
                 strikes = strikes + 1 if one.error and "at startup" in one.error else 0
+                if strikes == STARTUP_STRIKES:
+                    say(f"{impl} did not start {strikes} times in a row: skipping its other runs")
                 if trace is not None and args.record is not None:
                     path = args.record / f"{impl.replace(';', '+')}-{scenario.name}-{run}.json"
                     save_trace(trace, path)
                     one.notes["trace"] = str(path)
                 say(_progress_line(done, total, one, started))
         if idle > 0 and strikes < STARTUP_STRIKES:
-            result.results += measure_idle(impl, args.profile, idle, IDLE_SLICE, overrides, say)
+            try:
+                result.results += measure_idle(impl, args.profile, idle, IDLE_SLICE, overrides, say)
+            except Exception as exc:  # recorded like a failed run, the bench goes on
+                failed = RunResult(impl, "idle", 1, error=f"{type(exc).__name__}: {exc}")
+                result.results.append(failed)
+                say(f"{impl}: idle measurement failed: {exc}")
     result.seconds = round(time.monotonic() - started, 1)
     return result
 

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from lab.bench.metrics import Metric
 from lab.bench.model import RunResult
-from lab.bench.runner import MASTER, SLAVE, STARTUP_TIMEOUT, fresh_lab, holders_are, impls_of
-from lab.bench.runner import wait as wait_for
+from lab.bench.runner import MASTER, SLAVE, fresh_lab, start_cluster
 from lab.netns_backend import NetnsLab
 from lab.node import daemon_tree
 
@@ -78,8 +77,7 @@ def measure_idle(
     lab = fresh_lab()
     results: list[RunResult] = []
     try:
-        lab.up(impls_of(impl_spec), profile, overrides)
-        wait_for(holders_are(lab, MASTER), STARTUP_TIMEOUT, "master takes the VIP at startup")
+        start_cluster(lab, impl_spec, profile, overrides)
         time.sleep(SETTLE)
         slices = max(1, round(seconds / slice_seconds))
         progress(f"{impl_spec}: idle for {slices * slice_seconds:.0f} s")

@@ -79,6 +79,29 @@ def ensure_no_lab() -> None:
         )
 
 
+class StartupError(BenchError):
+    """The cluster never reached its steady state: the implementation does not start."""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def start_cluster(lab: NetnsLab, impl_spec: str, profile: str, overrides: dict[str, str]) -> None:
+    """Bring the lab up and wait until master holds the VIP (the tutorial's start)."""
+    try:
+        lab.up(impls_of(impl_spec), profile, overrides)
+    except Exception as exc:
+        # e.g. `service heartbeat start` failed: keep its last line, the actual error.
+        lines = str(exc).strip().splitlines()
+        raise StartupError(f"at startup: {lines[-1] if lines else type(exc).__name__}") from exc
+    try:
+        wait(holders_are(lab, MASTER), STARTUP_TIMEOUT, "master takes the VIP")
+    except BenchError as exc:
+        raise StartupError(f"at startup: {exc}") from None
+
+
 def fresh_lab() -> NetnsLab:
     lab = NetnsLab()
     if lab.state is not None:
@@ -189,8 +212,7 @@ def run_once(
     trace: Trace | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="hblab-bench-") as tmp:
-            lab.up(impls_of(impl_spec), profile, {**scenario.overrides, **overrides})
-            wait(holders_are(lab, MASTER), STARTUP_TIMEOUT, "master takes the VIP at startup")
+            start_cluster(lab, impl_spec, profile, {**scenario.overrides, **overrides})
             wait(serves(lab, MASTER), 10, "the client gets master's page at startup")
             _prepare(lab, scenario, deadtime)
             watchers = Watchers(lab, Path(tmp) / "eth1.pcap")
@@ -203,8 +225,10 @@ def run_once(
             if not scenario.detects:
                 for metric in (Metric.DETECTION, Metric.DETECTION_EVENTS):
                     result.metrics[metric.value] = None
-    except BenchError as exc:
+    except (BenchError, StartupError) as exc:
         result.error = str(exc)
+    except Exception as exc:  # one broken run must not end a half-hour bench
+        result.error = f"{type(exc).__name__}: {_first_line(exc)}"
     finally:
         lab.down()
         result.seconds = round(time.monotonic() - started, 2)

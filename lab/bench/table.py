@@ -106,6 +106,8 @@ def failure_lines(result: BenchResult) -> list[str]:
 
 def render_text(result: BenchResult) -> str:
     table = grid(result)
+    if len(table) == 1:
+        table.append(["(no figures)", "", *["" for _ in table[0][2:]]])
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     out = []
     for index, line in enumerate(table):
