@@ -40,6 +40,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     report.add_argument("--to", dest="end", type=float, help="window end (s from fault)")
     topo = sub.add_parser("topology", help="draw the lab (nodes, addresses, bridges, VIP)")
     topo.add_argument("-o", dest="out", type=Path, default=DEFAULT_DIR / "topology.svg")
+    topo.add_argument(
+        "--holder", action="append", help="draw this node as the VIP holder (no lab needed)"
+    )
 
 
 def _picture_path(args: argparse.Namespace, trace: Trace) -> Path:
@@ -96,8 +99,10 @@ def topology(args: argparse.Namespace) -> int:
     from lab.netns_backend import NetnsLab
     from lab.topology import REFERENCE
 
-    lab = NetnsLab()
-    holders = lab.vip_holders() if lab.state is not None else None
+    holders: list[str] | None = args.holder
+    if holders is None:
+        lab = NetnsLab()
+        holders = lab.vip_holders() if lab.state is not None else None
     if args.out.suffix not in SUFFIXES:
         raise LabError(f"-o wants a .svg or .png file, got {args.out}")
     print(f"wrote {topodraw.draw(REFERENCE, args.out, holders)}")
