@@ -169,3 +169,81 @@ class NodeTable:
                     link.status = LinkStatus.DEAD
                     found.append(ev.LinkStatusChanged(peer.name, name, "up", "dead", now=now))
         return found
+
+    # -- what a peer's seq'd messages tell us (§3.3 step 4, §4.1) --------------------------
+    def judge_generation(
+        self, peer: Peer, *, is_status: bool, seq: int, hg: int, now: float
+    ) -> tuple[bool, list[ev.Event]]:
+        """Replay, restart and partition heal, judged by ``hg``; (keep it?, events)."""
+        if hg < peer.generation:
+            detail = f"[gen = {hg}, curgen = {peer.generation}]"
+            return False, [ev.Dropped(ev.DropReason.REPLAY, peer.name, detail, now=now)]
+        if peer.generation == 0:
+            peer.generation = hg  # first contact: whatever it is, it is the current one
+            return True, []
+        if hg > peer.generation:
+            if not is_status:
+                # Its sequence restarted; only a status tells us to start tracking anew.
+                detail = f"[gen = {hg}, curgen = {peer.generation}]"
+                reason = ev.DropReason.EARLY_GENERATION
+                return False, [ev.Dropped(reason, peer.name, detail, now=now)]
+            restarted = ev.NodeRestarted(peer.name, peer.generation, hg, now=now)
+            peer.generation = hg
+            peer.window.reset()
+            peer.last_status_at = None
+            peer.acked = 0
+            return True, [restarted]
+        last = peer.window.last_seq
+        if is_status and not peer.alive and last is not None and seq > last:
+            # Same generation, yet we declared it dead: both sides lived on apart (§4.7).
+            return True, [ev.PartitionHealed(peer.name, now=now)]
+        return True, []
+
+    def status_heard(
+        self,
+        peer: Peer,
+        *,
+        st: str | None,
+        dt_ms: int | None,
+        protocol: bool,
+        in_order: bool,
+        now: float,
+    ) -> list[ev.Event]:
+        """A kept status: it keeps the node alive and tells us its st, dt and protocol.
+
+        ``in_order`` is False for a retransmitted old one, which proves life but
+        whose st and dt are stale.
+        """
+        peer.protocol = protocol
+        if not in_order:
+            peer.last_alive = max(peer.last_alive, now)
+            return []
+        if dt_ms:
+            peer.dt = dt_ms / 1000
+        found: list[ev.Event] = []
+        if peer.alive and peer.last_status_at is not None:
+            found += self._late(peer, now)
+            if not peer.alive:
+                return found
+        peer.last_status_at = now
+        peer.last_alive = now
+        if st in ADVERTISED_STATUSES:
+            changed = self.set_status(peer, NodeStatus(st), now)
+            if changed is not None:
+                found.append(changed)
+        return found
+
+    def _late(self, peer: Peer, now: float) -> list[ev.Event]:
+        """The warntime check between two statuses, and 3.0.6's "> deadtime" death."""
+        assert peer.last_status_at is not None
+        interval = now - peer.last_status_at
+        if interval <= self.timers.warntime + EPSILON:
+            return []
+        beyond = interval > self.timers.deadtime + EPSILON
+        late = ev.LateHeartbeat(peer.name, round(interval * 1000), beyond, now=now)
+        if not beyond:
+            return [late]
+        # 3.0.6 declares it dead on the spot (CRIT); its next status then reads as
+        # a partition heal (same generation, node dead).
+        dead = self.set_status(peer, NodeStatus.DEAD, now)
+        return [late] if dead is None else [late, dead]

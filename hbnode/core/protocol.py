@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from hbnode.core import events as ev
 from hbnode.core import fields as f
+from hbnode.core.counters import count_event, new_counters
 from hbnode.core.errors import LocalProtocolError
 from hbnode.core.membership import (
     ADVERTISED_STATUSES,
@@ -32,13 +33,8 @@ from hbnode.core.membership import (
     NodeType,
     Peer,
 )
-from hbnode.core.sequence import (
-    MAX_REXMIT_PER_REQUEST,
-    ResendVerdict,
-    SendHistory,
-    SeqVerdict,
-    Tracked,
-)
+from hbnode.core.outbox import Outbox
+from hbnode.core.sequence import SeqVerdict
 from hbnode.core.timers import (
     DEAD_CHECK_INTERVAL,
     REQNODES_RETRY,
@@ -48,35 +44,6 @@ from hbnode.core.timers import (
 )
 from hbnode.message import Message
 
-COUNTERS = (
-    "received",  # messages handed to receive()
-    "delivered",  # Delivered events (loopback included)
-    "malformed",  # no src/t/ts/seq/hg, ts 0, bad numbers
-    "unknown_node",
-    "replayed",  # an older generation (hg) than the one we know
-    "early_generation",  # a newer hg on a non-status message, before its status
-    "own_echo",  # our own packets coming back on a link
-    "duplicate",
-    "out_of_window",  # an old seq that was not missing
-    "not_for_us",  # sequenced, but dest/destuuid names another node
-    "lost",  # seqs found missing
-    "seq_resets",  # gaps too wide to fill
-    "rexmit_requested",  # NS_rexmit we sent
-    "rexmit_received",  # NS_rexmit addressed to us
-    "rexmit_sent",  # messages we retransmitted
-    "rexmit_suppressed",  # requests ignored: already ACKed or resent < 240 ms ago
-    "rexmit_too_high",  # requests for seqs we never sent
-    "nak_sent",
-    "nak_received",
-    "acks_sent",
-    "acks_received",
-    "late_heartbeats",
-    "restarts",
-    "partitions",
-    "status_sent",
-    "sent",  # every message queued by take_outgoing, retransmissions included
-    "ping_probes",
-)
 # Types the core answers itself; everything else that is kept goes up as Delivered.
 _CORE_TYPES = frozenset({f.T_STATUS, f.T_REQNODES, f.T_REPNODES})
 
@@ -122,9 +89,6 @@ class HeartbeatCore:
         self.timers = timers
         self.generation = generation
         self.uuid = uuid
-        self._rng = rng
-        self._wallclock = wallclock
-        self._loadavg = loadavg
         self._flow_control = flow_control
         self._table = NodeTable(
             me=self.me,
@@ -135,21 +99,26 @@ class HeartbeatCore:
             rng=rng,
             now=0.0,
         )
-        # ttl: hopfudge + every configured node, ping nodes included (§3.1).
-        self._ttl = timers.hopfudge + len(self.nodes) + len(self.ping_nodes)
+        self._counters: Counter[str] = new_counters()
+        self._outbox = Outbox(
+            me=self.me,
+            uuid=uuid,
+            generation=generation,
+            # ttl: hopfudge + every configured node, ping nodes included (§3.1).
+            ttl=timers.hopfudge + len(self.nodes) + len(self.ping_nodes),
+            wallclock=wallclock,
+            loadavg=loadavg,
+            uuid_of=self._uuid_of,
+            counters=self._counters,
+        )
         self._local_status = NodeStatus.INIT
-        self._seq = 0
-        self._history = SendHistory()
         self._dt_extra_ms = 0
         self._started_at: float | None = None
         self._next_keepalive = math.inf
         self._next_check = math.inf
         self._comm = CommState.WAITING
         self._reqnodes_at: float | None = None
-        self._outgoing: list[Message] = []
-        self._probes: list[tuple[str, Message]] = []
         self._events: list[ev.Event] = []
-        self._counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
 
     # -- inputs -------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -181,7 +150,6 @@ class HeartbeatCore:
             return
         peer = self._table.lookup(src.lower(), msg.get_binary("srcuuid"))
         if peer is None:
-            self._counters["unknown_node"] += 1
             self._drop(ev.DropReason.UNKNOWN_NODE, src, f"type [{msg_type}]", now)
             return
         if peer.type is NodeType.PING:
@@ -206,7 +174,6 @@ class HeartbeatCore:
         self._require_started()
         peer = self._table.peers.get(name)
         if peer is None or peer.type is not NodeType.PING:
-            self._counters["unknown_node"] += 1
             self._drop(ev.DropReason.UNKNOWN_NODE, name, "ping reply", now)
             return
         peer.heard = True
@@ -226,7 +193,7 @@ class HeartbeatCore:
         msg_type = msg.get("t")
         if not msg_type:
             raise LocalProtocolError("a message to send needs a t field")
-        out = self._queue(msg.copy(), now)
+        out = self._outbox.queue(msg.copy())
         if msg_type not in _CORE_TYPES and not f.is_unsequenced(msg_type) and self._for_us(out):
             self._deliver(out, None, now)
 
@@ -286,14 +253,11 @@ class HeartbeatCore:
     # -- outputs ------------------------------------------------------------------
     def take_outgoing(self) -> list[Message]:
         """Complete messages to sign, encode and send on every link."""
-        out, self._outgoing = self._outgoing, []
-        self._counters["sent"] += len(out)
-        return out
+        return self._outbox.take_messages()
 
     def take_ping_probes(self) -> list[tuple[str, Message]]:
         """(ping node name, NS_st payload) pairs; a group name stands for its members."""
-        out, self._probes = self._probes, []
-        return out
+        return self._outbox.take_probes()
 
     def take_events(self) -> list[ev.Event]:
         out, self._events = self._events, []
@@ -337,7 +301,6 @@ class HeartbeatCore:
         """
         hg = f.parse_hex(msg.get("hg"))
         if hg is not None and hg < self.generation:
-            self._counters["replayed"] += 1
             detail = f"[gen = {hg}, curgen = {self.generation}]"
             self._drop(ev.DropReason.REPLAY, peer.name, detail, now)
             return
@@ -364,7 +327,7 @@ class HeartbeatCore:
         elif msg_type == f.T_NS_ACK:
             seq = f.parse_hex(msg.get("ackseq"))
             self._counters["acks_received"] += 1
-            if seq is not None and seq <= self._history.highest:
+            if seq is not None and seq <= self._outbox.seq:
                 peer.acked = max(peer.acked, seq)
 
     def _receive_sequenced(
@@ -375,113 +338,60 @@ class HeartbeatCore:
             detail = f"bad seq [{msg.get('seq')}] or hg [{msg.get('hg')}]"
             self._drop(ev.DropReason.MALFORMED, peer.name, detail, now)
             return
-        if not self._check_generation(msg_type, peer, seq, hg, now):
+        keep, events = self._table.judge_generation(
+            peer, is_status=msg_type == f.T_STATUS, seq=seq, hg=hg, now=now
+        )
+        self._emit_all(events)
+        if not keep:
             return
-        tracked = peer.window.track(seq, now)
-        if tracked.gap is not None:
-            self._lost(peer, tracked, now)
-        if tracked.verdict is SeqVerdict.DUPLICATE:
-            # A duplicate still proves the link works (§3.3 step 6).
-            self._counters["duplicate"] += 1
-            self._emit(self._table.refresh_link(peer, link, now))
+        # Sequencing comes before dest filtering: a gap in what a peer sent to a
+        # third node is still a gap in its seqs (§3.3 step 5).
+        verdict = self._track(peer, seq, link, now)
+        if verdict is None:
             return
-        if tracked.verdict is SeqVerdict.OLD:
-            self._counters["out_of_window"] += 1
-            return
-        if self._flow_control_on() and peer.window.should_ack(seq):
-            self._counters["acks_sent"] += 1
-            self._queue(f.ack_message(peer.name, seq), now)
         if not self._for_us(msg):
             self._counters["not_for_us"] += 1
             return
         self._emit(self._table.refresh_link(peer, link, now))
         if msg_type == f.T_STATUS:
-            self._on_status(msg, peer, tracked, now)
+            events = self._table.status_heard(
+                peer,
+                st=msg.get("st"),
+                dt_ms=f.parse_hex(msg.get("dt")),
+                protocol="protocol" in msg,
+                in_order=verdict is SeqVerdict.ACCEPT,
+                now=now,
+            )
+            self._emit_all(events)
         elif msg_type == f.T_REQNODES:
-            self._queue(f.repnodes_message(peer.name, self.nodes), now)
+            # The complete list of normal nodes, or a 3.0.6 peer stays "up" forever.
+            self._outbox.queue(f.repnodes_message(peer.name, self.nodes))
         elif msg_type == f.T_REPNODES:
             if self._comm is CommState.REQNODES:
                 self._comm_now_up(now)
         else:
             self._deliver(msg, link, now)
 
-    def _check_generation(self, msg_type: str, peer: Peer, seq: int, hg: int, now: float) -> bool:
-        """§3.3 step 4: replay, restart and partition heal, judged by ``hg``."""
-        if hg < peer.generation:
-            self._counters["replayed"] += 1
-            detail = f"[gen = {hg}, curgen = {peer.generation}]"
-            self._drop(ev.DropReason.REPLAY, peer.name, detail, now)
-            return False
-        if peer.generation == 0:
-            peer.generation = hg  # first contact: whatever it is, it is the current one
-            return True
-        is_status = msg_type == f.T_STATUS
-        if hg > peer.generation:
-            if not is_status:
-                # Its sequence restarted; only a status tells us to start tracking anew.
-                self._counters["early_generation"] += 1
-                detail = f"[gen = {hg}, curgen = {peer.generation}]"
-                self._drop(ev.DropReason.EARLY_GENERATION, peer.name, detail, now)
-                return False
-            self._counters["restarts"] += 1
-            self._emit(ev.NodeRestarted(peer.name, peer.generation, hg, now=now))
-            peer.generation = hg
-            peer.window.reset()
-            peer.last_status_at = None
-            peer.acked = 0
-            return True
-        last = peer.window.last_seq
-        if is_status and not peer.alive and last is not None and seq > last:
-            # Same generation, yet we declared it dead: both sides lived on apart.
-            self._counters["partitions"] += 1
-            self._emit(ev.PartitionHealed(peer.name, now=now))
-        return True
-
-    def _lost(self, peer: Peer, tracked: Tracked, now: float) -> None:
+    def _track(self, peer: Peer, seq: int, link: str, now: float) -> SeqVerdict | None:
+        """Run ``seq`` through the peer's window; None when the message goes no further."""
+        tracked = peer.window.track(seq, now)
         gap = tracked.gap
-        assert gap is not None
-        self._counters["lost"] += gap.count
-        if gap.reset:
-            self._counters["seq_resets"] += 1
-        self._emit(ev.PacketsLost(peer.name, gap.first, gap.last, gap.count, gap.reset, now=now))
-
-    def _on_status(self, msg: Message, peer: Peer, tracked: Tracked, now: float) -> None:
-        """A kept status keeps the node alive and tells us its st, dt and protocol."""
-        dt_ms = f.parse_hex(msg.get("dt"))
-        if dt_ms:
-            peer.dt = dt_ms / 1000
-        peer.protocol = "protocol" in msg
-        if tracked.verdict is SeqVerdict.FILLED:
-            # A retransmitted old status proves life, but its st is stale.
-            peer.last_alive = max(peer.last_alive, now)
-            return
-        if peer.alive and peer.last_status_at is not None and self._late(peer, now):
-            return
-        peer.last_status_at = now
-        peer.last_alive = now
-        try:
-            st = NodeStatus(msg.get("st") or "")
-        except ValueError:
-            st = None
-        if st in ADVERTISED_STATUSES:
-            assert st is not None
-            self._emit(self._table.set_status(peer, st, now))
-
-    def _late(self, peer: Peer, now: float) -> bool:
-        """warntime / deadtime check between two statuses; True if it made ``peer`` dead."""
-        assert peer.last_status_at is not None
-        interval = now - peer.last_status_at
-        if interval <= self.timers.warntime + EPSILON:
-            return False
-        beyond = interval > self.timers.deadtime + EPSILON
-        self._counters["late_heartbeats"] += 1
-        self._emit(ev.LateHeartbeat(peer.name, round(interval * 1000), beyond, now=now))
-        if not beyond:
-            return False
-        # 3.0.6 declares it dead on the spot; its next status then reads as a
-        # partition heal (same generation, node dead).
-        self._emit(self._table.set_status(peer, NodeStatus.DEAD, now))
-        return True
+        if gap is not None:
+            self._emit(
+                ev.PacketsLost(peer.name, gap.first, gap.last, gap.count, gap.reset, now=now)
+            )
+        if tracked.verdict is SeqVerdict.DUPLICATE:
+            # A duplicate still proves the link works (§3.3 step 6).
+            self._counters["duplicate"] += 1
+            self._emit(self._table.refresh_link(peer, link, now))
+            return None
+        if tracked.verdict is SeqVerdict.OLD:
+            self._counters["out_of_window"] += 1
+            return None
+        if self._flow_control_on() and peer.window.should_ack(seq):
+            self._counters["acks_sent"] += 1
+            self._outbox.queue(f.ack_message(peer.name, seq))
+        return tracked.verdict
 
     # -- reliability (§3.4) ---------------------------------------------------------------
     def _answer_rexmit(self, msg: Message, peer: Peer, now: float) -> None:
@@ -491,22 +401,7 @@ class HeartbeatCore:
             detail = f"NS_rexmit [{msg.get('firstseq')}:{msg.get('lastseq')}]"
             self._drop(ev.DropReason.MALFORMED, peer.name, detail, now)
             return
-        for seq in range(first, min(last, first + MAX_REXMIT_PER_REQUEST - 1) + 1):
-            if seq <= peer.acked:
-                self._counters["rexmit_suppressed"] += 1
-                continue
-            verdict, stored = self._history.resend(seq, now)
-            if verdict is ResendVerdict.RESEND:
-                assert stored is not None
-                self._counters["rexmit_sent"] += 1
-                self._outgoing.append(stored.copy())
-            elif verdict is ResendVerdict.TOO_RECENT:
-                self._counters["rexmit_suppressed"] += 1
-            elif verdict is ResendVerdict.TOO_HIGH:
-                self._counters["rexmit_too_high"] += 1
-            else:
-                self._counters["nak_sent"] += 1
-                self._queue(f.rexmit_nak(peer.name, seq, verdict.value), now)
+        self._outbox.answer_rexmit(peer.name, peer.acked, first, last, now)
 
     def _request_rexmits(self, now: float) -> None:
         for peer in self._table.others():
@@ -514,7 +409,7 @@ class HeartbeatCore:
                 continue
             for seq in peer.window.due_requests(now):
                 self._counters["rexmit_requested"] += 1
-                self._queue(f.rexmit_request(peer.name, seq), now)
+                self._outbox.queue(f.rexmit_request(peer.name, seq))
 
     def _flow_control_on(self) -> bool:
         """ACKs and reqnodes only while every peer that sent a status sent protocol."""
@@ -540,10 +435,12 @@ class HeartbeatCore:
             (p for p in self._table.normal_peers() if p.alive and p.heard),
             None,
         )
-        if target is None:
-            self._comm_now_up(now)  # nobody to ask: comm is up on our own
+        if target is None or not self._flow_control_on():
+            # Nobody left to ask, or a peer turned out to have no flow control (it
+            # would never answer): comm is up without the node list.
+            self._comm_now_up(now)
             return
-        self._queue(f.reqnodes_message(target.name), now)
+        self._outbox.queue(f.reqnodes_message(target.name))
         self._reqnodes_at = now + REQNODES_RETRY
 
     def _comm_now_up(self, now: float) -> None:
@@ -560,45 +457,18 @@ class HeartbeatCore:
         dt_ms = self.timers.deadtime_ms + extra
         status = f.status_message(self._local_status.value, dt_ms, protocol=self._flow_control)
         self._counters["status_sent"] += 1
-        self._queue(status, now)
+        self._outbox.queue(status)
         if with_probes:
             # Pings go out with each keepalive status, never on their own (§4.6).
-            ts = int(self._wallclock())
             for name in self.ping_nodes:
-                probe = f.ping_probe(name, group=name in self._ping_groups, ts=ts)
-                self._probes.append((name, probe))
-                self._counters["ping_probes"] += 1
+                self._outbox.probe(name, group=name in self._ping_groups)
 
-    def _queue(self, msg: Message, now: float) -> Message:
-        """Stamp the control fields, record seq'd messages, queue for every link."""
-        msg_type = msg.get("t") or ""
-        unsequenced = f.is_unsequenced(msg_type)
-        seq = None
-        if not unsequenced:
-            self._seq += 1
-            seq = self._seq
-        dest = msg.get("dest")
-        destuuid = None
-        if dest is not None:
-            if dest.lower() == self.me:
-                destuuid = self.uuid
-            elif (peer := self._table.peers.get(dest.lower())) is not None:
-                destuuid = peer.uuid
-        control = f.Stamp(
-            src=self.me,
-            srcuuid=self.uuid,
-            seq=seq,
-            hg=self.generation,
-            ts=int(self._wallclock()),
-            ld=None if unsequenced else self._loadavg().strip(),
-            ttl=self._ttl,
-            destuuid=destuuid,
-        )
-        f.stamp(msg, control)
-        if seq is not None:
-            self._history.record(seq, msg)
-        self._outgoing.append(msg)
-        return msg
+    def _uuid_of(self, node: str) -> bytes | None:
+        """destuuid for a message to ``node``: known once it has sent us something."""
+        if node == self.me:
+            return self.uuid
+        peer = self._table.peers.get(node)
+        return None if peer is None else peer.uuid
 
     # -- helpers ------------------------------------------------------------------------------
     def _for_us(self, msg: Message) -> bool:
@@ -610,18 +480,21 @@ class HeartbeatCore:
         return dest is None or dest.lower() == self.me
 
     def _deliver(self, msg: Message, link: str | None, now: float) -> None:
-        self._counters["delivered"] += 1
-        self._events.append(ev.Delivered(msg, link, now=now))
+        self._emit(ev.Delivered(msg, link, now=now))
 
     def _drop(self, reason: ev.DropReason, node: str, detail: str, now: float) -> None:
-        self._events.append(ev.Dropped(reason, node, detail, now=now))
+        self._emit(ev.Dropped(reason, node, detail, now=now))
 
     def _emit(self, event: ev.Event | None) -> None:
-        if event is not None:
-            self._events.append(event)
+        """Queue an event, and count what the counters count by event."""
+        if event is None:
+            return
+        self._events.append(event)
+        count_event(self._counters, event)
 
     def _emit_all(self, events: list[ev.Event]) -> None:
-        self._events.extend(events)
+        for event in events:
+            self._emit(event)
 
     def _next_tick(self, previous: float, period: float, now: float) -> float:
         """The next instant of a fixed grid after ``now`` (ticks missed while we were
