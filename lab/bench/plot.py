@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # no display: files only
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from lab.bench.timeline import Mark, Timeline
 
@@ -45,7 +46,10 @@ def _lanes(timeline: Timeline) -> list[str]:
 def draw(timeline: Timeline, out: Path) -> Path:
     """Render ``timeline`` to ``out`` (.svg or .png); returns ``out``."""
     lanes = _lanes(timeline)
-    height = 1.6 + 0.45 * len(lanes) + 0.22 * LABEL_LEVELS
+    span = max(timeline.end - timeline.start, 1e-6)
+    levels = label_levels(timeline.marks, span)
+    rows = max(levels, default=-1) + 1  # label rows actually used
+    height = 1.6 + 0.45 * len(lanes) + 0.22 * rows
     fig, ax = plt.subplots(figsize=(13, height))
     y = {name: len(lanes) - 1 - i for i, name in enumerate(lanes)}
     colors = {n: NODE_COLORS[i % len(NODE_COLORS)] for i, n in enumerate(timeline.nodes)}
@@ -61,18 +65,28 @@ def draw(timeline: Timeline, out: Path) -> Path:
     row = y["client HTTP"]
     ax.vlines(timeline.http_ok, row - 0.3, row + 0.3, color="#43a047", lw=0.6, label="HTTP ok")
     ax.vlines(timeline.http_fail, row - 0.3, row + 0.3, color="#e53935", lw=0.9, label="failed")
-    _draw_marks(ax, timeline.marks, len(lanes), timeline.end - timeline.start)
+    _draw_marks(ax, timeline.marks, levels, len(lanes))
     ax.axvline(0.0, color="#b71c1c", lw=1.5)
     ax.set_yticks(list(y.values()), list(y.keys()))
-    ax.set_ylim(-0.7, len(lanes) - 0.3 + 0.45 * LABEL_LEVELS)
+    ax.set_ylim(-0.7, len(lanes) - 0.3 + 0.45 * rows)
     ax.set_xlim(timeline.start, timeline.end)
     ax.set_xlabel("seconds from the fault (t = 0)")
     ax.set_title(timeline.title, loc="left", fontsize=11)
     ax.grid(axis="x", color="#dddddd", lw=0.5)
     ax.spines[["top", "right"]].set_visible(False)
+    return save_figure(fig, out)
+
+
+def save_figure(fig: Figure, out: Path) -> Path:
+    """Write ``fig`` (format from the suffix); an SVG is byte-stable from run to run."""
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    if out.suffix == ".svg":
+        # No date and fixed element ids: a redrawn picture in docs/ diffs only if it changed.
+        with matplotlib.rc_context({"svg.hashsalt": "hblab"}):
+            fig.savefig(out, metadata={"Date": None})
+    else:
+        fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
 
@@ -112,8 +126,8 @@ def _label(mark: Mark) -> str:
     return f"{text} ({mark.t:+.2f} s)"
 
 
-def _draw_marks(ax: Axes, marks: list[Mark], lanes: int, span: float) -> None:
-    for mark, level in zip(marks, label_levels(marks, span), strict=True):
+def _draw_marks(ax: Axes, marks: list[Mark], levels: list[int], lanes: int) -> None:
+    for mark, level in zip(marks, levels, strict=True):
         top = lanes - 0.5 + 0.45 * (level + 0.5)
         ax.vlines(mark.t, -0.5, top, color="#546e7a", lw=0.6, ls="--")
         ax.text(mark.t, top, " " + _label(mark), fontsize=7, va="center")

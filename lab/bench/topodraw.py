@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
+from lab.bench.plot import save_figure
 from lab.topology import Host, Role, Topology
 
 ROLE_COLORS = {Role.CLUSTER_NODE: "#e3f2fd", Role.PING_NODE: "#f1f8e9", Role.CLIENT: "#fff3e0"}
@@ -71,11 +72,7 @@ def draw(topo: Topology, out: Path, vip_holders: list[str] | None = None) -> Pat
         f"{topo.vip_label} of the holder (now: {holders})",
         fontsize=11,
     )
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def _draw_switch(ax: Axes, topo: Topology, bridges: dict[str, tuple[float, float]]) -> None:
