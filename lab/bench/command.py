@@ -23,6 +23,8 @@ from lab.bench.scenarios import QUICK, SCENARIOS, Scenario, parse_scenarios
 from lab.bench.trace import save_trace
 from lab.errors import LabError
 from lab.hafiles import PROFILES, parse_overrides, timers_for
+from lab.impls import parse_impls
+from lab.topology import REFERENCE
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_IMPLS = "heartbeat,hbnode"
@@ -71,6 +73,8 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], list[Scenario], int, flo
     impls = [s.strip() for s in args.impls.split(",") if s.strip()]
     if not impls:
         raise LabError("--impls names no implementation")
+    for spec in impls:
+        parse_impls(spec.replace(";", ","), [h.name for h in REFERENCE.cluster_nodes])
     try:
         names = args.scenario or ([s.value for s in QUICK] if args.quick else [])
         scenarios = parse_scenarios(names)
