@@ -472,12 +472,17 @@ class HeartbeatCore:
 
     # -- helpers ------------------------------------------------------------------------------
     def _for_us(self, msg: Message) -> bool:
-        """Kept only without dest/destuuid, or when they name us (§3.3 step 5)."""
-        destuuid = msg.get_binary("destuuid")
-        if destuuid is not None:
-            return destuuid == self.uuid
+        """Kept only without dest/destuuid, or when they name us (§3.3 step 5).
+
+        A sender adds destuuid only beside dest, so the name decides when both are
+        there: two nodes cloned with one hb_uuid would otherwise each keep the
+        other's messages. destuuid alone is compared with our uuid.
+        """
         dest = msg.get("dest")
-        return dest is None or dest.lower() == self.me
+        if dest is not None:
+            return dest.lower() == self.me
+        destuuid = msg.get_binary("destuuid")
+        return destuuid is None or destuuid == self.uuid
 
     def _deliver(self, msg: Message, link: str | None, now: float) -> None:
         self._emit(ev.Delivered(msg, link, now=now))

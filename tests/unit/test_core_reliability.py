@@ -211,6 +211,19 @@ def test_messages_for_others_are_sequenced_but_not_kept() -> None:
     # The sender is a receiver of its own messages, unless they name someone else.
     own = [(e.msg.get("ipaddr"), e.link) for e in delivered(cluster, "slave", "slave")]
     assert own == [("x", None)]
+    # The name decides over a (cloned, say) uuid; a lone destuuid must be ours.
+    master = cluster.cores["master"]
+    for dest, destuuid, kept in (
+        ("slave", uuid_of("master"), False),
+        ("master", uuid_of("slave"), True),
+        (None, uuid_of("slave"), False),
+        (None, uuid_of("master"), True),
+    ):
+        msg = Message.of(("t", "resource"))
+        if dest is not None:
+            msg.add("dest", dest)
+        msg.add_binary("destuuid", destuuid)
+        assert master._for_us(msg) is kept
     to_master = cluster.sent["slave"][-1]
     assert to_master.get_binary("destuuid") == uuid_of("master")
     assert cluster.sent["slave"][-2].get_binary("destuuid") == uuid_of("slave")

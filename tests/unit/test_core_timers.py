@@ -51,7 +51,7 @@ def test_timers_from_defaults() -> None:
 )
 def test_timers_reject_nonsense(changes: dict[str, float]) -> None:
     with pytest.raises(ValueError):
-        dataclasses.replace(Timers(), **changes)
+        dataclasses.replace(Timers(), **changes)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
