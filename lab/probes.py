@@ -11,6 +11,7 @@ import ipaddress
 import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scapy.layers.l2 import ARP, Ether
@@ -191,3 +192,28 @@ def is_lab_address(ip: str) -> bool:
 def ensure_lab_target(ip: str) -> None:
     if not is_lab_address(ip):
         raise ValueError(f"{ip} is not a lab address: probes only talk inside the lab")
+
+
+class AddrWatch(_Prober):
+    """Samples which nodes have the VIP configured (``ip addr``, via netlink) every
+    ``interval``: the node-side view of "two holders", next to ArpWatch's wire view."""
+
+    def __init__(
+        self,
+        holders: Callable[[], list[str]],
+        interval: float = 0.05,
+        max_seconds: float = 300.0,
+    ) -> None:
+        super().__init__(interval, max_seconds)
+        self.holders = holders
+        self.samples: list[tuple[float, frozenset[str]]] = []
+
+    def probe_once(self, now: float) -> None:
+        self.samples.append((now, frozenset(self.holders())))
+
+    def max_holders(self) -> int:
+        return max((len(nodes) for _, nodes in self.samples), default=0)
+
+    def both_samples(self) -> list[float]:
+        """When (monotonic) more than one node had the VIP."""
+        return [at for at, nodes in self.samples if len(nodes) > 1]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.hafiles import timers_for
 from lab.netns_backend import NetnsLab
-from lab.probes import ArpWatch, HttpProbe
+from lab.probes import AddrWatch, ArpWatch, HttpProbe
 from lab.topology import REFERENCE
 
 
@@ -102,6 +103,20 @@ class Cluster:
             str(addr.ip),
             interval=interval,
         )
+
+    def addr_watch(self, interval: float = 0.05) -> AddrWatch:
+        return AddrWatch(self.holders, interval=interval)
+
+    def impl(self, node: str) -> str:
+        """The implementation running on ``node`` (spec "hbnode" or "master=…;slave=…")."""
+        if "=" not in self.spec:
+            return self.spec
+        return dict(part.split("=", 1) for part in self.spec.split(";"))[node]
+
+    def tool(self, node: str, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run hb_standby/hb_takeover as the tutorial would on that node's implementation."""
+        path = name if self.impl(node) == "hbnode" else f"/usr/share/heartbeat/{name}"
+        return self.lab.run(node, [path, *args], timeout=30)
 
     def log(self, node: str, name: str = "ha-log") -> str:
         path = self.lab.log_dir(node) / name

@@ -1,0 +1,248 @@
+"""The daemon: a thin I/O adapter around the sans-IO core.
+
+Everything that decides (membership, sequencing, resources) lives in pure code
+driven by the clock passed in. This module only moves bytes and time: it reads
+datagrams and hands them to the codec and the core, sends what the core wants
+sent, arms one timer at the core's next deadline, and answers the control socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hbnode import __version__
+from hbnode.config import ClusterConfig
+from hbnode.control import CONTROL_SOCKET, parse_request_untrusted
+from hbnode.daemonize import daemonize as detach_and_run
+from hbnode.eventlog import EVENTS_FILE, EventLog
+from hbnode.executor import ActionExecutor
+from hbnode.hblog import HbLogger, Level
+from hbnode.link_io import LinkIO
+from hbnode.node import Node
+from hbnode.pidfile import remove_pid, write_pid
+from hbnode.resource_runner import make_runner
+from hbnode.respawn import Supervisor
+
+CLIENT_GROUP = "haclient"
+MAX_IDLE_WAIT = 1.0  # wake at least this often even if the core has no timer
+
+
+class Daemon:
+    def __init__(self, config: ClusterConfig, logger: HbLogger) -> None:
+        self.config = config
+        self.log = logger
+        self.selector = selectors.DefaultSelector()
+        self.events = EventLog(EVENTS_FILE, time.time, echo=logger.info)
+        self.node = Node(
+            config, logger, now=time.monotonic(), wallclock=time.time, events=self.events
+        )
+        self.links = LinkIO(config, self.node, logger)
+        self.executor = ActionExecutor(make_runner(config, logger))
+        self.respawn = Supervisor(list(config.hacf.respawn), logger)
+        self.respawn_started = False
+        self.control: socket.socket | None = None
+        self.signal_r, self.signal_w = socket.socketpair()
+        self.pending_signals: list[int] = []
+        self.stopping = False
+
+    # -- set-up / tear-down ------------------------------------------------------
+    def open(self) -> None:
+        write_pid()
+        self.links.open(self.selector)
+        self._open_control()
+        self._install_signals()
+        self.selector.register(self.executor, selectors.EVENT_READ, self._on_outcomes)
+
+    def _open_control(self) -> None:
+        path = CONTROL_SOCKET
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(path))
+        # Root and Heartbeat's client group (haclient: ipfail runs as hacluster) only.
+        try:
+            os.chown(path, 0, grp.getgrnam(CLIENT_GROUP).gr_gid)
+            os.chmod(path, 0o660)
+        except KeyError:
+            os.chmod(path, 0o600)
+        sock.listen(16)
+        sock.setblocking(False)
+        self.control = sock
+        self.selector.register(sock, selectors.EVENT_READ, self._on_control)
+
+    def _install_signals(self) -> None:
+        self.signal_w.setblocking(False)
+        self.signal_r.setblocking(False)
+        signal.set_wakeup_fd(self.signal_w.fileno())
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD):
+            signal.signal(sig, self._on_signal)
+        self.selector.register(self.signal_r, selectors.EVENT_READ, self._drain_signals)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.pending_signals.append(signum)
+
+    def close(self) -> None:
+        self.respawn.stop_all()
+        self.executor.close()
+        self.links.close()
+        if self.control is not None:
+            self.control.close()
+            with contextlib.suppress(FileNotFoundError):
+                CONTROL_SOCKET.unlink()
+        remove_pid()
+
+    # -- the loop ----------------------------------------------------------------
+    def run(self) -> int:
+        self.node.start(time.monotonic())
+        self.links.flush(time.monotonic())
+        for _ in iter(int, 1):  # until shutdown completes; each turn is bounded
+            now = time.monotonic()
+            deadlines = [t for t in (self.node.get_timer(), self.respawn.get_timer()) if t]
+            deadline = min(deadlines) if deadlines else None
+            wait = (
+                MAX_IDLE_WAIT if deadline is None else max(0.0, min(deadline - now, MAX_IDLE_WAIT))
+            )
+            for key, _mask in self.selector.select(wait):
+                key.data(key.fileobj)
+            now = time.monotonic()
+            self.node.handle_timer(now)
+            self._after_input(now)
+            if self.node.finished(now) and self.executor.idle():
+                self.log.info(f"{self.config.node_name} Heartbeat shutdown complete.")
+                return 0
+        return 1
+
+    def _after_input(self, now: float) -> None:
+        """Send what the node queued, hand its actions to the worker, start clients."""
+        self.links.flush(now)
+        for action in self.node.take_actions():
+            self.executor.submit(action)
+        if self.node.core.comm_up() and not self.respawn_started and not self.stopping:
+            self.respawn_started = True
+            self.respawn.start_all(now)
+        self.respawn.poll(now)
+
+    def _on_outcomes(self, _executor: Any) -> None:
+        for outcome in self.executor.drain():
+            for step in outcome.steps:
+                fields = {"group": outcome.action.group, **step.fields}
+                self.events.record(step.name, at=step.at, **fields)
+            if outcome.error:
+                self.log.error(
+                    f"{outcome.action.kind} of {outcome.action.group} failed: {outcome.error}"
+                )
+            self.node.action_done(outcome.action.id, outcome.ok, time.monotonic())
+        self._after_input(time.monotonic())
+
+    def _drain_signals(self, _sock: Any) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self.signal_r.recv(4096)
+        signals, self.pending_signals = self.pending_signals, []
+        for signum in signals:
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                self._begin_shutdown()
+            elif signum == signal.SIGCHLD:
+                self.respawn.poll(time.monotonic())
+            elif signum == signal.SIGHUP:
+                self.log.reopen()
+                self.events.reopen()
+                self.log.info("Signal SIGHUP received: log files reopened")
+            elif signum == signal.SIGUSR1:
+                self.log.debug_level += 1
+
+    def _begin_shutdown(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.log.info(f"Heartbeat shutdown in progress. ({os.getpid()})")
+        self.respawn.stop_all()
+        self.node.shutdown(time.monotonic())
+        self._after_input(time.monotonic())
+
+    # -- control socket ----------------------------------------------------------
+    def _on_control(self, sock: Any) -> None:
+        try:
+            conn, _ = sock.accept()
+        except BlockingIOError:
+            return
+        with conn:
+            conn.settimeout(1.0)
+            try:
+                data = _read_all(conn)
+                req = parse_request_untrusted(data)
+                reply = self.node.control(req, time.monotonic())
+                if req["cmd"] == "status":
+                    reply["io"] = self.links.counters()
+                    reply["respawn"] = self.respawn.status()
+            except (OSError, ValueError) as exc:
+                reply = {"error": str(exc)}
+            with contextlib.suppress(OSError):
+                conn.sendall(_json(reply))
+        self._after_input(time.monotonic())
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    for _ in range(64):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(obj: object) -> bytes:
+    import json
+
+    return json.dumps(obj).encode()
+
+
+def make_logger(config: ClusterConfig, foreground: bool) -> HbLogger:
+    hacf = config.hacf
+    return HbLogger(
+        logfile=Path(hacf.logfile) if hacf.logfile else None,
+        debugfile=Path(hacf.debugfile) if hacf.debugfile else None,
+        facility=hacf.logfacility,
+        syslogmsgfmt=hacf.syslogmsgfmt,
+        debug_level=hacf.debug,
+        echo=sys.stderr if foreground else None,
+    )
+
+
+def _serve(config: ClusterConfig, foreground: bool, report: Any = None) -> int:
+    logger = make_logger(config, foreground)
+    logger.info(f"Configuration validated. Starting heartbeat {__version__} (hbnode)")
+    for warning in config.warnings:
+        logger.warn(str(warning))
+    daemon = Daemon(config, logger)
+    try:
+        daemon.open()
+    except OSError as exc:
+        logger.log(Level.ERROR, f"cannot start: {exc}")
+        daemon.close()
+        if report:
+            report(str(exc))
+        return 1
+    if report:
+        report(None)
+    try:
+        return daemon.run()
+    finally:
+        daemon.close()
+
+
+def run_daemon(config: ClusterConfig, daemonize: bool = True) -> int:
+    """Run the node: detached (``hbnode start``) or in the foreground (``hbnode run``)."""
+    if not daemonize:
+        return _serve(config, foreground=True)
+    return detach_and_run(lambda report: _serve(config, False, report))

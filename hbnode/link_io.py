@@ -1,0 +1,192 @@
+"""Datagrams in and out: sockets ↔ codec ↔ the node.
+
+Every received datagram is decoded and authenticated here, before the core sees
+it. A malformed, unsigned or wrongly signed packet is counted by reason and
+logged at most once per LOG_INTERVAL per reason (a flood must not fill the disk),
+and never reaches the protocol.
+"""
+
+from __future__ import annotations
+
+import enum
+import selectors
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hbnode.auth import AuthFailure, AuthKeys
+from hbnode.config import ClusterConfig, effective_media
+from hbnode.config.hacf import BcastMedium, McastMedium, UcastMedium
+from hbnode.hblog import HbLogger
+from hbnode.media import (
+    Destination,
+    MediaError,
+    PingLink,
+    UdpLink,
+    interface_broadcast,
+    local_ipv4_addresses,
+)
+from hbnode.message import Message
+from hbnode.wire import WireError, decode_untrusted, encode_datagram, verify_datagram
+
+if TYPE_CHECKING:
+    from hbnode.node import Node
+
+LOG_INTERVAL = 10.0  # seconds between two log lines about the same kind of bad packet
+
+
+class Rejection(enum.StrEnum):
+    """Why a datagram never reached the protocol (counted in status --json)."""
+
+    MALFORMED = "malformed"
+    MISSING_AUTH = "missing_auth"
+    BAD_AUTH_SYNTAX = "bad_auth_syntax"
+    UNKNOWN_KEY_INDEX = "unknown_key_index"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_PING_REPLY = "bad_ping_reply"
+
+
+_AUTH_REJECTION = {
+    AuthFailure.MISSING_AUTH: Rejection.MISSING_AUTH,
+    AuthFailure.BAD_TRAILER_SYNTAX: Rejection.BAD_AUTH_SYNTAX,
+    AuthFailure.UNKNOWN_KEY_INDEX: Rejection.UNKNOWN_KEY_INDEX,
+    AuthFailure.DIGEST_MISMATCH: Rejection.BAD_SIGNATURE,
+}
+
+
+@dataclass
+class RejectLog:
+    """Counts every rejection; logs each reason at most once per interval."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    last_logged: dict[str, float] = field(default_factory=dict)
+    suppressed: Counter[str] = field(default_factory=Counter)
+
+    def reject(self, reason: Rejection, now: float) -> tuple[bool, int]:
+        """Count it; return (log now?, how many were suppressed since last time)."""
+        self.counts[reason.value] += 1
+        last = self.last_logged.get(reason.value)
+        if last is not None and now - last < LOG_INTERVAL:
+            self.suppressed[reason.value] += 1
+            return False, 0
+        self.last_logged[reason.value] = now
+        skipped = self.suppressed.pop(reason.value, 0)
+        return True, skipped
+
+
+class LinkIO:
+    def __init__(self, config: ClusterConfig, node: Node, log: HbLogger) -> None:
+        self.config, self.node, self.log = config, node, log
+        self.keys: AuthKeys = config.authkeys
+        self.links: dict[str, UdpLink] = {}
+        self.ping: PingLink | None = None
+        self.rejects = RejectLog()
+        self.sent = 0
+        self.received = 0
+
+    # -- set-up ------------------------------------------------------------------
+    def open(self, selector: selectors.BaseSelector) -> None:
+        self.links = build_links(self.config, local_ipv4_addresses())
+        for link in self.links.values():
+            link.open()
+            selector.register(link.recv_sock, selectors.EVENT_READ,  # type: ignore[arg-type]
+                              lambda _s, link=link: self._on_readable(link))
+            self.log.info(f"glib: {_describe(link)}")
+        targets = self.node.ping_targets()
+        if targets:
+            self.ping = PingLink(targets)
+            self.ping.open()
+            selector.register(self.ping.sock, selectors.EVENT_READ,  # type: ignore[arg-type]
+                              lambda _s: self._on_ping())
+            self.log.info("glib: ping heartbeat started.")
+
+    def close(self) -> None:
+        for link in self.links.values():
+            link.close()
+        if self.ping is not None:
+            self.ping.close()
+
+    # -- receive -----------------------------------------------------------------
+    def _on_readable(self, link: UdpLink) -> None:
+        for data, addr in link.receive():
+            self.received += 1
+            message = self._accept(data, f"{addr[0]}:{addr[1]}")
+            if message is not None:
+                self.node.receive(message, link.ifname, time.monotonic())
+
+    def _accept(self, data: bytes, origin: str) -> Message | None:
+        now = time.monotonic()
+        try:
+            datagram = decode_untrusted(data)
+        except WireError as exc:
+            self._rejected(Rejection.MALFORMED, f"bad packet from {origin}: {exc}", now)
+            return None
+        failure = verify_datagram(datagram, self.keys)
+        if failure is not None:
+            reason = _AUTH_REJECTION[failure]
+            # Heartbeat's own wording, so log habits carry over (heartbeat.c).
+            text = (f"netstring authentication failed, from {origin}: {failure.name.lower()}"
+                    f" (auth {datagram.auth_string!r}, src={datagram.message.get('src')})")
+            self._rejected(reason, text, now)
+            return None
+        return datagram.message
+
+    def _rejected(self, reason: Rejection, text: str, now: float) -> None:
+        log_now, suppressed = self.rejects.reject(reason, now)
+        if log_now and self.config.hacf.log_badpack:
+            more = f" ({suppressed} more since the last report)" if suppressed else ""
+            self.log.error(text + more)
+
+    def _on_ping(self) -> None:
+        if self.ping is None:
+            return
+        for name, payload in self.ping.receive():
+            message = self._accept(payload, f"ping {name}")
+            if message is None or message.get("info") not in ("ping", "ping_group"):
+                continue
+            self.node.ping_reply(name, time.monotonic())
+
+    # -- send --------------------------------------------------------------------
+    def flush(self, now: float) -> None:
+        """Send everything the node has queued, on every link (and ping probes)."""
+        for message in self.node.take_outgoing(now):
+            data = encode_datagram(message, self.keys)
+            for link in self.links.values():
+                link.send(data)
+                self.sent += 1
+        for name, probe in self.node.take_ping_probes(now):
+            if self.ping is not None:
+                self.ping.send(name, encode_datagram(probe, self.keys))
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "datagrams_received": self.received,
+            "datagrams_sent": self.sent,
+            "rejected": dict(self.rejects.counts),
+            "send_errors": {n: link.send_errors for n, link in self.links.items()},
+        }
+
+
+def build_links(config: ClusterConfig, local_addresses: set[str]) -> dict[str, UdpLink]:
+    """One UdpLink per interface, destinations from ucast/bcast/mcast lines."""
+    links: dict[str, UdpLink] = {}
+    for medium in effective_media(config.hacf, local_addresses):
+        link = links.setdefault(medium.dev, UdpLink(medium.dev, medium.port))
+        if isinstance(medium, UcastMedium):
+            link.destinations.append(Destination(medium.peer, medium.port))
+        elif isinstance(medium, BcastMedium):
+            try:
+                link.destinations.append(Destination(interface_broadcast(medium.dev),
+                                                     medium.port))
+            except MediaError:
+                link.destinations.append(Destination("255.255.255.255", medium.port))
+        elif isinstance(medium, McastMedium):
+            link.mcast_group = medium.group
+            link.destinations.append(Destination(medium.group, medium.port))
+    return links
+
+
+def _describe(link: UdpLink) -> str:
+    peers = ", ".join(d.address for d in link.destinations)
+    return f"ucast: started on port {link.port} interface {link.ifname} to {peers}"

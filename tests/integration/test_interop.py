@@ -1,0 +1,182 @@
+"""hbnode and the real Heartbeat 3.0.6 in one cluster (issue 3's interop tests).
+
+These always run mixed clusters, whatever HBLAB_IMPLS says: interop is the point.
+The real Heartbeat is the judge: its log must not complain about hbnode's packets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .helpers import Cluster, holds_for, wait_until
+
+MIXED = ["master=heartbeat;slave=hbnode", "master=hbnode;slave=heartbeat"]
+COMM_TIMEOUT = 30.0
+# Lines of the real Heartbeat's log that would mean it dislikes what hbnode sends.
+COMPLAINT = re.compile(
+    r"authenticat|bad node|replay|netstring|string2msg|Invalid|malformed|cannot |"
+    r"lost a lot|NAK|not found|protocol",
+    re.I,
+)
+
+
+def impl_of(spec: str, node: str) -> str:
+    return dict(part.split("=") for part in spec.split(";"))[node]
+
+
+def hbnode_status(cluster: Cluster, node: str) -> dict[str, Any]:
+    done = cluster.lab.run(node, [sys.executable, "-m", "hbnode", "status", "--json"], timeout=10)
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def both_active(cluster: Cluster) -> bool:
+    return (
+        cluster.nodestatus("master", "slave") == "active"
+        and cluster.nodestatus("slave", "master") == "active"
+    )
+
+
+def link_up(cluster: Cluster, on: str, about: str) -> bool:
+    done = cluster.lab.run(on, ["cl_status", "hblinkstatus", about, "eth1"], timeout=10)
+    return done.stdout.strip() == "up"
+
+
+def heartbeat_complaints(cluster: Cluster, node: str, peer: str) -> list[str]:
+    """WARN/ERROR/CRIT lines of the real Heartbeat's log about the peer or its packets."""
+    lines = []
+    for line in cluster.log(node).splitlines():
+        if not re.search(r"\b(WARN|ERROR|CRIT)\b", line):
+            continue
+        if COMPLAINT.search(line) or peer in line:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("spec", MIXED)
+def test_mixed_cluster_members_see_each_other(
+    lab_factory: Callable[..., Cluster], spec: str, measure: Callable[..., None]
+) -> None:
+    cluster = lab_factory(spec)
+    took = wait_until(lambda: both_active(cluster), COMM_TIMEOUT, "both nodes see the other active")
+    measure("both_active_s", round(took, 3), impl=spec)
+    for on, about in (("master", "slave"), ("slave", "master")):
+        assert link_up(cluster, on, about), f"{on} sees link {about}:eth1 up"
+    # A few seconds of steady state, still both active (sampled, not slept).
+    holds_for(lambda: both_active(cluster), 3.0, "both nodes active", interval=0.5)
+    hb_node = "master" if impl_of(spec, "master") == "heartbeat" else "slave"
+    ours = "slave" if hb_node == "master" else "master"
+    assert heartbeat_complaints(cluster, hb_node, ours) == []
+    status = hbnode_status(cluster, ours)
+    assert status["io"]["rejected"] == {}, status["io"]
+    counters = status["counters"]
+    measure("hbnode_counters", json.dumps(counters, sort_keys=True), impl=spec)
+    assert counters.get("replayed", 0) == 0
+    assert f"Link {hb_node}:eth1 up." in cluster.log(ours)
+    assert f"Link {ours}:eth1 up." in cluster.log(hb_node)
+
+
+@pytest.mark.parametrize("spec", MIXED)
+def test_restarts_carry_new_generations(
+    lab_factory: Callable[..., Cluster], spec: str, measure: Callable[..., None]
+) -> None:
+    cluster = lab_factory(spec)
+    wait_until(lambda: both_active(cluster), COMM_TIMEOUT, "both nodes see the other active")
+    for node in ("master", "slave"):
+        peer = "slave" if node == "master" else "master"
+        before = cluster.log(peer).count(f"Heartbeat restart on node {node}")
+        done = cluster.lab.service(node, "heartbeat", "restart")
+        assert done.returncode == 0, done.stdout + done.stderr
+        took = wait_until(
+            lambda n=node, p=peer, b=before: (
+                cluster.log(p).count(f"Heartbeat restart on node {n}") > b
+                or f"Received shutdown notice from '{n}'" in cluster.log(p)
+            ),
+            COMM_TIMEOUT,
+            f"{peer} notices {node}'s restart",
+        )
+        wait_until(lambda: both_active(cluster), COMM_TIMEOUT, f"both active after {node} restart")
+        measure(f"restart_{node}_noticed_s", round(took, 3), impl=spec)
+    for node in ("master", "slave"):
+        if impl_of(spec, node) == "heartbeat":
+            log = cluster.log(node)
+            assert "replay" not in log, "the real Heartbeat took a generation as a replay"
+
+
+KEYS = {
+    "md5": "auth 3\n3 md5 Hello!\n",
+    "sha1": "auth 1\n1 sha1 SecretKey\n",
+    "crc": "auth 2\n2 crc\n",
+}
+
+
+def _start_with_authkeys(cluster: Cluster, keys: dict[str, str]) -> None:
+    for node, text in keys.items():
+        path = cluster.lab.node_file(node, "/etc/ha.d/authkeys")
+        path.write_text(text)
+        path.chmod(0o600)
+    for node in keys:
+        done = cluster.lab.service(node, "heartbeat", "start")
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("method", sorted(KEYS))
+def test_signature_methods_interoperate(lab_factory: Callable[..., Cluster], method: str) -> None:
+    spec = MIXED[0]
+    cluster = lab_factory(spec, start=False)
+    _start_with_authkeys(cluster, {"master": KEYS[method], "slave": KEYS[method]})
+    wait_until(lambda: both_active(cluster), COMM_TIMEOUT, f"both active with {method}")
+    assert heartbeat_complaints(cluster, "master", "slave") == []
+    assert hbnode_status(cluster, "slave")["io"]["rejected"] == {}
+
+
+def test_mismatched_key_is_rejected_on_both_sides(lab_factory: Callable[..., Cluster]) -> None:
+    cluster = lab_factory(MIXED[0], start=False)
+    _start_with_authkeys(cluster, {"master": KEYS["md5"], "slave": "auth 3\n3 md5 Wrong!\n"})
+    wait_until(
+        lambda: hbnode_status(cluster, "slave")["io"]["rejected"].get("bad_signature", 0) > 0,
+        COMM_TIMEOUT,
+        "hbnode counts the real Heartbeat's packets as badly signed",
+    )
+    wait_until(
+        lambda: "authentication failed" in cluster.log("slave"),
+        COMM_TIMEOUT,
+        "hbnode logs the rejection",
+    )
+    wait_until(
+        lambda: (
+            re.search(r"authtoken does not match|authentication failed", cluster.log("master"))
+            is not None
+        ),
+        COMM_TIMEOUT,
+        "the real Heartbeat logs the rejection",
+    )
+    assert cluster.nodestatus("master", "slave") != "active"
+    assert cluster.nodestatus("slave", "master") != "active"
+
+
+def test_loss_is_repaired_without_false_death(
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+) -> None:
+    spec = MIXED[0]
+    cluster = lab_factory(spec)
+    wait_until(lambda: both_active(cluster), COMM_TIMEOUT, "both nodes see the other active")
+    for node in ("master", "slave"):
+        cluster.lab.netem(node, "eth1", {"loss": "20%"})
+    try:
+        holds_for(lambda: both_active(cluster), 20.0, "both active under 20% loss", interval=0.5)
+    finally:
+        for node in ("master", "slave"):
+            cluster.lab.netem(node, "eth1", None)
+    for node in ("master", "slave"):
+        assert "is dead" not in cluster.log(node), f"{node} declared a false death"
+    counters = hbnode_status(cluster, "slave")["counters"]
+    measure("loss20_counters", json.dumps(counters, sort_keys=True), impl=spec)
+    assert counters.get("rexmit_requested", 0) > 0, counters
+    assert counters.get("lost", 0) > 0, counters
