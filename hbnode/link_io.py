@@ -90,15 +90,21 @@ class LinkIO:
         self.links = build_links(self.config, local_ipv4_addresses())
         for link in self.links.values():
             link.open()
-            selector.register(link.recv_sock, selectors.EVENT_READ,  # type: ignore[arg-type]
-                              lambda _s, link=link: self._on_readable(link))
+            selector.register(
+                link.recv_sock,
+                selectors.EVENT_READ,  # type: ignore[arg-type]
+                lambda _s, link=link: self._on_readable(link),
+            )
             self.log.info(f"glib: {_describe(link)}")
         targets = self.node.ping_targets()
         if targets:
             self.ping = PingLink(targets)
             self.ping.open()
-            selector.register(self.ping.sock, selectors.EVENT_READ,  # type: ignore[arg-type]
-                              lambda _s: self._on_ping())
+            selector.register(
+                self.ping.sock,
+                selectors.EVENT_READ,  # type: ignore[arg-type]
+                lambda _s: self._on_ping(),
+            )
             self.log.info("glib: ping heartbeat started.")
 
     def close(self) -> None:
@@ -126,8 +132,10 @@ class LinkIO:
         if failure is not None:
             reason = _AUTH_REJECTION[failure]
             # Heartbeat's own wording, so log habits carry over (heartbeat.c).
-            text = (f"netstring authentication failed, from {origin}: {failure.name.lower()}"
-                    f" (auth {datagram.auth_string!r}, src={datagram.message.get('src')})")
+            text = (
+                f"netstring authentication failed, from {origin}: {failure.name.lower()}"
+                f" (auth {datagram.auth_string!r}, src={datagram.message.get('src')})"
+            )
             self._rejected(reason, text, now)
             return None
         return datagram.message
@@ -177,8 +185,7 @@ def build_links(config: ClusterConfig, local_addresses: set[str]) -> dict[str, U
             link.destinations.append(Destination(medium.peer, medium.port))
         elif isinstance(medium, BcastMedium):
             try:
-                link.destinations.append(Destination(interface_broadcast(medium.dev),
-                                                     medium.port))
+                link.destinations.append(Destination(interface_broadcast(medium.dev), medium.port))
             except MediaError:
                 link.destinations.append(Destination("255.255.255.255", medium.port))
         elif isinstance(medium, McastMedium):
