@@ -27,11 +27,6 @@ def make_runner(config: ClusterConfig, logger: HbLogger) -> Runner:
         if group is None:
             return False, f"no resource group {action.group!r} in haresources"
         kind: Any = _KINDS.get(action.kind, action.kind)  # "announce", "status" as is
-        verb = {"acquire": "Acquiring", "release": "Releasing"}.get(action.kind)
-        if verb:
-            logger.info(
-                f"{verb} resource group: {group.owner} {' '.join(r.raw for r in group.resources)}"
-            )
         result = run_group(group, kind, log=sink, say=logger, context=context)
         return result.ok, result.error
 

@@ -22,7 +22,7 @@ class Impl(enum.StrEnum):
 # The pid file both write: Heartbeat's is /var/run/heartbeat.pid and hbnode keeps it.
 PIDFILE = "run/heartbeat.pid"
 DEFAULT_IMPL = Impl.HEARTBEAT
-TOOL_NAMES = ("cl_status", "hb_standby", "hb_takeover")
+TOOL_NAMES = ("cl_status", "hb_standby", "hb_takeover", "hbnode")
 
 
 class ImplError(ValueError):
@@ -69,6 +69,7 @@ def spec(impl: Impl) -> ImplSpec:
         return ImplSpec(impl, "/usr/libexec/heartbeat/ipfail", None, {})
     tools = {
         "cl_status": "hbnode.tools.cl_status",
+        "hbnode": "hbnode",
         "hb_standby": "hbnode.tools.hb_standby",
         "hb_takeover": "hbnode.tools.hb_takeover",
     }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +30,7 @@ def impl_of(spec: str, node: str) -> str:
 
 
 def hbnode_status(cluster: Cluster, node: str) -> dict[str, Any]:
-    done = cluster.lab.run(node, [sys.executable, "-m", "hbnode", "status", "--json"], timeout=10)
+    done = cluster.lab.run(node, ["hbnode", "status", "--json"], timeout=10)
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
 
