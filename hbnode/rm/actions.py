@@ -1,0 +1,30 @@
+"""What the resource manager asks the daemon to do: the only I/O it ever wants.
+
+The adapter runs each :class:`Action` (one at a time, as Heartbeat runs one
+resource script job at a time) and reports the result with
+``ResourceManager.action_done(action.id, ok, now)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ActionKind = Literal["acquire", "release", "announce"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One piece of resource work on one group (a haresources line).
+
+    ``acquire``: start the group's resources left to right (ResourceManager
+    ``takegroup``); starting an already running resource is a no-op. ``release``:
+    stop them right to left (``givegroup``); stopping a stopped one succeeds.
+    ``announce``: the group is (and stays) ours; send the gratuitous ARPs for its
+    addresses again, because another node held them a moment ago (partition heal).
+    """
+
+    id: int
+    kind: ActionKind
+    group: str  # the group key: its first resource as written in haresources
+    reason: str  # initial, mach_down, standby, shutdown, failback, isolation, partition, …

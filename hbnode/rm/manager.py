@@ -1,0 +1,688 @@
+"""The R1 (haresources) resource manager: Heartbeat's hb_resource.c and its scripts, sans-IO.
+
+Inputs are membership changes from the messaging core, delivered messages
+(our own loopback copies included), action results, operator requests and the
+time; outputs are messages, actions and log events, taken by the daemon. Time
+is only ever what the caller passes as ``now``.
+
+The pieces: :mod:`~hbnode.rm.groups` (per-group actions), :mod:`~hbnode.rm.standby`
+(the standby protocol), :mod:`~hbnode.rm.ipfail` (ping counts),
+:mod:`~hbnode.rm.partition` (who keeps a doubly-held group) and
+:mod:`~hbnode.rm.legacy` (``auto_failback legacy``'s ip-request). This module
+holds start-up, takeover, shutdown, isolation, and the glue.
+"""
+
+from __future__ import annotations
+
+from hbnode.config.hacf import AutoFailback
+from hbnode.config.haresources import ResourceGroup
+from hbnode.message import Message
+from hbnode.rm import messages as m
+from hbnode.rm.actions import Action
+from hbnode.rm.events import Outbox, RmEvent
+from hbnode.rm.groups import GroupState, GroupTable
+from hbnode.rm.hold import Hold, claims, set_of
+from hbnode.rm.ipfail import PingPolicy
+from hbnode.rm.legacy import LegacyRequests
+from hbnode.rm.messages import T
+from hbnode.rm.partition import rightful_holder
+from hbnode.rm.standby import NOT_NICE, StandbyProtocol, takeover_mirror
+from hbnode.rm.state import Mode, PeerView, Shared
+
+RQSTDELAY = 10.0  # both sides starting: wait this long after the first report, then take ours
+FAILED_GIVEUP_BACKOFF = 30.0  # Heartbeat runs hb_standby 30 s after a failed start
+GIVEUP_RETRY = 1.0  # a give-up that found the cluster in flux is tried again this soon
+CHOICES = ("all", "local", "foreign", "failback")
+
+
+class ResourceManager:
+    """Who holds which resource group, and the actions and messages that move them."""
+
+    def __init__(
+        self,
+        *,
+        me: str,
+        nodes: list[str],
+        groups: list[ResourceGroup],
+        auto_failback: AutoFailback,
+        keepalive: float,
+        deadtime: float,
+        deadping: float,
+        ping_nodes: list[str],
+        isolation: bool,
+        ipfail: bool = True,
+    ) -> None:
+        me = me.lower()
+        out = Outbox()
+        peers = {n.lower(): PeerView(n.lower()) for n in nodes if n.lower() != me}
+        table = GroupTable(groups, out)
+        self.s = Shared(me, list(groups), auto_failback, keepalive, out, table, peers)
+        self.out, self.table = out, table
+        self.deadtime = deadtime
+        # The core declares a ping node dead after deadping without an echo; isolation
+        # acts on those declarations, so deadping is how long "unreachable" must last.
+        self.deadping = deadping
+        self.isolation = isolation and bool(ping_nodes)
+        self.standby_protocol = StandbyProtocol(self.s, self._idle)
+        self.ping_policy = PingPolicy(self.s, list(ping_nodes), ipfail, self._ipfail_give_up)
+        self.legacy = LegacyRequests(self.s)
+        self._rqst_deadline: float | None = None
+        self._isolated_since: float | None = None
+        self._owed_takeover = False  # isolation kept us from taking over; do it when it ends
+        self._giveup: dict[Hold, float] = {}  # failed start: hand this set over then
+        self._giveup_not_before = float("-inf")
+        self._failback_to: set[str] = set()  # auto failback that found us busy
+
+    # == membership input ==================================================================
+    def comm_up(self, live_peers: set[str], now: float) -> None:
+        """Comm is up (§4.2): start the resource negotiation of our mode."""
+        s = self.s
+        if s.mode is not Mode.INIT:
+            return
+        live = {p.lower() for p in live_peers}
+        for peer in s.peers.values():
+            peer.alive = peer.name in live
+            peer.declared_dead = not peer.alive
+            if not peer.alive:
+                peer.split_view = {}  # never in contact: nobody is known to hold anything
+        if self.ping_policy.active:
+            self.out.send(m.clstat(s.me, True))  # as Heartbeat does when ipfail signs on
+        if not s.nice:
+            s.mode = Mode.STABLE
+            self.legacy.request_local(now)
+            self._take_from_absent(now)
+        else:
+            s.mode = Mode.STARTING
+            self.out.send(m.starting())
+            if not s.present_peers():
+                self._complete_start(remote=False, take_local=True, now=now)
+        self.ping_policy.tell_peers()
+
+    def node_dead(self, node: str, now: float) -> None:
+        """A normal peer was declared dead: STONITH report, then mach_down (§4.3)."""
+        s, peer = self.s, self.s.peers.get(node.lower())
+        if peer is None or (peer.declared_dead and not peer.alive):
+            return
+        before = {g.key: s.holder_of(g) for g in s.groups} if s.mode is not Mode.INIT else {}
+        old_hold, gone_cleanly = peer.hold, peer.shut_down
+        self._forget(peer, now)
+        peer.alive, peer.declared_dead, peer.split_view = False, True, before
+        if not s.present_peers():
+            self.ping_policy.cancel()
+        if s.mode in (Mode.INIT, Mode.STOPPING, Mode.STOPPED):
+            return
+        if gone_cleanly:
+            self.out.log("info", f"Dead node {peer.name} gave up resources.")
+            self.out.send(m.stonith(peer.name, "unneeded"))
+            return
+        self._stonith(peer.name, old_hold)
+        if s.mode is Mode.STARTING:
+            if not s.present_peers():
+                self._complete_start(remote=False, take_local=True, now=now)
+            return
+        self._takeover(peer.name, now)
+        self._check_isolation(now)
+
+    def node_alive(self, node: str, status: str, now: float) -> None:
+        """A peer is up or active (first contact, or back after we declared it dead)."""
+        peer = self.s.peers.get(node.lower())
+        if peer is not None and not peer.alive:
+            self._peer_back(peer, now)
+
+    def node_restarted(self, node: str, now: float) -> None:
+        """A peer came back with a new generation: it holds nothing any more."""
+        peer = self.s.peers.get(node.lower())
+        if peer is None:
+            return
+        self._peer_started(peer, now)
+        peer.alive, peer.declared_dead = True, False
+        self._not_isolated(now)
+
+    def partition_healed(self, node: str, now: float) -> None:
+        """Same generation from a node we had declared dead: a split brain ends (§4.7)."""
+        peer = self.s.peers.get(node.lower())
+        if peer is not None and (not peer.alive or peer.declared_dead):
+            self._peer_back(peer, now)
+
+    def ping_status(self, name: str, alive: bool, now: float) -> None:
+        """A ping node answered again (alive) or was declared dead after deadping."""
+        self.ping_policy.ping_changed(name, alive, now)
+        self._check_isolation(now)
+
+    def link_status(self, node: str, up: bool, now: float) -> None:
+        """A medium to ``node`` went up or dead: ipfail recounts on a dead link."""
+        if not up and node.lower() in self.s.peers:
+            self.ping_policy.tell_peers()
+
+    def set_ipfail(self, enabled: bool, now: float) -> None:
+        """Turn the ipfail policy on or off (the ``respawn … ipfail`` client came or went)."""
+        self.ping_policy.set_enabled(enabled, now)
+
+    # == messages ==========================================================================
+    def receive(self, msg: Message, now: float) -> None:
+        """Every delivered message, our own loopback copies (src == me) included."""
+        s = self.s
+        src = (msg.get("src") or "").lower()
+        dest = msg.get("dest")
+        if s.mode is Mode.STOPPED or (dest is not None and dest.lower() != s.me):
+            return
+        if src != s.me and src not in s.peers:
+            return  # the core drops unknown senders; a bad peer must not reach further
+        kind = msg.get("t")
+        if kind == T.STARTING:
+            self._on_starting(src, now)
+        elif kind == T.RESOURCE:
+            self._on_report(src, msg, now)
+        elif kind == T.IP_REQUEST:
+            self.legacy.on_request(src, msg, now)
+        elif kind == T.IP_REQUEST_RESP:
+            self.legacy.on_response(src, msg, now)
+        elif kind == T.ASK_RESOURCES:
+            self.standby_protocol.on_ask(msg, now)
+        elif kind == T.HB_TAKEOVER:
+            self._on_hb_takeover(src, msg, now)
+        elif kind == T.SHUTDONE:
+            self._on_shutdone(src, now)
+        elif kind in (T.NUM_PING_NODES, T.YOU_ARE_DEAD, T.ABORT_GIVEUP, T.CLSTAT):
+            self.ping_policy.on_message(msg, now)
+
+    def _on_starting(self, src: str, now: float) -> None:
+        s = self.s
+        if src == s.me:
+            # Our own copy: answering it gives every starting node, us included, a
+            # resource message to start RQSTDELAY on (the capture shows this reply).
+            if s.mode is Mode.STARTING:
+                s.report()
+            return
+        self._peer_started(s.peers[src], now)
+        if s.mode in (Mode.STARTING, Mode.STABLE):
+            s.report()
+
+    def _on_report(self, src: str, msg: Message, now: float) -> None:
+        s = self.s
+        if src == s.me:
+            if s.mode is Mode.STARTING and self._rqst_deadline is None:
+                self._rqst_deadline = now + RQSTDELAY
+            return
+        hold = Hold.parse(msg.get("rsc_hold"))
+        if hold is None:
+            return
+        peer, info = s.peers[src], msg.get("info")
+        full = msg.get("rtype") == "full"
+        if full:
+            peer.hold, peer.stable = hold, msg.get("isstable") == "1"
+        else:
+            peer.hold |= hold  # mach_down's report: it took over its foreign groups
+        if info == m.INFO_SHUTDOWN:
+            peer.hold = Hold.NONE
+        if s.mode is Mode.STARTING:
+            if full and peer.stable:
+                # It holds its foreign groups (ours) already: we take nothing.
+                self._complete_start(remote=True, take_local=not peer.hold & Hold.FOREIGN, now=now)
+            elif self._rqst_deadline is None:
+                self._rqst_deadline = now + RQSTDELAY
+            return
+        if s.mode is not Mode.STABLE:
+            return
+        self._resolve_conflicts(peer, now)
+        if full and not peer.stable and info != m.INFO_SHUTDOWN:
+            s.report()  # a node still in transition wants to know what we hold
+        if full and peer.stable and peer.returning:
+            peer.returning = False
+            self._failback(peer, now)
+
+    def _on_hb_takeover(self, src: str, msg: Message, now: float) -> None:
+        if src == self.s.me:
+            return  # only the *other* nodes act on hb_takeover
+        what = takeover_mirror(msg.get("rsc_hold") or "")
+        if what is None:
+            return
+        error = self.standby_protocol.request(what, now, reason="takeover")
+        if error is not None:
+            self.out.log("info", f"hb_takeover from {src} ignored: {error}")
+
+    def _on_shutdone(self, src: str, now: float) -> None:
+        s = self.s
+        if src == s.me:
+            return
+        peer = s.peers[src]
+        peer.shut_down, peer.hold, peer.stable = True, Hold.NONE, False
+        self.standby_protocol.peer_gone(src, now)
+        if s.mode is Mode.STARTING and not s.present_peers():
+            self._complete_start(remote=False, take_local=True, now=now)
+        elif s.mode is Mode.STABLE:
+            # It released everything: take its groups now, not after deadtime. We just
+            # heard from it, so we are not isolated whatever the ping nodes say.
+            self._takeover(src, now, check_isolation=False)
+
+    def action_done(self, action_id: int, ok: bool, now: float) -> None:
+        """The adapter finished an action; ``ok`` is its success."""
+        action = self.table.done(action_id, ok, now)
+        if action is not None and action.kind == "acquire" and not ok:
+            key = action.group
+            self.table.when_settled(
+                f"failed:{key}", [key], lambda t: self._after_failed(key, t), now
+            )
+
+    # == start-up ==========================================================================
+    def _complete_start(self, *, remote: bool, take_local: bool, now: float) -> None:
+        s = self.s
+        s.mode, self._rqst_deadline = Mode.STABLE, None
+        which = "remote" if remote else "local"
+        self.out.log("info", f"{which} resource transition completed.")
+        if self._isolated():
+            self.out.log(
+                "warn",
+                "Isolated (no peer, no ping node): not acquiring resources",
+                "isolated",
+                acting="no start",
+            )
+            self._owed_takeover = True
+            s.report()
+            return
+        why = "T_RESOURCES(them)" if remote else "T_RESOURCES(us)"
+        if take_local:
+            s.hold |= Hold.LOCAL
+            s.report()
+            keys = s.local_keys()
+            for key in keys:  # HA_DONTASK: the capture shows this to ourselves
+                self.out.send(m.ip_request_resp(s.me, key, True))
+            self.table.hold(keys, "initial", now)
+            self.table.when_settled("initial", keys, lambda t: self._initial_done(why), now)
+        else:
+            self.out.log("info", "Local Resource acquisition completed. (none)")
+            s.report()
+            self.out.log("info", f"Initial resource acquisition complete ({why})")
+        self._take_from_absent(now)
+
+    def _initial_done(self, why: str) -> None:
+        self.out.log(
+            "info",
+            f"Initial resource acquisition complete ({why})",
+            "initial_acquired",
+            groups=self.s.local_keys(),
+        )
+        if self.s.mode is Mode.STABLE:
+            self.s.report(m.INFO_REQ_OUR)
+
+    def _take_from_absent(self, now: float) -> None:
+        for peer in list(self.s.peers.values()):
+            if not peer.present:
+                self._takeover(peer.name, now)
+
+    # == takeover ==========================================================================
+    def _stonith(self, node: str, old_hold: Hold) -> None:
+        if self.s.nice and old_hold == Hold.NONE:
+            self.out.log("info", f"Dead node {node} gave up resources.")
+            self.out.send(m.stonith(node, "unneeded"))
+            return
+        self.out.log("warn", "No STONITH device configured.")
+        self.out.log("warn", "Shared disks are not protected.")
+        self.out.send(m.stonith(node, "n_stnth"))
+
+    def _takeover(self, node: str, now: float, *, check_isolation: bool = True) -> None:
+        """mach_down: take ``node``'s groups, and (req_our_resources) our own."""
+        s = self.s
+        if s.mode is not Mode.STABLE:
+            return
+        if check_isolation and self._isolated():
+            self.out.log(
+                "warn",
+                f"Isolated (no peer, no ping node): not taking over from {node}",
+                "isolated",
+                acting="no takeover",
+                node=node,
+            )
+            self._owed_takeover = True
+            return
+        theirs = [g.key for g in s.groups if g.owner == node]
+        local = s.local_keys()
+        self.out.log(
+            "info",
+            f"Resources being acquired from {node}.",
+            "takeover_started",
+            node=node,
+            groups=theirs,
+            reason="mach_down",
+        )
+        for key in theirs:
+            if not self.table.active(key):
+                self.out.log("info", f"Taking over resource group {key}")
+        s.hold |= Hold.ALL
+        self.table.hold(local, "mach_down", now)
+        self.table.hold(theirs, "mach_down", now)
+        if s.nice:
+            self.table.when_settled(
+                f"takeover:{node}:local",
+                local,
+                lambda t: self._report_if_stable(m.INFO_REQ_OUR),
+                now,
+            )
+        self.table.when_settled(
+            f"takeover:{node}", theirs, lambda t: self._takeover_done(node), now
+        )
+
+    def _takeover_done(self, node: str) -> None:
+        if self.s.nice and self.s.mode is Mode.STABLE:
+            self.out.send(m.mach_down_report())
+        self.out.log(
+            "info",
+            f"mach_down takeover complete for node {node}.",
+            "handover_done",
+            node=node,
+            reason="mach_down",
+        )
+
+    def _report_if_stable(self, info: str | None = None) -> None:
+        if self.s.mode is Mode.STABLE:
+            self.s.report(info)
+
+    # == peers coming and going ============================================================
+    def _forget(self, peer: PeerView, now: float) -> None:
+        """Whatever we knew of ``peer``'s holdings and exchanges with it is void."""
+        peer.hold, peer.stable, peer.returning = Hold.NONE, False, False
+        peer.conflict_answered = False
+        peer.reannounce.clear()
+        self._failback_to.discard(peer.name)
+        self.standby_protocol.peer_gone(peer.name, now)
+
+    def _peer_started(self, peer: PeerView, now: float) -> None:
+        """``peer`` (re)started (``starting`` or a new generation): it holds nothing."""
+        s, old = self.s, peer.hold
+        self._forget(peer, now)
+        peer.shut_down, peer.split_view, peer.returning = False, None, True
+        if s.mode is not Mode.STABLE:
+            return
+        # It restarted before we noticed it die: what it held of ours, nobody holds.
+        orphans = [
+            g
+            for g in s.groups
+            if g.owner != peer.name and claims(old, peer.name, g) and not self.table.active(g.key)
+        ]
+        if orphans:
+            for group in orphans:
+                s.hold |= set_of(group, s.me)
+            self.out.log(
+                "warn",
+                f"{peer.name} restarted holding resources: taking back"
+                f" {', '.join(g.key for g in orphans)}",
+            )
+            self.table.hold([g.key for g in orphans], "mach_down", now)
+
+    def _peer_back(self, peer: PeerView, now: float) -> None:
+        """``peer`` is alive again after we declared it dead (a heal, or a late first contact)."""
+        s, was_dead = self.s, peer.declared_dead
+        peer.alive, peer.declared_dead, peer.shut_down = True, False, False
+        self._not_isolated(now)
+        if not was_dead or s.mode is not Mode.STABLE:
+            return
+        peer.returning = True  # with auto_failback on it gets its groups back once stable
+        if s.nice:
+            s.report()  # our claim: a node that also holds one of our groups sees the conflict
+        else:
+            self.legacy.request_local(now, heal=True)
+        self.ping_policy.tell_peers(only=peer.name)
+
+    def _resolve_conflicts(self, peer: PeerView, now: float) -> None:
+        """Groups both we and ``peer`` hold (a healed split brain): one keeps each."""
+        s = self.s
+        both = [g for g in s.groups if self.table.active(g.key) and claims(peer.hold, peer.name, g)]
+        if not both:
+            for key in sorted(peer.reannounce):  # it has let go: point the address at us
+                self.table.announce(key, "partition")
+            peer.reannounce.clear()
+            return
+        second = peer.conflict_answered
+        view = peer.split_view
+        released = []
+        for group in both:
+            before = s.me if view is None else view.get(group.key)
+            keeper = rightful_holder(
+                group, s.me, peer.name, s.auto_failback, before, second_round=second
+            )
+            self.out.log(
+                "warn",
+                f"Resource group {group.key} is held by {s.me} and {peer.name}: {keeper} keeps it",
+                "partition_resolved",
+                group=group.key,
+                keeper=keeper,
+            )
+            if keeper == s.me:
+                self.table.announce(group.key, "partition")
+                peer.reannounce.add(group.key)
+            else:
+                released.append(group.key)
+        peer.split_view = None
+        if released:
+            self.table.release(released, "partition", now)
+            s.drop_claims_released()
+            self.table.when_settled(
+                f"partition:{peer.name}", released, lambda t: self._report_if_stable(), now
+            )
+        if not second:
+            peer.conflict_answered = True
+            s.report()
+
+    def _failback(self, peer: PeerView, now: float) -> None:
+        """auto_failback on: give ``peer`` its groups back (standby foreign, §4.4)."""
+        s = self.s
+        if s.auto_failback is not AutoFailback.ON or s.mode is not Mode.STABLE:
+            return
+        if not any(self.table.active(g.key) for g in s.groups if g.owner == peer.name):
+            return
+        if self.standby_protocol.request(Hold.FOREIGN, now, reason="failback") is not None:
+            self._failback_to.add(peer.name)
+
+    def _idle(self, now: float) -> None:
+        """A standby exchange ended: run what waited for it."""
+        for name in sorted(self._failback_to):
+            self._failback_to.discard(name)
+            peer = self.s.peers.get(name)
+            if peer is not None and peer.present:
+                self._failback(peer, now)
+                if self.standby_protocol.busy:
+                    return
+
+    # == isolation (hbnode's own policy) ===================================================
+    def _isolated(self) -> bool:
+        """The peer is dead (not shut down) and every ping node too: we are the cut-off side."""
+        peers = list(self.s.peers.values())
+        return (
+            self.isolation
+            and self.ping_policy.all_dead()
+            and bool(peers)
+            and not any(p.alive or p.shut_down for p in peers)
+        )
+
+    def _check_isolation(self, now: float) -> None:
+        s = self.s
+        if not self._isolated():
+            self._not_isolated(now)
+            if self._owed_takeover and s.mode is Mode.STABLE and not s.present_peers():
+                self._owed_takeover = False
+                self._take_from_absent(now)
+            return
+        if self._isolated_since is None:
+            self._isolated_since = now
+            self.out.log(
+                "warn",
+                "Isolated: the peer and every ping node are unreachable",
+                "isolated",
+                acting="watch",
+            )
+        keys = self.table.active_keys()
+        if keys and s.mode is Mode.STABLE:
+            # The other side sees the ping nodes and has taken over: our copy of the
+            # addresses only collides with theirs.
+            self.out.log(
+                "warn", f"Isolated: releasing {', '.join(keys)}", "isolation_release", groups=keys
+            )
+            s.hold = Hold.NONE
+            self.table.release(keys, "isolation", now)
+            self._owed_takeover = True
+
+    def _not_isolated(self, now: float) -> None:
+        if self._isolated_since is not None:
+            self._isolated_since = None
+            self.out.log("info", "No longer isolated", "isolation_ended")
+        if any(p.present for p in self.s.peers.values()):
+            self._owed_takeover = False  # a live peer: the normal protocol decides
+
+    # == failures ==========================================================================
+    def _after_failed(self, key: str, now: float) -> None:
+        """A start failed and the group is stopped again: let the peer have its set."""
+        s, group = self.s, self.s.group(key)
+        if group is None or self.table.state(key) is not GroupState.FAILED:
+            return
+        if s.mode is not Mode.STABLE:
+            return
+        before = s.hold
+        s.drop_claims_released()
+        if s.hold != before:
+            s.report()  # a starting peer now takes what we do not claim
+        if not s.nice or not s.present_peers():
+            self.out.log("err", f"Resource group {key} failed and nobody can take it over")
+            return
+        part = set_of(group, s.me)
+        due = max(now, self._giveup_not_before)
+        self._giveup[part] = min(self._giveup.get(part, due), due)
+        self._failed_giveups(now)
+
+    def _failed_giveups(self, now: float) -> None:
+        for part, due in sorted(self._giveup.items()):
+            if now < due:
+                continue
+            if not self.s.present_peers():
+                del self._giveup[part]
+                continue
+            if self.standby_protocol.request(part, now, reason="acquire_failed") is None:
+                del self._giveup[part]
+                self._giveup_not_before = now + FAILED_GIVEUP_BACKOFF
+            else:
+                self._giveup[part] = now + GIVEUP_RETRY
+
+    def _ipfail_give_up(self, what: Hold, now: float) -> bool:
+        error = self.standby_protocol.request(what, now, reason="ipfail", via_ipfail=True)
+        return error is None
+
+    # == operator input ====================================================================
+    def standby(self, what: str, now: float) -> str | None:
+        """hb_standby [all|local|foreign|failback]: give that set to the peer."""
+        if what not in CHOICES:
+            return f"usage: hb_standby [{'|'.join(CHOICES)}]"
+        hold = Hold.parse(what)
+        assert hold is not None
+        return self.standby_protocol.request(hold, now)
+
+    def takeover(self, what: str, now: float) -> str | None:
+        """hb_takeover [all|local|foreign|failback]: ask the peer to go standby (mirrored)."""
+        s = self.s
+        if what not in CHOICES:
+            return f"usage: hb_takeover [{'|'.join(CHOICES)}]"
+        if not s.nice:
+            return NOT_NICE
+        if s.mode is not Mode.STABLE or self.standby_protocol.busy:
+            return "resources are in transition; try again when stable"
+        if not s.present_peers():
+            return "no other node is active to give resources"
+        self.out.send(m.hb_takeover(what))
+        self.out.log(
+            "info",
+            f"Asking the other node to give us [{what}] resources",
+            "takeover_requested",
+            what=what,
+        )
+        return None
+
+    def shutdown(self, now: float) -> None:
+        """Orderly stop (§4.3): say so, release everything, then ``shutdone``."""
+        s = self.s
+        if s.mode in (Mode.STOPPING, Mode.STOPPED):
+            return
+        was, s.mode = s.mode, Mode.STOPPING
+        self.standby_protocol.abort()
+        self.ping_policy.cancel()
+        self._giveup.clear()
+        self._failback_to.clear()
+        self._rqst_deadline = None
+        if self.table.busy():
+            self.out.log("info", "Shutdown delayed until current resource activity finishes.")
+        if s.nice and was is not Mode.INIT:
+            self.out.send(m.resource_report(Hold.NONE, False, m.INFO_SHUTDOWN))
+        s.hold = Hold.NONE
+        self.out.log(
+            "info",
+            "Giving up all HA resources.",
+            "shutdown_release",
+            groups=self.table.active_keys(),
+        )
+        keys = list(self.table.slots)
+        self.table.release(keys, "shutdown", now)
+        self.table.when_settled("shutdown", keys, self._shutdone, now)
+
+    def _shutdone(self, now: float) -> None:
+        self.out.send(m.shutdone())
+        if self.ping_policy.active:
+            self.out.send(m.clstat(self.s.me, False))
+        self.s.mode = Mode.STOPPED
+
+    def shutdown_done(self) -> bool:
+        """Everything is released and ``shutdone`` is queued."""
+        return self.s.mode is Mode.STOPPED
+
+    # == time ==============================================================================
+    def get_timer(self) -> float | None:
+        """The next time ``handle_timer`` must be called, or None."""
+        times = [
+            self._rqst_deadline if self.s.mode is Mode.STARTING else None,
+            self.standby_protocol.timer(),
+            self.table.timer(),
+            self.ping_policy.timer(),
+            *self._giveup.values(),
+        ]
+        due = [t for t in times if t is not None]
+        return min(due) if due else None
+
+    def handle_timer(self, now: float) -> None:
+        deadline = self._rqst_deadline
+        if self.s.mode is Mode.STARTING and deadline is not None and now >= deadline:
+            self._complete_start(remote=False, take_local=True, now=now)
+        self.table.handle_timer(now)
+        self.standby_protocol.handle_timer(now)
+        self.ping_policy.handle_timer(now)
+        self._failed_giveups(now)
+
+    # == outputs and queries ===============================================================
+    def take_outgoing(self) -> list[Message]:
+        """Messages to send, caller fields only; the core adds src/seq/hg/ts/ttl."""
+        return self.out.take_messages()
+
+    def take_actions(self) -> list[Action]:
+        return self.out.take_actions()
+
+    def take_events(self) -> list[RmEvent]:
+        return self.out.take_events()
+
+    def holdings(self) -> str:
+        """Our claim: none/local/foreign/all (``cl_status rscstatus`` when stable)."""
+        return self.s.hold.text
+
+    def rscstatus(self) -> str:
+        """What ``cl_status rscstatus`` prints: the claim, or ``transition``."""
+        if self.s.mode is not Mode.STABLE or self.standby_protocol.busy:
+            return "transition"
+        return self.s.hold.text
+
+    def stable(self) -> bool:
+        return self.s.mode is Mode.STABLE and not self.standby_protocol.busy
+
+    def status(self) -> dict[str, object]:
+        """Per group key: owner (haresources), state (ours) and holder (as far as we know)."""
+        return {
+            g.key: {
+                "owner": g.owner,
+                "state": self.table.state(g.key).value,
+                "holder": self.s.holder_of(g),
+            }
+            for g in self.s.groups
+        }
