@@ -57,3 +57,13 @@ def keys_in(hold: Hold, node: str, groups: Iterable[ResourceGroup]) -> list[str]
 def claims(hold: Hold, node: str, group: ResourceGroup) -> bool:
     """Whether ``node``'s claim ``hold`` covers ``group``."""
     return bool(set_of(group, node) & hold)
+
+
+def mirror(part: Hold) -> Hold:
+    """A set seen from the other node (two nodes): my local groups are its foreign ones."""
+    mirrored = Hold.NONE
+    if part & Hold.LOCAL:
+        mirrored |= Hold.FOREIGN
+    if part & Hold.FOREIGN:
+        mirrored |= Hold.LOCAL
+    return mirrored

@@ -79,9 +79,17 @@ class PingPolicy:
         if kind == T.NUM_PING_NODES:
             self._compare(src, msg.get("num_ping"), now)
         elif kind == T.YOU_ARE_DEAD:
-            self.s.out.log("info", f"{src} sees more ping nodes: giving up all resources")
-            self.pending = (now, Hold.ALL)
-            self.handle_timer(now)
+            # ipfail gives up at once; we wait 2×keepalive like the other give-ups, so
+            # that an abort_giveup answering a fresher count (a ping node that has just
+            # come back) still cancels it.
+            delay = 2 * self.s.keepalive
+            self.s.out.log(
+                "info",
+                f"{src} sees more ping nodes: giving up all resources in {delay:g} s",
+                "ipfail_giveup",
+                peer=src,
+            )
+            self.pending = (now + delay, Hold.ALL)
         elif kind == T.ABORT_GIVEUP:
             if self.pending is not None:
                 self.s.out.log("info", "Giveup aborted: the peer sees as many ping nodes")

@@ -5,11 +5,12 @@ Inputs are membership changes from the messaging core, delivered messages
 time; outputs are messages, actions and log events, taken by the daemon. Time
 is only ever what the caller passes as ``now``.
 
-The pieces: :mod:`~hbnode.rm.groups` (per-group actions), :mod:`~hbnode.rm.standby`
-(the standby protocol), :mod:`~hbnode.rm.ipfail` (ping counts),
-:mod:`~hbnode.rm.partition` (who keeps a doubly-held group) and
-:mod:`~hbnode.rm.legacy` (``auto_failback legacy``'s ip-request). This module
-holds start-up, takeover, shutdown, isolation, and the glue.
+The parts: :mod:`~hbnode.rm.groups` (per-group actions), :mod:`~hbnode.rm.standby`
+(the standby protocol), :mod:`~hbnode.rm.legacy` (ip-request),
+:mod:`~hbnode.rm.ipfail` (ping counts), :mod:`~hbnode.rm.isolation` and
+:mod:`~hbnode.rm.partition` (hbnode's split-brain policies) and
+:mod:`~hbnode.rm.failures` (failed starts). This module holds start-up,
+takeover, shutdown and the glue.
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ from hbnode.message import Message
 from hbnode.rm import messages as m
 from hbnode.rm.actions import Action
 from hbnode.rm.events import Outbox, RmEvent
-from hbnode.rm.groups import GroupState, GroupTable
+from hbnode.rm.failures import FailedStarts
+from hbnode.rm.groups import GroupTable
 from hbnode.rm.hold import Hold, claims, set_of
 from hbnode.rm.ipfail import PingPolicy
+from hbnode.rm.isolation import Isolation
 from hbnode.rm.legacy import LegacyRequests
 from hbnode.rm.messages import T
-from hbnode.rm.partition import rightful_holder
+from hbnode.rm.partition import HealPolicy
 from hbnode.rm.standby import NOT_NICE, StandbyProtocol, takeover_mirror
 from hbnode.rm.state import Mode, PeerView, Shared
 
 RQSTDELAY = 10.0  # both sides starting: wait this long after the first report, then take ours
-FAILED_GIVEUP_BACKOFF = 30.0  # Heartbeat runs hb_standby 30 s after a failed start
-GIVEUP_RETRY = 1.0  # a give-up that found the cluster in flux is tried again this soon
 CHOICES = ("all", "local", "foreign", "failback")
+IN_FLUX = "resources are in transition; try again when stable"
 
 
 class ResourceManager:
@@ -58,19 +60,20 @@ class ResourceManager:
         table = GroupTable(groups, out)
         self.s = Shared(me, list(groups), auto_failback, keepalive, out, table, peers)
         self.out, self.table = out, table
-        self.deadtime = deadtime
-        # The core declares a ping node dead after deadping without an echo; isolation
-        # acts on those declarations, so deadping is how long "unreachable" must last.
-        self.deadping = deadping
-        self.isolation = isolation and bool(ping_nodes)
         self.standby_protocol = StandbyProtocol(self.s, self._idle)
         self.ping_policy = PingPolicy(self.s, list(ping_nodes), ipfail, self._ipfail_give_up)
+        self.isolation = Isolation(
+            self.s,
+            isolation and bool(ping_nodes),
+            self.ping_policy,
+            deadtime=deadtime,
+            deadping=deadping,
+            take_over=self._takeover,
+        )
         self.legacy = LegacyRequests(self.s)
+        self.heal = HealPolicy(self.s)
+        self.failed = FailedStarts(self.s, self.standby_protocol)
         self._rqst_deadline: float | None = None
-        self._isolated_since: float | None = None
-        self._owed_takeover = False  # isolation kept us from taking over; do it when it ends
-        self._giveup: dict[Hold, float] = {}  # failed start: hand this set over then
-        self._giveup_not_before = float("-inf")
         self._failback_to: set[str] = set()  # auto failback that found us busy
 
     # == membership input ==================================================================
@@ -84,29 +87,31 @@ class ResourceManager:
             peer.alive = peer.name in live
             peer.declared_dead = not peer.alive
             if not peer.alive:
-                peer.split_view = {}  # never in contact: nobody is known to hold anything
+                peer.split = (Hold.NONE, Hold.NONE)  # never in contact: nobody held anything
         if self.ping_policy.active:
-            self.out.send(m.clstat(s.me, True))  # as Heartbeat does when ipfail signs on
+            # Heartbeat says so when ipfail signs on; a peer's ipfail answers with its
+            # count, and the comparison starts from there.
+            self.out.send(m.clstat(s.me, True))
         if not s.nice:
             s.mode = Mode.STABLE
             self.legacy.request_local(now)
             self._take_from_absent(now)
-        else:
-            s.mode = Mode.STARTING
-            self.out.send(m.starting())
-            if not s.present_peers():
-                self._complete_start(remote=False, take_local=True, now=now)
-        self.ping_policy.tell_peers()
+            return
+        s.mode = Mode.STARTING
+        self.out.send(m.starting())
+        if not s.present_peers():
+            self._complete_start(remote=False, take_local=True, now=now)
 
     def node_dead(self, node: str, now: float) -> None:
         """A normal peer was declared dead: STONITH report, then mach_down (§4.3)."""
         s, peer = self.s, self.s.peers.get(node.lower())
         if peer is None or (peer.declared_dead and not peer.alive):
             return
-        before = {g.key: s.holder_of(g) for g in s.groups} if s.mode is not Mode.INIT else {}
+        if s.mode is not Mode.INIT:
+            self.heal.remember(peer)
         old_hold, gone_cleanly = peer.hold, peer.shut_down
         self._forget(peer, now)
-        peer.alive, peer.declared_dead, peer.split_view = False, True, before
+        peer.alive, peer.declared_dead = False, True
         if not s.present_peers():
             self.ping_policy.cancel()
         if s.mode in (Mode.INIT, Mode.STOPPING, Mode.STOPPED):
@@ -120,8 +125,7 @@ class ResourceManager:
             if not s.present_peers():
                 self._complete_start(remote=False, take_local=True, now=now)
             return
-        self._takeover(peer.name, now)
-        self._check_isolation(now)
+        self.isolation.peer_dead(peer.name, now)
 
     def node_alive(self, node: str, status: str, now: float) -> None:
         """A peer is up or active (first contact, or back after we declared it dead)."""
@@ -136,7 +140,7 @@ class ResourceManager:
             return
         self._peer_started(peer, now)
         peer.alive, peer.declared_dead = True, False
-        self._not_isolated(now)
+        self.isolation.end()
 
     def partition_healed(self, node: str, now: float) -> None:
         """Same generation from a node we had declared dead: a split brain ends (§4.7)."""
@@ -147,7 +151,7 @@ class ResourceManager:
     def ping_status(self, name: str, alive: bool, now: float) -> None:
         """A ping node answered again (alive) or was declared dead after deadping."""
         self.ping_policy.ping_changed(name, alive, now)
-        self._check_isolation(now)
+        self.isolation.check(now)
 
     def link_status(self, node: str, up: bool, now: float) -> None:
         """A medium to ``node`` went up or dead: ipfail recounts on a dead link."""
@@ -207,8 +211,8 @@ class ResourceManager:
         hold = Hold.parse(msg.get("rsc_hold"))
         if hold is None:
             return
-        peer, info = s.peers[src], msg.get("info")
-        full = msg.get("rtype") == "full"
+        peer, info, full = s.peers[src], msg.get("info"), msg.get("rtype") == "full"
+        before = peer.hold
         if full:
             peer.hold, peer.stable = hold, msg.get("isstable") == "1"
         else:
@@ -217,14 +221,15 @@ class ResourceManager:
             peer.hold = Hold.NONE
         if s.mode is Mode.STARTING:
             if full and peer.stable:
-                # It holds its foreign groups (ours) already: we take nothing.
-                self._complete_start(remote=True, take_local=not peer.hold & Hold.FOREIGN, now=now)
+                # It holds its foreign groups (ours) already: then we take nothing.
+                take = not peer.hold & Hold.FOREIGN
+                self._complete_start(remote=True, take_local=take, now=now)
             elif self._rqst_deadline is None:
                 self._rqst_deadline = now + RQSTDELAY
             return
         if s.mode is not Mode.STABLE:
             return
-        self._resolve_conflicts(peer, now)
+        self.heal.on_report(peer, before, now)
         if full and not peer.stable and info != m.INFO_SHUTDOWN:
             s.report()  # a node still in transition wants to know what we hold
         if full and peer.stable and peer.returning:
@@ -253,7 +258,7 @@ class ResourceManager:
         elif s.mode is Mode.STABLE:
             # It released everything: take its groups now, not after deadtime. We just
             # heard from it, so we are not isolated whatever the ping nodes say.
-            self._takeover(src, now, check_isolation=False)
+            self._takeover(src, now)
 
     def action_done(self, action_id: int, ok: bool, now: float) -> None:
         """The adapter finished an action; ``ok`` is its success."""
@@ -261,23 +266,22 @@ class ResourceManager:
         if action is not None and action.kind == "acquire" and not ok:
             key = action.group
             self.table.when_settled(
-                f"failed:{key}", [key], lambda t: self._after_failed(key, t), now
+                f"failed:{key}", [key], lambda t: self.failed.stopped(key, t), now
             )
 
     # == start-up ==========================================================================
     def _complete_start(self, *, remote: bool, take_local: bool, now: float) -> None:
         s = self.s
         s.mode, self._rqst_deadline = Mode.STABLE, None
-        which = "remote" if remote else "local"
-        self.out.log("info", f"{which} resource transition completed.")
-        if self._isolated():
+        self.out.log("info", f"{'remote' if remote else 'local'} resource transition completed.")
+        if self.isolation.isolated():
             self.out.log(
                 "warn",
                 "Isolated (no peer, no ping node): not acquiring resources",
                 "isolated",
                 acting="no start",
             )
-            self._owed_takeover = True
+            self.isolation.owed = True
             s.report()
             return
         why = "T_RESOURCES(them)" if remote else "T_RESOURCES(us)"
@@ -285,7 +289,7 @@ class ResourceManager:
             s.hold |= Hold.LOCAL
             s.report()
             keys = s.local_keys()
-            for key in keys:  # HA_DONTASK: the capture shows this to ourselves
+            for key in keys:  # HA_DONTASK: the capture shows this answer to ourselves
                 self.out.send(m.ip_request_resp(s.me, key, True))
             self.table.hold(keys, "initial", now)
             self.table.when_settled("initial", keys, lambda t: self._initial_done(why), now)
@@ -302,8 +306,7 @@ class ResourceManager:
             "initial_acquired",
             groups=self.s.local_keys(),
         )
-        if self.s.mode is Mode.STABLE:
-            self.s.report(m.INFO_REQ_OUR)
+        self._report_if_stable(m.INFO_REQ_OUR)
 
     def _take_from_absent(self, now: float) -> None:
         for peer in list(self.s.peers.values()):
@@ -320,20 +323,13 @@ class ResourceManager:
         self.out.log("warn", "Shared disks are not protected.")
         self.out.send(m.stonith(node, "n_stnth"))
 
-    def _takeover(self, node: str, now: float, *, check_isolation: bool = True) -> None:
+    def _takeover(self, node: str, now: float) -> None:
         """mach_down: take ``node``'s groups, and (req_our_resources) our own."""
         s = self.s
-        if s.mode is not Mode.STABLE:
+        peer = s.peers.get(node)
+        if s.mode is not Mode.STABLE or peer is None or (peer.alive and not peer.shut_down):
             return
-        if check_isolation and self._isolated():
-            self.out.log(
-                "warn",
-                f"Isolated (no peer, no ping node): not taking over from {node}",
-                "isolated",
-                acting="no takeover",
-                node=node,
-            )
-            self._owed_takeover = True
+        if not peer.shut_down and not self.isolation.may_take_over(node):
             return
         theirs = [g.key for g in s.groups if g.owner == node]
         local = s.local_keys()
@@ -381,16 +377,17 @@ class ResourceManager:
     def _forget(self, peer: PeerView, now: float) -> None:
         """Whatever we knew of ``peer``'s holdings and exchanges with it is void."""
         peer.hold, peer.stable, peer.returning = Hold.NONE, False, False
-        peer.conflict_answered = False
+        peer.conflict_since = None
         peer.reannounce.clear()
         self._failback_to.discard(peer.name)
+        self.isolation.forget(peer.name)
         self.standby_protocol.peer_gone(peer.name, now)
 
     def _peer_started(self, peer: PeerView, now: float) -> None:
         """``peer`` (re)started (``starting`` or a new generation): it holds nothing."""
         s, old = self.s, peer.hold
         self._forget(peer, now)
-        peer.shut_down, peer.split_view, peer.returning = False, None, True
+        peer.shut_down, peer.split, peer.returning = False, None, True
         if s.mode is not Mode.STABLE:
             return
         # It restarted before we noticed it die: what it held of ours, nobody holds.
@@ -402,66 +399,25 @@ class ResourceManager:
         if orphans:
             for group in orphans:
                 s.hold |= set_of(group, s.me)
+            keys = [g.key for g in orphans]
             self.out.log(
-                "warn",
-                f"{peer.name} restarted holding resources: taking back"
-                f" {', '.join(g.key for g in orphans)}",
+                "warn", f"{peer.name} restarted holding {', '.join(keys)}: taking them back"
             )
-            self.table.hold([g.key for g in orphans], "mach_down", now)
+            self.table.hold(keys, "mach_down", now)
 
     def _peer_back(self, peer: PeerView, now: float) -> None:
         """``peer`` is alive again after we declared it dead (a heal, or a late first contact)."""
         s, was_dead = self.s, peer.declared_dead
         peer.alive, peer.declared_dead, peer.shut_down = True, False, False
-        self._not_isolated(now)
+        self.isolation.forget(peer.name)
+        self.isolation.end()
         if not was_dead or s.mode is not Mode.STABLE:
             return
         peer.returning = True  # with auto_failback on it gets its groups back once stable
         if s.nice:
-            s.report()  # our claim: a node that also holds one of our groups sees the conflict
+            s.report()  # our claim: a node that also holds one of our sets sees the conflict
         else:
             self.legacy.request_local(now, heal=True)
-        self.ping_policy.tell_peers(only=peer.name)
-
-    def _resolve_conflicts(self, peer: PeerView, now: float) -> None:
-        """Groups both we and ``peer`` hold (a healed split brain): one keeps each."""
-        s = self.s
-        both = [g for g in s.groups if self.table.active(g.key) and claims(peer.hold, peer.name, g)]
-        if not both:
-            for key in sorted(peer.reannounce):  # it has let go: point the address at us
-                self.table.announce(key, "partition")
-            peer.reannounce.clear()
-            return
-        second = peer.conflict_answered
-        view = peer.split_view
-        released = []
-        for group in both:
-            before = s.me if view is None else view.get(group.key)
-            keeper = rightful_holder(
-                group, s.me, peer.name, s.auto_failback, before, second_round=second
-            )
-            self.out.log(
-                "warn",
-                f"Resource group {group.key} is held by {s.me} and {peer.name}: {keeper} keeps it",
-                "partition_resolved",
-                group=group.key,
-                keeper=keeper,
-            )
-            if keeper == s.me:
-                self.table.announce(group.key, "partition")
-                peer.reannounce.add(group.key)
-            else:
-                released.append(group.key)
-        peer.split_view = None
-        if released:
-            self.table.release(released, "partition", now)
-            s.drop_claims_released()
-            self.table.when_settled(
-                f"partition:{peer.name}", released, lambda t: self._report_if_stable(), now
-            )
-        if not second:
-            peer.conflict_answered = True
-            s.report()
 
     def _failback(self, peer: PeerView, now: float) -> None:
         """auto_failback on: give ``peer`` its groups back (standby foreign, §4.4)."""
@@ -482,84 +438,6 @@ class ResourceManager:
                 self._failback(peer, now)
                 if self.standby_protocol.busy:
                     return
-
-    # == isolation (hbnode's own policy) ===================================================
-    def _isolated(self) -> bool:
-        """The peer is dead (not shut down) and every ping node too: we are the cut-off side."""
-        peers = list(self.s.peers.values())
-        return (
-            self.isolation
-            and self.ping_policy.all_dead()
-            and bool(peers)
-            and not any(p.alive or p.shut_down for p in peers)
-        )
-
-    def _check_isolation(self, now: float) -> None:
-        s = self.s
-        if not self._isolated():
-            self._not_isolated(now)
-            if self._owed_takeover and s.mode is Mode.STABLE and not s.present_peers():
-                self._owed_takeover = False
-                self._take_from_absent(now)
-            return
-        if self._isolated_since is None:
-            self._isolated_since = now
-            self.out.log(
-                "warn",
-                "Isolated: the peer and every ping node are unreachable",
-                "isolated",
-                acting="watch",
-            )
-        keys = self.table.active_keys()
-        if keys and s.mode is Mode.STABLE:
-            # The other side sees the ping nodes and has taken over: our copy of the
-            # addresses only collides with theirs.
-            self.out.log(
-                "warn", f"Isolated: releasing {', '.join(keys)}", "isolation_release", groups=keys
-            )
-            s.hold = Hold.NONE
-            self.table.release(keys, "isolation", now)
-            self._owed_takeover = True
-
-    def _not_isolated(self, now: float) -> None:
-        if self._isolated_since is not None:
-            self._isolated_since = None
-            self.out.log("info", "No longer isolated", "isolation_ended")
-        if any(p.present for p in self.s.peers.values()):
-            self._owed_takeover = False  # a live peer: the normal protocol decides
-
-    # == failures ==========================================================================
-    def _after_failed(self, key: str, now: float) -> None:
-        """A start failed and the group is stopped again: let the peer have its set."""
-        s, group = self.s, self.s.group(key)
-        if group is None or self.table.state(key) is not GroupState.FAILED:
-            return
-        if s.mode is not Mode.STABLE:
-            return
-        before = s.hold
-        s.drop_claims_released()
-        if s.hold != before:
-            s.report()  # a starting peer now takes what we do not claim
-        if not s.nice or not s.present_peers():
-            self.out.log("err", f"Resource group {key} failed and nobody can take it over")
-            return
-        part = set_of(group, s.me)
-        due = max(now, self._giveup_not_before)
-        self._giveup[part] = min(self._giveup.get(part, due), due)
-        self._failed_giveups(now)
-
-    def _failed_giveups(self, now: float) -> None:
-        for part, due in sorted(self._giveup.items()):
-            if now < due:
-                continue
-            if not self.s.present_peers():
-                del self._giveup[part]
-                continue
-            if self.standby_protocol.request(part, now, reason="acquire_failed") is None:
-                del self._giveup[part]
-                self._giveup_not_before = now + FAILED_GIVEUP_BACKOFF
-            else:
-                self._giveup[part] = now + GIVEUP_RETRY
 
     def _ipfail_give_up(self, what: Hold, now: float) -> bool:
         error = self.standby_protocol.request(what, now, reason="ipfail", via_ipfail=True)
@@ -582,7 +460,7 @@ class ResourceManager:
         if not s.nice:
             return NOT_NICE
         if s.mode is not Mode.STABLE or self.standby_protocol.busy:
-            return "resources are in transition; try again when stable"
+            return IN_FLUX
         if not s.present_peers():
             return "no other node is active to give resources"
         self.out.send(m.hb_takeover(what))
@@ -602,7 +480,8 @@ class ResourceManager:
         was, s.mode = s.mode, Mode.STOPPING
         self.standby_protocol.abort()
         self.ping_policy.cancel()
-        self._giveup.clear()
+        self.failed.clear()
+        self.isolation.deferred.clear()
         self._failback_to.clear()
         self._rqst_deadline = None
         if self.table.busy():
@@ -638,7 +517,8 @@ class ResourceManager:
             self.standby_protocol.timer(),
             self.table.timer(),
             self.ping_policy.timer(),
-            *self._giveup.values(),
+            self.failed.timer(),
+            self.isolation.timer(),
         ]
         due = [t for t in times if t is not None]
         return min(due) if due else None
@@ -650,7 +530,8 @@ class ResourceManager:
         self.table.handle_timer(now)
         self.standby_protocol.handle_timer(now)
         self.ping_policy.handle_timer(now)
-        self._failed_giveups(now)
+        self.failed.handle_timer(now)
+        self.isolation.handle_timer(now)
 
     # == outputs and queries ===============================================================
     def take_outgoing(self) -> list[Message]:
@@ -669,9 +550,7 @@ class ResourceManager:
 
     def rscstatus(self) -> str:
         """What ``cl_status rscstatus`` prints: the claim, or ``transition``."""
-        if self.s.mode is not Mode.STABLE or self.standby_protocol.busy:
-            return "transition"
-        return self.s.hold.text
+        return self.s.hold.text if self.stable() else "transition"
 
     def stable(self) -> bool:
         return self.s.mode is Mode.STABLE and not self.standby_protocol.busy

@@ -1,44 +1,125 @@
-"""Who keeps a group that both sides of a healed partition hold.
+"""Who keeps a resource set that both sides of a healed partition hold.
 
 Heartbeat answers a healed split brain by restarting both nodes (give up
 everything, sleep deadtime+1 s, start again): some 20 s without any holder.
-hbnode instead lets one node keep each doubly-held group and re-announce it,
-and the other stop it at once. Both nodes must reach the same verdict without a
-new message type, from what each knows:
+hbnode lets one node keep each doubly-held set, re-announce its addresses, and
+the other stop its copy at once. Both nodes must reach the same verdict without
+a new message type, from what each knows. Claims on the wire are per *set*
+(``rsc_hold`` local/foreign), so the verdict is per set too: the loser drops the
+whole set, and its next report no longer claims it.
 
 * auto_failback on: the haresources owner keeps it (it would get it back anyway).
-* otherwise: the node that held it *before* contact was lost keeps it (the
-  longest holder); each side remembers who that was when it declared the other
-  dead (``split_view``), and a side that never lost contact knows it held it.
-* no such node (both took it during the split), or the two views disagree so the
-  conflict survives one round: the haresources owner if it is one of the two,
-  else the node whose name sorts first. Both nodes know all of this alike.
+* otherwise the node that claimed the set *before* contact was lost keeps it:
+  the longest holder. Each side remembers both claims from when it declared the
+  other dead; a side that never lost contact uses the claims just before the
+  conflicting report.
+* neither or both claimed it then: the owner (two nodes: my local set is mine,
+  my foreign set is the peer's). Both nodes know all of this alike.
+* if the conflict still stands after ``STUCK`` seconds (the two memories
+  disagreed), the owner rule decides, which cannot disagree.
+
+A peer that is a real Heartbeat restarts itself on a heal (it gives up
+everything, then sends ``shutdone``); we never fight it: when it claims a set
+the rules give it, we let go, and what it gives up we take back on ``shutdone``.
 """
 
 from __future__ import annotations
 
 from hbnode.config.hacf import AutoFailback
-from hbnode.config.haresources import ResourceGroup
+from hbnode.rm.hold import Hold, keys_in, mirror
+from hbnode.rm.state import Mode, PeerView, Shared
+
+STUCK = 5.0  # a conflict older than this is settled by the owner rule alone
+ANSWER_EVERY = 1.0  # at most one answering report per second to one peer
 
 
-def tie_break(group: ResourceGroup, a: str, b: str) -> str:
-    """The haresources owner if it is ``a`` or ``b``, else the lower node name."""
-    if group.owner in (a, b):
-        return group.owner
-    return min(a, b)
-
-
-def rightful_holder(
-    group: ResourceGroup,
-    me: str,
-    peer: str,
+def we_keep(
+    part: Hold,
     auto_failback: AutoFailback,
-    held_before: str | None,
+    mine_before: Hold,
+    theirs_before: Hold,
     *,
-    second_round: bool = False,
-) -> str:
-    """The node (``me`` or ``peer``) that keeps ``group`` when both hold it."""
-    if auto_failback is AutoFailback.ON or second_round or held_before not in (me, peer):
-        return tie_break(group, me, peer)
-    assert held_before is not None
-    return held_before
+    stuck: bool = False,
+) -> bool:
+    """Whether we keep our set ``part`` (LOCAL or FOREIGN) that the peer claims too."""
+    owner_is_us = part is Hold.LOCAL
+    if auto_failback is AutoFailback.ON or stuck:
+        return owner_is_us
+    we_had = bool(mine_before & part)
+    they_had = bool(theirs_before & mirror(part))
+    if we_had != they_had:
+        return we_had
+    return owner_is_us
+
+
+class HealPolicy:
+    """Spots doubly-held sets in a peer's reports and settles them."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.s = shared
+
+    def remember(self, peer: PeerView) -> None:
+        """We lose contact with ``peer``: note both claims as they are now."""
+        peer.split = (self.s.hold, peer.hold)
+
+    def on_report(self, peer: PeerView, claimed_before: Hold, now: float) -> None:
+        """``peer`` sent a claim (its previous one was ``claimed_before``)."""
+        s = self.s
+        if s.mode is not Mode.STABLE:
+            return
+        conflicts = [p for p in (Hold.LOCAL, Hold.FOREIGN) if self._doubly_held(peer, p)]
+        if not conflicts:
+            self._settled(peer)
+            return
+        if peer.conflict_since is None:
+            peer.conflict_since = now
+        stuck = now - peer.conflict_since >= STUCK
+        mine_before, theirs_before = peer.split or (s.hold, claimed_before)
+        kept = False
+        for part in conflicts:
+            keys = [k for k in keys_in(part, s.me, s.groups) if s.table.active(k)]
+            keep = we_keep(part, s.auto_failback, mine_before, theirs_before, stuck=stuck)
+            keeper = s.me if keep else peer.name
+            s.out.log(
+                "warn",
+                f"Resource groups {', '.join(keys)} held by {s.me} and"
+                f" {peer.name} [{part.text}]: {keeper} keeps them",
+                "partition_resolved",
+                groups=keys,
+                keeper=keeper,
+            )
+            if keep:
+                kept = True
+                for key in keys:
+                    if key not in peer.reannounce:  # once per conflict, again when it ends
+                        s.table.announce(key, "partition")
+                peer.reannounce.update(keys)
+            else:
+                self._let_go(peer, part, keys, now)
+        if kept and now - peer.answered_at >= ANSWER_EVERY:
+            peer.answered_at = now
+            s.report()  # our claim: the peer applies the same rules and lets go
+
+    def _doubly_held(self, peer: PeerView, part: Hold) -> bool:
+        s = self.s
+        if not peer.hold & mirror(part):
+            return False
+        return any(s.table.active(k) for k in keys_in(part, s.me, s.groups))
+
+    def _let_go(self, peer: PeerView, part: Hold, keys: list[str], now: float) -> None:
+        s = self.s
+        s.hold &= ~part
+        s.table.release(keys, "partition", now)
+
+        def released(_now: float) -> None:
+            if s.mode is Mode.STABLE:
+                s.report()  # no longer claimed: the keeper re-announces
+
+        s.table.when_settled(f"partition:{peer.name}:{part.text}", keys, released, now)
+
+    def _settled(self, peer: PeerView) -> None:
+        """No conflict (any more): re-announce what the peer has just let go of."""
+        for key in sorted(peer.reannounce):
+            self.s.table.announce(key, "partition")
+        peer.reannounce.clear()
+        peer.split, peer.conflict_since = None, None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hbnode.message import Message
 from hbnode.rm import messages as m
-from hbnode.rm.hold import Hold, keys_in
+from hbnode.rm.hold import Hold, keys_in, mirror
 from hbnode.rm.messages import Ask
 from hbnode.rm.state import Mode, Shared
 
@@ -167,7 +167,7 @@ class StandbyProtocol:
             reason="standby",
         )
         keys = keys_in(op.what, giver, s.groups)  # R is relative to G
-        s.hold |= _mirror(op.what)
+        s.hold |= mirror(op.what)  # G's set, seen from us
         s.table.hold(keys, op.reason, now)
         s.table.when_settled(_TAG, keys, self._acquired, now)
 
@@ -227,16 +227,6 @@ class StandbyProtocol:
         if self.s.mode is Mode.STABLE:
             self.s.report()
         self.on_finished(now)
-
-
-def _mirror(what: Hold) -> Hold:
-    """G's set seen from O (two nodes): G's local groups are O's foreign ones."""
-    mirrored = Hold.NONE
-    if what & Hold.LOCAL:
-        mirrored |= Hold.FOREIGN
-    if what & Hold.FOREIGN:
-        mirrored |= Hold.LOCAL
-    return mirrored
 
 
 def takeover_mirror(what: str) -> Hold | None:

@@ -34,9 +34,10 @@ class PeerView:
     stable: bool = False  # its last report had isstable=1
     returning: bool = False  # (re)joined: with auto_failback on, fail back once it is stable
     shut_down: bool = False  # sent shutdone: it holds nothing and is leaving
-    # Who held each group when we lost contact (partition heal picks the keeper by it).
-    split_view: dict[str, str | None] | None = None
-    conflict_answered: bool = False  # we answered a conflicting claim with our report
+    # Our claim and its claim when we lost contact: a heal picks each set's keeper by it.
+    split: tuple[Hold, Hold] | None = None
+    conflict_since: float | None = None  # when we first saw it claim what we hold
+    answered_at: float = float("-inf")  # when we last answered a conflicting claim
     reannounce: set[str] = field(default_factory=set)  # ours again once it stops claiming
 
     @property

@@ -78,6 +78,7 @@ class Cluster:
         self.sims = {n: NodeSim(n) for n in nodes}
         self.running: dict[str, set[str]] = {n: set() for n in nodes}  # what really runs
         self.cut: set[frozenset[str]] = set()  # node pairs that cannot hear each other
+        self.deaf: set[tuple[str, str]] = set()  # (listener, speaker): a one-way fault
         self.ping_cut: set[str] = set()  # nodes that cannot reach any ping node
         self.fail: dict[tuple[str, str, str], int] = {}  # (node, kind, key) → failures left
         self.sent: list[tuple[float, str, Message]] = []
@@ -176,6 +177,8 @@ class Cluster:
     # -- the membership layer ----------------------------------------------------------
     def hears(self, a: str, b: str) -> bool:
         """Can ``a`` hear ``b``'s packets?"""
+        if (a, b) in self.deaf:
+            return False
         return self.sims[b].rm is not None and frozenset((a, b)) not in self.cut
 
     def _membership(self) -> None:

@@ -1,0 +1,141 @@
+"""hbnode's isolation policy (``hbnode_isolation``, on when ping nodes are configured).
+
+Heartbeat takes over whenever the peer is declared dead, so pulling the cable of
+the active node leaves both nodes with the VIP. A node that has lost its peer
+*and* every ping node is most likely the one that is cut off; the other side
+still sees the ping nodes and takes over. So the cut-off node does not take
+over, and lets go of what it holds; once a ping node or the peer is back it is
+not isolated any more and the normal rules apply again.
+
+The peer's death and the ping nodes' death are separate timeouts that a single
+cut trips at slightly different moments, so a takeover waits until the ping
+nodes would have been declared dead too (``grace``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hbnode.rm.hold import Hold
+from hbnode.rm.ipfail import PingPolicy
+from hbnode.rm.state import Mode, Shared
+
+DEAD_CHECK = 0.25  # the core's dead-node check period
+
+
+class Isolation:
+    def __init__(
+        self,
+        shared: Shared,
+        enabled: bool,
+        ping: PingPolicy,
+        *,
+        deadtime: float,
+        deadping: float,
+        take_over: Callable[[str, float], None],
+    ) -> None:
+        self.s = shared
+        self.enabled = enabled
+        self.ping = ping
+        self.deadtime, self.deadping = deadtime, deadping
+        self.take_over = take_over  # mach_down for one dead peer
+        self.since: float | None = None
+        self.owed = False  # we did not take over because of isolation; do it when it ends
+        self.deferred: dict[str, float] = {}  # dead peer → when to take over
+
+    def isolated(self) -> bool:
+        """The peer is dead (not shut down) and every ping node too: we are the cut-off side."""
+        peers = list(self.s.peers.values())
+        return (
+            self.enabled
+            and self.ping.all_dead()
+            and bool(peers)
+            and not any(p.alive or p.shut_down for p in peers)
+        )
+
+    def grace(self) -> float:
+        """How long after a peer's death a shared cut shows as dead ping nodes too.
+
+        Its last heartbeat and our last ping echo are at most a keepalive apart, the
+        ping nodes die deadping after that echo, and the core checks every 250 ms.
+        """
+        if not self.enabled:
+            return 0.0
+        return max(0.0, self.deadping - self.deadtime + self.s.keepalive + DEAD_CHECK)
+
+    def peer_dead(self, peer: str, now: float) -> None:
+        """Take over from ``peer`` now, or once we know we are not the cut-off side."""
+        grace = self.grace()
+        if grace > 0 and not self.isolated():
+            self.deferred[peer] = now + grace
+            self.s.out.log(
+                "info",
+                f"Isolation check: taking over from {peer} in {grace:g} s"
+                " unless every ping node is dead by then",
+            )
+        else:
+            self.take_over(peer, now)
+        self.check(now)
+
+    def may_take_over(self, peer: str) -> bool:
+        """False (and a takeover owed) while isolated."""
+        if not self.isolated():
+            return True
+        self.s.out.log(
+            "warn",
+            f"Isolated (no peer, no ping node): not taking over from {peer}",
+            "isolated",
+            acting="no takeover",
+            node=peer,
+        )
+        self.owed = True
+        return False
+
+    def check(self, now: float) -> None:
+        """After any peer or ping node change: release when cut off, catch up when not."""
+        s = self.s
+        if not self.isolated():
+            self.end()
+            if self.owed and s.mode is Mode.STABLE and not s.present_peers():
+                self.owed = False
+                for peer in list(s.peers.values()):
+                    if not peer.present:
+                        self.take_over(peer.name, now)
+            return
+        if self.since is None:
+            self.since = now
+            s.out.log(
+                "warn",
+                "Isolated: the peer and every ping node are unreachable",
+                "isolated",
+                acting="watch",
+            )
+        keys = s.table.active_keys()
+        if keys and s.mode is Mode.STABLE:
+            # The other side sees the ping nodes and has taken over: our copy of the
+            # addresses only collides with theirs.
+            s.out.log(
+                "warn", f"Isolated: releasing {', '.join(keys)}", "isolation_release", groups=keys
+            )
+            s.hold = Hold.NONE
+            s.table.release(keys, "isolation", now)
+            self.owed = True
+
+    def end(self) -> None:
+        if self.since is not None:
+            self.since = None
+            self.s.out.log("info", "No longer isolated", "isolation_ended")
+        if self.s.present_peers():
+            self.owed = False  # a live peer: the normal protocol decides
+
+    def forget(self, peer: str) -> None:
+        self.deferred.pop(peer, None)
+
+    def timer(self) -> float | None:
+        return min(self.deferred.values()) if self.deferred else None
+
+    def handle_timer(self, now: float) -> None:
+        for peer, due in sorted(self.deferred.items()):
+            if now >= due:
+                del self.deferred[peer]
+                self.take_over(peer, now)
