@@ -209,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `hblab status | head`: the reader left; that is not an error.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ MIXED = ["master=heartbeat;slave=hbnode", "master=hbnode;slave=heartbeat"]
 COMM_TIMEOUT = 30.0
 # Lines of the real Heartbeat's log that would mean it dislikes what hbnode sends.
 COMPLAINT = re.compile(
-    r"authenticat|bad node|replay|netstring|string2msg|Invalid|malformed|cannot |"
-    r"lost a lot|NAK|not found|protocol",
+    r"authenticat|authtoken|bad node|replay|netstring|string2msg|malformed|msg2|"
+    r"lost a lot|lost packet|nak_rexmit|seqno|flow control|should_drop",
     re.I,
 )
 
