@@ -94,6 +94,8 @@ class Isolation:
     def check(self, now: float) -> None:
         """After any peer or ping node change: release when cut off, catch up when not."""
         s = self.s
+        if s.mode is Mode.INIT:
+            return  # before comm-up nobody is known alive yet; start-up checks for itself
         if not self.isolated():
             self.end()
             if self.owed and s.mode is Mode.STABLE and not s.present_peers():

@@ -9,8 +9,8 @@ The parts: :mod:`~hbnode.rm.groups` (per-group actions), :mod:`~hbnode.rm.standb
 (the standby protocol), :mod:`~hbnode.rm.legacy` (ip-request),
 :mod:`~hbnode.rm.ipfail` (ping counts), :mod:`~hbnode.rm.isolation` and
 :mod:`~hbnode.rm.partition` (hbnode's split-brain policies) and
-:mod:`~hbnode.rm.failures` (failed starts). This module holds start-up,
-takeover, shutdown and the glue.
+:mod:`~hbnode.rm.failures` (failed starts), :mod:`~hbnode.rm.takeover`
+(mach_down). This module holds start-up, shutdown and the glue.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hbnode.rm.actions import Action
 from hbnode.rm.events import Outbox, RmEvent
 from hbnode.rm.failures import FailedStarts
 from hbnode.rm.groups import GroupTable
-from hbnode.rm.hold import Hold, claims, set_of
+from hbnode.rm.hold import Hold
 from hbnode.rm.ipfail import PingPolicy
 from hbnode.rm.isolation import Isolation
 from hbnode.rm.legacy import LegacyRequests
@@ -31,6 +31,7 @@ from hbnode.rm.messages import T
 from hbnode.rm.partition import HealPolicy
 from hbnode.rm.standby import NOT_NICE, StandbyProtocol, takeover_mirror
 from hbnode.rm.state import Mode, PeerView, Shared
+from hbnode.rm.takeover import Takeover
 
 RQSTDELAY = 10.0  # both sides starting: wait this long after the first report, then take ours
 CHOICES = ("all", "local", "foreign", "failback")
@@ -62,14 +63,16 @@ class ResourceManager:
         self.out, self.table = out, table
         self.standby_protocol = StandbyProtocol(self.s, self._idle)
         self.ping_policy = PingPolicy(self.s, list(ping_nodes), ipfail, self._ipfail_give_up)
+        self.takeover_policy = Takeover(self.s)
         self.isolation = Isolation(
             self.s,
             isolation and bool(ping_nodes),
             self.ping_policy,
             deadtime=deadtime,
             deadping=deadping,
-            take_over=self._takeover,
+            take_over=self.takeover_policy.take,
         )
+        self.takeover_policy.allowed = self.isolation.may_take_over
         self.legacy = LegacyRequests(self.s)
         self.heal = HealPolicy(self.s)
         self.failed = FailedStarts(self.s, self.standby_protocol)
@@ -120,7 +123,7 @@ class ResourceManager:
             self.out.log("info", f"Dead node {peer.name} gave up resources.")
             self.out.send(m.stonith(peer.name, "unneeded"))
             return
-        self._stonith(peer.name, old_hold)
+        self.takeover_policy.stonith(peer.name, old_hold)
         if s.mode is Mode.STARTING:
             if not s.present_peers():
                 self._complete_start(remote=False, take_local=True, now=now)
@@ -258,7 +261,7 @@ class ResourceManager:
         elif s.mode is Mode.STABLE:
             # It released everything: take its groups now, not after deadtime. We just
             # heard from it, so we are not isolated whatever the ping nodes say.
-            self._takeover(src, now)
+            self.takeover_policy.take(src, now)
 
     def action_done(self, action_id: int, ok: bool, now: float) -> None:
         """The adapter finished an action; ``ok`` is its success."""
@@ -311,63 +314,7 @@ class ResourceManager:
     def _take_from_absent(self, now: float) -> None:
         for peer in list(self.s.peers.values()):
             if not peer.present:
-                self._takeover(peer.name, now)
-
-    # == takeover ==========================================================================
-    def _stonith(self, node: str, old_hold: Hold) -> None:
-        if self.s.nice and old_hold == Hold.NONE:
-            self.out.log("info", f"Dead node {node} gave up resources.")
-            self.out.send(m.stonith(node, "unneeded"))
-            return
-        self.out.log("warn", "No STONITH device configured.")
-        self.out.log("warn", "Shared disks are not protected.")
-        self.out.send(m.stonith(node, "n_stnth"))
-
-    def _takeover(self, node: str, now: float) -> None:
-        """mach_down: take ``node``'s groups, and (req_our_resources) our own."""
-        s = self.s
-        peer = s.peers.get(node)
-        if s.mode is not Mode.STABLE or peer is None or (peer.alive and not peer.shut_down):
-            return
-        if not peer.shut_down and not self.isolation.may_take_over(node):
-            return
-        theirs = [g.key for g in s.groups if g.owner == node]
-        local = s.local_keys()
-        self.out.log(
-            "info",
-            f"Resources being acquired from {node}.",
-            "takeover_started",
-            node=node,
-            groups=theirs,
-            reason="mach_down",
-        )
-        for key in theirs:
-            if not self.table.active(key):
-                self.out.log("info", f"Taking over resource group {key}")
-        s.hold |= Hold.ALL
-        self.table.hold(local, "mach_down", now)
-        self.table.hold(theirs, "mach_down", now)
-        if s.nice:
-            self.table.when_settled(
-                f"takeover:{node}:local",
-                local,
-                lambda t: self._report_if_stable(m.INFO_REQ_OUR),
-                now,
-            )
-        self.table.when_settled(
-            f"takeover:{node}", theirs, lambda t: self._takeover_done(node), now
-        )
-
-    def _takeover_done(self, node: str) -> None:
-        if self.s.nice and self.s.mode is Mode.STABLE:
-            self.out.send(m.mach_down_report())
-        self.out.log(
-            "info",
-            f"mach_down takeover complete for node {node}.",
-            "handover_done",
-            node=node,
-            reason="mach_down",
-        )
+                self.takeover_policy.take(peer.name, now)
 
     def _report_if_stable(self, info: str | None = None) -> None:
         if self.s.mode is Mode.STABLE:
@@ -385,25 +332,10 @@ class ResourceManager:
 
     def _peer_started(self, peer: PeerView, now: float) -> None:
         """``peer`` (re)started (``starting`` or a new generation): it holds nothing."""
-        s, old = self.s, peer.hold
+        old = peer.hold
         self._forget(peer, now)
         peer.shut_down, peer.split, peer.returning = False, None, True
-        if s.mode is not Mode.STABLE:
-            return
-        # It restarted before we noticed it die: what it held of ours, nobody holds.
-        orphans = [
-            g
-            for g in s.groups
-            if g.owner != peer.name and claims(old, peer.name, g) and not self.table.active(g.key)
-        ]
-        if orphans:
-            for group in orphans:
-                s.hold |= set_of(group, s.me)
-            keys = [g.key for g in orphans]
-            self.out.log(
-                "warn", f"{peer.name} restarted holding {', '.join(keys)}: taking them back"
-            )
-            self.table.hold(keys, "mach_down", now)
+        self.takeover_policy.orphans(peer, old, now)
 
     def _peer_back(self, peer: PeerView, now: float) -> None:
         """``peer`` is alive again after we declared it dead (a heal, or a late first contact)."""

@@ -168,3 +168,60 @@ def test_one_sided_fault_is_settled_by_the_side_that_still_hears() -> None:
     assert c.where() == HOME
     assert [a.group for a in c.actions["slave"] if a.reason == "partition"] == [MASTER_KEY]
     assert c.rm("master").stable() and c.rm("slave").stable()
+
+
+def test_legacy_heal_uses_ip_request() -> None:
+    c = started(auto_failback=AutoFailback.LEGACY)
+    c.partition()
+    c.run(12)
+    assert c.where() == {"master": BOTH, "slave": BOTH}
+    c.heal()
+    c.run(3)
+    assert c.where() == HOME
+    requests = {(m.get("src"), m.get("ipaddr")) for m in c.messages(kind="ip-request")}
+    assert requests >= {("master", MASTER_KEY), ("slave", SLAVE_KEY)}
+    announces = {(n, a.group) for n in c.actions for a in c.actions[n] if a.kind == "announce"}
+    assert announces == {("master", MASTER_KEY), ("slave", SLAVE_KEY)}
+
+
+def test_we_keep_rules() -> None:
+    from hbnode.rm.hold import Hold
+    from hbnode.rm.partition import we_keep
+
+    on, off = AutoFailback.ON, AutoFailback.OFF
+    # auto_failback on: the owner keeps (my local set is mine, my foreign set is not).
+    assert we_keep(Hold.LOCAL, on, Hold.NONE, Hold.ALL)
+    assert not we_keep(Hold.FOREIGN, on, Hold.ALL, Hold.NONE)
+    # off: whoever claimed the set before the split …
+    assert we_keep(Hold.FOREIGN, off, Hold.ALL, Hold.NONE)
+    assert not we_keep(Hold.LOCAL, off, Hold.NONE, Hold.ALL)
+    # … else the owner; and the owner when the conflict is stuck.
+    assert we_keep(Hold.LOCAL, off, Hold.NONE, Hold.NONE)
+    assert not we_keep(Hold.FOREIGN, off, Hold.ALL, Hold.ALL)
+    assert not we_keep(Hold.FOREIGN, off, Hold.ALL, Hold.NONE, stuck=True)
+
+
+def test_a_conflict_that_does_not_settle_falls_back_to_the_owner() -> None:
+    from hbnode.message import Message
+
+    c = started(auto_failback=AutoFailback.OFF)
+    c.call("master", lambda rm: rm.standby("all", c.now))
+    c.run(3)
+    c.crash("master")
+    slave = c.rm("slave")
+    # A peer that keeps claiming its local set (as if its memory disagreed with ours).
+    claim = Message.of(
+        ("t", "resource"),
+        ("rsc_hold", "local"),
+        ("rtype", "full"),
+        ("isstable", "1"),
+        ("src", "master"),
+    )
+    slave.receive(claim, c.now)
+    c.call("slave", lambda rm: None)
+    assert [a.kind for a in c.actions["slave"]][-1] == "announce"  # it held it longer
+    c.run(5.1)
+    slave.receive(claim, c.now)
+    c.call("slave", lambda rm: None)
+    c.run(1)
+    assert c.where()["slave"] == {SLAVE_KEY}
