@@ -14,15 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lab import faults, rootfs, wiring
 from lab import node as nodes
-from lab import rootfs, wiring
 from lab.errors import LabError
 from lab.impls import Impl, missing_programs
 from lab.proc import ProcessId, wait_gone
 from lab.state import STATE_DIR, LabState, NodeRecord
 from lab.topology import REFERENCE, Host, Role, Topology
 
-NETEM_KEYS = ("loss", "delay", "duplicate", "reorder")
+NETEM_KEYS = faults.NETEM_KEYS
 
 
 class NetnsLab:
@@ -243,34 +243,13 @@ class NetnsLab:
         wiring.set_link(self._rec(name).netns, iface, up)
 
     def netem(self, name: str, iface: str, params: dict[str, str] | None) -> None:
-        """tc netem on the node's side of the cable; ``None`` clears it."""
+        """Loss/delay on the node's side of the cable (lab.faults); ``None`` clears it."""
         self._iface(name, iface)
         netns = self._rec(name).netns
         if params is None:
-            cmd = ["ip", "netns", "exec", netns, "tc", "qdisc", "del", "dev", iface, "root"]
-            subprocess.run(cmd, capture_output=True)  # nothing to clear is fine
+            faults.clear(netns, iface)
             return
-        args: list[str] = []
-        for key in NETEM_KEYS:
-            if key in params:
-                args += [key, params[key]]
-        cmd = [
-            "ip",
-            "netns",
-            "exec",
-            netns,
-            "tc",
-            "qdisc",
-            "replace",
-            "dev",
-            iface,
-            "root",
-            "netem",
-            *args,
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise LabError(f"tc netem failed: {done.stderr.strip()}")
+        faults.apply(netns, iface, params)
 
     def capture(
         self, name: str, iface: str, out: Path, seconds: float | None, bpf: str = ""

@@ -1,0 +1,77 @@
+"""Link faults on a node's side of a cable: tc netem, or nftables where netem is missing.
+
+Some kernels (this lab's CI machines among them) are built without sch_netem.
+Random loss is still needed to show retransmission at work, so ``loss`` falls
+back to an nftables rule in the node's own network namespace (``numgen random``
+drops that share of the interface's outgoing packets). Delay, duplication and
+reordering have no such stand-in and say so. Nothing here touches the host's
+root namespace.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from lab.errors import LabError
+
+NETEM_KEYS = ("loss", "delay", "duplicate", "reorder")
+NFT_TABLE = "hblab_faults"
+
+
+def _in_ns(netns: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", netns, *argv], capture_output=True, text=True, timeout=30
+    )
+
+
+def clear(netns: str, iface: str) -> None:
+    _in_ns(netns, "tc", "qdisc", "del", "dev", iface, "root")  # nothing to clear is fine
+    _in_ns(netns, "nft", "delete", "chain", "inet", NFT_TABLE, f"out_{iface}")
+
+
+def apply(netns: str, iface: str, params: dict[str, str]) -> str:
+    """Apply ``params``; returns the mechanism used: ``netem`` or ``nft``."""
+    unknown = set(params) - set(NETEM_KEYS)
+    if unknown:
+        raise LabError(f"unknown netem parameter(s): {', '.join(sorted(unknown))}")
+    args = [word for key in NETEM_KEYS if key in params for word in (key, params[key])]
+    done = _in_ns(netns, "tc", "qdisc", "replace", "dev", iface, "root", "netem", *args)
+    if done.returncode == 0:
+        return "netem"
+    if "qdisc kind is unknown" not in done.stderr:
+        raise LabError(f"tc netem failed: {done.stderr.strip()}")
+    if set(params) != {"loss"}:
+        raise LabError(
+            "this kernel has no netem qdisc (sch_netem); only loss can be emulated "
+            "(with nftables): drop delay/duplicate/reorder"
+        )
+    _nft_loss(netns, iface, _percent(params["loss"]))
+    return "nft"
+
+
+def _percent(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
+    if match is None or not 0 <= float(match.group(1)) <= 100:
+        raise LabError(f"bad loss {text!r}: want a percentage such as 20%")
+    return round(float(match.group(1)))
+
+
+def _nft_loss(netns: str, iface: str, percent: int) -> None:
+    chain = f"out_{iface}"
+    script = (
+        f"add table inet {NFT_TABLE}\n"
+        f"add chain inet {NFT_TABLE} {chain} {{ type filter hook output priority 0; }}\n"
+        f"flush chain inet {NFT_TABLE} {chain}\n"
+        f'add rule inet {NFT_TABLE} {chain} oifname "{iface}" numgen random mod 100 < {percent} '
+        "drop\n"
+    )
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, "nft", "-f", "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if done.returncode != 0:
+        raise LabError(f"nft loss rule failed: {done.stderr.strip()}")
