@@ -45,6 +45,18 @@ class FailedStarts:
         self.due[part] = min(self.due.get(part, when), when)
         self.handle_timer(now)
 
+    def peer_ready(self, now: float) -> None:
+        """A peer has (re)joined and is stable: offer it what failed here while alone."""
+        s = self.s
+        if not s.nice or s.mode is not Mode.STABLE:
+            return
+        for group in s.groups:
+            if s.table.state(group.key) is GroupState.FAILED and not s.table.active(group.key):
+                part = set_of(group, s.me)
+                when = max(now, self.not_before)
+                self.due[part] = min(self.due.get(part, when), when)
+        self.handle_timer(now)
+
     def timer(self) -> float | None:
         return min(self.due.values()) if self.due else None
 

@@ -40,7 +40,7 @@ class Isolation:
         self.deadtime, self.deadping = deadtime, deadping
         self.take_over = take_over  # mach_down for one dead peer
         self.since: float | None = None
-        self.owed = False  # we did not take over because of isolation; do it when it ends
+        self.owed = False  # isolation kept or took groups from us; get them back when it ends
         self.deferred: dict[str, float] = {}  # dead peer → when to take over
 
     def isolated(self) -> bool:
@@ -127,8 +127,8 @@ class Isolation:
         if self.since is not None:
             self.since = None
             self.s.out.log("info", "No longer isolated", "isolation_ended")
-        if self.s.present_peers():
-            self.owed = False  # a live peer: the normal protocol decides
+        # With a live peer again, what we let go of is settled by the peer's next
+        # report (see ResourceManager._after_isolation); ``owed`` stays set until then.
 
     def forget(self, peer: str) -> None:
         self.deferred.pop(peer, None)

@@ -83,3 +83,17 @@ class LegacyRequests:
             return
         s.hold |= set_of(group, s.me)
         s.table.hold([group.key], "failback" if weown and src != s.me else "initial", now)
+
+    def peer_restarted(self, peer: str, now: float) -> None:
+        """The node we asked restarted without answering: it holds nothing, so we take them.
+
+        (Heartbeat leaves such a group without a holder until the next death.)
+        """
+        s = self.s
+        keys = [k for k in s.local_keys() if k in self.asked and not s.table.active(k)]
+        self.asked.clear()
+        if not keys or s.mode is not Mode.STABLE:
+            return
+        s.out.log("info", f"{peer} restarted before answering ip-request: taking {', '.join(keys)}")
+        s.hold |= Hold.LOCAL
+        s.table.hold(keys, "initial", now)

@@ -138,12 +138,23 @@ class ResourceManager:
 
     def node_restarted(self, node: str, now: float) -> None:
         """A peer came back with a new generation: it holds nothing any more."""
-        peer = self.s.peers.get(node.lower())
+        s, peer = self.s, self.s.peers.get(node.lower())
         if peer is None:
             return
+        was_dead = peer.declared_dead
         self._peer_started(peer, now)
         peer.alive, peer.declared_dead = True, False
         self.isolation.end()
+        if not was_dead or s.mode is not Mode.STABLE:
+            return
+        # It rebooted while we thought it dead, so it may have started alone and taken
+        # everything: show it our claim (legacy: ask for our groups again). As it never
+        # saw us (dead at its start), we judge a double as it does: by ownership.
+        peer.split = (Hold.NONE, Hold.NONE)
+        if s.nice:
+            s.report()
+        else:
+            self.legacy.request_local(now, heal=True)
 
     def partition_healed(self, node: str, now: float) -> None:
         """Same generation from a node we had declared dead: a split brain ends (§4.7)."""
@@ -175,6 +186,11 @@ class ResourceManager:
             return
         if src != s.me and src not in s.peers:
             return  # the core drops unknown senders; a bad peer must not reach further
+        sender = s.peers.get(src)
+        if sender is not None and sender.declared_dead and not sender.alive:
+            # A late copy from a node we have declared dead (a retransmission from
+            # before the split) says nothing about now; its return comes as a status.
+            return
         kind = msg.get("t")
         if kind == T.STARTING:
             self._on_starting(src, now)
@@ -233,11 +249,14 @@ class ResourceManager:
         if s.mode is not Mode.STABLE:
             return
         self.heal.on_report(peer, before, now)
+        if full and peer.stable and self.isolation.owed:
+            self._after_isolation(peer, now)
         if full and not peer.stable and info != m.INFO_SHUTDOWN:
             s.report()  # a node still in transition wants to know what we hold
         if full and peer.stable and peer.returning:
             peer.returning = False
             self._failback(peer, now)
+            self.failed.peer_ready(now)
 
     def _on_hb_takeover(self, src: str, msg: Message, now: float) -> None:
         if src == self.s.me:
@@ -336,6 +355,7 @@ class ResourceManager:
         self._forget(peer, now)
         peer.shut_down, peer.split, peer.returning = False, None, True
         self.takeover_policy.orphans(peer, old, now)
+        self.legacy.peer_restarted(peer.name, now)
 
     def _peer_back(self, peer: PeerView, now: float) -> None:
         """``peer`` is alive again after we declared it dead (a heal, or a late first contact)."""
@@ -350,6 +370,29 @@ class ResourceManager:
             s.report()  # our claim: a node that also holds one of our sets sees the conflict
         else:
             self.legacy.request_local(now, heal=True)
+
+    def _after_isolation(self, peer: PeerView, now: float) -> None:
+        """Back in touch after isolation made us let go: take our own unless it has them.
+
+        This is the nice_failback start rule again; both sides may have let go (both
+        were cut off), and then each takes its own groups back.
+        """
+        s = self.s
+        self.isolation.owed = False
+        keys = [k for k in s.local_keys() if not self.table.active(k)]
+        if peer.hold & Hold.FOREIGN or not keys:
+            return
+        self.out.log(
+            "info",
+            f"Taking back {', '.join(keys)} after isolation",
+            "takeover_started",
+            node=s.me,
+            groups=keys,
+            reason="isolation",
+        )
+        s.hold |= Hold.LOCAL
+        self.table.hold(keys, "isolation", now)
+        self.table.when_settled("isolation", keys, lambda t: self._report_if_stable(), now)
 
     def _failback(self, peer: PeerView, now: float) -> None:
         """auto_failback on: give ``peer`` its groups back (standby foreign, §4.4)."""

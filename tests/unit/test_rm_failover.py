@@ -166,3 +166,23 @@ def test_failed_stop_is_retried_until_it_works() -> None:
     c.run(2)
     assert c.where() == {"master": set(), "slave": BOTH}
     assert c.doubles == []
+
+
+def test_a_late_message_from_a_dead_node_changes_nothing() -> None:
+    from hbnode.message import Message
+
+    c = started()
+    c.crash("master")
+    c.run(12)
+    assert c.where()["slave"] == BOTH
+    stale = Message.of(
+        ("t", "resource"),
+        ("rsc_hold", "all"),
+        ("rtype", "full"),
+        ("isstable", "1"),
+        ("src", "master"),
+    )
+    c.call("slave", lambda rm: rm.receive(stale, c.now))
+    c.run(2)
+    assert c.where()["slave"] == BOTH
+    assert not [a for a in c.actions["slave"] if a.reason == "partition"]

@@ -95,7 +95,7 @@ class Cluster:
             sim = self.sims[name]
             sim.generation += 1
             sim.booted_at, sim.comm_is_up, sim.stopping_until = self.now, False, None
-            sim.heard, sim.peer_alive = {}, {}
+            sim.heard, sim.peer_alive, sim.seen_gen = {}, {}, {}  # a new process knows nothing
             sim.ping_alive = dict.fromkeys(self.ping_nodes)
             sim.ping_heard = {}
             sim.executor = Executor()
