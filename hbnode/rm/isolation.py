@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from hbnode.rm.hold import Hold
 from hbnode.rm.ipfail import PingPolicy
-from hbnode.rm.state import Mode, Shared
+from hbnode.rm.state import Mode, PeerView, Shared
 
 DEAD_CHECK = 0.25  # the core's dead-node check period
 
@@ -129,6 +129,36 @@ class Isolation:
             self.s.out.log("info", "No longer isolated", "isolation_ended")
         # With a live peer again, what we let go of is settled by the peer's next
         # report (see ResourceManager._after_isolation); ``owed`` stays set until then.
+
+    def after_contact(self, peer: PeerView, now: float) -> None:
+        """A stable report after isolation made us let go: take our own unless it has them.
+
+        This is the nice_failback start rule again; both sides may have been cut off
+        and let go, and then each takes its own groups back.
+        """
+        s = self.s
+        if not self.owed or s.mode is not Mode.STABLE:
+            return
+        self.owed = False
+        keys = [k for k in s.local_keys() if not s.table.active(k)]
+        if peer.hold & Hold.FOREIGN or not keys:
+            return
+        s.out.log(
+            "info",
+            f"Taking back {', '.join(keys)} after isolation",
+            "takeover_started",
+            node=s.me,
+            groups=keys,
+            reason="isolation",
+        )
+        s.hold |= Hold.LOCAL
+        s.table.hold(keys, "isolation", now)
+
+        def acquired(_now: float) -> None:
+            if s.mode is Mode.STABLE:
+                s.report()
+
+        s.table.when_settled("isolation", keys, acquired, now)
 
     def forget(self, peer: str) -> None:
         self.deferred.pop(peer, None)

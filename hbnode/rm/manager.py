@@ -29,13 +29,12 @@ from hbnode.rm.isolation import Isolation
 from hbnode.rm.legacy import LegacyRequests
 from hbnode.rm.messages import T
 from hbnode.rm.partition import HealPolicy
-from hbnode.rm.standby import NOT_NICE, StandbyProtocol, takeover_mirror
+from hbnode.rm.standby import StandbyProtocol
 from hbnode.rm.state import Mode, PeerView, Shared
 from hbnode.rm.takeover import Takeover
 
 RQSTDELAY = 10.0  # both sides starting: wait this long after the first report, then take ours
 CHOICES = ("all", "local", "foreign", "failback")
-IN_FLUX = "resources are in transition; try again when stable"
 
 
 class ResourceManager:
@@ -203,7 +202,7 @@ class ResourceManager:
         elif kind == T.ASK_RESOURCES:
             self.standby_protocol.on_ask(msg, now)
         elif kind == T.HB_TAKEOVER:
-            self._on_hb_takeover(src, msg, now)
+            self.standby_protocol.on_hb_takeover(src, msg, now)
         elif kind == T.SHUTDONE:
             self._on_shutdone(src, now)
         elif kind in (T.NUM_PING_NODES, T.YOU_ARE_DEAD, T.ABORT_GIVEUP, T.CLSTAT):
@@ -249,24 +248,14 @@ class ResourceManager:
         if s.mode is not Mode.STABLE:
             return
         self.heal.on_report(peer, before, now)
-        if full and peer.stable and self.isolation.owed:
-            self._after_isolation(peer, now)
+        if full and peer.stable:
+            self.isolation.after_contact(peer, now)
         if full and not peer.stable and info != m.INFO_SHUTDOWN:
             s.report()  # a node still in transition wants to know what we hold
         if full and peer.stable and peer.returning:
             peer.returning = False
             self._failback(peer, now)
             self.failed.peer_ready(now)
-
-    def _on_hb_takeover(self, src: str, msg: Message, now: float) -> None:
-        if src == self.s.me:
-            return  # only the *other* nodes act on hb_takeover
-        what = takeover_mirror(msg.get("rsc_hold") or "")
-        if what is None:
-            return
-        error = self.standby_protocol.request(what, now, reason="takeover")
-        if error is not None:
-            self.out.log("info", f"hb_takeover from {src} ignored: {error}")
 
     def _on_shutdone(self, src: str, now: float) -> None:
         s = self.s
@@ -371,29 +360,6 @@ class ResourceManager:
         else:
             self.legacy.request_local(now, heal=True)
 
-    def _after_isolation(self, peer: PeerView, now: float) -> None:
-        """Back in touch after isolation made us let go: take our own unless it has them.
-
-        This is the nice_failback start rule again; both sides may have let go (both
-        were cut off), and then each takes its own groups back.
-        """
-        s = self.s
-        self.isolation.owed = False
-        keys = [k for k in s.local_keys() if not self.table.active(k)]
-        if peer.hold & Hold.FOREIGN or not keys:
-            return
-        self.out.log(
-            "info",
-            f"Taking back {', '.join(keys)} after isolation",
-            "takeover_started",
-            node=s.me,
-            groups=keys,
-            reason="isolation",
-        )
-        s.hold |= Hold.LOCAL
-        self.table.hold(keys, "isolation", now)
-        self.table.when_settled("isolation", keys, lambda t: self._report_if_stable(), now)
-
     def _failback(self, peer: PeerView, now: float) -> None:
         """auto_failback on: give ``peer`` its groups back (standby foreign, §4.4)."""
         s = self.s
@@ -429,23 +395,9 @@ class ResourceManager:
 
     def takeover(self, what: str, now: float) -> str | None:
         """hb_takeover [all|local|foreign|failback]: ask the peer to go standby (mirrored)."""
-        s = self.s
         if what not in CHOICES:
             return f"usage: hb_takeover [{'|'.join(CHOICES)}]"
-        if not s.nice:
-            return NOT_NICE
-        if s.mode is not Mode.STABLE or self.standby_protocol.busy:
-            return IN_FLUX
-        if not s.present_peers():
-            return "no other node is active to give resources"
-        self.out.send(m.hb_takeover(what))
-        self.out.log(
-            "info",
-            f"Asking the other node to give us [{what}] resources",
-            "takeover_requested",
-            what=what,
-        )
-        return None
+        return self.standby_protocol.ask_takeover(what, now)
 
     def shutdown(self, now: float) -> None:
         """Orderly stop (§4.3): say so, release everything, then ``shutdone``."""

@@ -25,6 +25,7 @@ from hbnode.rm.state import Mode, Shared
 REPLY_TIMEOUT = 10.0  # "No reply to standby request.  Standby request cancelled."
 WATCHDOG = 3600.0  # a started exchange that never ends is abandoned after an hour
 NOT_NICE = "Standby mode only implemented when nice_failback on"
+IN_FLUX = "resources are in transition; try again when stable"
 _TAG = "standby"
 
 
@@ -70,7 +71,7 @@ class StandbyProtocol:
         if not s.nice:
             return NOT_NICE
         if s.mode is not Mode.STABLE or self.busy:
-            return "resources are in transition; try again when stable"
+            return IN_FLUX
         if not s.present_peers():
             return "no other node is active to take over"
         self.op = StandbyOp(Role.GIVER, what, Phase.ASKED, now + REPLY_TIMEOUT, reason=reason)
@@ -87,7 +88,36 @@ class StandbyProtocol:
         )
         return None
 
+    def ask_takeover(self, what: str, now: float) -> str | None:
+        """hb_takeover: ask the peer to go standby for the mirror of ``what``."""
+        s = self.s
+        if not s.nice:
+            return NOT_NICE
+        if s.mode is not Mode.STABLE or self.busy:
+            return IN_FLUX
+        if not s.present_peers():
+            return "no other node is active to give resources"
+        s.out.send(m.hb_takeover(what))
+        s.out.log(
+            "info",
+            f"Asking the other node to give us [{what}] resources",
+            "takeover_requested",
+            what=what,
+        )
+        return None
+
     # -- messages ---------------------------------------------------------------------
+    def on_hb_takeover(self, src: str, msg: Message, now: float) -> None:
+        """rc.d/hb_takeover on the *other* nodes: run hb_standby with the mirror set."""
+        if src == self.s.me:
+            return
+        what = takeover_mirror(msg.get("rsc_hold") or "")
+        if what is None:
+            return
+        error = self.request(what, now, reason="takeover")
+        if error is not None:
+            self.s.out.log("info", f"hb_takeover from {src} ignored: {error}")
+
     def on_ask(self, msg: Message, now: float) -> None:
         src, info = msg.get("src"), msg.get("info")
         what = Hold.parse(msg.get("rsc_hold"))
