@@ -93,6 +93,21 @@ def test_isolated_at_start_takes_nothing() -> None:
     c.run(12)
     assert c.where() == {"master": set(), "slave": BOTH}
     assert c.doubles == []
+    # The cable is back: with auto_failback on the master gets its group back.
+    c.heal()
+    c.ping_cut.clear()
+    c.run(5)
+    assert c.where() == HOME
+    assert c.doubles == []
+
+
+def test_short_deadping_needs_no_grace() -> None:
+    c = started(ping_nodes=[PING], isolation=True, deadping=5.0)
+    c.crash("master")
+    c.run(10.1)
+    # Ping nodes would have died 5 s before the peer: no waiting, take over at once.
+    assert not any("Isolation check" in t for t in c.texts("slave"))
+    assert "takeover_started" in c.steps("slave")
 
 
 def test_peer_shutdown_is_not_isolation() -> None:
