@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab.bench import markdown, table
-from lab.bench.machine import this_machine
+from lab.bench.machine import revision, this_machine
 from lab.bench.metrics import Metric
 from lab.bench.model import BenchResult, RunResult, dump
 from lab.bench.scenarios import QUICK, SCENARIOS, Scenario, parse_scenarios
@@ -115,6 +115,7 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
         impls=impls,
         scenarios=[s.name.value for s in scenarios],
         timers={k: timers.seconds(k) for k in ("keepalive", "deadtime", "warntime", "initdead")},
+        revision=revision(REPO),
     )
     started = time.monotonic()
     total, done = len(impls) * len(scenarios) * runs, 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 from lab.bench.model import Machine
@@ -29,3 +30,17 @@ def this_machine() -> Machine:
         kernel=platform.release(),
         python=platform.python_version(),
     )
+
+
+def revision(repo: Path) -> str:
+    """The commit the bench ran (``git describe --always --dirty``), or "" outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repo), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""

@@ -82,6 +82,7 @@ def render(result: BenchResult, command: str) -> str:
         "",
         f"- machine: {result.machine.describe()}",
         f"- implementations: {', '.join(result.impls)}; runs per scenario: {result.runs}",
+        f"- source tree: `{result.revision or 'unknown'}`",
         f"- timer profile `{result.profile}`: {timers}",
         "",
         "## Results",

@@ -55,6 +55,7 @@ class BenchResult:
     timers: dict[str, float]  # keepalive/deadtime/warntime/initdead in seconds
     results: list[RunResult] = field(default_factory=list)
     seconds: float = 0.0  # the whole bench, wall time
+    revision: str = ""  # git describe of the tree that ran (hbnode changes under it)
 
     def values(self, impl: str, scenario: str, metric: Metric) -> list[float | None]:
         return [
@@ -88,6 +89,7 @@ class BenchResult:
             timers={k: float(v) for k, v in data["timers"].items()},
             results=[RunResult(**r) for r in data["results"]],
             seconds=float(data.get("seconds", 0.0)),
+            revision=str(data.get("revision", "")),
         )
 
 

@@ -98,6 +98,10 @@ def start_cluster(lab: NetnsLab, impl_spec: str, profile: str, overrides: dict[s
         raise StartupError(f"at startup: {lines[-1] if lines else type(exc).__name__}") from exc
     try:
         wait(holders_are(lab, MASTER), STARTUP_TIMEOUT, "master takes the VIP")
+        # The VIP alone is not the steady state: a node may take its resources before
+        # it has heard its peer. Both must have logged the other as active.
+        for node, peer in ((MASTER, SLAVE), (SLAVE, MASTER)):
+            wait(sees_active(lab, node, peer), STARTUP_TIMEOUT, f"{node} sees {peer} active")
     except BenchError as exc:
         raise StartupError(f"at startup: {exc}") from None
 
@@ -128,6 +132,20 @@ def page(lab: NetnsLab) -> str | None:
 
 def holders_are(lab: NetnsLab, *nodes: str) -> Callable[[], bool]:
     return lambda: sorted(lab.vip_holders()) == sorted(nodes)
+
+
+def sees_active(lab: NetnsLab, node: str, peer: str) -> Callable[[], bool]:
+    """``node``'s ha-log says its peer is active (Heartbeat and hbnode log the same line)."""
+    log = lab.log_dir(node) / "ha-log"
+    needle = f"Status update for node {peer}: status active"
+
+    def check() -> bool:
+        try:
+            return needle in log.read_text(errors="replace")
+        except OSError:
+            return False
+
+    return check
 
 
 def serves(lab: NetnsLab, node: str) -> Callable[[], bool]:
