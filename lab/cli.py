@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lab.backends import BACKENDS, Lab, default_backend, make_lab
 from lab.errors import LabError
 from lab.hafiles import PROFILES, ProfileError, parse_overrides
 from lab.impls import ImplError, parse_impls
-from lab.netns_backend import NETEM_KEYS, NetnsLab
+from lab.netns_backend import NETEM_KEYS
 from lab.topology import REFERENCE
 
 EXIT_USAGE = 2
@@ -24,7 +25,12 @@ EXIT_USAGE = 2
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hblab", description=__doc__)
-    parser.add_argument("--backend", choices=["netns"], default=os.environ.get("LAB", "netns"))
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="netns or docker (default: $LAB, else the backend whose lab is up, else netns)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="build the lab and boot its nodes")
@@ -121,10 +127,13 @@ def _print_status(status: dict[str, Any]) -> None:
             for ifn, lst in sorted(info["addresses"].items())
         )
         daemon = f" {info['impl']}:{info['daemon']}" if "daemon" in info else ""
-        print(f"  {name:<7} {info['power']:<4}{daemon:<22} netns {info['netns']:<13} {addrs}")
+        where = f"netns {info['netns']}"
+        if "container" in info:  # the docker backend names the container instead
+            where = f"container {info['container']}"
+        print(f"  {name:<7} {info['power']:<4}{daemon:<22} {where:<23} {addrs}")
 
 
-def _cmd_up(lab: NetnsLab, args: argparse.Namespace) -> int:
+def _cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     impls = parse_impls(args.impl, [h.name for h in REFERENCE.cluster_nodes])
     started = time.monotonic()
     lab.up(impls, args.profile, parse_overrides(args.set), args.config, not args.no_start)
@@ -133,7 +142,7 @@ def _cmd_up(lab: NetnsLab, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_dump(lab: NetnsLab, args: argparse.Namespace) -> int:
+def _cmd_dump(lab: Lab, args: argparse.Namespace) -> int:
     from lab import dump  # scapy loads slowly: only for the commands that need it
 
     if args.read is None:
@@ -145,7 +154,7 @@ def _cmd_dump(lab: NetnsLab, args: argparse.Namespace) -> int:
     return dump.dump_file(args.read, args.authkeys, args.json)
 
 
-def dispatch(lab: NetnsLab, args: argparse.Namespace) -> int:
+def dispatch(lab: Lab, args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "up":
         return _cmd_up(lab, args)
@@ -203,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
         if args.command in ("bench", "report", "topology"):
             return _dispatch_bench(args)
-        return dispatch(NetnsLab(), args)
+        return dispatch(make_lab(args.backend or default_backend()), args)
     except (LabError, ProfileError, ImplError) as exc:
         print(f"hblab: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -37,8 +37,7 @@ class ImplSpec:
     tools: dict[str, str]  # command name in /usr/local/sbin → python module to run
 
 
-def _hbnode_init_script() -> str:
-    python = sys.executable
+def _hbnode_init_script(python: str) -> str:
     return f"""#!/bin/sh
 ### BEGIN INIT INFO
 # Provides:          heartbeat
@@ -64,7 +63,12 @@ esac
 """
 
 
-def spec(impl: Impl) -> ImplSpec:
+def spec(impl: Impl, python: str = sys.executable, prefix: str = sys.prefix) -> ImplSpec:
+    """How ``impl`` is installed for the interpreter ``python`` living in ``prefix``.
+
+    The netns lab uses the host's own interpreter; the container images pass the
+    virtualenv hbnode is installed into (/opt/hbnode).
+    """
     if impl is Impl.HEARTBEAT:
         return ImplSpec(impl, "/usr/libexec/heartbeat/ipfail", None, {})
     tools = {
@@ -73,7 +77,7 @@ def spec(impl: Impl) -> ImplSpec:
         "hb_standby": "hbnode.tools.hb_standby",
         "hb_takeover": "hbnode.tools.hb_takeover",
     }
-    return ImplSpec(impl, f"{sys.prefix}/bin/hbnode-ipfail", _hbnode_init_script(), tools)
+    return ImplSpec(impl, f"{prefix}/bin/hbnode-ipfail", _hbnode_init_script(python), tools)
 
 
 def parse_impls(text: str | None, nodes: list[str]) -> dict[str, Impl]:

@@ -3,7 +3,8 @@
 The implementations under test come from HBLAB_IMPLS (comma-separated cluster
 specs, `;` between nodes of a mixed cluster), e.g.
   HBLAB_IMPLS="heartbeat,hbnode,master=heartbeat;slave=hbnode"
-Every scenario runs once per spec.
+Every scenario runs once per spec. LAB=netns (default) or LAB=docker chooses the
+backend: the same scenarios run on namespaces or on containers.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from lab.backends import Lab, make_lab
 from lab.impls import Impl, parse_impls
-from lab.netns_backend import NetnsLab
 from lab.topology import REFERENCE
 
 from .helpers import Cluster
@@ -32,13 +33,34 @@ def _impl_specs() -> list[str]:
     return [s.strip() for s in os.environ.get("HBLAB_IMPLS", DEFAULT_IMPLS).split(",") if s]
 
 
+def backend_name() -> str:
+    return os.environ.get("LAB") or "netns"
+
+
 def _missing_requirements() -> str | None:
     if os.geteuid() != 0:
         return "lab tests need root"
+    if backend_name() == "docker":
+        return _missing_docker()
     for program in ("nsenter", "unshare", "tc", "nginx", "tcpdump"):
         if shutil.which(program) is None:
             return f"lab tests need {program} (make lab installs it)"
     return None
+
+
+def _missing_docker() -> str | None:
+    from lab import docker_engine
+    from lab.docker_images import image_name
+
+    if not docker_engine.reachable():
+        return f"LAB=docker needs an engine at {docker_engine.engine_url()} (make engine-start)"
+    api = docker_engine.client()
+    try:
+        names = {tag for image in api.images.list() for tag in image.tags}
+    finally:
+        api.close()
+    missing = [image_name(k) for k in ("node", "gateway", "client") if image_name(k) not in names]
+    return f"LAB=docker needs the images {', '.join(missing)} (make images)" if missing else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,7 +85,7 @@ def impls_of(spec: str) -> dict[str, Impl]:
 @pytest.fixture
 def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
     """Bring a lab up with the given settings; it is torn down whatever happens."""
-    labs: list[NetnsLab] = []
+    labs: list[Lab] = []
 
     def bring_up(
         spec: str,
@@ -71,10 +93,10 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluste
         profile: str = "fast",
         start: bool = True,
     ) -> Cluster:
-        lab = NetnsLab()
-        if lab.state is not None:
+        lab = make_lab(backend_name())
+        if _is_up(lab):
             lab.down()  # a previous run was killed: clean what it recorded
-            lab = NetnsLab()
+            lab = make_lab(backend_name())
         labs.append(lab)
         lab.up(impls_of(spec), profile, overrides or {}, None, start)
         return Cluster(lab, spec)
@@ -82,12 +104,16 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluste
     yield bring_up
     failed = getattr(request.node, "rep_call", None)
     for lab in labs:
-        if failed is not None and failed.failed and lab.state is not None:
+        if failed is not None and failed.failed and _is_up(lab):
             _print_logs(lab)
         lab.down()
 
 
-def _print_logs(lab: NetnsLab) -> None:
+def _is_up(lab: Lab) -> bool:
+    return getattr(lab, "state", None) is not None
+
+
+def _print_logs(lab: Lab) -> None:
     for host in REFERENCE.cluster_nodes:
         log = lab.log_dir(host.name) / "ha-log"
         if log.exists():

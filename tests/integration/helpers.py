@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lab.backends import Lab
 from lab.hafiles import timers_for
-from lab.netns_backend import NetnsLab
 from lab.probes import AddrWatch, ArpWatch, HttpProbe
 from lab.topology import REFERENCE
 
@@ -46,7 +46,7 @@ def holds_for(
 class Cluster:
     """A lab that is up, with the questions tests ask of it."""
 
-    lab: NetnsLab
+    lab: Lab
     spec: str
 
     @property

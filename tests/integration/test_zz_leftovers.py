@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from lab.netns_backend import NetnsLab
 from lab.state import STATE_DIR, STATE_FILE
@@ -15,6 +18,8 @@ NODES_DIR = f"{STATE_DIR}/nodes/"
 
 
 def test_no_lab_leftovers() -> None:
+    if (os.environ.get("LAB") or "netns") != "netns":
+        pytest.skip("LAB is not netns: test_no_docker_lab_leftovers checks that backend")
     assert NetnsLab().state is None, f"{STATE_FILE} still records a lab"
     assert not [n for n in existing_namespaces() if n.startswith(PREFIX)]
     mounts = Path("/proc/mounts").read_text()
@@ -32,3 +37,23 @@ def test_no_lab_leftovers() -> None:
             if NODES_DIR.encode() in cmd:
                 ours.append(cmd.replace(b"\0", b" ").decode(errors="replace"))
     assert not ours, f"lab processes left: {ours}"
+
+
+def test_no_docker_lab_leftovers() -> None:
+    if os.environ.get("LAB") != "docker":
+        pytest.skip("LAB is not docker: test_no_lab_leftovers checks the netns backend")
+    from lab import docker_engine
+    from lab.docker_backend import DockerLab
+    from lab.docker_images import LABEL
+
+    lab = DockerLab()
+    assert lab.state is None, f"{lab.state_file} still records a docker lab"
+    assert not (lab.state_dir / "nodes").exists()
+    api = docker_engine.client()
+    try:
+        containers = api.containers.list(all=True, filters={"label": LABEL})
+        networks = api.networks.list(filters={"label": LABEL})
+    finally:
+        api.close()
+    assert not [c.name for c in containers], "lab containers left"
+    assert not [n.name for n in networks], "lab networks left"

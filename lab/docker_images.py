@@ -1,0 +1,241 @@
+"""Build the containerized lab's images with no registry: ``python -m lab.docker_images``.
+
+1. ``hblab-d-rootfs:<hash>``: a Debian rootfs made by ``images/base/mkrootfs.sh``
+   (debootstrap from the machine's apt mirror) and ``docker import``-ed. ``<hash>``
+   is the content hash of everything that decides the rootfs (the script, suite,
+   mirror, packages): the image, or failing that the tarball
+   ``build/docker/rootfs-<hash>.tar``, is the stamp, and a second build reuses it.
+2. ``hblab-d-base``, ``hblab-d-node``, ``hblab-d-gateway``, ``hblab-d-client``: the
+   Dockerfiles in ``images/``; the node's build context gets hbnode's wheel (built
+   here with ``pip wheel``, reproducibly, so Docker's layer cache holds when the
+   code did not change) and pyroute2's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab import docker_engine
+from lab.errors import LabError
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGES_DIR = REPO / "images"
+BUILD_DIR = Path(os.environ.get("HBLAB_D_BUILD", REPO / "build" / "docker"))
+WHEELS_DIR = REPO / "build" / "wheels"
+SUITE = "bookworm"
+# Everything a lab host runs. iputils-ping is left out: heartbeat's dependency
+# resolves to inetutils-ping under debootstrap, and the two conflict.
+PACKAGES = (
+    "heartbeat",
+    "nginx-light",
+    "python3",
+    "python3-venv",
+    "iproute2",
+    "iputils-arping",
+    "procps",
+    "net-tools",
+    "tcpdump",
+    "tini",
+    "curl",
+    "init-system-helpers",
+    "sysvinit-utils",
+    "psmisc",
+    "less",
+)
+ROOTFS_REPO = "hblab-d-rootfs"
+LABEL = "org.hblab.image"
+# (name, directory under images/): built in this order, each FROM the one before.
+STACK = ("base", "node", "gateway", "client")
+REPRODUCIBLE_EPOCH = "315532800"  # 1980-01-01: zip's earliest date, for wheel timestamps
+
+
+def image_name(kind: str) -> str:
+    return f"hblab-d-{kind}:latest"
+
+
+def apt_mirror(sources: Path = Path("/etc/apt/sources.list.d/debian.sources")) -> str:
+    """The Debian mirror this machine installs from (deb822 or one-line format)."""
+    override = os.environ.get("HBLAB_D_MIRROR")
+    if override:
+        return override
+    candidates = [sources, Path("/etc/apt/sources.list")]
+    for path in candidates:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        match = re.search(r"^URIs:\s*(\S+)", text, re.M) or re.search(
+            r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+bookworm\b", text, re.M
+        )
+        if match:
+            return match.group(1)
+    return "http://deb.debian.org/debian"
+
+
+def rootfs_hash(mirror: str) -> str:
+    """The content hash that names the rootfs: change any input and it is rebuilt."""
+    digest = hashlib.sha256()
+    digest.update((IMAGES_DIR / "base" / "mkrootfs.sh").read_bytes())
+    digest.update(f"{SUITE}\n{mirror}\n{','.join(PACKAGES)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class BuildReport:
+    rootfs: str  # "image cached", "tarball cached" or "debootstrap"
+    seconds: dict[str, float]
+
+    def lines(self) -> list[str]:
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+        return [f"rootfs: {self.rootfs}", f"times: {steps}"]
+
+
+def _has_image(api: Any, name: str) -> bool:
+    import docker.errors
+
+    try:
+        api.images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def ensure_rootfs(api: Any, report: BuildReport) -> str:
+    """The rootfs image's tag, made only if neither it nor its tarball exists."""
+    mirror = apt_mirror()
+    tag = rootfs_hash(mirror)
+    name = f"{ROOTFS_REPO}:{tag}"
+    if _has_image(api, name):
+        report.rootfs = "image cached"
+    else:
+        tarball = BUILD_DIR / f"rootfs-{tag}.tar"
+        if tarball.exists():
+            report.rootfs = "tarball cached"
+        else:
+            if shutil.which("debootstrap") is None:
+                raise LabError("debootstrap is not installed (make deps-docker installs it)")
+            BUILD_DIR.mkdir(parents=True, exist_ok=True)
+            started = time.monotonic()
+            subprocess.run(
+                [
+                    str(IMAGES_DIR / "base" / "mkrootfs.sh"),
+                    str(tarball),
+                    SUITE,
+                    mirror,
+                    ",".join(PACKAGES),
+                ],
+                check=True,
+            )
+            report.seconds["debootstrap"] = time.monotonic() - started
+            report.rootfs = "debootstrap"
+            for stale in BUILD_DIR.glob("rootfs-*.tar"):
+                if stale != tarball:
+                    stale.unlink()  # one rootfs tarball is enough cache
+        started = time.monotonic()
+        api.api.import_image_from_file(
+            str(tarball), repository=ROOTFS_REPO, tag=tag, changes=[f"LABEL {LABEL}=rootfs"]
+        )
+        report.seconds["import"] = time.monotonic() - started
+    api.images.get(name).tag(ROOTFS_REPO, "latest")
+    return name
+
+
+def build_wheels() -> list[Path]:
+    """hbnode's wheel from this checkout, pyroute2's at the version the host runs."""
+    WHEELS_DIR.mkdir(parents=True, exist_ok=True)
+    for old in WHEELS_DIR.glob("hbnode-*.whl"):
+        old.unlink()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH}
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(
+        [*pip, "wheel", str(REPO), "--no-deps", "-w", str(WHEELS_DIR)],
+        check=True,
+        env=env,
+        cwd=REPO,
+    )
+    if not list(WHEELS_DIR.glob("pyroute2-*.whl")):
+        from importlib.metadata import version
+
+        pin = f"pyroute2=={version('pyroute2')}"
+        subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
+    return sorted(WHEELS_DIR.glob("*.whl"))
+
+
+def _context(kind: str, wheels: list[Path]) -> Path:
+    """images/KIND copied to build/docker/ctx/KIND (plus the wheels for the node)."""
+    ctx = BUILD_DIR / "ctx" / kind
+    shutil.rmtree(ctx, ignore_errors=True)
+    shutil.copytree(IMAGES_DIR / kind, ctx, ignore=shutil.ignore_patterns("mkrootfs.sh"))
+    if kind == "node":
+        (ctx / "wheels").mkdir()
+        for wheel in wheels:
+            shutil.copy2(wheel, ctx / "wheels" / wheel.name)
+            os.utime(ctx / "wheels" / wheel.name, (0, 0))
+    return ctx
+
+
+def build_all(force_rootfs: bool = False) -> BuildReport:
+    api = docker_engine.client()
+    report = BuildReport("", {})
+    total = time.monotonic()
+    try:
+        if force_rootfs:
+            for image in api.images.list(ROOTFS_REPO):
+                api.images.remove(image.id, force=True)
+        rootfs = ensure_rootfs(api, report)
+        started = time.monotonic()
+        wheels = build_wheels()
+        report.seconds["wheels"] = time.monotonic() - started
+        for kind in STACK:
+            started = time.monotonic()
+            api.images.build(
+                path=str(_context(kind, wheels)),
+                tag=image_name(kind),
+                buildargs={"ROOTFS": rootfs} if kind == "base" else None,
+                rm=True,
+                forcerm=True,
+                network_mode="none",  # nothing to fetch: builds are offline by design
+            )
+            report.seconds[kind] = time.monotonic() - started
+        # Rebuilt images leave their predecessors untagged: remove only ours.
+        api.images.prune(filters={"dangling": True, "label": LABEL})
+    except Exception as exc:
+        if isinstance(exc, LabError):
+            raise
+        raise LabError(f"image build failed: {exc}") from exc
+    finally:
+        api.close()
+    report.seconds["total"] = time.monotonic() - total
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.docker_images", description=__doc__)
+    parser.add_argument("--force-rootfs", action="store_true", help="debootstrap again")
+    args = parser.parse_args(argv)
+    try:
+        if not docker_engine.reachable():
+            raise LabError(
+                f"no Docker engine at {docker_engine.engine_url()} "
+                "(make engine-start starts a private one)"
+            )
+        for line in build_all(args.force_rootfs).lines():
+            print(f"images: {line}")
+    except (LabError, subprocess.CalledProcessError) as exc:
+        print(f"hblab: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
