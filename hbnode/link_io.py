@@ -90,21 +90,17 @@ class LinkIO:
         self.links = build_links(self.config, local_ipv4_addresses())
         for link in self.links.values():
             link.open()
+            assert link.recv_sock is not None  # open() made it
             selector.register(
-                link.recv_sock,
-                selectors.EVENT_READ,  # type: ignore[arg-type]
-                lambda _s, link=link: self._on_readable(link),
+                link.recv_sock, selectors.EVENT_READ, lambda _s, link=link: self._on_readable(link)
             )
             self.log.info(f"glib: {_describe(link)}")
         targets = self.node.ping_targets()
         if targets:
             self.ping = PingLink(targets)
             self.ping.open()
-            selector.register(
-                self.ping.sock,
-                selectors.EVENT_READ,  # type: ignore[arg-type]
-                lambda _s: self._on_ping(),
-            )
+            assert self.ping.sock is not None  # open() made it
+            selector.register(self.ping.sock, selectors.EVENT_READ, lambda _s: self._on_ping())
             self.log.info("glib: ping heartbeat started.")
 
     def close(self) -> None:

@@ -91,7 +91,12 @@ class Node:
             deadping=self.timers.deadping,
             ping_nodes=self.ping_names,
             isolation=hacf.isolation and bool(self.ping_names),
+            ipfail=False,  # on while the respawned ipfail client is signed on
+            early_isolation=True,
         )
+        self.early_isolation = hacf.isolation and bool(self.ping_names)
+        self.heard: dict[str, float] = {}  # peer or ping node → when (monotonic) last heard
+        self.suspected = False
         self.started_at = now
         self.actions: list[Action] = []
         self.stopping = False
@@ -111,13 +116,18 @@ class Node:
     def receive(self, msg: Message, ifname: str, now: float) -> None:
         if msg.get("t") == "status":
             src = msg.get("src")
-            if src is not None and src != self.me:
+            if src is not None and src != self.me and src in self.hacf.nodes:
                 self.last_status_heard[src] = self.wallclock()
+                self.heard[src] = now
         self.core.receive(msg, ifname, now)
+        self._check_isolation(now)
         self._pump(now)
 
     def ping_reply(self, name: str, now: float) -> None:
+        if name in self.ping_names:
+            self.heard[name] = now
         self.core.ping_reply(name, now)
+        self._check_isolation(now)
         self._pump(now)
 
     def action_done(self, action_id: int, ok: bool, now: float) -> None:
@@ -137,7 +147,25 @@ class Node:
             self.rm.set_ipfail(False, now)
         self.core.handle_timer(now)
         self.rm.handle_timer(now)
+        self._check_isolation(now)
         self._pump(now)
+
+    def _check_isolation(self, now: float) -> None:
+        """Tell the resource manager early when we look cut off (hbnode_isolation).
+
+        Peer and every ping node silent for warntime: almost surely our own link is
+        gone. Letting go now, before the peer's deadtime runs out and it takes over,
+        is what keeps the VIP from ever having two holders.
+        """
+        if not self.early_isolation or self.stopping or not self.core.comm_up():
+            return
+        limit = self.timers.warntime
+        watched = [n for n in self.hacf.nodes if n != self.me] + self.ping_names
+        silent = all(now - self.heard.get(name, -limit) >= limit for name in watched)
+        if silent != self.suspected:
+            self.suspected = silent
+            self.events.record("isolation_suspected" if silent else "isolation_cleared")
+            self.rm.suspect_isolation(silent, now)
 
     def shutdown(self, now: float) -> None:
         if self.stopping:

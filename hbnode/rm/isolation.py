@@ -33,19 +33,27 @@ class Isolation:
         deadtime: float,
         deadping: float,
         take_over: Callable[[str, float], None],
+        early: bool = False,
     ) -> None:
         self.s = shared
         self.enabled = enabled
+        self.early = early
         self.ping = ping
         self.deadtime, self.deadping = deadtime, deadping
         self.take_over = take_over  # mach_down for one dead peer
         self.since: float | None = None
         self.owed = False  # isolation kept or took groups from us; get them back when it ends
+        # Suspected before any timeout: peer and ping nodes silent for warntime (the
+        # node's judgement). Letting go then, before the other side's deadtime runs
+        # out, is what keeps a cut from ever showing two holders.
+        self.suspected = False
         self.deferred: dict[str, float] = {}  # dead peer → when to take over
 
     def isolated(self) -> bool:
         """The peer is dead (not shut down) and every ping node too: we are the cut-off side."""
         peers = list(self.s.peers.values())
+        if self.enabled and self.suspected:
+            return True
         return (
             self.enabled
             and self.ping.all_dead()
@@ -53,14 +61,28 @@ class Isolation:
             and not any(p.alive or p.shut_down for p in peers)
         )
 
+    def suspect(self, suspected: bool, now: float) -> bool:
+        """Early isolation verdict from the node; True if contact came back while we owe."""
+        if suspected == self.suspected or not self.enabled:
+            return False
+        self.suspected = suspected
+        if suspected:
+            self.s.out.log(
+                "warn",
+                "Peer and every ping node silent for warntime: assuming we are cut off",
+                "isolation_suspected",
+            )
+        self.check(now)
+        return not suspected and self.owed
+
     def grace(self) -> float:
         """How long after a peer's death a shared cut shows as dead ping nodes too.
 
         Its last heartbeat and our last ping echo are at most a keepalive apart, the
         ping nodes die deadping after that echo, and the core checks every 250 ms.
         """
-        if not self.enabled:
-            return 0.0
+        if not self.enabled or self.early:
+            return 0.0  # the cut-off side has let go before deadtime (suspect())
         return max(0.0, self.deadping - self.deadtime + self.s.keepalive + DEAD_CHECK)
 
     def peer_dead(self, peer: str, now: float) -> None:

@@ -53,7 +53,10 @@ class ResourceManager:
         ping_nodes: list[str],
         isolation: bool,
         ipfail: bool = True,
+        early_isolation: bool = False,
     ) -> None:
+        """``early_isolation``: the caller feeds :meth:`suspect_isolation`, so the
+        cut-off side lets go before deadtime and a takeover need not wait for it."""
         me = me.lower()
         out = Outbox()
         peers = {n.lower(): PeerView(n.lower()) for n in nodes if n.lower() != me}
@@ -70,6 +73,7 @@ class ResourceManager:
             deadtime=deadtime,
             deadping=deadping,
             take_over=self.takeover_policy.take,
+            early=early_isolation,
         )
         self.takeover_policy.allowed = self.isolation.may_take_over
         self.legacy = LegacyRequests(self.s)
@@ -165,6 +169,18 @@ class ResourceManager:
         """A ping node answered again (alive) or was declared dead after deadping."""
         self.ping_policy.ping_changed(name, alive, now)
         self.isolation.check(now)
+
+    def suspect_isolation(self, suspected: bool, now: float) -> None:
+        """The node's early verdict: peer and all ping nodes silent for warntime (or not).
+
+        While suspected we count as isolated: nothing is taken over and what we hold
+        is let go before the peer, which still sees the ping nodes, takes over at
+        deadtime. When contact comes back before anyone was declared dead, a report
+        marked unsettled makes the peer answer with its holdings, and the usual
+        after-isolation rule (take our own unless it has them) follows.
+        """
+        if self.isolation.suspect(suspected, now) and self.s.present_peers():
+            self.s.out.send(m.resource_report(self.s.hold, False, None))
 
     def link_status(self, node: str, up: bool, now: float) -> None:
         """A medium to ``node`` went up or dead: ipfail recounts on a dead link."""
