@@ -4,7 +4,13 @@ HBLAB   := $(PYTHON) -m lab
 IMPL    ?=
 PROFILE ?= fast
 NODE    ?= master
-LAB     ?= netns
+# The lab's backend: netns (namespaces) or docker (containers). Empty: `make lab`
+# uses docker when an engine answers, else netns; other targets use the backend
+# whose lab is up (hblab's own choice), and the tests use netns.
+LAB     ?=
+# The private engine (make engine-start): hblab finds it by itself; for the docker CLI
+# and docker-compose, `export DOCKER_HOST=unix:///run/hblab-d/docker.sock`.
+ENGINE  := $(PYTHON) -m lab.docker_engine
 # Which implementations the integration tests cover (see tests/integration/conftest.py).
 HBLAB_IMPLS ?= heartbeat
 PYTEST_ARGS ?=
@@ -17,20 +23,49 @@ deps:
 	@bash scripts/install-deps.sh
 
 ## make lab: install what is missing, bring the lab up, print its status.
-lab: deps up
+## With a Docker engine (or LAB=docker) the lab is containers: images first.
+lab: deps
+	@backend="$(LAB)"; \
+	if [ -z "$$backend" ]; then \
+	  if $(ENGINE) reachable; then backend=docker; \
+	  else echo "lab: no Docker engine reachable (make engine-start starts a private one): using the netns backend"; backend=netns; fi; \
+	fi; \
+	if [ "$$backend" = docker ]; then $(MAKE) --no-print-directory deps-docker images; fi; \
+	$(MAKE) --no-print-directory up LAB=$$backend
 
 up:
-	@if $(HBLAB) status >/dev/null 2>&1; then $(HBLAB) status; \
-	else $(HBLAB) up --profile $(PROFILE) $(if $(IMPL),--impl $(IMPL)); fi
+	@if $(HBLAB) $(if $(LAB),--backend $(LAB)) status >/dev/null 2>&1; then \
+	  $(HBLAB) $(if $(LAB),--backend $(LAB)) status; \
+	else $(HBLAB) $(if $(LAB),--backend $(LAB)) up --profile $(PROFILE) $(if $(IMPL),--impl $(IMPL)); fi
 
 down:
-	@$(HBLAB) down
+	@$(HBLAB) $(if $(LAB),--backend $(LAB)) down
 
 status:
-	@$(HBLAB) status
+	@$(HBLAB) $(if $(LAB),--backend $(LAB)) status
 
 shell:
-	@$(HBLAB) shell $(NODE)
+	@$(HBLAB) $(if $(LAB),--backend $(LAB)) shell $(NODE)
+
+## The containerized lab: docker.io, docker-compose and debootstrap from apt.
+deps-docker:
+	@bash scripts/install-deps.sh --docker
+
+## make images: the lab's images, built offline (the rootfs is cached by content hash).
+images: deps-docker
+	@$(PYTHON) -m lab.docker_images
+
+## A private Docker engine for machines without one (CI): its own data root, socket
+## and network namespace, no iptables. engine-stop removes what engine-start made;
+## PURGE=1 removes its images too.
+engine-start: deps-docker
+	@$(ENGINE) start
+
+engine-stop:
+	@$(ENGINE) stop $(if $(PURGE),--purge)
+
+engine-status:
+	@$(ENGINE) status
 
 ## make test: install test dependencies, run the unit and the integration tests.
 test: deps

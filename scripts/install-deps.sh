@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the lab and the tests need on a fresh Debian machine (run as root).
 # Idempotent: a second run installs nothing and takes about a second.
+# --docker: what the containerized lab needs (make images, make engine-start) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
               iputils-arping curl util-linux psmisc)
+if [ "${1:-}" = --docker ]; then
+  # The policy-rc.d below also keeps the package from starting a system dockerd
+  # (with its iptables rules) on machines that have an init system.
+  APT_PACKAGES=(docker.io docker-compose debootstrap)
+fi
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
@@ -28,7 +34,7 @@ if ((${#need_apt[@]})); then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c "import hbnode, lab, pyroute2, scapy, pytest, hypothesis, matplotlib" 2>/dev/null \
+if ! "$PY" -c "import hbnode, lab, pyroute2, scapy, pytest, hypothesis, matplotlib, docker" 2>/dev/null \
    || ! command -v ruff >/dev/null || ! "$PY" -m mypy --version >/dev/null 2>&1; then
   echo "== pip install -e .[test,lab]"
   "$PY" -m pip install -q --disable-pip-version-check -e '.[test,lab]'

@@ -17,9 +17,11 @@ PREFIX = f"{REFERENCE.prefix}-"
 NODES_DIR = f"{STATE_DIR}/nodes/"
 
 
+@pytest.mark.failover  # also after `make test-failover`: the suite must leave nothing
 def test_no_lab_leftovers() -> None:
-    if (os.environ.get("LAB") or "netns") != "netns":
-        pytest.skip("LAB is not netns: test_no_docker_lab_leftovers checks that backend")
+    if os.environ.get("LAB") == "docker":
+        _no_docker_leftovers()
+        return
     assert NetnsLab().state is None, f"{STATE_FILE} still records a lab"
     assert not [n for n in existing_namespaces() if n.startswith(PREFIX)]
     mounts = Path("/proc/mounts").read_text()
@@ -39,9 +41,7 @@ def test_no_lab_leftovers() -> None:
     assert not ours, f"lab processes left: {ours}"
 
 
-def test_no_docker_lab_leftovers() -> None:
-    if os.environ.get("LAB") != "docker":
-        pytest.skip("LAB is not docker: test_no_lab_leftovers checks the netns backend")
+def _no_docker_leftovers() -> None:
     from lab import docker_engine
     from lab.docker_backend import DockerLab
     from lab.docker_images import LABEL
