@@ -15,6 +15,8 @@ from lab import hafiles
 from lab.impls import TOOL_NAMES, Impl, spec
 from lab.topology import Host, Role, Topology
 
+ASSETS = Path(__file__).parent / "assets"
+
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +61,8 @@ def prepare_node_dir(
     # The CentOS tutorial sets the node name here; heartbeat itself uses uname -n.
     _write(etc / "sysconfig" / "network", f"NETWORKING=yes\nHOSTNAME={host.name}\n")
     _write(node_dir / "www" / "index.html", f"<h1>{host.name}</h1>\n{host.name}\n")
+    # CentOS-like nginx init script (fast stop): see lab/assets/nginx.init.
+    _write(etc / "init.d" / "nginx", (ASSETS / "nginx.init").read_text(), 0o755)
     if host.role is not Role.CLUSTER_NODE or impl is None:
         return
     hafiles.write_ha_d(

@@ -121,10 +121,15 @@ class Isolation:
         if not self.isolated():
             self.end()
             if self.owed and s.mode is Mode.STABLE and not s.present_peers():
-                self.owed = False
+                # A cable plugged back in brings the ping node's echo before the
+                # peer's next status: give the peer a couple of keepalives to speak
+                # before taking over from it (it may hold our groups right now).
+                # ``owed`` stays set until then: if the peer speaks first, its report
+                # settles what we take back (after_contact).
+                due = now + 2 * s.keepalive + DEAD_CHECK
                 for peer in list(s.peers.values()):
                     if not peer.present:
-                        self.take_over(peer.name, now)
+                        self.deferred.setdefault(peer.name, due)
             return
         if self.since is None:
             self.since = now
@@ -192,4 +197,5 @@ class Isolation:
         for peer, due in sorted(self.deferred.items()):
             if now >= due:
                 del self.deferred[peer]
+                self.owed = False
                 self.take_over(peer, now)

@@ -79,9 +79,10 @@ def test_ping_nodes_die_first_then_the_peer() -> None:
     c.crash("slave")
     c.run(12)
     assert c.where()["master"] == set()
-    # The router comes back: the master is no longer isolated and takes everything.
+    # The router comes back: the master is no longer isolated and, once the peer has
+    # had two keepalives to speak up, takes everything.
     c.ping_cut.clear()
-    c.run(2)
+    c.run(3)
     assert c.where()["master"] == BOTH
 
 
