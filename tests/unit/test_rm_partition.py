@@ -82,7 +82,7 @@ def test_ping_nodes_die_first_then_the_peer() -> None:
     # The router comes back: the master is no longer isolated and, once the peer has
     # had two keepalives to speak up, takes everything.
     c.ping_cut.clear()
-    c.run(3)
+    c.run(4)
     assert c.where()["master"] == BOTH
 
 
