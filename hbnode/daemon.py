@@ -34,6 +34,7 @@ from hbnode.respawn import Supervisor
 
 CLIENT_GROUP = "haclient"
 MAX_IDLE_WAIT = 1.0  # wake at least this often even if the core has no timer
+CONTROL_TIMEOUT = 0.25  # a whole control request must arrive within this
 
 
 class Daemon:
@@ -165,7 +166,7 @@ class Daemon:
             return
         self.stopping = True
         self.log.info(f"Heartbeat shutdown in progress. ({os.getpid()})")
-        self.respawn.stop_all()
+        self.respawn.terminate_all(time.monotonic())
         self.node.shutdown(time.monotonic())
         self._after_input(time.monotonic())
 
@@ -176,7 +177,8 @@ class Daemon:
         except BlockingIOError:
             return
         with conn:
-            conn.settimeout(1.0)
+            # A slow or silent client must not hold up heartbeats for long.
+            conn.settimeout(CONTROL_TIMEOUT)
             try:
                 data = _read_all(conn)
                 req = parse_request_untrusted(data)
@@ -193,7 +195,10 @@ class Daemon:
 
 def _read_all(conn: socket.socket) -> bytes:
     chunks: list[bytes] = []
+    deadline = time.monotonic() + CONTROL_TIMEOUT
     for _ in range(64):
+        if time.monotonic() > deadline:
+            raise TimeoutError("control request too slow")
         chunk = conn.recv(4096)
         if not chunk:
             break

@@ -69,6 +69,8 @@ class Supervisor:
     def __init__(self, entries: list[RespawnEntry], log: HbLogger) -> None:
         self.clients = [Client(entry) for entry in entries]
         self.log = log
+        self.stopping = False
+        self.kill_at: float | None = None
 
     def start_all(self, now: float) -> None:
         for client in self.clients:
@@ -78,6 +80,8 @@ class Supervisor:
 
     def get_timer(self) -> float | None:
         times = [c.start_at for c in self.clients if c.start_at is not None]
+        if self.kill_at is not None and self.running():
+            times.append(self.kill_at)
         return min(times) if times else None
 
     def poll(self, now: float) -> None:
@@ -86,8 +90,13 @@ class Supervisor:
             if client.process is not None:
                 status = client.process.poll()
                 if status is None:
+                    if self.kill_at is not None and now >= self.kill_at:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.killpg(client.process.pid, signal.SIGKILL)
                     continue
                 client.process = None
+                if self.stopping:
+                    continue
                 when, why = client.policy.exited(client.started, now, status)
                 self.log.log(
                     _level(why),
@@ -128,8 +137,22 @@ class Supervisor:
             f"(pid {client.process.pid})"
         )
 
+    def terminate_all(self, now: float) -> None:
+        """TERM every client without waiting (the heartbeat loop must keep running);
+        :meth:`poll` reaps them and KILLs what is left after ``STOP_GRACE``."""
+        self.stopping = True
+        for client in self.clients:
+            client.start_at = None
+            if client.process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(client.process.pid, signal.SIGTERM)
+        self.kill_at = now + STOP_GRACE
+
+    def running(self) -> bool:
+        return any(c.process is not None for c in self.clients)
+
     def stop_all(self) -> None:
-        """TERM every client, then KILL what is left after a grace period (bounded)."""
+        """At exit: TERM, wait a bounded time, KILL whatever is left."""
         running = [c for c in self.clients if c.process is not None]
         for client in running:
             assert client.process is not None

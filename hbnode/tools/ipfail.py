@@ -12,7 +12,6 @@ alive; when it exits (or is killed), the daemon notices within
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import signal
@@ -44,34 +43,38 @@ def main(argv: list[str] | None = None) -> int:
         except (KeyError, OSError) as exc:
             print(f"ipfail: cannot become {args[1]}: {exc}", file=sys.stderr)
             return NO_RESPAWN_EXIT
-    stop = False
-
-    def on_term(_signum: int, _frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         reply = request("client", op="signon", name=CLIENT_NAME, pid=os.getpid())
     except ControlError as exc:
         print(f"ipfail: cannot sign on: {exc}", file=sys.stderr)
         return 1
+    except _Stopped:
+        return 0
     if reply.get("error"):
         # e.g. auto_failback legacy: Heartbeat's ipfail refuses it too, for good.
         print(f"ipfail: {reply['error']}", file=sys.stderr)
         return NO_RESPAWN_EXIT
-    # Bounded only by the daemon's lifetime: every turn sleeps ALIVE_INTERVAL and a
-    # failed request (daemon gone) ends the loop.
-    while not stop:
-        time.sleep(ALIVE_INTERVAL)
-        try:
+    # Bounded by the daemon's lifetime: a failed request (daemon gone) ends the loop,
+    # and TERM (the daemon stopping us) ends it at once, without a last request: the
+    # daemon that sent it is busy shutting down and must not wait for us.
+    try:
+        while True:
+            time.sleep(ALIVE_INTERVAL)
             request("client", op="alive", name=CLIENT_NAME, pid=os.getpid(), timeout=2.0)
-        except ControlError:
-            return 1
-    with contextlib.suppress(ControlError):
-        request("client", op="signoff", name=CLIENT_NAME, pid=os.getpid(), timeout=2.0)
-    return 0
+    except ControlError:
+        return 1
+    except _Stopped:
+        return 0
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise _Stopped
 
 
 if __name__ == "__main__":
