@@ -12,7 +12,7 @@ LAB     ?=
 # and docker-compose, `export DOCKER_HOST=unix:///run/hblab-d/docker.sock`.
 ENGINE  := $(PYTHON) -m lab.docker_engine
 # Which implementations the integration tests cover (see tests/integration/conftest.py).
-HBLAB_IMPLS ?= heartbeat
+HBLAB_IMPLS ?= hbnode,heartbeat,master=heartbeat;slave=hbnode,master=hbnode;slave=heartbeat
 PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB

@@ -21,7 +21,7 @@ class Impl(enum.StrEnum):
 
 # The pid file both write: Heartbeat's is /var/run/heartbeat.pid and hbnode keeps it.
 PIDFILE = "run/heartbeat.pid"
-DEFAULT_IMPL = Impl.HEARTBEAT
+DEFAULT_IMPL = Impl.HBNODE
 TOOL_NAMES = ("cl_status", "hb_standby", "hb_takeover", "hbnode")
 
 

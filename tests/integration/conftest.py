@@ -24,7 +24,7 @@ from lab.topology import REFERENCE
 
 from .helpers import Cluster
 
-DEFAULT_IMPLS = "heartbeat"
+DEFAULT_IMPLS = "hbnode,heartbeat,master=heartbeat;slave=hbnode,master=hbnode;slave=heartbeat"
 MEASUREMENTS: list[dict[str, Any]] = []
 RESULTS_FILE = Path(os.environ.get("HBLAB_RESULTS", "/tmp/hblab-measurements.jsonl"))
 
