@@ -108,3 +108,7 @@ report: deps
 	$(BENCH_ENV) $(HBLAB) report $(SCENARIO) --impl '$(or $(IMPL),heartbeat)' \
 	  --profile $(PROFILE) -o build/report/$(or $(IMPL),heartbeat)-$(SCENARIO).svg
 	$(BENCH_ENV) $(HBLAB) topology -o build/report/topology.svg
+
+## make bench-codec: how many datagrams per second hbnode decodes and verifies.
+bench-codec:
+	PYTHONPATH=. $(PYTHON) scripts/bench_codec.py

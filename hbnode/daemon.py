@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hbnode import __version__
-from hbnode.config import ClusterConfig
+from hbnode.config import ClusterConfig, ConfigError, load_config
 from hbnode.control import CONTROL_SOCKET, parse_request_untrusted
 from hbnode.daemonize import daemonize as detach_and_run
 from hbnode.eventlog import EVENTS_FILE, EventLog
@@ -155,11 +155,33 @@ class Daemon:
             elif signum == signal.SIGCHLD:
                 self.respawn.poll(time.monotonic())
             elif signum == signal.SIGHUP:
-                self.log.reopen()
-                self.events.reopen()
-                self.log.info("Signal SIGHUP received: log files reopened")
+                self._reload()
             elif signum == signal.SIGUSR1:
                 self.log.debug_level += 1
+
+    def _reload(self) -> None:
+        """SIGHUP (``service heartbeat reload``): reopen logs, re-read the config.
+
+        New authkeys take effect at once (key rollover without a restart, as with
+        Heartbeat). Other changes need a restart; we say which, and keep running
+        on the old ones. A broken file is reported and the running config kept.
+        """
+        self.log.reopen()
+        self.events.reopen()
+        self.log.info("Signal SIGHUP received: log files reopened; re-reading configuration")
+        try:
+            fresh = load_config(self.config.ha_d, self.config.node_name)
+        except ConfigError as exc:
+            self.log.error(f"configuration not reloaded: {exc}")
+            return
+        if fresh.authkeys != self.config.authkeys:
+            self.links.keys = fresh.authkeys
+            self.config.authkeys = fresh.authkeys
+            self.log.info("authkeys re-read: new keys in use")
+        if fresh.hacf.parameters != self.config.hacf.parameters or (
+            [g.key for g in fresh.resource_groups] != [g.key for g in self.config.resource_groups]
+        ):
+            self.log.warn("ha.cf or haresources changed: restart heartbeat to apply it")
 
     def _begin_shutdown(self) -> None:
         if self.stopping:
