@@ -5,6 +5,7 @@ and heal are hbnode's own policies, tested on an all-hbnode cluster.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -136,3 +137,23 @@ def test_partition_heal_keeps_one_holder(
     measure("heal_converged_s", round(healed, 3), impl=impl_spec)
     measure("heal_longest_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.longest_no_holder <= 1.0
+
+
+def test_respawn_restarts_ipfail(lab_factory: Callable[..., Cluster]) -> None:
+    cluster = lab_factory(HBNODE)
+    cluster.startup("master", STARTUP_TIMEOUT)
+
+    def ipfail_pid() -> int | None:
+        done = cluster.lab.run("master", ["hbnode", "status", "--json"], timeout=10)
+        if done.returncode != 0:
+            return None
+        clients = json.loads(done.stdout).get("respawn", [])
+        pid = clients[0]["pid"] if clients else None
+        return int(pid) if pid else None
+
+    wait_until(lambda: ipfail_pid() is not None, 10.0, "ipfail is running under hbnode")
+    first = ipfail_pid()
+    assert first is not None
+    cluster.lab.run("master", ["kill", "-9", str(first)], check=True)
+    wait_until(lambda: ipfail_pid() not in (None, first), 10.0, "hbnode starts ipfail again")
+    assert "ipfail" in cluster.log("master") and "respawning" in cluster.log("master")
