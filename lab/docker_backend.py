@@ -26,6 +26,7 @@ for probes, status and captures enter the container's namespace by path
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -97,11 +98,17 @@ class DockerLab:
         self.state = DockerState(
             self.backend, profile, url, overrides or {}, str(config_dir) if config_dir else None
         )
+        import docker.errors
+
         try:
             self._build(impls)
             if start_daemons:
                 for host in self.topo.cluster_nodes:
                     self.service(host.name, "heartbeat", "start")
+        except docker.errors.APIError as exc:
+            self.down()
+            # e.g. "Pool overlaps": a compose.yaml lab holds the same subnets.
+            raise LabError(f"Docker refused: {exc.explanation or exc}") from None
         except BaseException:
             self.down()
             raise
@@ -356,7 +363,12 @@ class DockerLab:
         """A terminal inside the node: nsenter into the container's namespaces."""
         self._host(name)
         rec = self._on(name)
-        return subprocess.call(nodes.enter_argv(self._node_record(rec), argv))
+        assert rec.init is not None
+        env = {**nodes.NODE_ENV, **({"TERM": os.environ["TERM"]} if "TERM" in os.environ else {})}
+        # -r/-w without a value: the container's root and its init's cwd (/root), not
+        # this machine's paths, which the container's mount namespace cannot reach.
+        enter = ["nsenter", "-t", str(rec.init.pid), "-n", "-m", "-u", "-i", "-p", "-r", "-w"]
+        return subprocess.call([*enter, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv])
 
     def service(self, name: str, service: str, verb: str) -> subprocess.CompletedProcess[str]:
         return self.run(name, ["service", service, verb], timeout=120, check=verb != "status")

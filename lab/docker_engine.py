@@ -65,17 +65,22 @@ def client(url: str | None = None, timeout: int = 120) -> Any:
         import docker
     except ImportError as exc:
         raise LabError("the docker backend needs the docker package (pip install docker)") from exc
-    return docker.DockerClient(base_url=url or engine_url(), timeout=timeout)
+    target = url or engine_url()
+    try:
+        return docker.DockerClient(base_url=target, timeout=timeout)
+    except docker.errors.DockerException as exc:
+        raise LabError(f"no Docker engine answers at {target} ({exc})") from None
 
 
 def reachable(url: str | None = None) -> bool:
+    """True if an engine answers at ``url`` (the client asks its version on creation)."""
     try:
         api = client(url, timeout=5)
-    except LabError:
+    except Exception:  # LabError, or the SDK's and requests' errors alike
         return False
     try:
         return bool(api.ping())
-    except Exception:  # the SDK raises requests' and its own errors alike
+    except Exception:
         return False
     finally:
         api.close()

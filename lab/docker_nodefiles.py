@@ -29,6 +29,7 @@ VENV = "/opt/hbnode"  # where the node image installs hbnode's wheel
 LIB = "/usr/lib/hblab"
 SHARE = "/usr/share/hblab"
 SYSCONFIG = "etc/sysconfig/heartbeat"  # HB_IMPL=heartbeat|hbnode: /etc/init.d/heartbeat reads it
+NGINX_INIT = Path(__file__).parent / "assets" / "nginx.init"  # shared with lab.rootfs
 
 
 def _specs() -> dict[Impl, tuple[str, dict[str, str]]]:
@@ -109,6 +110,10 @@ def install_into(root: Path, topo: Topology = REFERENCE) -> None:
         _write(lib / "hbnode-tools" / name, wrapper, 0o755)
     _write(root / "usr/sbin/hblab-impl", impl_switch_script(), 0o755)
     _write(root / "etc/init.d/heartbeat", init_wrapper_script(), 0o755)
+    # The netns nodes' CentOS-like nginx init script (its stop returns when nginx has
+    # exited; Debian's sleeps a second): the same handover timing on both backends.
+    if NGINX_INIT.exists():
+        _write(root / "etc/init.d/nginx", NGINX_INIT.read_text(), 0o755)
     for profile in hafiles.PROFILES:
         for host in topo.cluster_nodes:
             target = root / SHARE.lstrip("/") / "ha.d" / profile / host.name
