@@ -43,7 +43,14 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 # What dockerd creates outside --data-root/--exec-root whatever it is told.
 OUTSIDE_FILES = (Path("/etc/docker/key.json"),)
-OUTSIDE_DIRS = (Path("/run/docker/plugins"), Path("/run/docker"), Path("/etc/docker"))
+# Children before parents: each is removed only if empty and not there before.
+OUTSIDE_DIRS = (
+    Path("/run/docker/plugins"),
+    Path("/run/docker"),
+    Path("/run/containerd/s"),  # the shims' sockets, whatever the exec root
+    Path("/run/containerd"),
+    Path("/etc/docker"),
+)
 
 
 def private_url() -> str:
