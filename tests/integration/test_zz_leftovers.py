@@ -13,7 +13,6 @@ from lab.state import STATE_DIR, STATE_FILE
 from lab.topology import REFERENCE
 from lab.wiring import existing_namespaces
 
-PREFIX = f"{REFERENCE.prefix}-"
 NODES_DIR = f"{STATE_DIR}/nodes/"
 
 
@@ -23,9 +22,12 @@ def test_no_lab_leftovers() -> None:
         _no_docker_leftovers()
         return
     assert NetnsLab().state is None, f"{STATE_FILE} still records a lab"
-    assert not [n for n in existing_namespaces() if n.startswith(PREFIX)]
+    # Exactly this lab's names: other labs (e.g. the docker engine's own namespace)
+    # may share the prefix.
+    lab_ns = {REFERENCE.switch_netns, *(REFERENCE.netns_of(h.name) for h in REFERENCE.hosts)}
+    assert not [n for n in existing_namespaces() if n in lab_ns]
     mounts = Path("/proc/mounts").read_text()
-    assert f"/run/netns/{PREFIX}" not in mounts and NODES_DIR not in mounts
+    assert not [n for n in lab_ns if f"/run/netns/{n} " in mounts] and NODES_DIR not in mounts
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert not any(name in links for name in ("master-eth", "slave-eth", "br-eth"))
     ours = []

@@ -82,7 +82,7 @@ def test_haresources_is_the_tutorials() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (None, {"master": Impl.HEARTBEAT, "slave": Impl.HEARTBEAT}),
+        (None, {"master": Impl.HBNODE, "slave": Impl.HBNODE}),
         ("hbnode", {"master": Impl.HBNODE, "slave": Impl.HBNODE}),
         ("master=heartbeat,slave=hbnode", {"master": Impl.HEARTBEAT, "slave": Impl.HBNODE}),
     ],
