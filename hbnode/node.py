@@ -239,11 +239,7 @@ class Node:
             log.info("Comm_now_up(): updating status to active")
             log.info("Local status now set to: 'active'")
             self.core.set_status("active", now)
-            live = {
-                n
-                for n in self.hacf.nodes
-                if n != self.me and self.core.node_status(n) in ("up", "active")
-            }
+            live = {n for n in self.hacf.nodes if n != self.me and self._alive(n)}
             self.events.record("comm_up", peers=sorted(live))
             self.rm.comm_up(live, now)
         elif isinstance(event, ev.NodeRestarted):
@@ -268,6 +264,16 @@ class Node:
             )
         elif isinstance(event, ev.Dropped):
             self._dropped(event)
+
+    def _alive(self, node: str) -> bool:
+        """A peer counts as alive at comm-up if it is up or active, or if any packet of
+        it has been heard: its first packet may be a resource message (it has just
+        taken over from us) rather than a status, and then its status still says init."""
+        if self.core.node_status(node) in ("up", "active"):
+            return True
+        if self.core.node_status(node) == "dead":
+            return False
+        return any(self.core.link_status(node, link) == "up" for link in self.core.links(node))
 
     def _dropped(self, event: Any) -> None:
         reason = str(event.reason)
