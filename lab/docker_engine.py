@@ -224,13 +224,18 @@ def stop(purge: bool = False) -> list[str]:
 
 
 def _unmount_under(roots: tuple[Path, ...]) -> list[str]:
-    """Mounts dockerd left under its roots (a killed dockerd leaves overlay and nsfs)."""
-    prefixes = tuple(str(r.resolve()) + "/" for r in roots)
+    """Mounts dockerd left under its roots (a killed dockerd leaves overlay and nsfs).
+
+    The roots themselves count: dockerd bind-mounts its data root onto itself.
+    """
+    tops = tuple(str(r.resolve()) for r in roots)
+    prefixes = tuple(t + "/" for t in tops)
     mounts = [
         line.split()[1] for line in Path("/proc/mounts").read_text().splitlines() if line.split()
     ]
+    ours = (m for m in mounts if m in tops or m.startswith(prefixes))
     gone = []
-    for target in sorted((m for m in mounts if m.startswith(prefixes)), reverse=True):
+    for target in sorted(ours, reverse=True):
         if subprocess.run(["umount", "-l", target], capture_output=True).returncode == 0:
             gone.append(f"mount {target}")
     return gone

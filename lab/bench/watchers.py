@@ -110,14 +110,15 @@ class NeighPoll(_Poller):
         super().__init__(interval)
         self.netns, self.vip = netns, vip
         self.samples: list[tuple[float, str | None]] = []
-        self._ns: Any = None
+        self._ns = contextlib.ExitStack()
+        self._handle: Any = None
 
     def setup(self) -> None:
-        self._ns = in_netns(self.netns)
-        self._handle = self._ns.__enter__()
+        # Opened on the polling thread itself: one netlink handle, used by one thread.
+        self._handle = self._ns.enter_context(in_netns(self.netns))
 
     def teardown(self) -> None:
-        self._ns.__exit__(None, None, None)
+        self._ns.close()
 
     def poll(self, now: float) -> None:
         mac: str | None = None
