@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
 
-.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report
+.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak
 
 deps:
 	@bash scripts/install-deps.sh
@@ -101,6 +101,20 @@ SCENARIO        ?= poweroff
 bench: deps
 	$(BENCH_ENV) $(HBLAB) bench --impls '$(BENCH_IMPLS)' --runs $(BENCH_RUNS) \
 	  --profile $(PROFILE) --json build/bench.json $(BENCH_ARGS)
+
+## make soak: SOAK_CYCLES poweroff/poweron cycles of the VIP holder in one lab (both
+## nodes hbnode by default), the outage distribution, then leaks (addresses, processes,
+## fds, namespaces, mounts) and what `down` left. Its own lab (SOAK_PREFIX), like bench.
+SOAK_CYCLES     ?= 200
+SOAK_IMPL       ?= hbnode
+SOAK_ARGS       ?=
+SOAK_PREFIX     ?= hbs
+SOAK_STATE_DIR  ?= /var/lib/hbs
+
+soak: deps
+	HBLAB_PREFIX=$(SOAK_PREFIX) HBLAB_STATE_DIR=$(SOAK_STATE_DIR) $(HBLAB) --backend netns soak \
+	  --cycles $(SOAK_CYCLES) --impl '$(SOAK_IMPL)' --profile $(PROFILE) \
+	  --json build/soak-$(SOAK_IMPL).json $(SOAK_ARGS)
 
 ## make report [SCENARIO=heal] [IMPL=hbnode]: one run drawn as a timeline, and the
 ## topology, into build/report/ (SVG + HTML).
