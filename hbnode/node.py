@@ -109,6 +109,7 @@ class Node:
 
     # -- inputs ------------------------------------------------------------------
     def start(self, now: float) -> None:
+        self.rm.start(now)  # probe what an earlier daemon may have left running
         self.core.start(now)
         self.log.info("Local status now set to: 'up'")
         self._pump(now)

@@ -11,7 +11,7 @@ from typing import Any
 from hbnode.config import ClusterConfig
 from hbnode.executor import Runner, StepSink
 from hbnode.hblog import HbLogger
-from hbnode.resources.agent import AgentContext, GroupAction, run_group
+from hbnode.resources.agent import AgentContext, GroupAction, GroupStatus, run_group
 from hbnode.rm import Action
 
 # Action kinds of the resource manager → what the agents do.
@@ -26,6 +26,10 @@ def make_runner(config: ClusterConfig, logger: HbLogger) -> Runner:
         group = groups.get(action.group)
         if group is None:
             return False, f"no resource group {action.group!r} in haresources"
+        if action.kind == "probe":
+            # The answer is whether anything of the group runs (statgroup ALL or SOME).
+            probed = run_group(group, GroupAction.STATUS, log=sink, context=context)
+            return probed.status in (GroupStatus.ALL, GroupStatus.SOME), None
         kind: Any = _KINDS.get(action.kind, action.kind)  # "announce", "status" as is
         result = run_group(group, kind, log=sink, say=logger, context=context)
         return result.ok, result.error

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ActionKind = Literal["acquire", "release", "announce"]
+ActionKind = Literal["acquire", "release", "announce", "probe"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class Action:
     stop them right to left (``givegroup``); stopping a stopped one succeeds.
     ``announce``: the group is (and stays) ours; send the gratuitous ARPs for its
     addresses again, because another node held them a moment ago (partition heal).
+    ``probe``: at start-up, is any resource of the group running (statgroup ALL or
+    SOME)? The result's ``ok`` is the answer: True means something runs, left
+    behind by an earlier daemon (kill -9) or started by someone else.
     """
 
     id: int

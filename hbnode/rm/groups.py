@@ -28,6 +28,7 @@ class GroupState(enum.StrEnum):
     HELD = "held"
     RELEASING = "releasing"
     FAILED = "failed"  # the last start failed; the group has been stopped again
+    FOUND = "found"  # running when the daemon started; the start-up negotiation decides
 
 
 @dataclass
@@ -59,6 +60,10 @@ class GroupTable:
         self._waiters: list[_Waiter] = []
         self._firing = False
         self._announces: dict[int, str] = {}  # announce actions in flight → group key
+        self._probes: dict[int, str] = {}  # start-up probes in flight → group key
+        # Once start-up has decided, groups found running that we do not want are
+        # stopped at once, also when their probe answers late (see release_found).
+        self._found_verdict: str | None = None
 
     # -- intent -----------------------------------------------------------------------
     def hold(self, keys: Iterable[str], reason: str, now: float) -> list[str]:
@@ -84,6 +89,53 @@ class GroupTable:
             action = self.out.act("announce", key, reason)
             self._announces[action.id] = key
 
+    # -- what runs at start-up ------------------------------------------------------------
+    def probe(self, now: float) -> None:
+        """Ask whether each group already runs here (a daemon killed with -9 leaves its
+        resources behind). Heartbeat's init script only complains (verifyallidle)."""
+        for slot in self.slots.values():
+            action = self.out.act("probe", slot.group.key, "startup")
+            self._probes[action.id] = slot.group.key
+
+    def release_found(self, reason: str, now: float) -> list[str]:
+        """Start-up has decided who holds what: stop every group found running that
+        we do not hold (the peer does, or nobody may), right to left across groups."""
+        self._found_verdict = reason
+        keys = [k for k, slot in self.slots.items() if slot.state is GroupState.FOUND]
+        for key in reversed(keys):
+            self._stop_found(self.slots[key], now)
+        self._fire(now)
+        return keys
+
+    def _stop_found(self, slot: Slot, now: float) -> None:
+        if slot.want or self._found_verdict is None:
+            return
+        slot.state, slot.reason = GroupState.HELD, self._found_verdict
+        self.out.log(
+            "warn",
+            f"Releasing resource group {slot.group.key}: running here but not ours to hold",
+            "stale_release",
+            group=slot.group.key,
+            reason=self._found_verdict,
+        )
+        self._reconcile(slot, now)
+
+    def _probed(self, key: str, running: bool, now: float) -> None:
+        slot = self.slots[key]
+        if not running:
+            return
+        self.out.log(
+            "warn",
+            f"Resource group {key} is running at start-up (left by an earlier run?)",
+            "found_running",
+            group=key,
+        )
+        if slot.state is not GroupState.RELEASED or slot.action is not None:
+            return  # already being acquired (idempotent: adopted) or released
+        slot.state = GroupState.FOUND
+        self._reconcile(slot, now)  # wanted meanwhile: acquire (idempotent) at once
+        self._stop_found(slot, now)
+
     def _set_want(self, keys: list[str], want: bool, reason: str) -> list[str]:
         changed = []
         for key in keys:
@@ -101,6 +153,11 @@ class GroupTable:
         if announced is not None:
             if not ok:
                 self.out.log("warn", f"Re-announcing resource group {announced} failed")
+            return None
+        probed = self._probes.pop(action_id, None)
+        if probed is not None:
+            self._probed(probed, ok, now)
+            self._fire(now)
             return None
         slot = next((s for s in self.slots.values() if s.action and s.action.id == action_id), None)
         if slot is None or slot.action is None:
@@ -166,7 +223,12 @@ class GroupTable:
         if slot.action is not None:
             return  # one action per group at a time; we come back when it is done
         if slot.want:
-            if slot.state in (GroupState.RELEASED, GroupState.FAILED, GroupState.RELEASING):
+            if slot.state in (
+                GroupState.RELEASED,
+                GroupState.FAILED,
+                GroupState.RELEASING,
+                GroupState.FOUND,  # start is idempotent: completes and re-announces it
+            ):
                 slot.retry_at = None
                 slot.state = GroupState.ACQUIRING
                 slot.action = self.out.act("acquire", slot.group.key, slot.reason)

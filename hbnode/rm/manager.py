@@ -82,6 +82,18 @@ class ResourceManager:
         self._rqst_deadline: float | None = None
         self._failback_to: set[str] = set()  # auto failback that found us busy
 
+    # == start-up =========================================================================
+    def start(self, now: float) -> None:
+        """The daemon has just started: find out which groups already run here.
+
+        A daemon killed with -9 leaves its VIP and services behind. Groups found
+        running are adopted if the start-up negotiation gives them to us (their start
+        is idempotent) and stopped once it has given them to someone else, so the
+        restarted node never keeps a copy its peer also holds (nice_failback modes;
+        legacy keeps Heartbeat's behaviour: a running group is simply not asked for).
+        """
+        self.table.probe(now)
+
     # == membership input ==================================================================
     def comm_up(self, live_peers: set[str], now: float) -> None:
         """Comm is up (§4.2): start the resource negotiation of our mode."""
@@ -310,6 +322,7 @@ class ResourceManager:
             )
             self.isolation.owed = True
             s.report()
+            self.table.release_found("isolated", now)
             return
         why = "T_RESOURCES(them)" if remote else "T_RESOURCES(us)"
         if take_local:
@@ -325,6 +338,8 @@ class ResourceManager:
             s.report()
             self.out.log("info", f"Initial resource acquisition complete ({why})")
         self._take_from_absent(now)
+        # Whatever still runs here from before and was not just taken is someone else's.
+        self.table.release_found("stale", now)
 
     def _initial_done(self, why: str) -> None:
         self.out.log(
@@ -440,6 +455,7 @@ class ResourceManager:
         )
         keys = list(self.table.slots)
         self.table.release(keys, "shutdown", now)
+        self.table.release_found("shutdown", now)  # Heartbeat gives up every group
         self.table.when_settled("shutdown", keys, self._shutdone, now)
 
     def _shutdone(self, now: float) -> None:

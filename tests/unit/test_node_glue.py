@@ -89,11 +89,14 @@ class Pair:
                 node.handle_timer(self.clock.now)
                 self._deliver(name)
                 for action in node.take_actions():
+                    ok = True
                     if action.kind == "acquire":
                         self.holds[name].add(action.group)
                     elif action.kind == "release":
                         self.holds[name].discard(action.group)
-                    node.action_done(action.id, True, self.clock.now)
+                    elif action.kind == "probe":  # start-up: does the group run here?
+                        ok = action.group in self.holds[name]
+                    node.action_done(action.id, ok, self.clock.now)
                     self._deliver(name)
 
     def _deliver(self, name: str) -> None:

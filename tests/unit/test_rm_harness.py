@@ -90,7 +90,9 @@ class Cluster:
         self._next_tick = 0.0
 
     # -- scenario controls -------------------------------------------------------------
-    def boot(self, *names: str) -> None:
+    def boot(self, *names: str, probe: bool = False) -> None:
+        """Start the daemon on ``names``; ``probe``: it first asks what already runs
+        (ResourceManager.start), as the real daemon does."""
         for name in names:
             sim = self.sims[name]
             sim.generation += 1
@@ -110,12 +112,19 @@ class Cluster:
                 ping_nodes=self.ping_nodes,
                 isolation=self.isolation,
             )
+            if probe:
+                sim.rm.start(self.now)
+                self._pump(name)
         self._membership()
 
     def crash(self, name: str) -> None:
         """Power off: the process and every resource on the machine are gone."""
         self.sims[name].rm = None
         self.running[name] = set()
+
+    def kill9(self, name: str) -> None:
+        """kill -9 of the daemon only: what it started keeps running on the machine."""
+        self.sims[name].rm = None
 
     def stop(self, name: str) -> None:
         """``heartbeat -k``: orderly shutdown; the process exits once shutdone is out."""
@@ -303,7 +312,9 @@ class Cluster:
             return  # the node crashed meanwhile
         key = (name, action.kind, action.group)
         ok = self.fail.get(key, 0) <= 0
-        if not ok:
+        if action.kind == "probe":
+            ok = action.group in self.running[name]  # the answer: does it run here?
+        elif not ok:
             self.fail[key] -= 1
         elif action.kind == "acquire":
             self.running[name].add(action.group)
