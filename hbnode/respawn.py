@@ -177,6 +177,8 @@ class Supervisor:
                 "pid": c.process.pid if c.process is not None else None,
                 "restarts": c.policy.restarts,
                 "given_up": c.policy.given_up,
+                # Non-zero while a client that kept dying waits (the rate limit at work).
+                "backoff_s": c.policy.backoff,
             }
             for c in self.clients
         ]

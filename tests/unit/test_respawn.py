@@ -35,3 +35,21 @@ def test_exit_100_means_do_not_respawn() -> None:
     policy = RespawnPolicy()
     when, _ = policy.exited(started=0.0, now=1.0, status=NO_RESPAWN_EXIT)
     assert when is None and policy.given_up
+
+
+def test_status_reports_the_back_off_of_a_client_that_keeps_dying() -> None:
+    from hbnode.config.hacf import RespawnEntry
+    from hbnode.hblog import HbLogger
+    from hbnode.respawn import Supervisor
+
+    supervisor = Supervisor([RespawnEntry("hacluster", "/bin/false", (), 1)], HbLogger())
+    [client] = supervisor.clients
+    assert supervisor.status()[0]["backoff_s"] == 0.0
+    now = 0.0
+    for _ in range(MAX_SHORT_RUNS):
+        when, why = client.policy.exited(started=now, now=now + 0.1, status=1)
+        assert when is not None
+        now = when
+    assert why == f"respawning too fast: waiting {FIRST_BACKOFF:.0f} s"
+    status = supervisor.status()[0]
+    assert status["backoff_s"] == FIRST_BACKOFF and status["restarts"] == MAX_SHORT_RUNS
