@@ -139,6 +139,9 @@ def run_cycle(lab: NetnsLab, number: int, expected_owner: str | None) -> CycleRe
         _power_cycle(lab, probes, result, victim, survivor, expected)
     except BenchError as exc:
         result.error = str(exc)
+    except Exception as exc:  # e.g. a boot that failed: recorded, the soak goes on
+        lines = str(exc).strip().splitlines()
+        result.error = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
     finally:
         probes.stop()
         result.seconds = round(time.monotonic() - began, 3)
