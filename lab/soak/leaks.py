@@ -130,6 +130,17 @@ def diff(base: Snapshot, now: Snapshot, addresses: bool = True) -> list[str]:
     return lines
 
 
+def moving(before: Snapshot, after: Snapshot) -> list[str]:
+    """Processes that came or went between two close snapshots (a lab not yet still)."""
+    lines: list[str] = []
+    for node in sorted(set(before.processes) | set(after.processes)):
+        was, now = before.processes.get(node, {}), after.processes.get(node, {})
+        lines += _counts(f"{node} processes", was, now, growth_only=False)
+    return lines + _counts(
+        "lab driver children", before.driver_children, after.driver_children, False
+    )
+
+
 # -- reading /proc -----------------------------------------------------------------------
 def _read(path: Path) -> str | None:
     try:

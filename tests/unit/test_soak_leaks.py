@@ -175,3 +175,15 @@ def test_leftovers_after_down(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text("{}")
     clean = leftovers_after_down(REFERENCE, tmp_path, [], set(), "", set(), set())
     assert clean == [f"{tmp_path / 'state.json'} still records a lab"]
+
+
+def test_moving_names_processes_that_came_or_went() -> None:
+    from lab.soak.leaks import moving
+
+    assert moving(_snap(), _snap()) == []
+    busy = _snap(processes={"master": {"nginx: worker process": 2, "/bin/sh nginx start": 1}})
+    assert moving(_snap(), busy) == [
+        "master processes: /bin/sh nginx start: 1 (baseline 0)",
+        "master processes: python3 -m hbnode start: 0 (baseline 1)",
+    ]
+    assert moving(_snap(), _snap(fds={})) == []  # descriptors are not judged here
