@@ -21,10 +21,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hbnode import __version__
 from hbnode.control import ControlError, request
 from hbnode.pidfile import read_pid
+
+if TYPE_CHECKING:
+    from hbnode.config import ClusterConfig
 
 EXIT_NOT_CONFIGURED = 6  # LSB init-script convention
 EXIT_NOT_RUNNING = 3  # LSB status: program is not running
@@ -52,13 +56,29 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace) -> ClusterConfig | None:
+    """The checked configuration, or None after printing every ``file:line: what``.
+
+    Nothing on the host is touched before this returns a config: no pid file,
+    no log file, no socket (tests/unit/test_config_table.py checks that).
+    """
     from hbnode.config import ConfigError, load_config
+    from hbnode.config.system import check_system
 
     try:
         config = load_config(args.ha_d, node_name=args.node)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return None
+    problems = check_system(config)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return None if problems else config
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if config is None:
         return EXIT_NOT_CONFIGURED
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -66,13 +86,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, daemonize: bool) -> int:
-    from hbnode.config import ConfigError, load_config
     from hbnode.daemon import run_daemon
 
-    try:
-        config = load_config(args.ha_d, node_name=args.node)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    config = _load(args)
+    if config is None:
         return EXIT_NOT_CONFIGURED
     running = read_pid()
     if running is not None:

@@ -68,7 +68,9 @@ def finish(cfg: HaCf, node_name: str) -> None:
     local = node_name.lower()
     if local not in cfg.nodes:
         listed = ", ".join(cfg.nodes)
-        raise _error(cfg, f"Current node [{local}] not in configuration! (nodes: {listed})")
+        # Placed on the last 'node' line: that is where the missing one belongs.
+        message = f"Current node [{local}] not in configuration! (nodes: {listed})"
+        raise _error(cfg, message, "node")
     _check_timers(cfg)
     _derive_warntime(cfg)
     cfg.parameters.setdefault("udpport", str(cfg.udpport))

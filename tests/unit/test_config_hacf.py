@@ -354,12 +354,12 @@ def test_broken_lines(lines: str, message: str) -> None:
         (
             "node slave\nbcast eth1\n",
             "master",
-            "ha.cf: Current node [master] not in configuration! (nodes: slave)",
+            "ha.cf:1: Current node [master] not in configuration! (nodes: slave)",
         ),
         (
             "node master\nnode slave\nbcast eth1\n",
             "Elsewhere",
-            "ha.cf: Current node [elsewhere] not in configuration! (nodes: master, slave)",
+            "ha.cf:2: Current node [elsewhere] not in configuration! (nodes: master, slave)",
         ),
         (
             BASE + "keepalive 2\ndeadtime 4\n",
