@@ -23,6 +23,7 @@ from hbnode.core.protocol import HeartbeatCore
 from hbnode.core.timers import Timers
 from hbnode.eventlog import EventLog
 from hbnode.hblog import HbLogger, Level
+from hbnode.lograte import LogLimiter
 from hbnode.message import Message
 from hbnode.persist import load_uuid, next_generation
 from hbnode.rm import Action, ResourceManager
@@ -60,6 +61,7 @@ class Node:
         self.hacf = config.hacf
         self.me = config.node_name
         self.log = logger
+        self.drop_lines = LogLimiter()
         self.wallclock = wallclock
         self.events = events if events is not None else EventLog(None, wallclock)
         state = persisted if persisted is not None else load_persisted(config)
@@ -278,6 +280,14 @@ class Node:
 
     def _dropped(self, event: Any) -> None:
         reason = str(event.reason)
+        if "unknown" in reason or "replay" in reason:
+            # Counted every time (status --json); said once per interval per reason,
+            # so signed junk from a key holder cannot fill the disk (lograte).
+            log_now, suppressed = self.drop_lines.allow(reason, event.now)
+            if not log_now:
+                return
+            if suppressed:
+                self.log.warn(f"{suppressed} more message(s) dropped ({reason}) were not logged")
         if "unknown" in reason:
             self.log.error(f"process_status_message: bad node [{event.node}] in message")
         elif "replay" in reason:

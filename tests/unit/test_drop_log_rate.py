@@ -1,0 +1,46 @@
+"""Drops a peer can provoke at will (unknown node, old generation) are counted every time
+and logged at most once per interval (hbnode.lograte)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hbnode.lograte import LOG_INTERVAL, LogLimiter
+from hbnode.message import Message
+from tests.unit.test_node_glue import Pair
+
+BAD_NODE = "process_status_message: bad node [intruder] in message"
+
+
+def intruder_status(seq: int) -> Message:
+    return Message.of(
+        ("t", "status"), ("st", "active"), ("src", "intruder"),
+        ("seq", f"{seq:x}"), ("hg", "1"), ("ts", "6b0638c3"),
+    )  # fmt: skip
+
+
+def test_limiter_says_once_per_interval_and_counts_the_rest() -> None:
+    limiter = LogLimiter(interval=10.0)
+    said = [limiter.allow("unknown_node", t) for t in (0.0, 1.0, 2.0, 9.9, 10.0, 10.5)]
+    assert said == [(True, 0), (False, 0), (False, 0), (False, 0), (True, 3), (False, 0)]
+    assert limiter.allow("replay", 10.5) == (True, 0)  # each reason has its own budget
+
+
+def test_unknown_node_flood_is_counted_and_logged_rate_limited(tmp_path: Path) -> None:
+    pair = Pair(tmp_path)
+    pair.start("master")
+    pair.start("slave")
+    pair.step(5.0)
+    slave = pair.nodes["slave"]
+    before = slave.core.counters()["unknown_node"]
+    for seq in range(1, 51):  # 50 in 5 s: one line
+        slave.receive(intruder_status(seq), "eth1", pair.clock.now)
+        pair.step(0.1)
+    assert slave.core.counters()["unknown_node"] - before == 50
+    assert pair.log("slave").count(BAD_NODE) == 1
+    pair.step(LOG_INTERVAL)
+    slave.receive(intruder_status(51), "eth1", pair.clock.now)
+    assert pair.log("slave").count(BAD_NODE) == 2
+    assert "49 more message(s) dropped (unknown node) were not logged" in pair.log("slave")
+    nodes = slave.snapshot(pair.clock.now)["nodes"]
+    assert [node["name"] for node in nodes] == ["master", "slave"]  # never became a node
