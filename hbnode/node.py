@@ -82,6 +82,7 @@ class Node:
             loadavg=loadavg or _read_loadavg,
             ping_groups=[group.name for group in hacf.ping_groups],
             media=sorted({medium.dev for medium in hacf.media}),
+            exact_dead_check=True,  # dead at the deadline, not the next 250 ms tick
         )
         self.rm = ResourceManager(
             me=self.me,

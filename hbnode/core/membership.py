@@ -9,6 +9,7 @@ deadtime; ``deadping`` for ping nodes; ``initdead`` for everyone until comm is u
 from __future__ import annotations
 
 import enum
+import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -154,6 +155,18 @@ class NodeTable:
             return None
         state.status = LinkStatus.UP
         return ev.LinkStatusChanged(peer.name, link, "dead", "up", now=now)
+
+    def next_deadline(self, *, comm_up: bool) -> float:
+        """The earliest instant a live node or an up link would be declared dead."""
+        earliest = math.inf
+        for peer in self.others():
+            interval = self.dead_interval(peer, comm_up=comm_up)
+            if peer.alive:
+                earliest = min(earliest, peer.last_alive + interval)
+            for link in peer.links.values():
+                if link.status is LinkStatus.UP:
+                    earliest = min(earliest, link.last_heard + interval)
+        return earliest
 
     def check(self, now: float, *, comm_up: bool) -> list[ev.Event]:
         """The 250 ms dead check: nodes and links silent for their dead interval."""

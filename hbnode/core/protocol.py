@@ -72,11 +72,14 @@ class HeartbeatCore:
         flow_control: bool = True,
         ping_groups: Collection[str] | None = None,
         media: Sequence[str] = (),
+        exact_dead_check: bool = False,
     ) -> None:
         """``ping_groups`` names the entries of ``ping_nodes`` that are ``ping_group``
         names (their probes say ``info=ping_group``); by default any entry that is
         not an IPv4 address. ``media`` are the interface names, so that
         :meth:`links` lists every link, heard or not, as cl_status does.
+        ``exact_dead_check``: declare a node or link dead at its deadline instead
+        of at Heartbeat's next 250 ms tick (hbnode's choice, docs/differences.md).
         """
         self.me = me.lower()
         self.nodes = [name.lower() for name in nodes]
@@ -90,6 +93,7 @@ class HeartbeatCore:
         self.generation = generation
         self.uuid = uuid
         self._flow_control = flow_control
+        self._exact_dead_check = exact_dead_check
         self._table = NodeTable(
             me=self.me,
             nodes=self.nodes,
@@ -228,6 +232,8 @@ class HeartbeatCore:
         if self._started_at is None:
             return None
         deadlines = [self._next_keepalive, self._next_check]
+        if self._exact_dead_check:
+            deadlines.append(self._table.next_deadline(comm_up=self._comm is CommState.UP))
         if self._reqnodes_at is not None:
             deadlines.append(self._reqnodes_at)
         for peer in self._table.others():
@@ -244,6 +250,9 @@ class HeartbeatCore:
             self._emit_all(self._table.check(now, comm_up=self._comm is CommState.UP))
             self._next_check = self._next_tick(self._next_check, DEAD_CHECK_INTERVAL, now)
             self._check_comm_up(now)
+        elif self._exact_dead_check:
+            # Between ticks, only what is due now: a wake-up at a peer's deadline.
+            self._emit_all(self._table.check(now, comm_up=self._comm is CommState.UP))
         if self._reqnodes_at is not None and now + EPSILON >= self._reqnodes_at:
             self._send_reqnodes(now)
         if now + EPSILON >= self._next_keepalive:

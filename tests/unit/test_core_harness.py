@@ -147,6 +147,7 @@ class Cluster:
         self._pings: list[tuple[float, int, str, str]] = []
         self._ping_order = itertools.count()
         self.auto_active = True
+        self.exact_dead_check = False  # hbnode's dead-at-the-deadline (daemon default)
         # drop(src, dst, msg) → True loses that message (every copy, on every link).
         self.drop: Callable[[str, str, Message], bool] | None = None
 
@@ -164,6 +165,7 @@ class Cluster:
             wallclock=lambda: WALL_EPOCH + self.now,
             flow_control=flow if isinstance(flow, bool) else flow[name],
             media=self.net.links,
+            exact_dead_check=self.exact_dead_check,
         )
 
     def start(self, name: str, at: float | None = None) -> HeartbeatCore:

@@ -44,6 +44,35 @@ def test_dead_time_rounds_up_to_the_250ms_check_grid() -> None:
     assert cluster.status_changes("master", "slave")[-1] == (7.75, "active", "dead")
 
 
+def test_exact_dead_check_declares_death_at_the_deadline_itself() -> None:
+    """hbnode's choice: no 250 ms grid, so detection is deadtime, not up to +250 ms."""
+    cluster = Cluster()
+    cluster.exact_dead_check = True
+    cluster.net.set_all(delay=0.001)
+    cluster.start_all()
+    cluster.run_until(6.1)
+    cluster.crash("slave")  # last status arrived at 6.001: deadline 7.501
+    master = cluster.cores["master"]
+    cluster.run_until(7.4)
+    assert master.get_timer() == pytest.approx(7.5)  # the grid tick comes first
+    cluster.run_until(7.5)
+    assert master.get_timer() == pytest.approx(7.501)  # then the deadline itself
+    cluster.run_until(10.0)
+    assert cluster.status_changes("master", "slave")[-1] == (pytest.approx(7.501), "active", "dead")
+    links = [(e.now, e.new) for e in cluster.of_type("master", ev.LinkStatusChanged)]
+    assert links[-1] == (pytest.approx(7.501), "dead")
+
+
+def test_exact_dead_check_keeps_a_live_peer_alive() -> None:
+    cluster = Cluster()
+    cluster.exact_dead_check = True
+    cluster.net.set_all(delay=0.001)
+    cluster.start_all()
+    cluster.run_until(30.0)
+    assert cluster.status_changes("master", "slave")[-1][2] == "active"
+    assert not cluster.of_type("master", ev.LateHeartbeat)
+
+
 def test_the_dt_a_peer_advertises_is_its_dead_interval() -> None:
     """In its first 5 s a node advertises dt = deadtime + 2 s = 3.5 s."""
     cluster = up_pair()
