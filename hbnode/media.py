@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 IPTOS_LOWDELAY = 0x10
 MAX_DATAGRAM = 256 * 1024  # MAXMSG: receivers read at most this much
+# The receive queue of a link: room for ~1000 small datagrams, so a burst of junk
+# (or a moment without CPU) does not drop the peer's heartbeats, yet short enough
+# that a heartbeat queued behind it waits milliseconds, not a deadtime.
+RECV_BUFFER = 1024 * 1024
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 
 
@@ -60,6 +65,7 @@ class UdpLink:
         with contextlib.suppress(AttributeError, OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
+        grow_receive_buffer(sock, RECV_BUFFER)
         sock.bind(("0.0.0.0", self.port))
         if self.mcast_group:
             mreq = struct.pack(
@@ -107,6 +113,20 @@ class UdpLink:
             if sock is not None:
                 sock.close()
         self.recv_sock = self.send_sock = None
+
+
+def grow_receive_buffer(sock: socket.socket, size: int) -> int:
+    """Ask for a ``size``-byte receive queue; return what the kernel granted.
+
+    SO_RCVBUFFORCE (root) passes net.core.rmem_max; without the privilege the
+    plain SO_RCVBUF is capped there, which is still no smaller than the default.
+    """
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except OSError:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
 def interface_broadcast(ifname: str) -> str:
