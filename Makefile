@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
 
-.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak
+.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood
 
 deps:
 	@bash scripts/install-deps.sh
@@ -115,6 +115,31 @@ soak: deps
 	HBLAB_PREFIX=$(SOAK_PREFIX) HBLAB_STATE_DIR=$(SOAK_STATE_DIR) $(HBLAB) --backend netns soak \
 	  --cycles $(SOAK_CYCLES) --impl '$(SOAK_IMPL)' --profile $(PROFILE) \
 	  --json build/soak-$(SOAK_IMPL).json $(SOAK_ARGS)
+
+## make fuzz: FUZZ_COUNT generated bad datagrams (random, mutated, wrong types, huge,
+## bad signatures, replays) at a running hbnode; make flood: FLOOD_RATE junk and
+## wrong-key packets/s for FLOOD_SECONDS with keepalive 200ms / deadtime 1s. Each
+## accounts for every datagram and checks the cluster; its own lab (FUZZ_PREFIX).
+FUZZ_COUNT      ?= 1000000
+FUZZ_RATE       ?= 20000
+FUZZ_IMPL       ?= hbnode
+FUZZ_ARGS       ?=
+FLOOD_RATE      ?= 20000
+FLOOD_SECONDS   ?= 60
+FLOOD_MIX       ?= mixed
+FLOOD_ARGS      ?=
+FUZZ_PREFIX     ?= hbf
+FUZZ_STATE_DIR  ?= /var/lib/hbf
+FUZZ_ENV        := HBLAB_PREFIX=$(FUZZ_PREFIX) HBLAB_STATE_DIR=$(FUZZ_STATE_DIR)
+
+fuzz: deps
+	$(FUZZ_ENV) $(HBLAB) --backend netns fuzz --count $(FUZZ_COUNT) --rate $(FUZZ_RATE) \
+	  --impl '$(FUZZ_IMPL)' --profile $(PROFILE) --json build/fuzz-$(FUZZ_IMPL).json $(FUZZ_ARGS)
+
+flood: deps
+	$(FUZZ_ENV) $(HBLAB) --backend netns flood --rate $(FLOOD_RATE) --seconds $(FLOOD_SECONDS) \
+	  --mix $(FLOOD_MIX) --impl '$(FUZZ_IMPL)' --profile $(PROFILE) \
+	  --json build/flood-$(FUZZ_IMPL)-$(FLOOD_MIX).json $(FLOOD_ARGS)
 
 ## make report [SCENARIO=heal] [IMPL=hbnode]: one run drawn as a timeline, and the
 ## topology, into build/report/ (SVG + HTML).

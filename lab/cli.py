@@ -96,11 +96,13 @@ def make_parser() -> argparse.ArgumentParser:
 def _add_bench_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """bench, report and topology live in lab.bench (matplotlib loads only when drawing)."""
     from lab.bench import command, report_cmd
+    from lab.fuzz import command as fuzz
     from lab.soak import command as soak
 
     command.add_parser(sub)
     report_cmd.add_parsers(sub)
     soak.add_parser(sub)
+    fuzz.add_parsers(sub)
 
 
 def _parse_netem(spec: list[str]) -> dict[str, str] | None:
@@ -205,6 +207,10 @@ def _dispatch_bench(args: argparse.Namespace) -> int:
         from lab.soak import command as soak
 
         return soak.main(args)
+    if args.command in ("fuzz", "flood"):
+        from lab.fuzz import command as fuzz
+
+        return fuzz.main(args)
     return report_cmd.main(args)
 
 
@@ -216,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if needs_root and os.geteuid() != 0:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
-        if args.command in ("bench", "report", "topology", "soak"):
+        if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
         return dispatch(make_lab(args.backend or default_backend()), args)
     except (LabError, ProfileError, ImplError) as exc:
