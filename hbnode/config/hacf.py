@@ -161,6 +161,7 @@ class HaCf:
     debug: int = 0
     log_badpack: bool = True
     isolation: bool = True  # hbnode_isolation: only acts when ping nodes are configured
+    resource_timeout_ms: int = 120000  # hbnode_resource_timeout: script start/stop limit
     compression: str = "zlib"
     compression_threshold_kb: int = 2
     traditional_compression: bool = False

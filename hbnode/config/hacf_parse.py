@@ -49,6 +49,9 @@ _TIMES: dict[str, tuple[str, int]] = {
     "initdead": ("initdead_ms", 0),
     "warntime": ("warntime_ms", 1),
     "conn_logd_time": ("conn_logd_time_ms", 1),
+    # hbnode's own extension (docs/differences.md): how long a resource script's start
+    # or stop may run before its process group is killed (Heartbeat waits for ever).
+    "hbnode_resource_timeout": ("resource_timeout_ms", 1),
 }
 # Booleans (cl_str_to_boolean): directive → HaCf field (None: checked, not kept).
 _BOOLS: dict[str, str | None] = {

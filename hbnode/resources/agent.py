@@ -6,9 +6,10 @@
   whole group is released, as Heartbeat does (it then asks hb_standby 30 s later; that
   is the daemon's call, so the result just says the acquire failed).
 * release: right to left, on past failures; a failed stop is retried HA_STOPRETRYMAX
-  times, 1 s apart. If it still fails, a resource that reports running means
-  "Reboot required!" (``reboot_required`` in the result; rebooting is the daemon's
-  call), one that reports stopped is only "probably not LSB-compliant".
+  times, 1 s apart (not one that timed out: it was killed, and would hang again). If
+  it still fails, a resource that reports running means "Reboot required!"
+  (``reboot_required`` in the result; rebooting is the daemon's call), one that
+  reports stopped is only "probably not LSB-compliant".
 * status: each resource's status, summed up as ALL / SOME / NONE (statgroup).
 * announce: gratuitous ARP again for the group's VIPs.
 
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 from hbnode.config.haresources import BUILTIN_SCRIPTS, DEFAULT_SEARCH_DIRS, Resource, ResourceGroup
 from hbnode.resources import garp
 from hbnode.resources.base import Emit, ResourceAgent, ResourceStatus, no_emit
-from hbnode.resources.errors import ResourceError, ScriptNotFound
+from hbnode.resources.errors import ResourceError, ScriptNotFound, ScriptTimeout
 from hbnode.resources.ipaddr import GarpSettings, IPAddrAgent, NetlinkFactory
 from hbnode.resources.lsb import KILL_GRACE, ScriptAgent, heartbeat_env
 
@@ -223,6 +224,12 @@ class _GroupRun:
                 agent.stop(self.emit, self.timeouts.stop)
             except ScriptNotFound as exc:  # permanent: retrying only delays the release
                 error = str(exc)
+                break
+            except ScriptTimeout as exc:
+                # The stop hung and was killed. Ten more runs would hang ten times as
+                # long; the resource manager retries the whole release instead.
+                error = str(exc)
+                self.say.error(f"{exc}: not retried")
                 break
             except ResourceError as exc:
                 error = str(exc)

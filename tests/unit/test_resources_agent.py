@@ -15,7 +15,7 @@ from hbnode.resources.agent import (
     run_group,
 )
 from hbnode.resources.base import Emit, ResourceAgent, ResourceStatus
-from hbnode.resources.errors import ResourceError, ScriptNotFound
+from hbnode.resources.errors import ResourceError, ScriptNotFound, ScriptTimeout
 
 RUNNING, STOPPED = ResourceStatus.RUNNING, ResourceStatus.STOPPED
 
@@ -217,6 +217,18 @@ def test_missing_script_is_not_retried() -> None:
     context, journal, rec = setup(web={"stop_failures": 99, "stop_error": ScriptNotFound})
     run("release", context, rec)
     assert journal.count("stop web") == 1 and rec.sleeps == []
+
+
+def test_hung_stop_is_not_retried_and_still_running_means_reboot_required() -> None:
+    context, journal, rec = setup(
+        web={"stop_failures": 99, "stop_error": ScriptTimeout, "running": True}
+    )
+    result = run("release", context, rec)
+    assert journal.count("stop web") == 1 and rec.sleeps == []  # one hang, not eleven
+    assert journal[-1] == "stop fs"  # the rest of the group is still released
+    assert not result.ok and result.reboot_required
+    assert "ERROR: web will not stop: not retried" in rec.lines
+    assert "CRIT: Resource STOP failure. Reboot required!" in rec.lines
 
 
 def test_status_all_some_none() -> None:
