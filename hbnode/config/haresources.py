@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hbnode.config.errors import ConfigError
 from hbnode.config.values import ValueSyntaxError, is_ipv4, parse_ifname, parse_int
@@ -25,6 +25,7 @@ DEFAULT_SEARCH_DIRS = ("/etc/ha.d/resource.d", "/etc/init.d")
 # ResourceManager isip(): the shell pattern [0-9]*.[0-9]*.[0-9]*.[0-9]*
 _LOOKS_LIKE_IP = re.compile(r"[0-9].*\.[0-9].*\.[0-9].*\.[0-9].*", re.S)
 _NUMERIC = re.compile(r"[0-9.]+")
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class Resource:
     args: list[str]
     raw: str  # the token as written; a group's key is its first resource's raw
     ip: IPSpec | None = None  # the parsed first argument of IPaddr/IPaddr2
+    # The physical line it is written on (a group may continue); not part of its identity.
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -115,41 +118,54 @@ def parse_resource(token: str) -> Resource:
     return Resource(script, args, token, ip)
 
 
-def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
-    """(first physical line, text) per logical line: comments cut, '\\' joins lines.
+def _logical_lines(text: str) -> Iterable[tuple[int, list[tuple[int, str]]]]:
+    """(first physical line, words) per logical line; each word with the physical line
+    it starts on, so an error points at the line the admin must edit.
 
-    ResourceManager only strips a comment from the first physical line of a
-    continued line (its sed loop skips the rest); we strip every line's comment.
+    Comments are cut and '\\' joins lines. ResourceManager only strips a comment from
+    the first physical line of a continued line (its sed loop skips the rest); we
+    strip every line's comment.
     """
     start, pending = 0, ""
+    origins: list[int] = []
     for number, raw in enumerate(text.split("\n"), start=1):
         body = raw.split("#", 1)[0].rstrip("\r")
         if not pending:
-            start = number
+            start, origins = number, []
         if body.endswith("\\"):
-            pending += body[:-1]  # sed s/\\\n//: the backslash and newline vanish
+            body = body[:-1]  # sed s/\\\n//: the backslash and newline vanish
+            pending += body
+            origins += [number] * len(body)
             continue
-        yield start, pending + body
+        yield start, _words(pending + body, origins + [number] * len(body))
         pending = ""
     if pending:
-        yield start, pending
+        yield start, _words(pending, origins)
+
+
+def _words(text: str, origins: list[int]) -> list[tuple[int, str]]:
+    """The whitespace-separated words of ``text``, each with the line of its first char."""
+    return [(origins[match.start()], match.group()) for match in _WORD.finditer(text)]
 
 
 def parse_haresources_text(text: str, path: str = "haresources") -> list[ResourceGroup]:
     """Parse haresources text into groups; raises ConfigError (``file:line``)."""
     groups: list[ResourceGroup] = []
     seen: dict[str, int] = {}
-    for number, logical in _logical_lines(text):
-        words = logical.split()
+    for number, words in _logical_lines(text):
         if not words:
             continue
         if len(words) < 2:
-            raise ConfigError(path, number, f"node {words[0]!r} has no resources")
-        try:
-            resources = [parse_resource(word) for word in words[1:]]
-        except ValueSyntaxError as exc:
-            raise ConfigError(path, number, str(exc)) from None
-        group = ResourceGroup(words[0].lower(), resources, number, path)
+            raise ConfigError(path, number, f"node {words[0][1]!r} has no resources")
+        resources = []
+        for line, word in words[1:]:
+            try:
+                resource = parse_resource(word)
+            except ValueSyntaxError as exc:
+                raise ConfigError(path, line, str(exc)) from None
+            resource.line = line
+            resources.append(resource)
+        group = ResourceGroup(words[0][1].lower(), resources, number, path)
         if group.key in seen:
             message = (
                 f"duplicate resource group key {group.key!r} (first on line {seen[group.key]})"
@@ -195,5 +211,5 @@ def check_resource_scripts(
             if resource.script in BUILTIN_SCRIPTS or find_script(resource.script, dirs):
                 continue
             message = f"unknown resource script {resource.script!r} (looked in {', '.join(dirs)})"
-            errors.append(ConfigError(group.path, group.line, message))
+            errors.append(ConfigError(group.path, resource.line or group.line, message))
     return errors

@@ -105,7 +105,7 @@ def test_ip_specs(text: str, spec: IPSpec) -> None:
         ),
         (
             "\nmaster 10.0.0.1 \\\n  10.0.0.2/40\n",
-            "haresources:2: bad netmask bits '40' in '10.0.0.2/40' (want 0..32)",
+            "haresources:3: bad netmask bits '40' in '10.0.0.2/40' (want 0..32)",
         ),
     ],
 )

@@ -149,6 +149,9 @@ CASES = [
          "haresources:2", "duplicate resource group key '192.168.0.38/24/eth0:0'"),
     Case("group without resources", append("haresources", "slave"), "haresources:2",
          "node 'slave' has no resources"),
+    Case("bad resource on a continued line",
+         replace("haresources", 1, "master 192.168.0.38/24/eth0:0 \\\n  websvc 10.1.2.3/99"),
+         "haresources:2", "bad netmask bits '99'"),
     Case("haresources missing", remove("haresources"), "haresources",
          "Cannot open resources file"),
 ]  # fmt: skip
