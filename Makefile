@@ -121,7 +121,7 @@ soak: deps
 ## wrong-key packets/s for FLOOD_SECONDS with keepalive 200ms / deadtime 1s. Each
 ## accounts for every datagram and checks the cluster; its own lab (FUZZ_PREFIX).
 FUZZ_COUNT      ?= 1000000
-FUZZ_RATE       ?= 20000
+FUZZ_RATE       ?= 10000
 FUZZ_IMPL       ?= hbnode
 FUZZ_ARGS       ?=
 FLOOD_RATE      ?= 20000

@@ -21,7 +21,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "fuzz", help="send N generated bad datagrams at a running hbnode; account for each"
     )
     fuzz.add_argument("--count", type=int, default=1_000_000, help="datagrams (default 1e6)")
-    fuzz.add_argument("--rate", type=float, default=20_000, help="per second (0: flat out)")
+    fuzz.add_argument("--rate", type=float, default=10_000, help="per second (0: flat out)")
     fuzz.add_argument("--seed", type=int, default=1)
     fuzz.add_argument("--max-seconds", type=float, default=600.0, help="stop sending after")
     flood = sub.add_parser(

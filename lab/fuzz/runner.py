@@ -132,6 +132,16 @@ def run(options: RunOptions, say: Callable[[str], None] = progress) -> dict[str,
     return result
 
 
+def measure_on(
+    lab: Any, options: RunOptions, say: Callable[[str], None] = progress
+) -> dict[str, Any]:
+    """Fuzz or flood a lab that is already up and steady (the integration tests)."""
+    result: dict[str, Any] = {"kind": options.kind, "options": asdict(options), "error": None}
+    _measure(lab, options, result, say)
+    result["ok"] = all(result["checks"].values())
+    return result
+
+
 def _measure(
     lab: Any, options: RunOptions, result: dict[str, Any], say: Callable[[str], None]
 ) -> None:
