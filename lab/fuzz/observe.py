@@ -183,6 +183,9 @@ class Sampler:
             self.errors.append(f"{type(exc).__name__}: {exc}")
 
     def stop(self) -> None:
+        """Stop sampling and take a last sample (once: a second call does nothing)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10.0)
