@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json == "-":
         print(json.dumps(result, indent=2, default=str))
         return 0 if result.get("ok") else 1
-    if "accounting" in result:
+    if "checks" in result:
         print(report.render_table(result), end="")
     if result.get("error"):
         print(f"error: {result['error']}")

@@ -113,12 +113,19 @@ class Snapshot:
             reply.get("io", {}),
             reply.get("counters", {}),
             udp,
-            reply.get("nodes", {}),
+            _by_name(reply.get("nodes", {})),
             time.monotonic(),
         )
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _by_name(nodes: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+    """status --json lists the nodes; keyed by name here."""
+    if isinstance(nodes, dict):
+        return nodes
+    return {str(entry.get("name")): entry for entry in nodes}
 
 
 def _cl_status_nodes(lab: Any, node: str) -> dict[str, Any]:
