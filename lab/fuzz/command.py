@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lab.hafiles import PROFILES, parse_overrides
 
-FLOOD_TIMERS = ("keepalive=200ms", "deadtime=1s")
+FLOOD_TIMERS = ("keepalive=200ms", "deadtime=1")  # Heartbeat has no "s" unit
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

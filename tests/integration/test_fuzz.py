@@ -16,7 +16,7 @@ from lab.fuzz.runner import RunOptions, measure_on
 
 from .helpers import Cluster, wait_until
 
-FLOOD_TIMERS = {"keepalive": "200ms", "deadtime": "1s"}
+FLOOD_TIMERS = {"keepalive": "200ms", "deadtime": "1"}  # seconds: ha.cf has no "s"
 PSS_LIMIT_KIB = 20 * 1024
 
 
