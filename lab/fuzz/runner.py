@@ -77,6 +77,24 @@ def _stream(options: RunOptions, captured: list[bytes]) -> Iterator[tuple[Catego
     return iter(corpus.Corpus(built, options.seed))
 
 
+def _types(captured: list[bytes]) -> dict[str, int]:
+    """``src t`` → how many, of the captured packets (what the replays will be)."""
+    from collections import Counter
+
+    from hbnode.wire import WireError, decode_untrusted
+
+    found: Counter[str] = Counter()
+    for data in captured:
+        try:
+            message = decode_untrusted(data).message
+        except WireError:
+            found["undecodable"] += 1
+            continue
+        seq = "" if message.get("seq") is not None else " (no seq)"
+        found[f"{message.get('src')} {message.get('t')}{seq}"] += 1
+    return dict(found)
+
+
 def _rx_queue(pid: int, port: int = 694) -> int:
     """Bytes waiting on the UDP socket(s) bound to ``port`` in the daemon's namespace."""
     total = 0
@@ -163,6 +181,7 @@ def _measure(
         state.nodes[target].netns, "eth1", {_addr(n) for n in nodes}, options.capture_seconds
     )
     result["captured"] = len(captured)
+    result["captured_types"] = _types(captured)
     stream = _stream(options, captured)
     pids = {n: observe.daemon_pid(lab, n) for n in nodes}
     target_pid = pids[target]
