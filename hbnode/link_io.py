@@ -183,7 +183,7 @@ class LinkIO:
             # Heartbeat's own wording, so log habits carry over (heartbeat.c).
             return (
                 f"netstring authentication failed, from {origin}: {failure.name.lower()}"
-                f" (auth {auth_string!r}, src={src})"
+                f" (auth {auth_string!r}, src={src!r})"
             )
 
         self._rejected(_AUTH_REJECTION[failure], text, now)

@@ -131,7 +131,7 @@ def test_link_io_counts_each_reason_and_logs_once() -> None:
     lines = text.getvalue().splitlines()
     assert len([line for line in lines if "authentication failed" in line]) == 1
     assert len([line for line in lines if "bad packet" in line]) == 1
-    assert "src=master" in text.getvalue()  # the source is named, decoded only to log it
+    assert "src='master'" in text.getvalue()  # named (decoded only to log it), escaped
 
 
 def test_a_wrong_key_is_a_bad_signature_and_the_right_key_is_accepted() -> None:
@@ -158,3 +158,14 @@ def test_the_receive_buffer_grows_and_never_shrinks() -> None:
         default = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         granted = grow_receive_buffer(sock, RECV_BUFFER)
     assert granted >= default
+
+
+def test_an_unauthenticated_name_cannot_forge_a_log_line() -> None:
+    text = io.StringIO()
+    link = _link_io(text)
+    message = decode_untrusted(_payloads()[0]).message
+    message.fields = [f for f in message.fields if f.name != "auth"]
+    message.set("src", "x\nheartbeat: info: slave is dead")
+    assert link._accept(encode_netstring(message, WRONG), "x") is None
+    assert len(text.getvalue().splitlines()) == 1
+    assert "\\n" in text.getvalue()
