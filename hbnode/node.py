@@ -118,12 +118,15 @@ class Node:
         self._pump(now)
 
     def receive(self, msg: Message, ifname: str, now: float) -> None:
-        if msg.get("t") == "status":
-            src = msg.get("src")
-            if src is not None and src != self.me and src in self.hacf.nodes:
-                self.last_status_heard[src] = self.wallclock()
-                self.heard[src] = now
+        src = msg.get("src") if msg.get("t") == "status" else None
+        peer = src if src is not None and src != self.me and src in self.hacf.nodes else None
+        before = self.core.last_alive(peer) if peer is not None else 0.0
         self.core.receive(msg, ifname, now)
+        # Only a status the core kept proves life: a replayed or malformed one
+        # must not hold off the isolation check.
+        if peer is not None and self.core.last_alive(peer) > before:
+            self.last_status_heard[peer] = self.wallclock()
+            self.heard[peer] = now
         self._check_isolation(now)
         self._pump(now)
 
@@ -289,12 +292,11 @@ class Node:
                 return
             if suppressed:
                 self.log.warn(f"{suppressed} more message(s) dropped ({reason}) were not logged")
+        node = _printable(str(event.node))  # from the wire: no forged log lines
         if "unknown" in reason:
-            self.log.error(f"process_status_message: bad node [{event.node}] in message")
+            self.log.error(f"process_status_message: bad node [{node}] in message")
         elif "replay" in reason:
-            self.log.error(
-                f"should_drop_message: attempted replay attack [{event.node}]? {event.detail}"
-            )
+            self.log.error(f"should_drop_message: attempted replay attack [{node}]? {event.detail}")
         else:
             self.log.debug(f"dropped message from {event.node}: {reason} {event.detail}")
 
@@ -427,3 +429,8 @@ def _read_loadavg() -> str:
             return handle.readline().strip()
     except OSError:
         return "0.00 0.00 0.00 1/1 1"
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, as it may go into a log line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")

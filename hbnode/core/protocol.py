@@ -279,6 +279,10 @@ class HeartbeatCore:
             return self._local_status.value
         return self._peer(node).status.value
 
+    def last_alive(self, node: str) -> float:
+        """When (monotonic) the core last took a status of ``node`` as proof of life."""
+        return self._peer(node).last_alive
+
     def node_type(self, node: str) -> str:
         return self._peer(node).type.value
 

@@ -44,3 +44,40 @@ def test_unknown_node_flood_is_counted_and_logged_rate_limited(tmp_path: Path) -
     assert "49 more message(s) dropped (unknown node) were not logged" in pair.log("slave")
     nodes = slave.snapshot(pair.clock.now)["nodes"]
     assert [node["name"] for node in nodes] == ["master", "slave"]  # never became a node
+
+
+def test_a_replayed_status_is_no_proof_of_life_for_the_isolation_check(tmp_path: Path) -> None:
+    pair = Pair(tmp_path)
+    pair.start("master")
+    pair.start("slave")
+    pair.step(5.0)
+    slave = pair.nodes["slave"]
+    old = Message.of(
+        ("t", "status"),
+        ("st", "active"),
+        ("src", "master"),
+        ("seq", "1"),
+        ("hg", "64"),
+        ("ts", "6b0638c3"),
+    )  # fmt: skip  (hg 0x64: master's generation in Pair)
+    heard = slave.heard["master"]
+    pair.up["master"] = False  # master is silent from now on
+    pair.step(0.5)
+    slave.receive(old, "eth1", pair.clock.now)  # an old seq of master's generation
+    assert slave.heard["master"] == heard
+    assert slave.core.counters()["out_of_window"] >= 1
+
+
+def test_a_node_name_with_control_characters_is_logged_escaped(tmp_path: Path) -> None:
+    pair = Pair(tmp_path)
+    pair.start("master")
+    pair.start("slave")
+    pair.step(5.0)
+    slave = pair.nodes["slave"]
+    forged = Message.of(
+        ("t", "status"), ("st", "active"), ("src", "x\nERROR: forged"),
+        ("seq", "1"), ("hg", "1"), ("ts", "6b0638c3"),
+    )  # fmt: skip
+    slave.receive(forged, "eth1", pair.clock.now)
+    assert "bad node [x\\nERROR: forged]" in pair.log("slave")
+    assert "\nERROR: forged" not in pair.log("slave")
