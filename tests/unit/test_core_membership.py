@@ -15,8 +15,9 @@ from hbnode.message import Message
 from tests.unit.test_core_harness import FAST, Cluster, wire_roundtrip
 
 
-def up_pair(delay: float = 0.0, **kwargs: object) -> Cluster:
+def up_pair(delay: float = 0.0, exact_dead_check: bool = False, **kwargs: object) -> Cluster:
     cluster = Cluster(**kwargs)  # type: ignore[arg-type]
+    cluster.exact_dead_check = exact_dead_check
     cluster.net.set_all(delay=delay)
     cluster.start_all()
     return cluster
@@ -46,10 +47,7 @@ def test_dead_time_rounds_up_to_the_250ms_check_grid() -> None:
 
 def test_exact_dead_check_declares_death_at_the_deadline_itself() -> None:
     """hbnode's choice: no 250 ms grid, so detection is deadtime, not up to +250 ms."""
-    cluster = Cluster()
-    cluster.exact_dead_check = True
-    cluster.net.set_all(delay=0.001)
-    cluster.start_all()
+    cluster = up_pair(delay=0.001, exact_dead_check=True)
     cluster.run_until(6.1)
     cluster.crash("slave")  # last status arrived at 6.001: deadline 7.501
     master = cluster.cores["master"]
@@ -64,10 +62,7 @@ def test_exact_dead_check_declares_death_at_the_deadline_itself() -> None:
 
 
 def test_exact_dead_check_keeps_a_live_peer_alive() -> None:
-    cluster = Cluster()
-    cluster.exact_dead_check = True
-    cluster.net.set_all(delay=0.001)
-    cluster.start_all()
+    cluster = up_pair(delay=0.001, exact_dead_check=True)
     cluster.run_until(30.0)
     assert cluster.status_changes("master", "slave")[-1][2] == "active"
     assert not cluster.of_type("master", ev.LateHeartbeat)

@@ -12,11 +12,23 @@ from tests.unit.test_node_glue import Pair
 BAD_NODE = "process_status_message: bad node [intruder] in message"
 
 
-def intruder_status(seq: int) -> Message:
+def status(src: str, seq: int, hg: int = 1) -> Message:
     return Message.of(
-        ("t", "status"), ("st", "active"), ("src", "intruder"),
-        ("seq", f"{seq:x}"), ("hg", "1"), ("ts", "6b0638c3"),
+        ("t", "status"), ("st", "active"), ("src", src),
+        ("seq", f"{seq:x}"), ("hg", f"{hg:x}"), ("ts", "6b0638c3"),
     )  # fmt: skip
+
+
+def intruder_status(seq: int) -> Message:
+    return status("intruder", seq)
+
+
+def running_pair(tmp_path: Path) -> Pair:
+    pair = Pair(tmp_path)
+    pair.start("master")
+    pair.start("slave")
+    pair.step(5.0)
+    return pair
 
 
 def test_limiter_says_once_per_interval_and_counts_the_rest() -> None:
@@ -27,10 +39,7 @@ def test_limiter_says_once_per_interval_and_counts_the_rest() -> None:
 
 
 def test_unknown_node_flood_is_counted_and_logged_rate_limited(tmp_path: Path) -> None:
-    pair = Pair(tmp_path)
-    pair.start("master")
-    pair.start("slave")
-    pair.step(5.0)
+    pair = running_pair(tmp_path)
     slave = pair.nodes["slave"]
     before = slave.core.counters()["unknown_node"]
     for seq in range(1, 51):  # 50 in 5 s: one line
@@ -47,19 +56,9 @@ def test_unknown_node_flood_is_counted_and_logged_rate_limited(tmp_path: Path) -
 
 
 def test_a_replayed_status_is_no_proof_of_life_for_the_isolation_check(tmp_path: Path) -> None:
-    pair = Pair(tmp_path)
-    pair.start("master")
-    pair.start("slave")
-    pair.step(5.0)
+    pair = running_pair(tmp_path)
     slave = pair.nodes["slave"]
-    old = Message.of(
-        ("t", "status"),
-        ("st", "active"),
-        ("src", "master"),
-        ("seq", "1"),
-        ("hg", "64"),
-        ("ts", "6b0638c3"),
-    )  # fmt: skip  (hg 0x64: master's generation in Pair)
+    old = status("master", 1, hg=100)  # master's generation in Pair
     heard = slave.heard["master"]
     pair.up["master"] = False  # master is silent from now on
     pair.step(0.5)
@@ -69,15 +68,9 @@ def test_a_replayed_status_is_no_proof_of_life_for_the_isolation_check(tmp_path:
 
 
 def test_a_node_name_with_control_characters_is_logged_escaped(tmp_path: Path) -> None:
-    pair = Pair(tmp_path)
-    pair.start("master")
-    pair.start("slave")
-    pair.step(5.0)
+    pair = running_pair(tmp_path)
     slave = pair.nodes["slave"]
-    forged = Message.of(
-        ("t", "status"), ("st", "active"), ("src", "x\nERROR: forged"),
-        ("seq", "1"), ("hg", "1"), ("ts", "6b0638c3"),
-    )  # fmt: skip
+    forged = status("x\nERROR: forged", 1)
     slave.receive(forged, "eth1", pair.clock.now)
     assert "bad node [x\\nERROR: forged]" in pair.log("slave")
     assert "\nERROR: forged" not in pair.log("slave")
