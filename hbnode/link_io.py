@@ -2,7 +2,7 @@
 
 Every received datagram is decoded and authenticated here, before the core sees
 it. A malformed, unsigned or wrongly signed packet is counted by reason and
-logged at most once per LOG_INTERVAL per reason (a flood must not fill the disk),
+logged at most once per LOG_INTERVAL (hbnode.lograte) per reason (a flood must not fill the disk),
 and never reaches the protocol.
 """
 
@@ -20,6 +20,7 @@ from hbnode.auth import AuthFailure, AuthKeys, check_untrusted
 from hbnode.config import ClusterConfig, effective_media
 from hbnode.config.hacf import BcastMedium, McastMedium, UcastMedium
 from hbnode.hblog import HbLogger
+from hbnode.lograte import LogLimiter
 from hbnode.media import (
     Destination,
     MediaError,
@@ -40,8 +41,6 @@ from hbnode.wire import (
 
 if TYPE_CHECKING:
     from hbnode.node import Node
-
-LOG_INTERVAL = 10.0  # seconds between two log lines about the same kind of bad packet
 
 
 class Rejection(enum.StrEnum):
@@ -68,19 +67,12 @@ class RejectLog:
     """Counts every rejection; logs each reason at most once per interval."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    last_logged: dict[str, float] = field(default_factory=dict)
-    suppressed: Counter[str] = field(default_factory=Counter)
+    lines: LogLimiter = field(default_factory=LogLimiter)
 
     def reject(self, reason: Rejection, now: float) -> tuple[bool, int]:
         """Count it; return (log now?, how many were suppressed since last time)."""
         self.counts[reason.value] += 1
-        last = self.last_logged.get(reason.value)
-        if last is not None and now - last < LOG_INTERVAL:
-            self.suppressed[reason.value] += 1
-            return False, 0
-        self.last_logged[reason.value] = now
-        skipped = self.suppressed.pop(reason.value, 0)
-        return True, skipped
+        return self.lines.allow(reason.value, now)
 
 
 class LinkIO:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-LOG_INTERVAL = 10.0  # seconds; the same as link_io's for rejected datagrams
+LOG_INTERVAL = 10.0  # seconds; also for link_io's rejected datagrams
 
 
 @dataclass

@@ -17,9 +17,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from hbnode.lograte import LOG_INTERVAL  # each kind of rejection logged once per this
 from lab.fuzz.observe import CORE_DROPS, Snapshot
-
-LOG_INTERVAL = 10.0  # hbnode logs each kind of rejection at most once per this
 
 
 def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> int:
