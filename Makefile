@@ -12,7 +12,7 @@ LAB     ?=
 # and docker-compose, `export DOCKER_HOST=unix:///run/hblab-d/docker.sock`.
 ENGINE  := $(PYTHON) -m lab.docker_engine
 # Which implementations the integration tests cover (see tests/integration/conftest.py).
-HBLAB_IMPLS ?= hbnode,heartbeat,master=heartbeat;slave=hbnode,master=hbnode;slave=heartbeat
+HBLAB_IMPLS ?= hbnode heartbeat master=heartbeat,slave=hbnode master=hbnode,slave=heartbeat
 PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
@@ -88,9 +88,10 @@ lint: deps
 	$(PYTHON) -m mypy --strict hbnode
 
 ## make bench: hbnode and the real Heartbeat side by side, N runs of every scenario;
-## prints the table, writes build/bench.json and BENCHMARKS.md. It brings up labs of
+## prints the table, writes build/bench.json and build/BENCHMARKS.md (copy it over
+## BENCHMARKS.md to publish). It brings up labs of
 ## its own (BENCH_PREFIX), so it neither collides with `make up` nor takes it down.
-BENCH_IMPLS     ?= heartbeat,hbnode
+BENCH_IMPLS     ?= heartbeat hbnode
 BENCH_RUNS      ?= 5
 BENCH_ARGS      ?=
 BENCH_PREFIX    ?= hbb

@@ -48,7 +48,7 @@ class AuthKeys:
 class AuthFailure(enum.Enum):
     """Why a received datagram failed authentication (the daemon counts each one).
 
-    The names follow Heartbeat's log lines (reference §2.4): a missing or
+    The names follow Heartbeat's log lines (protocol.md §2.4): a missing or
     unparsable trailer (``Bad/invalid netstring auth string``), an index we have
     no key for (``Invalid authentication [N] in message!``) and a wrong digest
     (``authtoken does not match``). For classic datagrams the "trailer" is the
@@ -129,7 +129,7 @@ def parse_auth_untrusted(auth_string: str) -> tuple[int, str] | None:
 def check_untrusted(keys: AuthKeys, auth_string: str | None, data: bytes) -> AuthFailure | None:
     """Check a received auth string over ``data``; None means authentic.
 
-    Any configured index is accepted (key rollover, reference §2.1), each checked
+    Any configured index is accepted (key rollover, protocol.md §2.1), each checked
     with *its own* method and key. Heartbeat's netstring path has a quirk
     (heartbeat.c ``hb_compute_authentication``): it calls index N's function with
     the *outbound* key, so mixed keys only verify when they happen to be equal.

@@ -1,6 +1,6 @@
 """The sans-IO codec of Heartbeat datagrams: bytes in, :class:`Datagram` out, and back.
 
-Two encodings exist (reference §1.3-1.5). A 3.0.6 node on bookworm always sends
+Two encodings exist (protocol.md §1.3-1.5). A 3.0.6 node on bookworm always sends
 the *netstring* one, with an inner ``auth`` field and an auth trailer; an old
 (glue <= 1.0.9) node sends the *classic* text one. We accept both and send what
 3.0.6 sends.
@@ -65,7 +65,7 @@ class Datagram:
     """A decoded datagram, with what is needed to authenticate it.
 
     ``signed_bytes`` is what the signature covers: for netstring the raw bytes from
-    the first ``#`` through ``%%%\\n`` (the trailer covers them, reference §2.3);
+    the first ``#`` through ``%%%\\n`` (the trailer covers them, protocol.md §2.3);
     for classic the re-serialised fields other than ``auth``. ``auth_string`` is
     the trailer's text (netstring) or the last ``auth`` field (classic); None if
     absent. ``auth_index``/``auth_digest`` are its two halves, None if unparsable.
@@ -324,7 +324,7 @@ def verify_datagram(datagram: Datagram, keys: AuthKeys) -> AuthFailure | None:
 
 
 def classic_signed_bytes(message: Message) -> bytes:
-    """What the inner ``auth`` field signs (reference §2.3 item 1).
+    """What the inner ``auth`` field signs (protocol.md §2.3 item 1).
 
     The classic rendering of every field except top-level ``auth`` fields, without
     ``>>>``/``<<<`` (msg2string_buf with NOHEAD). Raises EncodeError for what the

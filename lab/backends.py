@@ -12,13 +12,16 @@ import subprocess
 from pathlib import Path
 from typing import Any, Protocol
 
+from lab.errors import LabError
 from lab.impls import Impl
+from lab.topology import Topology
 
 BACKENDS = ("netns", "docker")
 
 
 class Lab(Protocol):
     backend: str
+    topo: Topology
 
     def up(
         self,
@@ -47,7 +50,7 @@ class Lab(Protocol):
     def capture(
         self, name: str, iface: str, out: Path, seconds: float | None, bpf: str = ...
     ) -> int: ...
-    def _iface(self, name: str, iface: str) -> None: ...
+    def interface(self, name: str, iface: str) -> None: ...
 
 
 def default_backend() -> str:
@@ -69,4 +72,4 @@ def make_lab(backend: str | None = None) -> Lab:
         from lab.netns_backend import NetnsLab
 
         return NetnsLab()
-    raise ValueError(f"unknown lab backend {name!r} ({', '.join(BACKENDS)})")
+    raise LabError(f"unknown lab backend {name!r} (LAB= or --backend: {', '.join(BACKENDS)})")

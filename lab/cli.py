@@ -1,6 +1,8 @@
 """hblab: bring the two-node Heartbeat lab up, break it, and watch it.
 
-Every user-facing error is one line on stderr and exit code 2.
+Every failure is one line on stderr and exit code 2 (``--debug`` adds the
+traceback): a bad argument, the lab not up, a powered-off or unknown node, a
+failed step in a node, a Docker engine that does not answer.
 """
 
 from __future__ import annotations
@@ -8,32 +10,56 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from lab import ready
 from lab.backends import BACKENDS, Lab, default_backend, make_lab
 from lab.errors import LabError
-from lab.hafiles import PROFILES, ProfileError, parse_overrides
-from lab.impls import ImplError, parse_impls
+from lab.hafiles import PROFILES, cluster_timers, parse_overrides
+from lab.impls import parse_impls
 from lab.netns_backend import NETEM_KEYS
 from lab.topology import REFERENCE
 
 EXIT_USAGE = 2
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hblab", description=__doc__)
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line too, naming the command and pointing to --help."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("hblab").strip()
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_USAGE, f"hblab: {where}{message} (see {self.prog} --help)\n")
+
+
+def _common_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """--backend and --debug, before or after the subcommand (`hblab up --backend docker`)."""
+    default = None if top else argparse.SUPPRESS
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
-        default=None,
+        default=default,
         help="netns or docker (default: $LAB, else the backend whose lab is up, else netns)",
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="on a failure, print the traceback too",
+    )
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="hblab", description=__doc__)
+    _common_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="build the lab and boot its nodes")
+    up = sub.add_parser("up", help="build the lab, boot its nodes, wait until the VIP serves")
     up.add_argument("--impl", help="heartbeat | hbnode | master=heartbeat,slave=hbnode")
     up.add_argument("--profile", choices=sorted(PROFILES), default="fast")
     up.add_argument("--config", type=Path, help="a directory with ha.cf/authkeys/haresources")
@@ -49,7 +75,24 @@ def make_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="boot the nodes but leave heartbeat stopped (as after install)",
     )
-    sub.add_parser("down", help="remove everything the lab created")
+    up.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once the daemons are started, before the VIP is up",
+    )
+    up.add_argument(
+        "--wait-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up waiting after this long (default: initdead + deadtime + 30 s)",
+    )
+    down = sub.add_parser("down", help="remove everything the lab created")
+    down.add_argument(
+        "--all",
+        action="store_true",
+        help="also what no record names: every namespace, process, container, network "
+        "and node directory of this prefix's labs",
+    )
     status = sub.add_parser("status", help="nodes, daemons, VIP holders")
     status.add_argument("--json", action="store_true")
 
@@ -90,6 +133,8 @@ def make_parser() -> argparse.ArgumentParser:
     dump.add_argument("--count", type=int, help="stop after N heartbeat packets (live)")
     dump.add_argument("--seconds", type=float, help="stop after N seconds (live)")
     _add_bench_parsers(sub)
+    for command in sub.choices.values():
+        _common_options(command, top=False)
     return parser
 
 
@@ -120,11 +165,14 @@ def _parse_netem(spec: list[str]) -> dict[str, str] | None:
 
 
 def _print_status(status: dict[str, Any]) -> None:
-    holders = ", ".join(status["vip_holders"]) or "nobody"
     print(
         f"backend {status['backend']}  profile {status['profile']}  "
-        f"VIP {status['vip']} held by {holders}"
+        f"VIP {status['vip']} {status.get('vip_state') or _holders_phrase(status)}"
     )
+    source = status.get("source")
+    if source:
+        commit = f" ({source['commit']})" if source.get("commit") else ""
+        print(f"  nodes run hbnode {source['version']}{commit} from {source['path']}")
     for name, info in status["nodes"].items():
         addrs = " ".join(
             f"{ifn}={'+'.join(a['address'] for a in lst)}"
@@ -137,12 +185,29 @@ def _print_status(status: dict[str, Any]) -> None:
         print(f"  {name:<7} {info['power']:<4}{daemon:<22} {where:<23} {addrs}")
 
 
+def _holders_phrase(status: dict[str, Any]) -> str:
+    return f"held by {', '.join(status['vip_holders']) or 'nobody'}"
+
+
+def _status(lab: Lab) -> dict[str, Any]:
+    """The backend's status plus the VIP's state in words ("starting" while negotiating)."""
+    status = lab.status()
+    status["vip_state"] = ready.vip_state(lab, status)
+    return status
+
+
 def _cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     impls = parse_impls(args.impl, [h.name for h in REFERENCE.cluster_nodes])
+    overrides = parse_overrides(args.set)
     started = time.monotonic()
-    lab.up(impls, args.profile, parse_overrides(args.set), args.config, not args.no_start)
-    print(f"lab up in {time.monotonic() - started:.2f} s")
-    _print_status(lab.status())
+    lab.up(impls, args.profile, overrides, args.config, not args.no_start)
+    print(f"lab up in {time.monotonic() - started:.2f} s", flush=True)
+    if not (args.no_start or args.no_wait):
+        timers = cluster_timers(lab.topo, args.profile, overrides, args.config)
+        timeout = args.wait_timeout or ready.ready_timeout(timers)
+        took = ready.wait_ready(lab, timeout, lambda line: print(line, flush=True))
+        print(f"cluster ready {took:.1f} s after the daemons started", flush=True)
+    _print_status(_status(lab))
     return 0
 
 
@@ -152,7 +217,9 @@ def _cmd_dump(lab: Lab, args: argparse.Namespace) -> int:
     if args.read is None:
         if not (args.node and args.iface):
             raise LabError("dump wants --read FILE.pcap or NODE IFACE")
-        lab._iface(args.node, args.iface)
+        lab.interface(args.node, args.iface)
+        if lab.status()["nodes"][args.node]["power"] != "on":
+            raise LabError(f"{args.node} is powered off")
         netns = lab.require_up().nodes[args.node].netns
         return dump.dump_live(netns, args.iface, args.authkeys, args.json, args.count, args.seconds)
     return dump.dump_file(args.read, args.authkeys, args.json)
@@ -165,13 +232,15 @@ def dispatch(lab: Lab, args: argparse.Namespace) -> int:
     if cmd == "down":
         started = time.monotonic()
         removed = lab.down()
+        if args.all:
+            removed += sweep_all(lab)
         print(
             f"lab down in {time.monotonic() - started:.2f} s"
             + (f" (removed {', '.join(removed)})" if removed else " (nothing was up)")
         )
         return 0
     if cmd == "status":
-        status = lab.status()
+        status = _status(lab)
         print(json.dumps(status, indent=2)) if args.json else _print_status(status)
         return 0
     if cmd == "shell":
@@ -214,6 +283,34 @@ def _dispatch_bench(args: argparse.Namespace) -> int:
     return report_cmd.main(args)
 
 
+def sweep_all(lab: Lab) -> list[str]:
+    """`down --all`: what a lost record no longer names, for both backends."""
+    from lab import cleanup
+    from lab.docker_state import DOCKER_STATE_DIR
+    from lab.state import STATE_DIR
+
+    prefix = lab.topo.prefix
+    return cleanup.sweep_netns(prefix, STATE_DIR) + cleanup.sweep_docker(prefix, DOCKER_STATE_DIR)
+
+
+def _one_line(exc: BaseException) -> str:
+    """Any failure as one line: ours say what is wrong; others name their kind."""
+    if isinstance(exc, LabError):
+        # A step's own output (a daemon's start-up errors) may span lines: keep them.
+        return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return f"{' '.join(map(str, exc.cmd))}: no answer within {exc.timeout:.0f} s"
+    if isinstance(exc, subprocess.CalledProcessError):
+        return f"{' '.join(map(str, exc.cmd))} failed with exit code {exc.returncode}"
+    if type(exc).__module__.startswith(("docker", "requests", "urllib3")):
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"Docker: {text} (is the engine running? make engine-start)"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {exc.filename or exc} (hblab needs root)"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"unexpected {type(exc).__name__}: {text} (hblab --debug shows where)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     needs_root = not (args.command == "dump" and args.read is not None)
@@ -225,15 +322,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
         return dispatch(make_lab(args.backend or default_backend()), args)
-    except (LabError, ProfileError, ImplError) as exc:
-        print(f"hblab: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # `hblab status | head`: the reader left; that is not an error.
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"hblab: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ for probes, status and captures enter the container's namespace by path
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -36,7 +37,7 @@ from typing import Any
 
 from lab import docker_engine, docker_nodefiles, wiring
 from lab import node as nodes
-from lab.docker_images import LABEL, image_name
+from lab.docker_images import LABEL, SOURCE_LABEL, image_name
 from lab.docker_state import DOCKER_STATE_DIR, ContainerRecord, DockerState
 from lab.errors import LabError
 from lab.impls import Impl
@@ -98,6 +99,7 @@ class DockerLab:
         self.state = DockerState(
             self.backend, profile, url, overrides or {}, str(config_dir) if config_dir else None
         )
+        self.state.source = self._image_source()
         import docker.errors
 
         try:
@@ -121,6 +123,14 @@ class DockerLab:
                 self.api.images.get(image_name(kind))
             except docker.errors.ImageNotFound:
                 raise LabError(f"image {image_name(kind)} is missing (run: make images)") from None
+
+    def _image_source(self) -> dict[str, Any]:
+        """Which hbnode the node image holds: the label `make images` stamped on it."""
+        labels = self.api.images.get(image_name("node")).labels or {}
+        try:
+            return dict(json.loads(labels.get(SOURCE_LABEL, "{}")))
+        except ValueError:
+            return {}
 
     def _build(self, impls: dict[str, Impl]) -> None:
         state = self._require()
@@ -276,7 +286,8 @@ class DockerLab:
             raise LabError(f"unknown node {name!r}")
         return host
 
-    def _iface(self, name: str, iface: str) -> None:
+    def interface(self, name: str, iface: str) -> None:
+        """Check that node ``name`` has interface ``iface`` (one-line error if not)."""
         if self._host(name).interface(iface) is None:
             names = ", ".join(i.name for i in self._host(name).interfaces)
             raise LabError(f"{name} has no interface {iface!r} (it has {names})")
@@ -311,6 +322,7 @@ class DockerLab:
             "vip": str(self.topo.vip.ip),
             "vip_holders": self.vip_holders(),
             "engine": state.engine,
+            "source": state.source,
             "nodes": {},
         }
         for host in self.topo.hosts:
@@ -426,12 +438,12 @@ class DockerLab:
         return tree
 
     def link(self, name: str, iface: str, up: bool) -> None:
-        self._iface(name, iface)
+        self.interface(name, iface)
         self.run(name, ["ip", "link", "set", iface, "up" if up else "down"], check=True)
 
     def netem(self, name: str, iface: str, params: dict[str, str] | None) -> None:
         """tc netem inside the node, on its side of the cable; ``None`` clears it."""
-        self._iface(name, iface)
+        self.interface(name, iface)
         if params is None:
             self.run(name, ["tc", "qdisc", "del", "dev", iface, "root"])  # nothing to clear: fine
             return
@@ -447,7 +459,7 @@ class DockerLab:
         self, name: str, iface: str, out: Path, seconds: float | None, bpf: str = ""
     ) -> int:
         """tcpdump in the node's network namespace into ``out`` (a file on this machine)."""
-        self._iface(name, iface)
+        self.interface(name, iface)
         netns = self.netns_of(name)
         cmd = [
             "nsenter",

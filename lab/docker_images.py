@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from typing import Any
 
 from lab import docker_engine
 from lab.errors import LabError
+from lab.source import source_info
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO / "images"
@@ -54,6 +56,7 @@ PACKAGES = (
 )
 ROOTFS_REPO = "hblab-d-rootfs"
 LABEL = "org.hblab.image"
+SOURCE_LABEL = "org.hblab.source"  # on the node image: lab.source.SourceInfo as JSON
 # (name, directory under images/): built in this order, each FROM the one before.
 STACK = ("base", "node", "gateway", "client")
 REPRODUCIBLE_EPOCH = "315532800"  # 1980-01-01: zip's earliest date, for wheel timestamps
@@ -202,6 +205,10 @@ def build_all(force_rootfs: bool = False) -> BuildReport:
                 path=str(_context(kind, wheels)),
                 tag=image_name(kind),
                 buildargs={"ROOTFS": rootfs} if kind == "base" else None,
+                # Which tree the image's hbnode came from (hblab status shows it).
+                labels={SOURCE_LABEL: json.dumps(source_info().to_json())}
+                if kind == "node"
+                else None,
                 rm=True,
                 forcerm=True,
                 network_mode="none",  # nothing to fetch: builds are offline by design

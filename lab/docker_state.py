@@ -55,6 +55,7 @@ class DockerState:
     config_dir: str | None = None
     networks: list[str] = field(default_factory=list)
     nodes: dict[str, ContainerRecord] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)  # the node image's hbnode (its label)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +67,7 @@ class DockerState:
             "config_dir": self.config_dir,
             "networks": self.networks,
             "nodes": {name: rec.to_json() for name, rec in self.nodes.items()},
+            "source": self.source,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -81,4 +83,5 @@ class DockerState:
         state.config_dir = data.get("config_dir")
         state.networks = list(data.get("networks", []))
         state.nodes = {n: ContainerRecord.from_json(r) for n, r in data.get("nodes", {}).items()}
+        state.source = dict(data.get("source") or {})
         return state

@@ -15,11 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hbnode.config.errors import ConfigError
+from hbnode.config.hacf_parse import parse_hacf_text
+from hbnode.core.timers import Timers as CoreTimers
+from lab.errors import LabError
 from lab.topology import Host, Topology
 
 
-class ProfileError(ValueError):
-    pass
+class ProfileError(LabError, ValueError):
+    """A bad profile, --set or ha.cf for the lab (one line, exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +164,40 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
             raise ProfileError(f"--set wants DIRECTIVE=VALUE, got {item!r}")
         result[key.strip()] = value.strip()
     return result
+
+
+def hacf_text(
+    topo: Topology,
+    node: Host,
+    profile: str,
+    overrides: dict[str, str] | None = None,
+    config_dir: Path | None = None,
+) -> str:
+    """The ha.cf a lab node gets (the user's own from ``config_dir`` when it has one)."""
+    source = config_dir / "ha.cf" if config_dir else None
+    if source is not None and source.exists():
+        return source.read_text()
+    return render_hacf(topo, node, profile, overrides)
+
+
+def cluster_timers(
+    topo: Topology,
+    profile: str,
+    overrides: dict[str, str] | None = None,
+    config_dir: Path | None = None,
+    node: str | None = None,
+) -> CoreTimers:
+    """The timers a node runs with, read by hbnode's own ha.cf parser.
+
+    One source of truth: every wait in the lab, the bench and the tests asks this,
+    so ``--set deadtime=…`` and ``--config`` are honoured everywhere.
+    """
+    host = topo.host(node) if node else topo.cluster_nodes[0]
+    if host is None:
+        raise ProfileError(f"unknown node {node!r}")
+    text = hacf_text(topo, host, profile, overrides_for("hbnode", overrides or {}), config_dir)
+    try:
+        hacf = parse_hacf_text(text, f"ha.cf of {host.name}", node_name=host.name)
+    except ConfigError as exc:
+        raise ProfileError(str(exc)) from None
+    return CoreTimers.from_hacf(hacf)

@@ -33,7 +33,7 @@ from hbnode.wire import (
     verify_datagram,
 )
 
-HB_PORT = 694  # ha.cf udpport default (reference §1.1)
+HB_PORT = 694  # ha.cf udpport default (protocol.md §1.1)
 FieldValue = str | bytes | list[str] | Message
 
 
@@ -171,7 +171,7 @@ def status_message(
     load: str = "0.00 0.00 0.00 1/100 1000",
     ttl: int = 4,
 ) -> Message:
-    """A ``t=status`` keepalive with the fields in 3.0.6's order (reference §3.1-3.2).
+    """A ``t=status`` keepalive with the fields in 3.0.6's order (protocol.md §3.1-3.2).
 
     seq, hg, ts and dt go out in hex without 0x, ttl in decimal, as Heartbeat
     prints them; ``protocol=False`` omits the field (no flow control).

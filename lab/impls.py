@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.errors import LabError
+
 
 class Impl(enum.StrEnum):
     HEARTBEAT = "heartbeat"  # the real Heartbeat 3.0.6 (Debian package)
@@ -22,11 +24,12 @@ class Impl(enum.StrEnum):
 # The pid file both write: Heartbeat's is /var/run/heartbeat.pid and hbnode keeps it.
 PIDFILE = "run/heartbeat.pid"
 DEFAULT_IMPL = Impl.HBNODE
-TOOL_NAMES = ("cl_status", "hb_standby", "hb_takeover", "hbnode")
+TOOL_NAMES = ("cl_status", "hb_standby", "hb_takeover", "hbnode", "hbnode-ipfail")
+TOOLS_DIR = "/usr/local/sbin"  # first on a node's PATH
 
 
-class ImplError(ValueError):
-    pass
+class ImplError(LabError, ValueError):
+    """A bad --impl specification (one line, exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +38,11 @@ class ImplSpec:
     ipfail: str  # what /usr/lib64/heartbeat/ipfail resolves to
     init_script: str | None  # None: the distribution's /etc/init.d/heartbeat
     tools: dict[str, str]  # command name in /usr/local/sbin → python module to run
+    runner: str = sys.executable  # how the tools start Python (with its environment)
 
 
 def _hbnode_init_script(python: str) -> str:
+    """``python`` may carry an environment prefix (``env PYTHONPATH=… /usr/bin/python3``)."""
     return f"""#!/bin/sh
 ### BEGIN INIT INFO
 # Provides:          heartbeat
@@ -63,11 +68,17 @@ esac
 """
 
 
-def spec(impl: Impl, python: str = sys.executable, prefix: str = sys.prefix) -> ImplSpec:
+def spec(
+    impl: Impl,
+    python: str = sys.executable,
+    prefix: str = sys.prefix,
+    pythonpath: str | None = None,
+) -> ImplSpec:
     """How ``impl`` is installed for the interpreter ``python`` living in ``prefix``.
 
-    The netns lab uses the host's own interpreter; the container images pass the
-    virtualenv hbnode is installed into (/opt/hbnode).
+    The netns lab uses the host's own interpreter with ``pythonpath`` (the source
+    tree bound into the node, lab.source); the container images pass the
+    virtualenv hbnode's wheel is installed into (/opt/hbnode).
     """
     if impl is Impl.HEARTBEAT:
         return ImplSpec(impl, "/usr/libexec/heartbeat/ipfail", None, {})
@@ -77,14 +88,27 @@ def spec(impl: Impl, python: str = sys.executable, prefix: str = sys.prefix) -> 
         "hb_standby": "hbnode.tools.hb_standby",
         "hb_takeover": "hbnode.tools.hb_takeover",
     }
-    return ImplSpec(impl, f"{prefix}/bin/hbnode-ipfail", _hbnode_init_script(python), tools)
+    ipfail = f"{prefix}/bin/hbnode-ipfail"
+    runner = python
+    if pythonpath:
+        runner = f"env PYTHONPATH={pythonpath} {python}"
+        # The console script under prefix would import whatever pip installed last.
+        tools["hbnode-ipfail"] = "hbnode.tools.ipfail"
+        ipfail = f"{TOOLS_DIR}/hbnode-ipfail"
+    return ImplSpec(impl, ipfail, _hbnode_init_script(runner), tools, runner)
 
 
 def parse_impls(text: str | None, nodes: list[str]) -> dict[str, Impl]:
-    """`heartbeat` (all nodes) or `master=heartbeat,slave=hbnode`."""
+    """One cluster: `heartbeat` (every node) or `master=heartbeat,slave=hbnode`.
+
+    The old per-node separator `;` is still read, with a deprecation line.
+    """
     result = dict.fromkeys(nodes, DEFAULT_IMPL)
     if not text:
         return result
+    if ";" in text:
+        deprecated(f"--impl {text!r}: separate nodes with ',' ({text.replace(';', ',')!r})")
+        text = text.replace(";", ",")
     for part in text.split(","):
         name, sep, value = part.partition("=")
         targets = [name.strip()] if sep else nodes
@@ -99,6 +123,39 @@ def parse_impls(text: str | None, nodes: list[str]) -> dict[str, Impl]:
                 raise ImplError(f"--impl names {target!r}, not a cluster node")
             result[target] = impl
     return result
+
+
+def spec_text(impls: dict[str, Impl]) -> str:
+    """The canonical text of one cluster: `hbnode`, or `master=heartbeat,slave=hbnode`."""
+    kinds = set(impls.values())
+    if len(kinds) == 1:
+        return next(iter(kinds)).value
+    return ",".join(f"{node}={impl.value}" for node, impl in impls.items())
+
+
+def parse_impl_list(text: str, nodes: list[str]) -> list[str]:
+    """Several clusters (bench --impls, HBLAB_IMPLS), separated by spaces:
+    `hbnode heartbeat master=heartbeat,slave=hbnode`. Canonical texts come back.
+
+    The old list form, `,` between clusters and `;` between nodes
+    (`heartbeat,hbnode,master=heartbeat;slave=hbnode`), is still read, with a
+    deprecation line.
+    """
+    items = text.split()
+    if len(items) == 1 and "," in items[0]:
+        parts = items[0].split(",")
+        if ";" in items[0] or not any("=" in part for part in parts):
+            new = " ".join(part.replace(";", ",") for part in parts if part)
+            deprecated(f"{text!r}: separate clusters with spaces ({new!r})")
+            items = new.split()
+    specs = [spec_text(parse_impls(item, nodes)) for item in items]
+    if not specs:
+        raise ImplError("no implementation named (e.g. 'hbnode heartbeat')")
+    return specs
+
+
+def deprecated(message: str) -> None:
+    print(f"hblab: deprecated: {message}", file=sys.stderr)
 
 
 def missing_programs(impls: set[Impl]) -> list[str]:

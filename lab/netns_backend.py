@@ -19,6 +19,7 @@ from lab import node as nodes
 from lab.errors import LabError
 from lab.impls import Impl, missing_programs
 from lab.proc import ProcessId, wait_gone
+from lab.source import source_info
 from lab.state import STATE_DIR, LabState, NodeRecord
 from lab.topology import REFERENCE, Host, Role, Topology
 
@@ -51,6 +52,7 @@ class NetnsLab:
         self.state = LabState(
             self.backend, profile, overrides or {}, str(config_dir) if config_dir else None
         )
+        self.state.source = source_info().to_json()
         try:
             self._build(impls)
             if start_daemons:
@@ -145,7 +147,14 @@ class NetnsLab:
             raise LabError(f"unknown node {name!r}")
         return host
 
-    def _iface(self, name: str, iface: str) -> None:
+    def _on(self, name: str) -> NodeRecord:
+        rec = self._rec(name)
+        if not nodes.is_on(rec):
+            raise LabError(f"{name} is powered off")
+        return rec
+
+    def interface(self, name: str, iface: str) -> None:
+        """Check that node ``name`` has interface ``iface`` (one-line error if not)."""
         if self._host(name).interface(iface) is None:
             names = ", ".join(i.name for i in self._host(name).interfaces)
             raise LabError(f"{name} has no interface {iface!r} (it has {names})")
@@ -165,6 +174,7 @@ class NetnsLab:
             "profile": state.profile,
             "vip": str(self.topo.vip.ip),
             "vip_holders": self.vip_holders(),
+            "source": state.source,
             "nodes": {},
         }
         for host in self.topo.hosts:
@@ -229,7 +239,7 @@ class NetnsLab:
     def crash(self, name: str) -> list[int]:
         """kill -9 the heartbeat daemon (and its children) only; resources stay."""
         self._host(name)
-        tree = nodes.daemon_tree(self._rec(name))
+        tree = nodes.daemon_tree(self._on(name))
         if not tree:
             raise LabError(f"no heartbeat daemon runs on {name}")
         ids = [p for p in (ProcessId.of(pid) for pid in tree) if p is not None]
@@ -239,13 +249,13 @@ class NetnsLab:
         return tree
 
     def link(self, name: str, iface: str, up: bool) -> None:
-        self._iface(name, iface)
-        wiring.set_link(self._rec(name).netns, iface, up)
+        self.interface(name, iface)
+        wiring.set_link(self._on(name).netns, iface, up)
 
     def netem(self, name: str, iface: str, params: dict[str, str] | None) -> None:
         """Loss/delay on the node's side of the cable (lab.faults); ``None`` clears it."""
-        self._iface(name, iface)
-        netns = self._rec(name).netns
+        self.interface(name, iface)
+        netns = self._on(name).netns
         if params is None:
             faults.clear(netns, iface)
             return
@@ -255,8 +265,8 @@ class NetnsLab:
         self, name: str, iface: str, out: Path, seconds: float | None, bpf: str = ""
     ) -> int:
         """tcpdump on the node's interface into ``out``; returns tcpdump's exit code."""
-        self._iface(name, iface)
-        netns = self._rec(name).netns
+        self.interface(name, iface)
+        netns = self._on(name).netns
         cmd = [
             "ip",
             "netns",

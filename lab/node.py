@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 from lab import nodeinit
+from lab.errors import LabError
 from lab.impls import PIDFILE
 from lab.proc import ProcessId, children, ns_pid_map, pid_namespace, wait_gone
+from lab.source import NODE_SOURCE, source_root
 from lab.state import NodeRecord
 
 BOOT_TIMEOUT = 10.0
@@ -27,11 +29,13 @@ NODE_ENV = {
     "LANG": "C.UTF-8",
     # A CentOS-looking prompt, so a shell in the lab reads like the tutorial.
     "PS1": r"[root@\h \W]\$ ",
+    # `python3 -m hbnode` in a node shell runs the tree hblab runs from (lab.source).
+    "PYTHONPATH": NODE_SOURCE,
 }
 
 
-class NodeError(RuntimeError):
-    pass
+class NodeError(LabError):
+    """A step of building or driving the lab failed (printed as one line)."""
 
 
 def boot(rec: NodeRecord, hostname: str) -> None:
@@ -39,8 +43,8 @@ def boot(rec: NodeRecord, hostname: str) -> None:
     node_dir = Path(rec.node_dir)
     ready = node_dir / nodeinit.READY_FILE
     ready.unlink(missing_ok=True)
-    repo_root = str(Path(__file__).resolve().parent.parent)
-    env = {**NODE_ENV, "PYTHONPATH": repo_root}
+    source = str(source_root())
+    env = {**NODE_ENV, "PYTHONPATH": source}  # until the node has bound it on NODE_SOURCE
     log = (node_dir / "boot.log").open("w")
     proc = subprocess.Popen(
         [
@@ -61,6 +65,8 @@ def boot(rec: NodeRecord, hostname: str) -> None:
             str(node_dir),
             "--hostname",
             hostname,
+            "--source",
+            source,
         ],
         stdin=subprocess.DEVNULL,
         stdout=log,

@@ -13,7 +13,9 @@ Layout of the node directory (made by :mod:`lab.rootfs` on the host):
   log/                         bound on /var/log (kept across reboots)
   hblib/                       bound on /var/lib/heartbeat (hb_generation survives)
   www/                         bound on /var/www/html (the page naming the node)
-/run and /tmp are fresh tmpfs at every boot, as on a real machine.
+/run and /tmp are fresh tmpfs at every boot, as on a real machine. The hbnode source
+tree hblab runs from is bound read-only on /run/hblab/src (see lab.source): the
+node's own /tmp would hide a clone that lives in the host's /tmp.
 
 This module only uses the standard library: it must start in well under a second.
 """
@@ -31,6 +33,7 @@ import sys
 from pathlib import Path
 
 READY_FILE = "booted"
+NODE_SOURCE = "/run/hblab/src"  # lab.source.NODE_SOURCE (this module imports nothing of ours)
 
 
 def _mount(args: list[str]) -> None:
@@ -66,10 +69,14 @@ def _chown_cluster(path: Path) -> None:
     os.chown(path, uid, gid)
 
 
-def _fresh_run() -> None:
+def _fresh_run(source: Path | None) -> None:
     _mount(["-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", "/run"])
+    if source is not None:
+        # Before the fresh /tmp: the source may be a clone under the host's /tmp.
+        _bind(source, NODE_SOURCE)
+        _mount(["-o", "remount,bind,ro", NODE_SOURCE])
     _mount(["-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/tmp"])
-    # What the real Heartbeat expects to find (shared/reference/heartbeat-in-netns.md):
+    # What the real Heartbeat expects to find (docs/heartbeat-in-the-lab.md):
     # without /run/resource-agents IPaddr fails with "Generic error".
     for sub in ("heartbeat/ccm", "heartbeat/crm", "heartbeat/dopd", "crm"):
         path = Path("/run") / sub
@@ -80,14 +87,14 @@ def _fresh_run() -> None:
         (Path("/run") / sub).mkdir(parents=True, exist_ok=True)
 
 
-def setup_filesystem(node_dir: Path, hostname: str) -> None:
+def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) -> None:
     # /sys must show this namespace's interfaces (ifconfig -a, ip -d link read it).
     _mount(["-t", "sysfs", "sysfs", "/sys"])
     _overlay("/etc", node_dir, "etc")
     _overlay("/usr/lib64", node_dir, "lib64")
     # hbnode nodes put their cl_status/hb_standby/hb_takeover first on PATH.
     _overlay("/usr/local/sbin", node_dir, "sbin")
-    _fresh_run()
+    _fresh_run(source)
     _bind(node_dir / "log", "/var/log")
     _bind(node_dir / "hblib", "/var/lib/heartbeat")
     _bind(node_dir / "www", "/var/www/html")
@@ -125,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--node-dir", type=Path, required=True)
     parser.add_argument("--hostname", required=True)
+    parser.add_argument("--source", type=Path, help="the hbnode tree to bind on " + NODE_SOURCE)
     args = parser.parse_args(argv)
     try:
-        setup_filesystem(args.node_dir, args.hostname)
+        setup_filesystem(args.node_dir, args.hostname, args.source)
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"hblab node {args.hostname}: boot failed: {exc}", file=sys.stderr)
         return 1

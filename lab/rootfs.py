@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from lab import hafiles
 from lab.impls import TOOL_NAMES, Impl, spec
+from lab.source import NODE_SOURCE
 from lab.topology import Host, Role, Topology
 
 ASSETS = Path(__file__).parent / "assets"
@@ -75,14 +75,14 @@ def install_impl(node_dir: Path, impl: Impl) -> None:
     """Point the node's /etc/init.d/heartbeat and ipfail at ``impl``."""
     etc = node_dir / "etc" / "upper"
     init_script = etc / "init.d" / "heartbeat"
-    chosen = spec(impl)
+    chosen = spec(impl, pythonpath=NODE_SOURCE)
     if chosen.init_script is None:
         init_script.unlink(missing_ok=True)  # the lower /etc's script shows through
     else:
         _write(init_script, chosen.init_script, 0o755)
     tools = node_dir / "sbin" / "upper"
     for name, module in chosen.tools.items():
-        _write(tools / name, f'#!/bin/sh\nexec {sys.executable} -m {module} "$@"\n', 0o755)
+        _write(tools / name, f'#!/bin/sh\nexec {chosen.runner} -m {module} "$@"\n', 0o755)
     for stale in set(TOOL_NAMES) - set(chosen.tools):
         (tools / stale).unlink(missing_ok=True)
     link = node_dir / "lib64" / "upper" / "heartbeat" / "ipfail"

@@ -57,6 +57,7 @@ class LabState:
     namespaces: list[str] = field(default_factory=list)  # every netns we created
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     extra_pids: list[ProcessId] = field(default_factory=list)  # captures etc.
+    source: dict[str, Any] = field(default_factory=dict)  # lab.source.SourceInfo the nodes run
 
     def save(self, path: Path = STATE_FILE) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +69,7 @@ class LabState:
             "namespaces": self.namespaces,
             "nodes": {name: rec.to_json() for name, rec in self.nodes.items()},
             "extra_pids": [p.to_json() for p in self.extra_pids],
+            "source": self.source,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -84,4 +86,5 @@ class LabState:
         state.namespaces = list(data.get("namespaces", []))
         state.nodes = {n: NodeRecord.from_json(r) for n, r in data.get("nodes", {}).items()}
         state.extra_pids = [ProcessId.from_json(p) for p in data.get("extra_pids", [])]
+        state.source = dict(data.get("source") or {})
         return state

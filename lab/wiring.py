@@ -15,11 +15,12 @@ from typing import Any
 from pyroute2 import NetNS, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
+from lab.errors import LabError
 from lab.topology import Host, Interface, Topology
 
 
-class WiringError(RuntimeError):
-    pass
+class WiringError(LabError):
+    """A step of building or driving the lab failed (printed as one line)."""
 
 
 @contextmanager

@@ -34,8 +34,14 @@ if ((${#need_apt[@]})); then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c "import hbnode, lab, pyroute2, scapy, pytest, hypothesis, matplotlib, docker" 2>/dev/null \
+here=$(pwd -P)
+# What is installed, asked from / so that this checkout (the current directory) cannot
+# answer for it: a stale `pip install -e` of another clone must be replaced.
+installed=$(cd / && "$PY" -c 'import hbnode, lab, os.path as p
+print(p.dirname(p.dirname(p.realpath(hbnode.__file__))), p.dirname(p.dirname(p.realpath(lab.__file__))))' 2>/dev/null || true)
+if [ "$installed" != "$here $here" ] \
+   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, hypothesis, matplotlib, docker") 2>/dev/null \
    || ! command -v ruff >/dev/null || ! "$PY" -m mypy --version >/dev/null 2>&1; then
-  echo "== pip install -e .[test,lab]"
+  echo "== pip install -e .[test,lab] (${installed:-nothing installed} -> $here)"
   "$PY" -m pip install -q --disable-pip-version-check -e '.[test,lab]'
 fi

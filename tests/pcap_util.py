@@ -8,7 +8,6 @@ Linux cooked v1 and v2, and raw IPv4.
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,14 +40,8 @@ class UdpDatagram:
 
 
 def fixtures_dir() -> Path:
-    """/work/shared/fixtures: the shared folder sits beside the repository.
-
-    HBNODE_FIXTURES names another directory holding the capture.
-    """
-    override = os.environ.get("HBNODE_FIXTURES")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared/fixtures"
+    """tests/fixtures: the repository carries its golden captures."""
+    return Path(__file__).resolve().parent / "fixtures"
 
 
 def capture_path() -> Path:

@@ -1,4 +1,4 @@
-"""Read /etc/ha.d/authkeys (reference §2.1; Heartbeat heartbeat/auth.c ``parse_authfile``).
+"""Read /etc/ha.d/authkeys (protocol.md §2.1; Heartbeat heartbeat/auth.c ``parse_authfile``).
 
 ::
 

@@ -1,4 +1,4 @@
-"""Read ha.cf the way Heartbeat 3.0.6's heartbeat/config.c does (reference §5.1).
+"""Read ha.cf the way Heartbeat 3.0.6's heartbeat/config.c does (protocol.md §5.1).
 
 A line is: everything after ``#`` dropped, the directive (first token, case
 sensitive), then values split on space, tab or comma, applied one at a time

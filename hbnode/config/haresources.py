@@ -1,4 +1,4 @@
-"""Read /etc/ha.d/haresources (reference §5.3; ResourceManager's ``ipres`` and ``canonname``).
+"""Read /etc/ha.d/haresources (protocol.md §5.3; ResourceManager's ``ipres`` and ``canonname``).
 
 ::
 

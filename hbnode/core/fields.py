@@ -1,7 +1,7 @@
 """Building the messages the core sends, and reading numbers out of received ones.
 
 Field order is part of what gets signed and what a Heartbeat peer expects, so every
-builder here lists its fields in the on-wire order of reference §3.2 (checked
+builder here lists its fields in the on-wire order of protocol.md §3.2 (checked
 against the capture where it has an example), and :func:`stamp` appends the §3.1
 control fields in their order.
 """

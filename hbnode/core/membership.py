@@ -1,6 +1,6 @@
 """Who is alive: node and link status, dead intervals and the 250 ms dead check.
 
-Reference §3.5 and §4.1. Only an accepted ``status`` (or, for a ping node, an echo
+protocol.md §3.5 and §4.1. Only an accepted ``status`` (or, for a ping node, an echo
 reply) keeps a node alive; any kept or duplicate packet keeps a *link* alive. Both
 time out after the node's dead interval: the ``dt`` it advertises, else our
 deadtime; ``deadping`` for ping nodes; ``initdead`` for everyone until comm is up.

@@ -2,7 +2,7 @@
 
 Everything the core queues passes through :meth:`Outbox.queue`, which stamps the
 §3.1 fields, numbers non-``NS_`` messages and keeps them for ``NS_rexmit``
-(reference §3.4). Nothing here encodes or signs: that is the I/O layer's job.
+(protocol.md §3.4). Nothing here encodes or signs: that is the I/O layer's job.
 """
 
 from __future__ import annotations

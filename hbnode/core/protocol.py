@@ -6,7 +6,7 @@ the caller drives time with :meth:`HeartbeatCore.get_timer` /
 :meth:`HeartbeatCore.handle_timer`. Outputs are queued: complete messages to sign
 and send on every link, ICMP probes for ping nodes, and events.
 
-The receive pipeline follows reference §3.3: validate, find the sender, NS_ types
+The receive pipeline follows protocol.md §3.3: validate, find the sender, NS_ types
 aside, generation check, sequencing of *every* message of the sender, dest
 filtering, link refresh, dispatch.
 """

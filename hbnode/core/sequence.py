@@ -1,6 +1,6 @@
 """Sequence numbers: the receive window of one sender, and our own send history.
 
-Receive side (reference §3.3 step 5, §3.4): every seq'd message of a sender is
+Receive side (protocol.md §3.3 step 5, §3.4): every seq'd message of a sender is
 tracked, whoever it is addressed to, so gaps are seen and asked for. Send side:
 the last 500 seq'd messages are kept to answer ``NS_rexmit``.
 """

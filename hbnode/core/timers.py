@@ -1,4 +1,4 @@
-"""The time constants of the messaging core, in seconds (reference §4.1).
+"""The time constants of the messaging core, in seconds (protocol.md §4.1).
 
 ha.cf gives milliseconds; the core counts in float seconds because every input
 carries a monotonic ``now``. The fixed intervals Heartbeat compiles in live here

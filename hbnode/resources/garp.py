@@ -1,6 +1,6 @@
 """Gratuitous ARP over an AF_PACKET socket, as Heartbeat's ``send_arp`` sends it.
 
-What IPaddr runs (reference §6) is ``send_arp -i 500 -r 10 … eth0 <vip> auto …``. The
+What IPaddr runs (protocol.md §6) is ``send_arp -i 500 -r 10 … eth0 <vip> auto …``. The
 Linux send_arp (resource-agents, an iputils arping) ignores ``-i`` and sends *unsolicited
 ARP requests*, one a second: opcode 1, sender = our MAC and the VIP, target MAC
 ff:ff:ff:ff:ff:ff, target IP = the VIP, in a broadcast frame. So the defaults here are

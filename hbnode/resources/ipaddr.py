@@ -1,6 +1,6 @@
 """IPaddr / IPaddr2: the VIP through netlink (pyroute2), then gratuitous ARP.
 
-Start (reference §6): an address already on the host is success, but we still ARP,
+Start (protocol.md §6): an address already on the host is success, but we still ARP,
 since a peer's stale ARP cache is what a takeover must fix. Otherwise the address goes
 on with an ``eth0:N`` label so ``ifconfig`` shows the alias as Heartbeat's did, the
 interface is brought up (``ifconfig eth0:0 …`` does that too), and ARP follows.

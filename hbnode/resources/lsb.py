@@ -1,6 +1,6 @@
 """haresources service scripts: ``/etc/ha.d/resource.d/NAME`` or ``/etc/init.d/NAME``.
 
-``script::a::b`` runs ``script a b start|stop|status`` (reference §5.3). Start and stop
+``script::a::b`` runs ``script a b start|stop|status`` (protocol.md §5.3). Start and stop
 succeed on exit 0. Status is judged as ResourceManager's ``we_own_resource`` does: by
 the words on stdout, not the exit code (:func:`judge_status_output`).
 
@@ -52,7 +52,7 @@ def heartbeat_env(
     ha_dir: str = "/etc/ha.d",
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment Heartbeat gives resource scripts (reference §5.4), the cheap part.
+    """The environment Heartbeat gives resource scripts (protocol.md §5.4), the cheap part.
 
     LC_ALL and LANGUAGE are dropped as ResourceManager does, so tools print English
     ("running") and the status grep still works.

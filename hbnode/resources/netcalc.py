@@ -1,6 +1,6 @@
 """Pure address arithmetic for IPaddr: find the interface, prefix, broadcast and alias label.
 
-Kept apart from netlink so the choices IPaddr makes (reference §6) are unit-tested on data.
+Kept apart from netlink so the choices IPaddr makes (protocol.md §6) are unit-tested on data.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def compute_broadcast(ip: str, prefix: int) -> str | None:
 
 
 def pick_alias(ifname: str, labels_in_use: Iterable[str]) -> str:
-    """The first free ``ifname:N`` from N=0, as Heartbeat's IPaddr picks (reference §6).
+    """The first free ``ifname:N`` from N=0, as Heartbeat's IPaddr picks (protocol.md §6).
 
     IPaddr ignores a ``:label`` written in haresources and always takes the first
     free alias, so ``…/eth0:1`` may still come up as eth0:0.

@@ -1,6 +1,6 @@
 """The R1 (haresources) resource manager, sans-IO: see :mod:`hbnode.rm.manager`.
 
-It speaks Heartbeat 3.0.6's resource messages (reference §3.2) field for field,
+It speaks Heartbeat 3.0.6's resource messages (protocol.md §3.2) field for field,
 so either role can be a real Heartbeat node. Where hbnode decides differently,
 the choice and its reason are in the module that makes it:
 

@@ -1,4 +1,4 @@
-"""``auto_failback legacy``: groups move by ``ip-request`` (reference §4.3, "Legacy start").
+"""``auto_failback legacy``: groups move by ``ip-request`` (protocol.md §4.3, "Legacy start").
 
 At comm-up a node asks for each of its own groups; whoever holds one releases it
 and answers, and the asker takes it on ``ok=OK``. When nobody else is active the

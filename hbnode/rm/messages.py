@@ -1,4 +1,4 @@
-"""The R1 messages the resource manager sends (reference §3.2), field for field.
+"""The R1 messages the resource manager sends (protocol.md §3.2), field for field.
 
 Only the caller's fields are built here, in the order a real Heartbeat 3.0.6
 puts them on the wire; the messaging core appends src/srcuuid/seq/hg/ts/ld/ttl.

@@ -1,4 +1,4 @@
-"""The three-step standby protocol (reference §4.5), in both roles.
+"""The three-step standby protocol (protocol.md §4.5), in both roles.
 
 G is the node going standby for a set R (always relative to G); O is the other.
   1. G: ``ask_resources rsc_hold=R info=me``; 10 s for an answer.

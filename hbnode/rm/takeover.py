@@ -1,4 +1,4 @@
-"""mach_down: taking over a dead (or departed) node's groups (reference §4.3, "Peer death").
+"""mach_down: taking over a dead (or departed) node's groups (protocol.md §4.3, "Peer death").
 
 Heartbeat queues a synthetic ``status st=dead`` that runs rc.d/status →
 mach_down, which takes every group whose haresources line names the dead node,

@@ -1,4 +1,4 @@
-"""hb_standby and hb_takeover for hbnode (reference §8).
+"""hb_standby and hb_takeover for hbnode (protocol.md §8).
 
 ``hb_standby [all|local|foreign|failback]``: give resources to the peer (no
 argument means all; failback means foreign). ``hb_takeover [...]``: ask the peer

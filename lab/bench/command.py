@@ -23,11 +23,11 @@ from lab.bench.scenarios import QUICK, SCENARIOS, Scenario, parse_scenarios
 from lab.bench.trace import save_trace
 from lab.errors import LabError
 from lab.hafiles import PROFILES, parse_overrides, timers_for
-from lab.impls import parse_impls
+from lab.impls import parse_impl_list
 from lab.topology import REFERENCE
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_IMPLS = "heartbeat,hbnode"
+DEFAULT_IMPLS = "heartbeat hbnode"
 STARTUP_STRIKES = 2  # an implementation that fails to start this often in a row is skipped
 IDLE_SLICE = 10.0
 
@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     bench.add_argument(
         "--impls",
         default=DEFAULT_IMPLS,
-        help="comma-separated: heartbeat, hbnode, or mixed master=heartbeat;slave=hbnode",
+        help="space-separated clusters: heartbeat, hbnode, or mixed master=heartbeat,slave=hbnode",
     )
     bench.add_argument("--runs", type=int, default=5, help="runs per scenario (default 5)")
     bench.add_argument(
@@ -59,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     bench.add_argument(
         "--markdown",
         type=Path,
-        help="write this Markdown file (default: BENCHMARKS.md, not with --quick)",
+        help="write this Markdown file (default: build/BENCHMARKS.md, not with --quick; "
+        "copy it over BENCHMARKS.md to publish a run)",
     )
     bench.add_argument("--no-markdown", action="store_true")
     bench.add_argument("--record", type=Path, help="save each run's trace here (for report)")
@@ -70,11 +71,7 @@ def progress(line: str) -> None:
 
 
 def _plan(args: argparse.Namespace) -> tuple[list[str], list[Scenario], int, float]:
-    impls = [s.strip() for s in args.impls.split(",") if s.strip()]
-    if not impls:
-        raise LabError("--impls names no implementation")
-    for spec in impls:
-        parse_impls(spec.replace(";", ","), [h.name for h in REFERENCE.cluster_nodes])
+    impls = parse_impl_list(args.impls, [h.name for h in REFERENCE.cluster_nodes])
     try:
         names = args.scenario or ([s.value for s in QUICK] if args.quick else [])
         scenarios = parse_scenarios(names)
@@ -135,7 +132,7 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
                 if strikes == STARTUP_STRIKES:
                     say(f"{impl} did not start {strikes} times in a row: skipping its other runs")
                 if trace is not None and args.record is not None:
-                    path = args.record / f"{impl.replace(';', '+')}-{scenario.name}-{run}.json"
+                    path = args.record / f"{impl.replace(',', '+')}-{scenario.name}-{run}.json"
                     save_trace(trace, path)
                     one.notes["trace"] = str(path)
                 say(_progress_line(done, total, one, started))
@@ -174,8 +171,9 @@ def main(args: argparse.Namespace) -> int:
         if args.json:
             dump(result, Path(args.json))
             progress(f"wrote {args.json}")
-    target = args.markdown or (None if args.quick else REPO / "BENCHMARKS.md")
+    target = args.markdown or (None if args.quick else Path("build") / "BENCHMARKS.md")
     if target is not None and not args.no_markdown:
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(markdown.render(result, _command_line()))
         progress(f"wrote {target}")
     return 0 if all(r.ok for r in result.results) else 1

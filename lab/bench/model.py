@@ -20,7 +20,7 @@ FORMAT = "hblab-bench/1"
 
 @dataclass
 class RunResult:
-    impl: str  # "heartbeat", "hbnode" or a mixed spec "master=heartbeat;slave=hbnode"
+    impl: str  # "heartbeat", "hbnode" or a mixed spec "master=heartbeat,slave=hbnode"
     scenario: str  # a ScenarioName value, or "idle"
     run: int  # 1-based
     metrics: dict[str, float | None] = field(default_factory=dict)

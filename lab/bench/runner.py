@@ -66,8 +66,8 @@ def wait_stable(predicate: Callable[[], bool], hold: float, timeout: float, what
 
 
 def impls_of(spec: str) -> dict[str, Impl]:
-    """`heartbeat`, `hbnode` or a mixed `master=heartbeat;slave=hbnode`."""
-    return parse_impls(spec.replace(";", ","), [h.name for h in REFERENCE.cluster_nodes])
+    """`heartbeat`, `hbnode` or a mixed `master=heartbeat,slave=hbnode`."""
+    return parse_impls(spec, [h.name for h in REFERENCE.cluster_nodes])
 
 
 def ensure_no_lab() -> None:

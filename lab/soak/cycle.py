@@ -25,7 +25,7 @@ TAKEOVER_TIMEOUT = 30.0  # poweroff → the survivor alone holds the VIP
 CONVERGE_TIMEOUT = 90.0  # poweron → back to the steady state (Heartbeat may wait RQSTDELAY)
 ONE_HOLDER_TIMEOUT = 10.0  # at a cycle's start: the previous one may still be settling
 PROBE_SECONDS = TAKEOVER_TIMEOUT + CONVERGE_TIMEOUT + 30.0
-# A node advertises deadtime + 2 s for its first 5 s (reference §4.1), so a poweroff
+# A node advertises deadtime + 2 s for its first 5 s (protocol.md §4.1), so a poweroff
 # sooner than that would measure the start-up grace, not the failover. The cycle keeps
 # watching until then: the converged state must also hold that long.
 STEADY_AFTER_POWERON = 5.5

@@ -1,8 +1,8 @@
 """Fixtures for the lab tests: a lab per test, always torn down, logs on failure.
 
-The implementations under test come from HBLAB_IMPLS (comma-separated cluster
-specs, `;` between nodes of a mixed cluster), e.g.
-  HBLAB_IMPLS="heartbeat,hbnode,master=heartbeat;slave=hbnode"
+The implementations under test come from HBLAB_IMPLS (cluster specs separated by
+spaces, `,` between the nodes of a mixed cluster, as `hblab up --impl` takes), e.g.
+  HBLAB_IMPLS="heartbeat hbnode master=heartbeat,slave=hbnode"
 Every scenario runs once per spec. LAB=netns (default) or LAB=docker chooses the
 backend: the same scenarios run on namespaces or on containers.
 """
@@ -19,18 +19,19 @@ from typing import Any
 import pytest
 
 from lab.backends import Lab, make_lab
-from lab.impls import Impl, parse_impls
+from lab.impls import Impl, parse_impl_list, parse_impls
 from lab.topology import REFERENCE
 
 from .helpers import Cluster
 
-DEFAULT_IMPLS = "hbnode,heartbeat,master=heartbeat;slave=hbnode,master=hbnode;slave=heartbeat"
+DEFAULT_IMPLS = "hbnode heartbeat master=heartbeat,slave=hbnode master=hbnode,slave=heartbeat"
 MEASUREMENTS: list[dict[str, Any]] = []
 RESULTS_FILE = Path(os.environ.get("HBLAB_RESULTS", "/tmp/hblab-measurements.jsonl"))
 
 
 def _impl_specs() -> list[str]:
-    return [s.strip() for s in os.environ.get("HBLAB_IMPLS", DEFAULT_IMPLS).split(",") if s]
+    nodes = [h.name for h in REFERENCE.cluster_nodes]
+    return parse_impl_list(os.environ.get("HBLAB_IMPLS", DEFAULT_IMPLS), nodes)
 
 
 def backend_name() -> str:
@@ -79,7 +80,7 @@ def impl_spec(request: pytest.FixtureRequest) -> str:
 
 
 def impls_of(spec: str) -> dict[str, Impl]:
-    return parse_impls(spec.replace(";", ","), [h.name for h in REFERENCE.cluster_nodes])
+    return parse_impls(spec, [h.name for h in REFERENCE.cluster_nodes])
 
 
 @pytest.fixture

@@ -108,10 +108,10 @@ class Cluster:
         return AddrWatch(self.holders, interval=interval)
 
     def impl(self, node: str) -> str:
-        """The implementation running on ``node`` (spec "hbnode" or "master=…;slave=…")."""
+        """The implementation running on ``node`` (spec "hbnode" or "master=…,slave=…")."""
         if "=" not in self.spec:
             return self.spec
-        return dict(part.split("=", 1) for part in self.spec.split(";"))[node]
+        return dict(part.split("=", 1) for part in self.spec.split(","))[node]
 
     def tool(self, node: str, name: str, *args: str) -> subprocess.CompletedProcess[str]:
         """Run hb_standby/hb_takeover as the tutorial would on that node's implementation."""

@@ -1,26 +1,25 @@
-"""`hblab dump` on the capture of two real Heartbeat 3.0.6 nodes (shared/fixtures)."""
+"""`hblab dump` on the capture of two real Heartbeat 3.0.6 nodes (tests/fixtures)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.pcap_util import capture_path
+
 REPO = Path(__file__).resolve().parents[2]
-CAPTURE = (
-    Path(os.environ.get("HBNODE_FIXTURES", REPO.parent / "shared" / "fixtures"))
-    / "hb306-md5-Hello.pcap"
-)
+
+CAPTURE = capture_path()
 PACKETS_IN_CAPTURE = 346
 
 
 @pytest.fixture(scope="module")
 def capture() -> Path:
-    assert CAPTURE.exists(), f"the shared capture is missing: {CAPTURE}"
+    assert CAPTURE.exists(), f"the golden capture is missing: {CAPTURE}"
     return CAPTURE
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from .helpers import Cluster, holds_for, wait_until
 
-MIXED = ["master=heartbeat;slave=hbnode", "master=hbnode;slave=heartbeat"]
+MIXED = ["master=heartbeat,slave=hbnode", "master=hbnode,slave=heartbeat"]
 COMM_TIMEOUT = 30.0
 # Lines of the real Heartbeat's log that would mean it dislikes what hbnode sends.
 COMPLAINT = re.compile(
@@ -26,7 +26,7 @@ COMPLAINT = re.compile(
 
 
 def impl_of(spec: str, node: str) -> str:
-    return dict(part.split("=") for part in spec.split(";"))[node]
+    return dict(part.split("=") for part in spec.split(","))[node]
 
 
 def hbnode_status(cluster: Cluster, node: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def test_quick_is_one_run_of_fewer_scenarios_and_a_short_idle() -> None:
 def test_scenarios_and_mixed_clusters_are_chosen_on_the_command_line() -> None:
     impls, scenarios, _, idle = plan(
         "--impls",
-        "heartbeat,master=heartbeat;slave=hbnode",
+        "heartbeat master=heartbeat,slave=hbnode",
         "--scenario",
         "heal",
         "--scenario",
@@ -36,7 +36,7 @@ def test_scenarios_and_mixed_clusters_are_chosen_on_the_command_line() -> None:
         "--idle-seconds",
         "0",
     )
-    assert impls == ["heartbeat", "master=heartbeat;slave=hbnode"]
+    assert impls == ["heartbeat", "master=heartbeat,slave=hbnode"]
     assert scenarios == ["heal", "cut-ping"] and idle == 0.0
 
 

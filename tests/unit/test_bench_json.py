@@ -17,7 +17,7 @@ def make_result() -> BenchResult:
         "2026-01-01 00:00 UTC",
         "fast",
         2,
-        ["heartbeat", "master=heartbeat;slave=hbnode"],
+        ["heartbeat", "master=heartbeat,slave=hbnode"],
         ["poweroff"],
         {"deadtime": 1.5},
         seconds=12.5,

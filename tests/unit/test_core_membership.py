@@ -1,5 +1,5 @@
 """Node and link status over virtual time: exact instants of death, late heartbeats,
-initdead, dt, restarts, partitions and ping nodes (reference §3.5, §4.1, §4.2, §4.7).
+initdead, dt, restarts, partitions and ping nodes (protocol.md §3.5, §4.1, §4.2, §4.7).
 
 Timers are ``FAST``: keepalive 0.25 s, deadtime 1.5 s, warntime 0.75 s, initdead 3 s,
 deadping 1.5 s. Dead checks run every 250 ms from each node's start.

@@ -1,5 +1,5 @@
 """Sequencing, retransmission, ACKs, generations and message filtering between two cores
-(reference §3.3, §3.4, §4.2), through the real codec and a lossy fake network.
+(protocol.md §3.3, §3.4, §4.2), through the real codec and a lossy fake network.
 """
 
 from __future__ import annotations

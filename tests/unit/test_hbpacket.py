@@ -40,10 +40,7 @@ UUID_MASTER = bytes.fromhex("ebbb091be3e3491b80e1ae3bea4213cf")
 def packets() -> tuple[Packet, ...]:
     path = capture_path()
     if not path.is_file():
-        pytest.fail(
-            f"golden capture {path} is missing: the shared folder must sit beside the"
-            " repository (../shared/fixtures), or set HBNODE_FIXTURES to its directory"
-        )
+        pytest.fail(f"golden capture {path} is missing from the checkout (tests/fixtures)")
     return tuple(rdpcap(str(path)))
 
 

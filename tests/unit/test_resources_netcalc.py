@@ -1,4 +1,4 @@
-"""IPaddr's choices on data: interface, prefix, broadcast, alias label (reference §6)."""
+"""IPaddr's choices on data: interface, prefix, broadcast, alias label (protocol.md §6)."""
 
 from __future__ import annotations
 

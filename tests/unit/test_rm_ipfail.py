@@ -1,4 +1,4 @@
-"""The built-in ipfail policy (reference §4.6): fewer ping nodes → hand over."""
+"""The built-in ipfail policy (protocol.md §4.6): fewer ping nodes → hand over."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Split brain, hbnode's isolation policy, and the partition heal (reference §4.7)."""
+"""Split brain, hbnode's isolation policy, and the partition heal (protocol.md §4.7)."""
 
 from __future__ import annotations
 

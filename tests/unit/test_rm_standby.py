@@ -1,4 +1,4 @@
-"""hb_standby and hb_takeover: the three-step standby protocol (reference §4.5, §8)."""
+"""hb_standby and hb_takeover: the three-step standby protocol (protocol.md §4.5, §8)."""
 
 from __future__ import annotations
 

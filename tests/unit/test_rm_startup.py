@@ -1,4 +1,4 @@
-"""Start-up negotiation (reference §4.2-4.3): nice_failback and legacy, together and late."""
+"""Start-up negotiation (protocol.md §4.2-4.3): nice_failback and legacy, together and late."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The resource manager's messages against two real Heartbeat 3.0.6 nodes.
 
-Golden field order and values come from ``shared/fixtures/hb306-md5-Hello.pcap``:
+Golden field order and values come from ``tests/fixtures/hb306-md5-Hello.pcap``:
 each caller-built message must equal the captured one once the §3.1 control
 fields the core appends (src, srcuuid, seq, hg, ts, ld, ttl, auth) are taken
 away. ipfail's messages carry ``src`` in their own place, so theirs stays.

@@ -1,6 +1,6 @@
 """The datagram codec against a real capture of two Heartbeat 3.0.6 nodes, and abuse.
 
-Golden bytes come from ``shared/fixtures/hb306-md5-Hello.pcap`` (authkeys ``auth 3`` /
+Golden bytes come from ``tests/fixtures/hb306-md5-Hello.pcap`` (authkeys ``auth 3`` /
 ``3 md5 Hello!``); malformed input, whole, truncated, bit-flipped or random, must
 raise WireError and nothing else.
 """
@@ -46,7 +46,7 @@ REFERENCE = AuthKeys(3, {3: AuthKey(3, AuthMethod.MD5, b"Hello!")})
 OTHER_KEY = AuthKeys(3, {3: AuthKey(3, AuthMethod.MD5, b"Hello?")})
 OTHER_INDEX = AuthKeys(1, {1: AuthKey(1, AuthMethod.MD5, b"Hello!")})
 UUID_MASTER = bytes.fromhex("ebbb091be3e3491b80e1ae3bea4213cf")
-FIRST = (  # reference §1.5: the first status message after start
+FIRST = (  # protocol.md §1.5: the first status message after start
     b"###\n11:(0)t=status,10:(0)st=init,10:(0)dt=1f40,13:(0)protocol=1,13:(0)src=master,"
     b"27:(1)srcuuid=" + UUID_MASTER + b",8:(0)seq=1,14:(0)hg=6b0638c4,14:(0)ts=6b0638c3,"
     b"30:(0)ld=0.23 0.11 0.04 1/95 8215,8:(0)ttl=4,42:(0)auth=3 9247a291f053b52c980210acdf46f4bc,"
@@ -59,10 +59,7 @@ SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def capture() -> tuple[UdpDatagram, ...]:
     path = capture_path()
     if not path.is_file():
-        pytest.fail(
-            f"golden capture {path} is missing: the shared folder must sit beside the"
-            " repository (../shared/fixtures), or set HBNODE_FIXTURES to its directory"
-        )
+        pytest.fail(f"golden capture {path} is missing from the checkout (tests/fixtures)")
     return tuple(udp_datagrams(path))
 
 

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# CI's newcomer stage: what a new user meets, before anything else ran on the machine.
+#
+# 1. A clone in a fresh directory under /tmp with nothing beside it (no folder beside it,
+#    no earlier install): `make lab` must install everything, return only once master
+#    holds the VIP and serves the page, and the nodes must run this clone's code (a
+#    node's private /tmp hides the host's). `make test-unit` must pass there, and
+#    `git status` must stay clean.
+# 2. A second clone under $HOME, one after the other: `make lab` there must replace
+#    the first clone's install and run the second clone's code.
+# The lab is taken down and both clones are removed, whatever happened.
+set -uo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd -P)
+started=$(date +%s)
+status=0
+work_tmp=$(mktemp -d /tmp/hbnode-newcomer.XXXXXX)
+work_home=$(mktemp -d "${HOME:-/root}/hbnode-newcomer.XXXXXX")
+
+fail() { echo "newcomer stage: FAILED: $*"; status=1; }
+
+cleanup() {
+  for clone in "$work_tmp/hbnode" "$work_home/hbnode"; do
+    [ -d "$clone" ] && (cd "$clone" && LAB=netns python3 -m lab down >/dev/null 2>&1)
+  done
+  rm -rf "$work_tmp" "$work_home"
+}
+trap cleanup EXIT
+
+# The VIP is held by master alone, the client gets master's page, and the nodes run
+# the tree in $1 (hblab status --json: vip_holders, source.path).
+check_lab() {
+  python3 -m lab status --json | python3 -c '
+import json, sys
+status, want = json.load(sys.stdin), sys.argv[1]
+problems = []
+if status["vip_holders"] != ["master"]:
+    problems.append(f"VIP held by {status[\"vip_holders\"]}, not master")
+if status["source"].get("path") != want:
+    problems.append(f"nodes run {status[\"source\"].get(\"path\")}, not {want}")
+print("; ".join(problems) or "lab ready: master holds the VIP, nodes run " + want)
+sys.exit(1 if problems else 0)' "$1"
+}
+
+newcomer() {  # newcomer DIR [unit]: clone into DIR, make lab, check, optionally unit tests
+  local clone="$1/hbnode" t0
+  git clone -q "$src" "$clone" || { fail "git clone into $1"; return; }
+  cd "$clone" || return
+  t0=$(date +%s)
+  LAB=netns make --no-print-directory lab || fail "make lab in $clone"
+  echo "newcomer stage: make lab in $clone took $(( $(date +%s) - t0 )) s"
+  check_lab "$(pwd -P)" || fail "the lab after make lab in $clone"
+  python3 -m lab exec master -- sh -c 'ifconfig eth0:0 | grep -q 192.168.0.38' \
+    || fail "ifconfig in master shows no eth0:0 with the VIP"
+  if [ "${2:-}" = unit ]; then
+    make --no-print-directory test-unit || fail "make test-unit in $clone"
+  fi
+  local dirty
+  dirty=$(git status --porcelain)
+  [ -z "$dirty" ] || fail "git status is not clean in $clone: $dirty"
+  python3 -m lab down || fail "hblab down in $clone"
+  cd / || return
+}
+
+newcomer "$work_tmp" unit
+newcomer "$work_home"
+echo "newcomer stage: exit $status in $(( $(date +%s) - started )) s"
+exit "$status"
