@@ -1,4 +1,5 @@
 """Decode+verify rate of hbnode's codec on the golden capture, one core (make bench-codec)."""
+
 import time
 
 from hbnode.config.authkeys import parse_authkeys_text
@@ -14,5 +15,7 @@ while time.perf_counter() - start < 5.0:
         assert verify_datagram(decode_untrusted(p), keys) is None
     n += len(payloads)
 elapsed = time.perf_counter() - start
-print(f"{n} datagrams in {elapsed:.2f} s: {n / elapsed:,.0f} decode+verify per second "
-      f"(mean {sum(map(len, payloads)) / len(payloads):.0f} bytes)")
+print(
+    f"{n} datagrams in {elapsed:.2f} s: {n / elapsed:,.0f} decode+verify per second "
+    f"(mean {sum(map(len, payloads)) / len(payloads):.0f} bytes)"
+)

@@ -26,21 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The VIP is held by master alone, the client gets master's page, and the nodes run
-# the tree in $1 (hblab status --json: vip_holders, source.path).
-check_lab() {
-  python3 -m lab status --json | python3 -c '
-import json, sys
-status, want = json.load(sys.stdin), sys.argv[1]
-problems = []
-if status["vip_holders"] != ["master"]:
-    problems.append(f"VIP held by {status[\"vip_holders\"]}, not master")
-if status["source"].get("path") != want:
-    problems.append(f"nodes run {status[\"source\"].get(\"path\")}, not {want}")
-print("; ".join(problems) or "lab ready: master holds the VIP, nodes run " + want)
-sys.exit(1 if problems else 0)' "$1"
-}
-
 newcomer() {  # newcomer DIR [unit]: clone into DIR, make lab, check, optionally unit tests
   local clone="$1/hbnode" t0
   git clone -q "$src" "$clone" || { fail "git clone into $1"; return; }
@@ -48,7 +33,7 @@ newcomer() {  # newcomer DIR [unit]: clone into DIR, make lab, check, optionally
   t0=$(date +%s)
   LAB=netns make --no-print-directory lab || fail "make lab in $clone"
   echo "newcomer stage: make lab in $clone took $(( $(date +%s) - t0 )) s"
-  check_lab "$(pwd -P)" || fail "the lab after make lab in $clone"
+  python3 scripts/check_lab_ready.py "$(pwd -P)" || fail "the lab after make lab in $clone"
   python3 -m lab exec master -- sh -c 'ifconfig eth0:0 | grep -q 192.168.0.38' \
     || fail "ifconfig in master shows no eth0:0 with the VIP"
   if [ "${2:-}" = unit ]; then
