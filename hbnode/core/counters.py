@@ -31,6 +31,7 @@ NAMES = (
     "rexmit_sent",  # messages we retransmitted
     "rexmit_suppressed",  # requests ignored: already ACKed or resent < 240 ms ago
     "rexmit_too_high",  # requests for seqs we never sent
+    "rexmit_refused_partition",  # requests for what we sent while apart (NAKed)
     "nak_sent",
     "nak_received",
     "acks_sent",

@@ -68,6 +68,10 @@ class Peer:
     generation: int = 0  # its ``hg``; 0 until the first seq'd message
     uuid: bytes | None = None  # its ``srcuuid``, for ``destuuid`` on messages to it
     acked: int = 0  # highest of our seqs it ACKed: rexmit requests at or below are ignored
+    # Our highest seq when it came back from a partition: what we sent while apart is
+    # not sent to it again (NAKed), as a Heartbeat restart would have forgotten it.
+    # What we send after we have seen it back is retransmitted as usual.
+    rexmit_floor: int = 0
     links: dict[str, Link] = field(default_factory=dict)
 
     @property

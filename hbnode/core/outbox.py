@@ -71,11 +71,21 @@ class Outbox:
         self._probes.append((name, f.ping_probe(name, group=group, ts=self.wall_seconds())))
         self._counters["ping_probes"] += 1
 
-    def answer_rexmit(self, requester: str, acked: int, first: int, last: int, now: float) -> None:
-        """Resend what ``requester`` asks for, NAK what we no longer have (§3.4)."""
+    def answer_rexmit(
+        self, requester: str, acked: int, first: int, last: int, now: float, floor: int = 0
+    ) -> None:
+        """Resend what ``requester`` asks for, NAK what we no longer have (§3.4).
+
+        ``floor``: our highest seq when ``requester`` came back from a partition;
+        anything up to it was said while apart and is refused (NAKed) instead.
+        """
         for seq in range(first, min(last, first + MAX_REXMIT_PER_REQUEST - 1) + 1):
             if seq <= acked:
                 self._counters["rexmit_suppressed"] += 1
+                continue
+            if seq <= floor:
+                self._counters["rexmit_refused_partition"] += 1
+                self.queue(f.rexmit_nak(requester, seq, ResendVerdict.NOT_FOUND.value))
                 continue
             verdict, stored = self.history.resend(seq, now)
             if verdict is ResendVerdict.RESEND:

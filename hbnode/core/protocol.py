@@ -331,6 +331,11 @@ class HeartbeatCore:
             return
         self._emit(self._table.refresh_link(peer, link, now))
         if msg_type == f.T_NS_REXMIT:
+            if not peer.alive:
+                # We still count it dead: its request may be for what we said while
+                # apart. It asks again; by then its status has told us it is back.
+                self._counters["rexmit_suppressed"] += 1
+                return
             self._answer_rexmit(msg, peer, now)
         elif msg_type == f.T_NS_NAK:
             seq = f.parse_hex(msg.get("firstseq"))
@@ -354,6 +359,12 @@ class HeartbeatCore:
         keep, events = self._table.judge_generation(
             peer, is_status=msg_type == f.T_STATUS, seq=seq, hg=hg, now=now
         )
+        if any(isinstance(event, ev.PartitionHealed) for event in events):
+            # Heartbeat restarts both sides here, so nothing either said while apart is
+            # ever acted on. We heal without a restart: what we sent while apart (ping
+            # counts, takeovers, standby steps of the partition's view) is refused when
+            # the peer asks for it (NAKed); what we send from now on is not.
+            peer.rexmit_floor = self._outbox.seq
         self._emit_all(events)
         if not keep:
             return
@@ -414,7 +425,7 @@ class HeartbeatCore:
             detail = f"NS_rexmit [{msg.get('firstseq')}:{msg.get('lastseq')}]"
             self._drop(ev.DropReason.MALFORMED, peer.name, detail, now)
             return
-        self._outbox.answer_rexmit(peer.name, peer.acked, first, last, now)
+        self._outbox.answer_rexmit(peer.name, peer.acked, first, last, now, peer.rexmit_floor)
 
     def _request_rexmits(self, now: float) -> None:
         for peer in self._table.others():

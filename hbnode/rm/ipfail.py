@@ -6,6 +6,19 @@ peer gives up everything); it sees fewer → it gives up everything itself after
 2×keepalive unless told ``abort_giveup``; equal → ``abort_giveup``, and with
 auto_failback on a holder of foreign groups gives those back. The messages are
 real ipfail's, so a Heartbeat peer running ipfail takes part.
+
+Counts are only worth comparing when both were measured after the last change of
+what either side can reach. Heartbeat gets that for free after a partition: both
+sides restart, and ipfail's join starts a fresh exchange. hbnode heals without a
+restart, so the policy keeps the rule itself:
+
+* a verdict (``you_are_dead``, ``abort_giveup``) counts only if it answers the
+  count we last told that peer and that count is still ours;
+* when the peer comes back (a heal, a restart, a link up) and one of our ping
+  nodes is down, our count may be stale until the next ping round: we wait
+  2×keepalive ("settling") before we tell it or compare with the peer's;
+* every such change cancels a give-up decided on the old counts, and both sides
+  tell their count again, as ipfail does when another ipfail joins.
 """
 
 from __future__ import annotations
@@ -31,6 +44,9 @@ class PingPolicy:
         self.enabled = enabled
         self.give_up = give_up
         self.pending: tuple[float, Hold] | None = None  # (when, what) we give up
+        self.told: dict[str, int] = {}  # peer → the count we last told it (this contact)
+        self.theirs: dict[str, int] = {}  # peer → the count it last told us (this contact)
+        self.settle_until: float | None = None  # our count may be stale until then
 
     @property
     def active(self) -> bool:
@@ -44,12 +60,48 @@ class PingPolicy:
         """Every ping node has been declared dead (none is merely not heard of yet)."""
         return bool(self.ping) and all(alive is False for alive in self.ping.values())
 
+    def settling(self, now: float) -> bool:
+        return self.settle_until is not None and now < self.settle_until
+
     # -- inputs -----------------------------------------------------------------------
     def ping_changed(self, name: str, alive: bool, now: float) -> None:
         if name not in self.ping or self.ping[name] == alive:
             return
+        before = self.count()
         self.ping[name] = alive
-        self.tell_peers()
+        if self.count() == before:
+            return
+        # A give-up decided on the old count no longer stands; tell the new one.
+        self.pending = None
+        if not self.settling(now):
+            self.tell_peers()
+
+    def forget(self, peer: str) -> None:
+        """A new contact with ``peer`` (it restarted): no count of the old one stands.
+
+        Its ipfail joins when it starts, and the join starts the exchange."""
+        self.told.pop(peer, None)
+        self.theirs.pop(peer, None)
+        self.pending = None
+
+    def peer_back(self, peer: str, now: float) -> None:
+        """The peer is reachable again (a heal, a link up): start a fresh exchange."""
+        self.forget(peer)
+        if not self.active:
+            return
+        if all(alive for alive in self.ping.values()):
+            self.tell_peers(only=peer)  # our count cannot rise: it is fresh already
+            return
+        # A ping node down now may be down only because the same cut hid it: its
+        # next echo (pings go out every keepalive) tells, so give it two rounds.
+        self.settle_until = now + 2 * self.s.keepalive
+
+    def peer_gone(self, peer: str) -> None:
+        """The peer was declared dead: what we exchanged with it is void."""
+        self.told.pop(peer, None)
+        self.theirs.pop(peer, None)
+        if not self.s.present_peers():
+            self.pending = None
 
     def set_enabled(self, enabled: bool, now: float) -> None:
         if enabled == self.enabled:
@@ -67,9 +119,11 @@ class PingPolicy:
         """Send our count (ipfail does on a link or ping change and on a peer's join)."""
         if not self.active or self.s.mode in (Mode.INIT, Mode.STOPPING, Mode.STOPPED):
             return
+        count = self.count()
         for peer in self.s.present_peers():
             if only is None or peer.name == only:
-                self.s.out.send(m.num_ping_nodes(self.s.me, peer.name, self.count()))
+                self.told[peer.name] = count
+                self.s.out.send(m.num_ping_nodes(self.s.me, peer.name, count))
 
     def on_message(self, msg: Message, now: float) -> None:
         src = msg.get("src")
@@ -77,31 +131,48 @@ class PingPolicy:
             return
         kind = msg.get("t")
         if kind == T.NUM_PING_NODES:
-            self._compare(src, msg.get("num_ping"), now)
-        elif kind == T.YOU_ARE_DEAD:
-            # ipfail gives up at once; we wait 2×keepalive like the other give-ups, so
-            # that an abort_giveup answering a fresher count (a ping node that has just
-            # come back) still cancels it.
-            delay = 2 * self.s.keepalive
-            self.s.out.log(
-                "info",
-                f"{src} sees more ping nodes: giving up all resources in {delay:g} s",
-                "ipfail_giveup",
-                peer=src,
-            )
-            self.pending = (now + delay, Hold.ALL)
-        elif kind == T.ABORT_GIVEUP:
-            if self.pending is not None:
-                self.s.out.log("info", "Giveup aborted: the peer sees as many ping nodes")
-            self.pending = None
-        elif kind == T.CLSTAT and msg.get("st") == "join" and msg.get("from_id") == m.IPFAIL:
+            try:
+                self.theirs[src] = int(msg.get("num_ping") or "")
+            except ValueError:
+                return  # a bad peer must not crash us; ipfail's atoi would read 0 anyway
+            if not self.settling(now):
+                self._compare(src, now)
+        elif kind in (T.YOU_ARE_DEAD, T.ABORT_GIVEUP):
+            if self.told.get(src) != self.count() or self.settling(now):
+                # An answer to a count we no longer have (or never told since it came
+                # back): our fresh count is on its way, and so is its fresh answer.
+                self.s.out.log("debug", f"{kind} from {src} answers an old ping count: ignored")
+                return
+            if kind == T.YOU_ARE_DEAD:
+                self._you_are_dead(src, now)
+            else:
+                if self.pending is not None:
+                    self.s.out.log("info", "Giveup aborted: the peer sees as many ping nodes")
+                self.pending = None
+        elif (
+            kind == T.CLSTAT
+            and msg.get("st") == "join"
+            and msg.get("from_id") == m.IPFAIL
+            and not self.settling(now)  # settled, we tell everyone anyway
+        ):
             self.tell_peers(only=src)
 
-    def _compare(self, peer: str, text: str | None, now: float) -> None:
-        try:
-            theirs = int(text or "")
-        except ValueError:
-            return  # a bad peer must not crash us; ipfail's atoi would read 0 anyway
+    def _you_are_dead(self, src: str, now: float) -> None:
+        # ipfail gives up at once; we wait 2×keepalive like the other give-ups, so
+        # that an abort_giveup answering a fresher count still cancels it.
+        delay = 2 * self.s.keepalive
+        self.s.out.log(
+            "info",
+            f"{src} sees more ping nodes: giving up all resources in {delay:g} s",
+            "ipfail_giveup",
+            peer=src,
+        )
+        self.pending = (now + delay, Hold.ALL)
+
+    def _compare(self, peer: str, now: float) -> None:
+        theirs = self.theirs.get(peer)
+        if theirs is None:
+            return
         mine, s = self.count(), self.s
         delay = 2 * s.keepalive
         if mine > theirs:
@@ -126,9 +197,17 @@ class PingPolicy:
 
     # -- time -------------------------------------------------------------------------
     def timer(self) -> float | None:
-        return self.pending[0] if self.pending is not None else None
+        times = [self.settle_until, self.pending[0] if self.pending is not None else None]
+        due = [t for t in times if t is not None]
+        return min(due) if due else None
 
     def handle_timer(self, now: float) -> None:
+        if self.settle_until is not None and now >= self.settle_until:
+            self.settle_until = None
+            # Settled: tell our count, and compare with what the peer told meanwhile.
+            self.tell_peers()
+            for peer in sorted(self.theirs):
+                self._compare(peer, now)
         if self.pending is None or now < self.pending[0]:
             return
         what = self.pending[1]
@@ -141,3 +220,4 @@ class PingPolicy:
 
     def cancel(self) -> None:
         self.pending = None
+        self.settle_until = None

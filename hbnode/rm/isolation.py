@@ -169,6 +169,7 @@ class Isolation:
         self.owed = False
         keys = [k for k in s.local_keys() if not s.table.active(k)]
         if peer.hold & Hold.FOREIGN or not keys:
+            s.report()  # settled again: our unsettled claim asked for its answer
             return
         s.out.log(
             "info",

@@ -130,8 +130,7 @@ class ResourceManager:
         old_hold, gone_cleanly = peer.hold, peer.shut_down
         self._forget(peer, now)
         peer.alive, peer.declared_dead = False, True
-        if not s.present_peers():
-            self.ping_policy.cancel()
+        self.ping_policy.peer_gone(peer.name)
         if s.mode in (Mode.INIT, Mode.STOPPING, Mode.STOPPED):
             return
         if gone_cleanly:
@@ -195,9 +194,15 @@ class ResourceManager:
             self.s.out.send(m.resource_report(self.s.hold, False, None))
 
     def link_status(self, node: str, up: bool, now: float) -> None:
-        """A medium to ``node`` went up or dead: ipfail recounts on a dead link."""
-        if not up and node.lower() in self.s.peers:
+        """A medium to ``node`` went up or dead: ipfail recounts on a dead link; a link
+        that comes back starts a fresh exchange of counts (see hbnode.rm.ipfail)."""
+        peer = self.s.peers.get(node.lower())
+        if peer is None:
+            return
+        if not up:
             self.ping_policy.tell_peers()
+        elif peer.alive:
+            self.ping_policy.peer_back(peer.name, now)
 
     def set_ipfail(self, enabled: bool, now: float) -> None:
         """Turn the ipfail policy on or off (the ``respawn … ipfail`` client came or went)."""
@@ -376,6 +381,7 @@ class ResourceManager:
         peer.shut_down, peer.split, peer.returning = False, None, True
         self.takeover_policy.orphans(peer, old, now)
         self.legacy.peer_restarted(peer.name, now)
+        self.ping_policy.forget(peer.name)
 
     def _peer_back(self, peer: PeerView, now: float) -> None:
         """``peer`` is alive again after we declared it dead (a heal, or a late first contact)."""
@@ -383,10 +389,16 @@ class ResourceManager:
         peer.alive, peer.declared_dead, peer.shut_down = True, False, False
         self.isolation.forget(peer.name)
         self.isolation.end()
+        self.ping_policy.peer_back(peer.name, now)
         if not was_dead or s.mode is not Mode.STABLE:
             return
         peer.returning = True  # with auto_failback on it gets its groups back once stable
-        if s.nice:
+        if s.nice and self.isolation.owed:
+            # We let go while cut off. The peer may never have lost us (a one-way or
+            # short cut) and would not answer a settled claim: an unsettled one makes
+            # it answer with its holdings, and after_contact takes back ours.
+            self.out.send(m.resource_report(s.hold, False, None))
+        elif s.nice:
             s.report()  # our claim: a node that also holds one of our sets sees the conflict
         else:
             self.legacy.request_local(now, heal=True)

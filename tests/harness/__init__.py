@@ -1,0 +1,1 @@
+"""Test harnesses shared by test modules: virtual-time clusters and fake networks."""
