@@ -120,14 +120,30 @@ def is_sequenced(message: Message) -> bool:
 
 
 def problems(message: Message) -> list[str]:
-    """What a 3.0.6 sender would not have written: missing control fields, a
-    number in the wrong base, a uuid that is not 16 bytes, an unknown type."""
+    """What a 3.0.6 sender would not have written: missing or misplaced control
+    fields, a field the catalogue does not list, a number in the wrong base, a
+    uuid that is not 16 bytes, a value outside the catalogue's choices."""
     found = []
     t = message.type
     required = ["t", "src", "ts"] + (["seq"] if is_sequenced(message) else [])
     found += [f"no {name}" for name in required if name not in message]
     if t is not None and t not in MESSAGE_FIELDS:
         found.append(f"unknown type {t!r}")
+    elif t is not None:
+        known = {"t", *MESSAGE_FIELDS[t], *CONTROL_FIELDS}
+        found += [f"unexpected field {f.name!r}" for f in message.fields if f.name not in known]
+    # src may stand where the caller put it (it is overwritten in place); the
+    # others are appended in the order of the table.
+    appended = [f.name for f in message.fields if f.name in CONTROL_FIELDS and f.name != "src"]
+    if appended != sorted(appended, key=CONTROL_FIELDS.index):
+        found.append(f"control fields out of order: {' '.join(appended)}")
+    found += _value_problems(message)
+    return found
+
+
+def _value_problems(message: Message) -> list[str]:
+    found = []
+    t = message.type
     for f in message.fields:
         wanted = kind(t, f.name)
         if wanted is Kind.UUID and not (isinstance(f.value, bytes) and len(f.value) == 16):

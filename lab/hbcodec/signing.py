@@ -33,6 +33,10 @@ class Key:
     method: AuthMethod
     secret: bytes = b""  # crc has none
 
+    def __post_init__(self) -> None:
+        # Key(1, "md5", …) is fine too: the method is compared by identity below.
+        object.__setattr__(self, "method", AuthMethod(self.method))
+
 
 @dataclass(frozen=True, slots=True)
 class Keyring:
