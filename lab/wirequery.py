@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from lab.hbcodec import schema
 from lab.wireevents import (
     ArpEvent,
     AuthStatus,
@@ -286,6 +287,19 @@ class Timeline:
     ) -> list[HeartbeatEvent]:
         query = msg(iface=iface, decoded=False, where=lambda e: not e.decoded)
         return self._typed(HeartbeatEvent, query, after, before)
+
+    def nonconforming(
+        self, src: Text = None, iface: Text = None, after: When = None, before: When = None
+    ) -> list[tuple[HeartbeatEvent, list[str]]]:
+        """Messages a 3.0.6 node would not have sent, each with what is off
+        (lab.hbcodec.schema.problems: missing control fields, a hex field in
+        decimal, a field or value the catalogue does not know…)."""
+        found = []
+        for event in self.messages(None, src, iface, after, before):
+            issues = schema.problems(event.message) if event.message is not None else []
+            if issues:
+                found.append((event, issues))
+        return found
 
     def _typed(
         self, kind: type[E], query: Query, after: When = None, before: When = None

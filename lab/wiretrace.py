@@ -313,6 +313,13 @@ class WireTrace(Timeline):
         self.stop()
 
     def _read_loop(self) -> None:
+        try:
+            self.stopped_because = self._read_until_done()
+        finally:  # a trace that ended by itself holds no socket open
+            for sock in self._sockets:
+                sock.close()
+
+    def _read_until_done(self) -> str:
         deadline = time.monotonic() + self.max_seconds
         assert self._wake is not None
         wake = self._wake[0]
@@ -321,18 +328,14 @@ class WireTrace(Timeline):
         while live and self.dropped == 0:
             left = deadline - time.monotonic()
             if left <= 0:
-                self.stopped_because = f"max_seconds ({self.max_seconds:g} s)"
-                return
+                return f"max_seconds ({self.max_seconds:g} s)"
             readable, _, _ = select.select([*live, wake], [], [], left)
             if wake in readable:
-                self.stopped_because = "stopped"
-                return
+                return "stopped"
             for sock in readable:
                 if not self._drain(sock, live[sock]):
                     del live[sock]
-        self.stopped_because = (
-            f"max_events ({self.max_events})" if self.dropped else "no socket left"
-        )
+        return f"max_events ({self.max_events})" if self.dropped else "no socket left"
 
     def _drain(self, sock: socket.socket, tap: Tap) -> bool:
         """Record the frames waiting on ``sock`` (a batch); False if the socket failed."""

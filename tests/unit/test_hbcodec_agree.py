@@ -158,7 +158,7 @@ def hbnode_build(
 
 
 # -- properties ------------------------------------------------------------------------------------
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(messages(), st.none() | keyrings, st.sampled_from(FORMATS))
 def test_both_build_the_same_bytes_and_refuse_the_same_messages(
     message: Message, keys: Keyring | None, fmt: tuple[Encoding, bool]
@@ -167,7 +167,7 @@ def test_both_build_the_same_bytes_and_refuse_the_same_messages(
     assert ours == theirs
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(valid_messages(), keyrings, st.sampled_from(FORMATS))
 def test_lab_bytes_read_back_by_hbnode(
     message: Message, keys: Keyring, fmt: tuple[Encoding, bool]
@@ -184,7 +184,7 @@ def test_lab_bytes_read_back_by_hbnode(
     assert _value(verdict) == _value(hbcodec.verify(hbcodec.parse_untrusted(data), keys))
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(valid_messages(), keyrings, st.sampled_from(FORMATS))
 def test_hbnode_bytes_read_back_by_the_lab(
     message: Message, keys: Keyring, fmt: tuple[Encoding, bool]
@@ -223,7 +223,7 @@ def _damaged(data: bytes, at: int, new: bytes, cut: int) -> bytes:
     return (data[:at] + new + data[at + len(new) :])[: len(data) + len(new) - cut]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     valid_messages(),
     keyrings,

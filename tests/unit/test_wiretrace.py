@@ -19,7 +19,7 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 from scapy.utils import wrpcap
 
-from lab.hbcodec import Keyring, parse_authkeys
+from lab.hbcodec import Keyring, Message, build, parse_authkeys
 from lab.wireevents import ArpEvent, AuthStatus, HeartbeatEvent, IntervalStats
 from lab.wireframe import (
     LINKTYPE_LINUX_SLL,
@@ -422,14 +422,20 @@ def test_live_trace_records_until_stopped() -> None:
 
 def test_live_trace_stops_itself_at_max_events() -> None:
     taps = FakeTaps()
-    trace = WireTrace(REFERENCE, opener=taps, max_events=3).sniff("ns", "eth1", "slave:eth1")
+
+    def opener(netns: str, iface: str, tap: Tap) -> socket.socket:
+        reader = taps(netns, iface, tap)
+        for udp in datagrams()[:5]:  # queued before the reader starts
+            taps.writers[tap.label].send(heartbeat_frame(udp.payload))
+        return reader
+
+    trace = WireTrace(REFERENCE, opener=opener, max_events=3).sniff("ns", "eth1", "slave:eth1")
     trace.start()
-    for udp in datagrams()[:5]:
-        taps.writers["slave:eth1"].send(heartbeat_frame(udp.payload))
     assert trace._thread is not None
     trace._thread.join(10)
     assert not trace.running and trace.stopped_because == "max_events (3)"
-    assert len(trace) == 3 and trace.dropped >= 1
+    assert len(trace) == 3 and trace.dropped == 1
+    assert taps.readers[0].fileno() == -1  # closed by the reader itself
     trace.stop()
 
 
@@ -488,3 +494,13 @@ def test_on_nodes_names_taps_by_node_and_interface() -> None:
     ]
     with pytest.raises(ValueError, match="node:iface"):
         WireTrace.on_nodes(netns, heartbeat=["gw:eth1"])
+
+
+def test_nonconforming_messages() -> None:
+    assert golden().nonconforming() == []
+    trace = WireTrace(REFERENCE)
+    odd = Message.of(("t", "status"), ("st", "sleepy"), ("src", "x"), ("seq", "0x10"), ("ts", "1"))
+    trace.add_udp(1.0, "x", UdpPacket("1.1.1.1", 5, "2.2.2.2", 694, build(odd, REFERENCE)))
+    [(event, issues)] = trace.nonconforming(src="x")
+    assert event.get("st") == "sleepy"
+    assert issues == ["st='sleepy' is not one of the catalogue's values", "seq='0x10' is not hex"]
