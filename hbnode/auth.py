@@ -105,8 +105,11 @@ def sign(keys: AuthKeys, data: bytes) -> str:
     return f"{key.index} {compute_digest(key, data)}"
 
 
-# sscanf("%d %s") in the C locale: optional blanks, a decimal int, blanks, a token.
-_AUTH_STRING = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)[ \t\n\v\f\r]+([^ \t\n\v\f\r\0]+)")
+# sscanf("%d %s") in the C locale: optional blanks, a decimal int, then the format's
+# blank, which matches *zero* or more blanks (C11 7.21.6.2p5), then a token. So
+# "3abc" reads as (3, "abc"). %d takes every digit it can: the possessive "++"
+# keeps the regex from giving one back to the token ("31" is no (3, "1")).
+_AUTH_STRING = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]++)[ \t\n\v\f\r]*([^ \t\n\v\f\r\0]+)")
 _MAX_INDEX_DIGITS = 6  # anything longer is no index 0..15 (and int() of a huge text is slow)
 
 

@@ -27,13 +27,9 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 from scapy.utils import PcapReader
 
-from hbnode.auth import AuthKeys
-from hbnode.config.authkeys import parse_authkeys_text
-from hbnode.config.errors import ConfigError
-from hbnode.message import Message
-from hbnode.wire import WireError, verify_datagram
 from lab import netsock
 from lab.errors import LabError
+from lab.hbcodec import AuthkeysError, CodecError, Keyring, Message, load_authkeys, verify
 from lab.hbpacket import Heartbeat
 
 MAX_LIVE_SECONDS = 24 * 3600.0  # a forgotten live dump still ends
@@ -59,20 +55,19 @@ class HeartbeatRecord:
     fields: list[tuple[str, Any]] = field(default_factory=list)
 
 
-def load_keys(path: Path | None) -> AuthKeys | None:
+def load_keys(path: Path | None) -> Keyring | None:
     """The authkeys to verify with, or None.
 
-    Parsed by hbnode's own reader, but without its mode-600 rule: that rule
-    protects a running node, while a dump often reads a copy taken out of the lab.
+    Read by the lab's own reader, which has no mode-600 rule: that rule protects
+    a running node, while a dump often reads a copy taken out of the lab.
     """
     if path is None:
         return None
     try:
-        text = path.read_bytes().decode("utf-8", "surrogateescape")
-        return parse_authkeys_text(text, str(path))
+        return load_authkeys(path)
     except OSError as exc:
         raise LabError(f"cannot read {path}: {exc.strerror}") from exc
-    except ConfigError as exc:
+    except AuthkeysError as exc:
         raise LabError(str(exc)) from exc
 
 
@@ -84,7 +79,7 @@ def _json_value(value: object) -> Any:
     return value
 
 
-def record(pkt: Packet, keys: AuthKeys | None, when: float | None = None) -> HeartbeatRecord:
+def record(pkt: Packet, keys: Keyring | None, when: float | None = None) -> HeartbeatRecord:
     """Describe one packet that carries a Heartbeat layer."""
     udp = pkt[UDP]
     hb = pkt[Heartbeat]
@@ -103,7 +98,7 @@ def record(pkt: Packet, keys: AuthKeys | None, when: float | None = None) -> Hea
     )
     try:
         datagram = hb.datagram
-    except WireError as exc:
+    except CodecError as exc:
         rec.reason = f"undecodable: {exc}"
         return rec
     message = datagram.message
@@ -111,13 +106,13 @@ def record(pkt: Packet, keys: AuthKeys | None, when: float | None = None) -> Hea
     rec.encoding = datagram.encoding.value
     rec.fields = [(f.name, _json_value(f.value)) for f in message.fields]
     if keys is not None:
-        failure = verify_datagram(datagram, keys)
+        failure = verify(datagram, keys)
         rec.auth = "ok" if failure is None else "bad"
         rec.reason = None if failure is None else failure.value
     return rec
 
 
-def records(packets: Iterable[Packet], keys: AuthKeys | None) -> Iterator[HeartbeatRecord]:
+def records(packets: Iterable[Packet], keys: Keyring | None) -> Iterator[HeartbeatRecord]:
     """The Heartbeat packets among ``packets`` (anything else is skipped)."""
     for pkt in packets:
         if pkt.haslayer(Heartbeat) and pkt.haslayer(UDP):
@@ -182,7 +177,7 @@ def _frames(sock: socket.socket, deadline: float) -> Iterator[tuple[float, bytes
 
 
 def live_records(
-    sock: socket.socket, keys: AuthKeys | None, deadline: float
+    sock: socket.socket, keys: Keyring | None, deadline: float
 ) -> Iterator[HeartbeatRecord]:
     """Heartbeat records from an AF_PACKET socket, both directions of the link."""
     for when, frame in _frames(sock, deadline):

@@ -13,14 +13,13 @@ import select
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from hbnode.auth import AuthKeys
-from hbnode.message import FieldType, Message
-from hbnode.wire import WireError, decode_untrusted
 from lab import netsock
+from lab.hbcodec import CodecError, FieldType, Keyring, Message, keyring_of, parse_untrusted
 from lab.hbpacket import signed_datagram
 from lab.topology import Topology
 
@@ -46,9 +45,10 @@ class StatusForger:
         victim: str,
         target: str,
         sender: str,
-        keys: AuthKeys,
+        keys: Keyring | Any,
     ) -> None:
-        self.topo, self.victim, self.target, self.keys = topo, victim, target, keys
+        self.topo, self.victim, self.target = topo, victim, target
+        self.keys = keyring_of(keys)
         victim_host, target_host = topo.host(victim), topo.host(target)
         sender_host = topo.host(sender)
         assert victim_host and target_host and sender_host
@@ -82,8 +82,8 @@ class StatusForger:
         if UDP not in pkt or pkt[UDP].dport != HB_PORT or pkt[IP].src != self.victim_ip:
             return
         try:
-            msg = decode_untrusted(bytes(pkt[UDP].payload)).message
-        except WireError:
+            msg = parse_untrusted(bytes(pkt[UDP].payload)).message
+        except CodecError:
             return
         seq = msg.get("seq")
         if msg.get("src") != self.victim or seq is None:
@@ -108,7 +108,7 @@ class StatusForger:
             elif field.name == "ts":
                 msg.add("ts", f"{int(now):x}")
             elif field.type is FieldType.STRING:
-                msg.add(field.name, field.value)  # type: ignore[arg-type]
+                msg.add(field.name, field.value)
             else:
                 msg.fields.append(field)
         return signed_datagram(msg, self.keys)

@@ -1,15 +1,19 @@
 """A scapy layer for Heartbeat datagrams (UDP port 694), and a forge for tests.
 
-The layer is one field, the datagram bytes; the parsing is hbnode.wire's, so the
-lab sees a packet exactly as the daemon does (hbnode itself never imports scapy).
-Decoding happens on demand: a malformed payload still dissects, and only asking
-for its fields raises :class:`hbnode.wire.WireError`.
+The layer is one field, the datagram bytes. Parsing, building and signing are
+the lab's own codec (:mod:`lab.hbcodec`), not hbnode's: the lab checks the daemon
+rather than sharing its bugs (hbnode itself never imports scapy). Decoding
+happens on demand: a malformed payload still dissects, and only asking for its
+fields raises :class:`lab.hbcodec.CodecError`.
 
     >>> pkt = IP(raw)                                 # a captured frame
     >>> pkt[Heartbeat].get("t"), pkt[Heartbeat].verify(keys)
     ('status', True)
     >>> forged = forge(status_message("master", seq=7, hg=0x6B0638C4, ts=0x6B0638C3), keys)
     >>> send(heartbeat_packet(forged, "172.16.254.18", "172.16.254.28"))
+
+``keys`` is a :class:`lab.hbcodec.Keyring` or anything of its shape (hbnode's
+``AuthKeys`` too).
 """
 
 from __future__ import annotations
@@ -21,20 +25,23 @@ from scapy.fields import StrField
 from scapy.layers.inet import IP, UDP
 from scapy.packet import Packet, bind_layers
 
-from hbnode.auth import AuthFailure, AuthKeys
-from hbnode.message import Field, FieldType, Message
-from hbnode.wire import (
-    Datagram,
+from lab.hbcodec import (
+    AuthFailure,
+    CodecError,
+    Decoded,
     Encoding,
-    WireError,
-    decode_untrusted,
-    encode_classic,
-    encode_netstring,
-    verify_datagram,
+    Field,
+    FieldType,
+    Message,
+    Value,
+    build,
+    parse_untrusted,
+    verify,
 )
 
 HB_PORT = 694  # ha.cf udpport default (protocol.md §1.1)
-FieldValue = str | bytes | list[str] | Message
+FieldValue = Value
+WireError = CodecError  # the name older callers caught
 
 
 def summarize(message: Message, names: Iterable[str] = ("t", "st", "src", "seq")) -> str:
@@ -47,22 +54,22 @@ class _DatagramField(StrField):  # type: ignore[misc]
 
     def i2repr(self, pkt: Packet | None, x: Any) -> str:
         try:
-            return summarize(decode_untrusted(bytes(x or b"")).message)
-        except WireError as exc:
+            return summarize(parse_untrusted(bytes(x or b"")).message)
+        except CodecError as exc:
             return f"<undecodable: {exc}>"
 
 
 class Heartbeat(Packet):  # type: ignore[misc]
-    """One Heartbeat datagram (netstring or classic), dissected by hbnode.wire."""
+    """One Heartbeat datagram (netstring or classic), dissected by lab.hbcodec."""
 
     name = "Heartbeat"
     fields_desc: ClassVar[list[Any]] = [_DatagramField("data", b"")]
 
     # -- dissection ----------------------------------------------------------------
     @property
-    def datagram(self) -> Datagram:
-        """The decoded datagram; raises WireError for a malformed payload."""
-        return decode_untrusted(bytes(self.data or b""))
+    def datagram(self) -> Decoded:
+        """The decoded datagram; raises CodecError for a malformed payload."""
+        return parse_untrusted(bytes(self.data or b""))
 
     @property
     def message(self) -> Message:
@@ -75,7 +82,7 @@ class Heartbeat(Packet):  # type: ignore[misc]
     @property
     def fields_list(self) -> list[tuple[str, FieldValue]]:
         """The message's fields in wire order, as (name, value) pairs."""
-        return [(f.name, f.value) for f in self.message.fields]
+        return self.message.pairs()
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first string field called ``name`` (like ha_msg_value)."""
@@ -85,35 +92,33 @@ class Heartbeat(Packet):  # type: ignore[misc]
         return self.message.get_binary(name)
 
     # -- authentication --------------------------------------------------------------
-    def auth_failure(self, keys: AuthKeys) -> AuthFailure | None:
+    def auth_failure(self, keys: Any) -> AuthFailure | None:
         """None when authentic with ``keys``, else why not (undecodable: MISSING_AUTH)."""
         try:
-            return verify_datagram(self.datagram, keys)
-        except WireError:
+            return verify(self.datagram, keys)
+        except CodecError:
             return AuthFailure.MISSING_AUTH
 
-    def verify(self, keys: AuthKeys) -> bool:
+    def verify(self, keys: Any) -> bool:
         """True when the datagram decodes and its signature checks with ``keys``."""
         return self.auth_failure(keys) is None
 
     # -- building --------------------------------------------------------------------
     @classmethod
     def build_from(
-        cls, message: Message, keys: AuthKeys | None, encoding: Encoding = Encoding.NETSTRING
+        cls, message: Message | Any, keys: Any, encoding: Encoding = Encoding.NETSTRING
     ) -> Heartbeat:
         """A signed datagram for ``message``, as 3.0.6 would send it.
 
         Netstring gets the inner ``auth`` field and the trailer; classic gets the
         ``auth`` field (glue <= 1.0.9). ``keys=None`` sends it unsigned.
         """
-        if encoding is Encoding.CLASSIC:
-            return cls(data=encode_classic(message, keys))
-        return cls(data=encode_netstring(message, keys))
+        return cls(data=build(as_message(message), keys, encoding))
 
     def mysummary(self) -> str:
         try:
             return f"Heartbeat {summarize(self.message)}"
-        except WireError:
+        except CodecError:
             return "Heartbeat <undecodable>"
 
 
@@ -121,26 +126,26 @@ bind_layers(UDP, Heartbeat, dport=HB_PORT)
 bind_layers(UDP, Heartbeat, sport=HB_PORT)
 
 
-def as_message(message_fields: Message | Iterable[tuple[str, FieldValue]]) -> Message:
-    """A Message from (name, value) pairs: str is a string, bytes binary, list a list."""
+def as_message(message_fields: Message | Iterable[tuple[str, FieldValue]] | Any) -> Message:
+    """A lab Message from a Message, (name, value) pairs (typed by value), or any
+    object with ``fields`` of ``name``/``type``/``value`` (hbnode's Message)."""
     if isinstance(message_fields, Message):
         return message_fields.copy()
-    fields = []
-    for name, value in message_fields:
-        if isinstance(value, str):
-            fields.append(Field(name, FieldType.STRING, value))
-        elif isinstance(value, bytes):
-            fields.append(Field(name, FieldType.BINARY, value))
-        elif isinstance(value, list):
-            fields.append(Field(name, FieldType.LIST, value))
-        else:
-            fields.append(Field(name, FieldType.STRUCT, value))
-    return Message(fields)
+    if hasattr(message_fields, "fields"):
+        return Message([_field_of(f) for f in message_fields.fields])
+    return Message.from_pairs(message_fields)
+
+
+def _field_of(foreign: Any) -> Field:
+    value = foreign.value
+    if hasattr(value, "fields"):
+        value = as_message(value)
+    return Field(str(foreign.name), FieldType(int(foreign.type)), value)
 
 
 def forge(
     message_fields: Message | Iterable[tuple[str, FieldValue]],
-    keys: AuthKeys | None,
+    keys: Any,
     encoding: Encoding = Encoding.NETSTRING,
 ) -> Heartbeat:
     """A correctly signed Heartbeat layer carrying exactly the fields given, in order.
@@ -148,14 +153,12 @@ def forge(
     Nothing is added: include ``src``, ``seq``, ``hg``, ``ts``… yourself (see
     :func:`status_message`), so a test can speak as any node with any numbers.
     """
-    return Heartbeat.build_from(as_message(message_fields), keys, encoding)
+    return Heartbeat.build_from(message_fields, keys, encoding)
 
 
-def signed_datagram(
-    message: Message, keys: AuthKeys, encoding: Encoding = Encoding.NETSTRING
-) -> bytes:
+def signed_datagram(message: Message, keys: Any, encoding: Encoding = Encoding.NETSTRING) -> bytes:
     """The UDP payload bytes for ``message``, signed as 3.0.6 signs (see :func:`forge`)."""
-    return bytes(Heartbeat.build_from(message, keys, encoding).data)
+    return build(as_message(message), keys, encoding)
 
 
 def status_message(
@@ -194,7 +197,7 @@ def heartbeat_packet(
     src_ip: str,
     dst_ip: str,
     *,
-    keys: AuthKeys | None = None,
+    keys: Any = None,
     sport: int = HB_PORT,
     dport: int = HB_PORT,
 ) -> Packet:

@@ -61,9 +61,9 @@ def _addr(node: str) -> str:
 
 
 def _stream(options: RunOptions, captured: list[bytes]) -> Iterator[tuple[Category, bytes]]:
-    from hbnode.config import parse_authkeys_text
     from lab.fuzz import corpus, templates
     from lab.hafiles import AUTHKEYS
+    from lab.hbcodec import parse_authkeys
     from lab.topology import REFERENCE
     from tests.pcap_util import capture_path
 
@@ -72,7 +72,7 @@ def _stream(options: RunOptions, captured: list[bytes]) -> Iterator[tuple[Catego
     if options.kind == "flood":
         pool = templates.wrong_key_pool(captured + fixture, nodes)
         return corpus.flood_stream(options.seed, pool, options.mix)
-    keys = parse_authkeys_text(AUTHKEYS)
+    keys = parse_authkeys(AUTHKEYS)
     built = templates.build(keys, nodes, captured, fixture, options.seed)
     return iter(corpus.Corpus(built, options.seed))
 
@@ -81,13 +81,13 @@ def _types(captured: list[bytes]) -> dict[str, int]:
     """``src t`` → how many, of the captured packets (what the replays will be)."""
     from collections import Counter
 
-    from hbnode.wire import WireError, decode_untrusted
+    from lab.hbcodec import CodecError, parse_untrusted
 
     found: Counter[str] = Counter()
     for data in captured:
         try:
-            message = decode_untrusted(data).message
-        except WireError:
+            message = parse_untrusted(data).message
+        except CodecError:
             found["undecodable"] += 1
             continue
         seq = "" if message.get("seq") is not None else " (no seq)"

@@ -1,5 +1,8 @@
 """The corpus's raw material, built with scapy's Heartbeat layer (lab.hbpacket).
 
+Built, parsed and signed with the lab's own codec (lab.hbcodec), never hbnode's:
+a corpus made by the code under test would share its blind spots.
+
 Real packets come from two places: the golden capture (two real Heartbeat 3.0.6
 nodes, same key as the lab) and the running cluster itself (sniffed on the
 target's eth1 just before the run). Signed templates follow one rule: a message
@@ -14,19 +17,20 @@ import random
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from hbnode.auth import AuthKeys, check_untrusted
-from hbnode.config import parse_authkeys_text
 from hbnode.core.fields import parse_hex
-from hbnode.message import Field, FieldType, Message
-from hbnode.wire import (
-    EncodeError,
-    Encoding,
-    WireError,
-    decode_untrusted,
-    split_netstring_untrusted,
-    verify_datagram,
-)
 from lab.fuzz.corpus import UDP_MAX, Templates
+from lab.hbcodec import (
+    BuildError,
+    CodecError,
+    Encoding,
+    Field,
+    FieldType,
+    Keyring,
+    Message,
+    parse_authkeys,
+    parse_untrusted,
+    verify,
+)
 from lab.hbpacket import Heartbeat, forge, status_message
 
 WRONG_KEYS = (
@@ -45,16 +49,13 @@ TYPES = (
 )  # fmt: skip
 
 
-def authentic_with(keys: AuthKeys) -> Callable[[bytes], bool]:
-    """A predicate: do these bytes authenticate with ``keys`` (as the daemon checks)?"""
+def authentic_with(keys: Keyring) -> Callable[[bytes], bool]:
+    """A predicate: do these bytes authenticate with ``keys`` (as a 3.0.6 receiver checks)?"""
 
     def authentic(data: bytes) -> bool:
         try:
-            if data.startswith(b"###\n"):
-                signed, auth = split_netstring_untrusted(data)
-                return check_untrusted(keys, auth, signed) is None
-            return verify_datagram(decode_untrusted(data), keys) is None
-        except WireError:
+            return verify(parse_untrusted(data), keys) is None
+        except CodecError:
             return False
 
     return authentic
@@ -68,8 +69,8 @@ def must_be_dropped(data: bytes, nodes: list[str]) -> bool:
     Undecodable bytes are dropped by the parser.
     """
     try:
-        message = decode_untrusted(data).message
-    except WireError:
+        message = parse_untrusted(data).message
+    except CodecError:
         return True
     src = message.get("src")
     if message.get("t") is None or src is None or src.lower() not in nodes:
@@ -90,19 +91,19 @@ def _messages(real: Iterable[bytes]) -> list[Message]:
     found = []
     for data in real:
         try:
-            message = decode_untrusted(data).message
-        except WireError:
+            message = parse_untrusted(data).message
+        except CodecError:
             continue
         message.fields = [f for f in message.fields if f.name != "auth"]
         found.append(message)
     return found
 
 
-def _sign(message: Message, keys: AuthKeys | None, classic: bool = False) -> bytes | None:
+def _sign(message: Message, keys: Keyring | None, classic: bool = False) -> bytes | None:
     encoding = Encoding.CLASSIC if classic else Encoding.NETSTRING
     try:
         data = bytes(forge(message, keys, encoding).data)
-    except EncodeError:
+    except BuildError:
         return None
     return data if len(data) <= UDP_MAX else None
 
@@ -116,11 +117,11 @@ def _retyped(rng: random.Random, message: Message, name: str) -> Message:
         FieldType.BINARY: b"\x01\x02",
         FieldType.STRUCT: Message.of(("x", "1")),
     }[kind]
-    out.fields.insert(rng.randrange(len(out.fields) + 1), Field(name, kind, value))  # type: ignore[arg-type]
+    out.fields.insert(rng.randrange(len(out.fields) + 1), Field(name, kind, value))
     return out
 
 
-def wrong_types(keys: AuthKeys, nodes: list[str], rng: random.Random, count: int) -> list[bytes]:
+def wrong_types(keys: Keyring, nodes: list[str], rng: random.Random, count: int) -> list[bytes]:
     """Valid framing, wrong contents, signed with the cluster's key (so the core sees them).
 
     A stranger's message may carry anything; one in a node's name always has a
@@ -153,9 +154,9 @@ def wrong_types(keys: AuthKeys, nodes: list[str], rng: random.Random, count: int
     return out
 
 
-def huge_and_empty(keys: AuthKeys, nodes: list[str]) -> list[bytes]:
+def huge_and_empty(keys: Keyring, nodes: list[str]) -> list[bytes]:
     """Fields up to the UDP maximum, thousands of fields, deep nesting, empty everything."""
-    wrong = parse_authkeys_text(WRONG_KEYS[0])
+    wrong = parse_authkeys(WRONG_KEYS[0])
     out: list[bytes] = [
         b"",
         b"###\n%%%\n",  # an empty message, no trailer
@@ -189,7 +190,7 @@ def huge_and_empty(keys: AuthKeys, nodes: list[str]) -> list[bytes]:
 
 def bad_signatures(real: list[Message], rng: random.Random, count: int) -> list[bytes]:
     """Real-looking messages with a wrong key, an unknown index, no or a garbled trailer."""
-    keysets = [parse_authkeys_text(text) for text in WRONG_KEYS]
+    keysets = [parse_authkeys(text) for text in WRONG_KEYS]
     out: list[bytes] = []
     for _ in range(count):
         message = rng.choice(real).copy()
@@ -212,7 +213,7 @@ def bad_signatures(real: list[Message], rng: random.Random, count: int) -> list[
 
 
 def build(
-    keys: AuthKeys,
+    keys: Keyring,
     nodes: list[str],
     captured: list[bytes],
     fixture: list[bytes],
@@ -242,7 +243,7 @@ def build(
 
 def wrong_key_pool(real: list[bytes], nodes: list[str], count: int = 4096) -> tuple[bytes, ...]:
     """The flood's well-framed packets: status messages with a wrong key, varying seq."""
-    wrong = parse_authkeys_text(WRONG_KEYS[0])
+    wrong = parse_authkeys(WRONG_KEYS[0])
     messages = [m for m in _messages(real) if m.get("t") == "status"]
     base = messages[0] if messages else status_message(nodes[0], 1, 1, 1)
     pool = []

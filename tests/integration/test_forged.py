@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from hbnode.config import parse_authkeys_text
 from lab.forge import StatusForger
 from lab.hafiles import AUTHKEYS
+from lab.hbcodec import parse_authkeys
 from lab.topology import REFERENCE
 
 from .helpers import Cluster, holds_for, wait_until
@@ -41,7 +41,7 @@ def forging(cluster: Cluster, keys_text: str) -> Iterator[StatusForger]:
         victim="master",
         target="slave",
         sender="gw",
-        keys=parse_authkeys_text(keys_text),
+        keys=parse_authkeys(keys_text),
     )
     try:
         forger.start_learning()

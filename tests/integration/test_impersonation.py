@@ -30,10 +30,9 @@ from typing import Any
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from hbnode.config import parse_authkeys_text
-from hbnode.wire import WireError, decode_untrusted
 from lab import netsock
 from lab.hafiles import AUTHKEYS
+from lab.hbcodec import CodecError, parse_authkeys, parse_untrusted
 from lab.hbpacket import signed_datagram, status_message
 from lab.topology import REFERENCE
 
@@ -96,8 +95,8 @@ class Capture:
         if UDP not in frame or frame[UDP].dport != HB_PORT or frame[IP].src != self.master_ip:
             return
         try:
-            message = decode_untrusted(bytes(frame[UDP].payload)).message
-        except WireError:
+            message = parse_untrusted(bytes(frame[UDP].payload)).message
+        except CodecError:
             return
         seq = message.get("seq")
         if message.get("src") == "master" and seq is not None:
@@ -241,7 +240,7 @@ def test_signed_packets_from_a_node_not_in_ha_cf_are_rejected(
 ) -> None:
     c = lab_factory(SPEC)
     c.startup("master")
-    keys = parse_authkeys_text(AUTHKEYS)
+    keys = parse_authkeys(AUTHKEYS)
     gw_ip, slave_ip = _eth1("gw")[0], _eth1("slave")[0]
     log_offset = len(c.log("slave"))
     before = _status(c, "slave")

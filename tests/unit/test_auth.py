@@ -119,7 +119,8 @@ def test_sign_reference_key_lowercase_hex() -> None:
         ("3 ", None),
         ("", None),
         ("x abc", None),
-        ("3abc def", None),
+        ("3abc def", (3, "abc")),  # the blank in "%d %s" matches zero blanks too
+        ("31", None),  # %d takes both digits: no token is left
         ("\udcff abc", None),  # a surrogate-escaped byte from the wire: no crash
     ],
 )

@@ -17,11 +17,12 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import rdpcap
 
-from hbnode.auth import AuthFailure, AuthKey, AuthKeys, AuthMethod
-from hbnode.message import FieldType, Message
-from hbnode.wire import Encoding, WireError, decode_untrusted, encode_datagram
+from hbnode.auth import AuthKey, AuthKeys, AuthMethod
+from hbnode.message import Message as DaemonMessage
+from hbnode.wire import decode_untrusted, encode_datagram
 from lab import dump
 from lab.errors import LabError
+from lab.hbcodec import AuthFailure, CodecError, Encoding, FieldType, Message, parse_authkeys
 from lab.hbpacket import (
     Heartbeat,
     forge,
@@ -31,8 +32,10 @@ from lab.hbpacket import (
 )
 from tests.pcap_util import capture_path
 
-REFERENCE = AuthKeys(3, {3: AuthKey(3, AuthMethod.MD5, b"Hello!")})
-OTHER_KEY = AuthKeys(3, {3: AuthKey(3, AuthMethod.MD5, b"Goodbye!")})
+REFERENCE = parse_authkeys("auth 3\n3 md5 Hello!\n")
+OTHER_KEY = parse_authkeys("auth 3\n3 md5 Goodbye!\n")
+# hbnode's own key type, for the checks that the layer and the daemon agree.
+HBNODE_REFERENCE = AuthKeys(3, {3: AuthKey(3, AuthMethod.MD5, b"Hello!")})
 UUID_MASTER = bytes.fromhex("ebbb091be3e3491b80e1ae3bea4213cf")
 
 
@@ -123,8 +126,12 @@ def test_forge_a_status_in_masters_name() -> None:
         "6b0638c4",
         "6b063999",
     )
-    assert bytes(hb) == encode_datagram(message, REFERENCE)
-    assert decode_untrusted(bytes(hb)).message.fields[:-1] == message.fields
+    assert hb.verify(HBNODE_REFERENCE)  # hbnode's AuthKeys are accepted too
+    pairs = [(name, str(value)) for name, value in message.pairs()]
+    assert bytes(hb) == encode_datagram(DaemonMessage.of(*pairs), HBNODE_REFERENCE)
+    # The daemon's codec reads the lab's bytes as the lab meant them.
+    daemon_view = decode_untrusted(bytes(hb)).message
+    assert [(f.name, f.value) for f in daemon_view.fields[:-1]] == message.pairs()
 
 
 def test_forge_from_pairs_and_classic() -> None:
@@ -133,7 +140,7 @@ def test_forge_from_pairs_and_classic() -> None:
     assert hb.fields_list[:4] == pairs and hb.message.fields[3].type is FieldType.BINARY
     classic = forge(pairs, REFERENCE, Encoding.CLASSIC)
     assert bytes(classic).startswith(b">>>\nt=NS_ackmsg\n") and classic.verify(REFERENCE)
-    assert forge(Message.of(("t", "x")), None).datagram.auth_string is None
+    assert forge(Message.of(("t", "x")), None).datagram.auth is None
 
 
 def test_bound_on_either_port() -> None:
@@ -147,7 +154,7 @@ def test_malformed_payload_still_dissects() -> None:
     hb = IP(bytes(IP() / UDP(dport=694) / Raw(b"###\n99:junk"))).getlayer(Heartbeat)
     assert hb is not None and not hb.verify(REFERENCE)
     assert "undecodable" in hb.mysummary() and "undecodable" in repr(hb)
-    with pytest.raises(WireError):
+    with pytest.raises(CodecError):
         hb.fields_list  # noqa: B018
 
 
