@@ -5,11 +5,12 @@
     hbnode stop             orderly shutdown (SIGTERM): peers are told, resources released
     hbnode reload           SIGHUP: re-read ha.cf, authkeys, haresources
     hbnode status [--json]  is it running; --json: nodes, links, counters
-    hbnode check            validate /etc/ha.d and exit
+    hbnode check            validate /etc/ha.d and this machine, report every problem
+    hbnode check --files-only   only the three files (on a laptop, in CI)
 
-A bad configuration stops every verb that would start the daemon with
-`file:line: what is wrong` and exit code 6 (LSB: program not configured),
-before anything touches the network.
+A bad configuration stops every verb that would start the daemon with one
+`file:line: what is wrong` per problem, in file order, and exit code 6 (LSB:
+program not configured), before anything touches the network.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from hbnode.pidfile import read_pid
 
 if TYPE_CHECKING:
     from hbnode.config import ClusterConfig
+    from hbnode.config.load import ConfigReport
 
 EXIT_NOT_CONFIGURED = 6  # LSB init-script convention
 EXIT_NOT_RUNNING = 3  # LSB status: program is not running
@@ -49,11 +51,31 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("-f", dest="foreground", action="store_true", help="same as run")
     parser.add_argument("--version", action="version", version=f"hbnode {__version__}")
     sub = parser.add_subparsers(dest="verb")
-    for verb in ("start", "run", "stop", "reload", "check"):
+    for verb in ("start", "run", "stop", "reload"):
         sub.add_parser(verb)
+    check = sub.add_parser("check")
+    check.add_argument(
+        "--files-only",
+        action="store_true",
+        help="check ha.cf, authkeys and haresources only, nothing of this machine;"
+        " without --node, for no node in particular",
+    )
     status = sub.add_parser("status")
     status.add_argument("--json", action="store_true")
     return parser
+
+
+def _report(args: argparse.Namespace, *, machine: bool) -> ConfigReport:
+    """Every problem of the three files and, with ``machine``, of this machine."""
+    from hbnode.config.load import read_config
+    from hbnode.config.system import check_machine
+
+    report = read_config(args.ha_d, args.node, on_a_node=machine)
+    if machine:
+        errors, warnings = check_machine(args.ha_d, report.hacf, report.resource_groups)
+        report.errors += errors
+        report.warnings += warnings
+    return report
 
 
 def _load(args: argparse.Namespace) -> ClusterConfig | None:
@@ -62,27 +84,19 @@ def _load(args: argparse.Namespace) -> ClusterConfig | None:
     Nothing on the host is touched before this returns a config: no pid file,
     no log file, no socket (tests/unit/test_config_table.py checks that).
     """
-    from hbnode.config import ConfigError, load_config
-    from hbnode.config.system import check_system
-
-    try:
-        config = load_config(args.ha_d, node_name=args.node)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    report = _report(args, machine=True)
+    if report.errors:
+        for line in report.lines():
+            print(line, file=sys.stderr)
         return None
-    problems = check_system(config)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    return None if problems else config
+    return report.config()
 
 
 def _check(args: argparse.Namespace) -> int:
-    config = _load(args)
-    if config is None:
-        return EXIT_NOT_CONFIGURED
-    for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    return 0
+    report = _report(args, machine=not args.files_only)
+    for line in report.lines():
+        print(line, file=sys.stderr)
+    return EXIT_NOT_CONFIGURED if report.errors else 0
 
 
 def _run(args: argparse.Namespace, daemonize: bool) -> int:

@@ -21,16 +21,18 @@ from typing import Any
 
 from hbnode import __version__
 from hbnode.config import ClusterConfig, ConfigError, load_config
+from hbnode.config.logsinks import log_sinks
 from hbnode.control import CONTROL_SOCKET, parse_request_untrusted
 from hbnode.daemonize import daemonize as detach_and_run
 from hbnode.eventlog import EVENTS_FILE, EventLog
 from hbnode.executor import ActionExecutor
-from hbnode.hblog import HbLogger, Level
+from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink
 from hbnode.link_io import LinkIO
 from hbnode.node import Node
 from hbnode.pidfile import remove_pid, write_pid
 from hbnode.resource_runner import make_runner
 from hbnode.respawn import Supervisor
+from hbnode.watchdog_io import Watchdog, WatchdogDevice
 
 CLIENT_GROUP = "haclient"
 MAX_IDLE_WAIT = 1.0  # wake at least this often even if the core has no timer
@@ -54,6 +56,12 @@ class Daemon:
         self.signal_r, self.signal_w = socket.socketpair()
         self.pending_signals: list[int] = []
         self.stopping = False
+        # ha.cf "watchdog": fed once per keepalive while this loop turns (hbnode.watchdog).
+        self.watchdog: Watchdog | None = None
+        hacf = config.hacf
+        if hacf.watchdog is not None:
+            device = WatchdogDevice(hacf.watchdog, logger)
+            self.watchdog = Watchdog(device, hacf.keepalive_ms / 1000, hacf.deadtime_ms)
 
     # -- set-up / tear-down ------------------------------------------------------
     def open(self) -> None:
@@ -62,6 +70,8 @@ class Daemon:
         self._open_control()
         self._install_signals()
         self.selector.register(self.executor, selectors.EVENT_READ, self._on_outcomes)
+        if self.watchdog is not None:
+            self.watchdog.open(time.monotonic())  # last: hb_init_watchdog, once all is up
 
     def _open_control(self) -> None:
         path = CONTROL_SOCKET
@@ -92,7 +102,14 @@ class Daemon:
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.pending_signals.append(signum)
 
-    def close(self) -> None:
+    def close(self, orderly: bool = True) -> None:
+        """Release everything; ``orderly`` False is the crash path.
+
+        Only an orderly close disarms the watchdog (magic close): after a crash
+        the device keeps counting and resets the machine, as with Heartbeat.
+        """
+        if self.watchdog is not None:
+            self.watchdog.close(orderly)
         self.respawn.stop_all()
         self.executor.close()
         self.links.close()
@@ -108,7 +125,9 @@ class Daemon:
         self.links.flush(time.monotonic())
         for _ in iter(int, 1):  # until shutdown completes; each turn is bounded
             now = time.monotonic()
-            deadlines = [t for t in (self.node.get_timer(), self.respawn.get_timer()) if t]
+            watchdog = self.watchdog.get_timer() if self.watchdog else None
+            timers = (self.node.get_timer(), self.respawn.get_timer(), watchdog)
+            deadlines = [t for t in timers if t]
             deadline = min(deadlines) if deadlines else None
             wait = (
                 MAX_IDLE_WAIT if deadline is None else max(0.0, min(deadline - now, MAX_IDLE_WAIT))
@@ -118,6 +137,8 @@ class Daemon:
             now = time.monotonic()
             self.node.handle_timer(now)
             self._after_input(now)
+            if self.watchdog is not None:
+                self.watchdog.poll(now)
             if self.node.finished(now) and self.executor.idle():
                 self.log.info(f"{self.config.node_name} Heartbeat shutdown complete.")
                 return 0
@@ -172,7 +193,8 @@ class Daemon:
         try:
             fresh = load_config(self.config.ha_d, self.config.node_name)
         except ConfigError as exc:
-            self.log.error(f"configuration not reloaded: {exc}")
+            for problem in getattr(exc, "errors", [exc]):  # ConfigErrors: every problem
+                self.log.error(f"configuration not reloaded: {problem}")
             return
         if fresh.authkeys != self.config.authkeys:
             self.links.keys = fresh.authkeys
@@ -234,19 +256,32 @@ def _json(obj: object) -> bytes:
     return json.dumps(obj).encode()
 
 
-def make_logger(config: ClusterConfig, foreground: bool) -> HbLogger:
+def make_logger(
+    config: ClusterConfig, foreground: bool, syslog_send: SyslogSend | None = None
+) -> HbLogger:
+    """The daemon's logger, writing where Heartbeat would (hbnode.config.logsinks)."""
     hacf = config.hacf
-    return HbLogger(
-        logfile=Path(hacf.logfile) if hacf.logfile else None,
-        debugfile=Path(hacf.debugfile) if hacf.debugfile else None,
-        facility=hacf.logfacility,
+    sinks = log_sinks(hacf)
+    syslog = None
+    if sinks.facility is not None:
+        syslog = SyslogSink("heartbeat", sinks.facility, syslog_send)
+    logger = HbLogger(
+        logfile=Path(sinks.logfile) if sinks.logfile else None,
+        debugfile=Path(sinks.debugfile) if sinks.debugfile else None,
+        syslog=syslog,
         syslogmsgfmt=hacf.syslogmsgfmt,
         debug_level=hacf.debug,
         echo=sys.stderr if foreground else None,
     )
+    if sinks.through_logd and hacf.directive_line("use_logd") is None:
+        logger.info("No log entry found in ha.cf -- use logd")
+    return logger
 
 
 def _serve(config: ClusterConfig, foreground: bool, report: Any = None) -> int:
+    # ha.cf "env NAME=value": config.c set_env puts HA_NAME in the daemon's own
+    # environment, which respawned clients and resource scripts inherit.
+    os.environ.update(config.hacf.env)
     logger = make_logger(config, foreground)
     logger.info(f"Configuration validated. Starting heartbeat {__version__} (hbnode)")
     for warning in config.warnings:
@@ -256,16 +291,19 @@ def _serve(config: ClusterConfig, foreground: bool, report: Any = None) -> int:
         daemon.open()
     except OSError as exc:
         logger.log(Level.ERROR, f"cannot start: {exc}")
-        daemon.close()
+        daemon.close()  # cleanexit: an orderly exit, the watchdog is disarmed
         if report:
             report(str(exc))
         return 1
     if report:
         report(None)
     try:
-        return daemon.run()
-    finally:
-        daemon.close()
+        code = daemon.run()
+    except BaseException:
+        daemon.close(orderly=False)  # a crash: leave the watchdog to reset the machine
+        raise
+    daemon.close()
+    return code
 
 
 def run_daemon(config: ClusterConfig, daemonize: bool = True) -> int:

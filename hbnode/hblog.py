@@ -1,10 +1,12 @@
 """Logs in Heartbeat's format, so the tutorials' grep habits keep working.
 
-ha.cf's `logfile` gets every line of level info and above, `debugfile` gets
-everything, and `logfacility` sends to syslog with ident `heartbeat`. With
-`syslogmsgfmt true` (the default) file lines look like syslog's:
+Where lines go is decided from ha.cf by :mod:`hbnode.config.logsinks` (Heartbeat's
+use_logd rules). ``logfile`` gets every line of level info and above,
+``debugfile`` gets everything, and syslog gets what cl_log.c sends it: ident
+``heartbeat``, the message ``[PID]: <level>: <text>``. With ``syslogmsgfmt
+true`` (the default) file lines look like syslog's:
     Nov 25 02:17:33 master heartbeat: [161]: info: Link slave:eth1 up.
-and with `syslogmsgfmt false` like Heartbeat's own:
+and with ``syslogmsgfmt false`` like Heartbeat's own:
     heartbeat[161]: 2026/11/25_02:17:33 info: Link slave:eth1 up.
 """
 
@@ -41,24 +43,33 @@ class Level(enum.IntEnum):
         )
 
 
-FACILITIES = {
-    name: getattr(syslog, f"LOG_{name.upper()}")
-    for name in (
-        "auth",
-        "authpriv",
-        "cron",
-        "daemon",
-        "kern",
-        "lpr",
-        "mail",
-        "news",
-        "syslog",
-        "user",
-        "uucp",
-        *(f"local{i}" for i in range(8)),
-    )
-    if hasattr(syslog, f"LOG_{name.upper()}")
-}
+SyslogSend = Callable[[int, str], None]  # (facility | priority, message): syslog(3)
+
+
+class SyslogSink:
+    """Heartbeat's syslog records (cl_log.c ``cl_direct_log``), through /dev/log.
+
+    The ident is set with openlog and the pid goes in the message, not through
+    LOG_PID: syslog then shows ``heartbeat: [161]: info: …`` as Heartbeat's does.
+    ``send`` replaces the libc call in tests.
+    """
+
+    def __init__(self, ident: str, facility: int, send: SyslogSend | None = None) -> None:
+        self.ident = ident
+        self.facility = facility
+        if send is None:
+            # No LOG_CONS: a node without a syslog daemon must not write to a console.
+            syslog.openlog(ident, 0, facility)
+            send = syslog.syslog
+        self._send = send
+
+    @staticmethod
+    def record(level: Level, text: str, pid: int) -> str:
+        """The message body cl_log.c gives syslog: ``[PID]: <level>: <text>``."""
+        return f"[{pid}]: {level.label}: {text}"
+
+    def emit(self, level: Level, text: str, pid: int) -> None:
+        self._send(self.facility | int(level), self.record(level, text, pid))
 
 
 @dataclass
@@ -71,7 +82,7 @@ class HbLogger:
 
     logfile: Path | None = None
     debugfile: Path | None = None
-    facility: str | None = None  # None or "none": no syslog
+    syslog: SyslogSink | None = None
     syslogmsgfmt: bool = True
     ident: str = "heartbeat"
     debug_level: int = 0
@@ -80,18 +91,18 @@ class HbLogger:
     write_errors: int = 0
     _handles: dict[Path, TextIO] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.facility and self.facility != "none" and self.facility in FACILITIES:
-            syslog.openlog(self.ident, syslog.LOG_PID, FACILITIES[self.facility])
-
     def log(self, level: Level, text: str, tag: str | None = None) -> None:
         line = self.format(level, text, tag)
+        wanted = level <= Level.INFO or self.debug_level > 0  # debug lines only with debug on
         if level <= Level.INFO and self.logfile is not None:
             self._write(self.logfile, line)
-        if self.debugfile is not None and (level <= Level.INFO or self.debug_level > 0):
+        if self.debugfile is not None and wanted:
             self._write(self.debugfile, line)
-        if self.facility and self.facility != "none" and level <= Level.INFO:
-            syslog.syslog(int(level), f"[{os.getpid()}]: {level.label}: {text}")
+        if self.syslog is not None and wanted:
+            try:
+                self.syslog.emit(level, text, os.getpid())
+            except OSError:
+                self.write_errors += 1
         if self.echo is not None:
             self.echo.write(line)
             self.echo.flush()
@@ -128,6 +139,9 @@ class HbLogger:
     # Shorthands named as Heartbeat's levels read in its logs.
     def info(self, text: str) -> None:
         self.log(Level.INFO, text)
+
+    def notice(self, text: str) -> None:
+        self.log(Level.NOTICE, text)
 
     def warn(self, text: str) -> None:
         self.log(Level.WARN, text)

@@ -27,16 +27,15 @@ from hbnode.config.hacf import (
 from hbnode.config.hacf_parse import default_node_name, load_hacf, parse_hacf_text
 from hbnode.config.haresources import (
     BUILTIN_SCRIPTS,
-    IPSpec,
     Resource,
     ResourceGroup,
     check_resource_scripts,
     find_script,
     load_haresources,
     parse_haresources_text,
-    parse_ipspec,
     parse_resource,
 )
+from hbnode.config.ipspec import IPSpec, parse_ipspec
 from hbnode.config.load import ClusterConfig, load_config
 from hbnode.config.values import ValueSyntaxError, parse_bool, parse_msec
 

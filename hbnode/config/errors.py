@@ -7,6 +7,7 @@ the line, and its text names them, so an admin can jump straight to the mistake.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -41,3 +42,32 @@ class ConfigWarning:
 
     def __str__(self) -> str:
         return f"{_where(self.path, self.line)}: {self.message}"
+
+
+class ConfigErrors(ConfigError):
+    """Every problem found in one reading, in file order; behaves as the first one.
+
+    ``str()`` gives one ``file:line: what`` per line. Code that wants the first
+    problem only (its ``path``, ``line``, ``message``) can treat it as a ConfigError.
+    """
+
+    def __init__(self, errors: Sequence[ConfigError]) -> None:
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        first = errors[0]
+        super().__init__(first.path, first.line, first.message)
+        self.errors = list(errors)
+
+    def __reduce__(self) -> tuple[type[ConfigErrors], tuple[list[ConfigError]]]:
+        return (ConfigErrors, (self.errors,))
+
+    def __str__(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
+
+
+def raise_if_any(errors: Sequence[ConfigError]) -> None:
+    """Raise the errors (one as itself, several as ConfigErrors); nothing if none."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ConfigErrors(errors)

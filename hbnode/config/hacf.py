@@ -145,8 +145,9 @@ class HaCf:
     auto_failback: AutoFailback = AutoFailback.LEGACY
     logfile: str | None = None
     debugfile: str | None = None
-    logfacility: str | None = None  # None for unset and for "none"
-    use_logd: bool = False
+    logfacility: str | None = None  # the facility name as written; None for unset and "none"
+    use_logd: bool = False  # as given, or derived (config.c check_logd_usage)
+    watchdog: str | None = None  # the device Heartbeat opens and feeds (``watchdog``)
     syslogmsgfmt: bool = True
     media: list[Medium] = field(default_factory=list)
     ping_nodes: list[str] = field(default_factory=list)
@@ -176,6 +177,7 @@ class HaCf:
     coreroot: str | None = None
     memreserve_kb: int = 6500
     use_apphbd: bool = False
+    quorum_server: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)  # directive → last line it was on
     warnings: list[ConfigWarning] = field(default_factory=list)

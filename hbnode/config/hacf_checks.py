@@ -3,15 +3,18 @@
 Defaults that depend on other values are derived here (warntime, initdead,
 deadping, use_logd), the start-up checks run in Heartbeat's order, and the
 recorded parameter strings get Heartbeat's defaults (``Directives[]``) so
-``cl_status hbparameter`` answers as Heartbeat would.
+``cl_status hbparameter`` answers as Heartbeat would. Every failed check is
+collected; a check about a directive whose own value was refused is skipped,
+since it would only repeat that problem.
 """
 
 from __future__ import annotations
 
 from hbnode.config.errors import ConfigError, ConfigWarning
 from hbnode.config.hacf import AutoFailback, AutoJoin, HaCf
-
-DEVNULL = "/dev/null"
+from hbnode.config.hacf_directives import REFUSED
+from hbnode.config.hacf_state import ParseState
+from hbnode.config.logsinks import DEVNULL, has_log_directive, syslog_facility
 
 # config.c Directives[]: the recorded default of each directive that has one.
 RECORDED_DEFAULTS: dict[str, str] = {
@@ -40,38 +43,48 @@ RECORDED_DEFAULTS: dict[str, str] = {
     "enable_config_writes": "on",
     "memreserve": "6500",
 }
+_TIMERS = frozenset({"keepalive", "deadtime", "initdead", "deadping"})
 
 
-def _error(cfg: HaCf, message: str, *directives: str) -> ConfigError:
-    """An error placed on the line of the first of ``directives`` that was given."""
+def _line_of(cfg: HaCf, directives: tuple[str, ...]) -> int | None:
     lines = [cfg.lines[name] for name in directives if name in cfg.lines]
-    return ConfigError(cfg.path, lines[0] if lines else None, message)
+    return lines[0] if lines else None
+
+
+def _error(state: ParseState, message: str, *directives: str) -> None:
+    """An error placed on the line of the first of ``directives`` that was given."""
+    state.errors.append(ConfigError(state.path, _line_of(state.cfg, directives), message))
 
 
 def _warn(cfg: HaCf, message: str, *directives: str) -> None:
-    lines = [cfg.lines[name] for name in directives if name in cfg.lines]
-    cfg.warnings.append(ConfigWarning(cfg.path, lines[0] if lines else None, message))
+    cfg.warnings.append(ConfigWarning(cfg.path, _line_of(cfg, directives), message))
 
 
-def finish(cfg: HaCf, node_name: str) -> None:
-    """Derive defaults and run the start-up checks; raise ConfigError at the first failure."""
+def finish(state: ParseState, node_name: str | None) -> None:
+    """Derive defaults and run the start-up checks, collecting what fails.
+
+    ``node_name`` is the node we run as (lowercased here); None checks the file
+    for no node in particular (``hbnode check --files-only`` without ``--node``).
+    """
+    cfg = state.cfg
     for name, value in RECORDED_DEFAULTS.items():
         cfg.parameters.setdefault(name, value)
-    if not cfg.media:
-        raise _error(cfg, "No heartbeat media defined (want bcast, ucast or mcast)")
+    if not cfg.media and "ucast" not in state.failed and "mcast" not in state.failed:
+        _error(state, "No heartbeat media defined (want bcast, ucast or mcast)")
     if not cfg.nodes:
         # Heartbeat counts ping nodes here; they are not cluster nodes, so we do not.
-        raise _error(cfg, "no nodes defined (want a 'node' line for each cluster node)")
+        _error(state, "no nodes defined (want a 'node' line for each cluster node)")
     for name in cfg.nodes:
         if name in cfg.ping_node_names:
-            raise _error(cfg, f"node {name!r} is also a ping node", "node")
-    local = node_name.lower()
-    if local not in cfg.nodes:
+            _error(state, f"node {name!r} is also a ping node", "node")
+    if node_name is not None and cfg.nodes and node_name.lower() not in cfg.nodes:
         listed = ", ".join(cfg.nodes)
         # Placed on the last 'node' line: that is where the missing one belongs.
-        message = f"Current node [{local}] not in configuration! (nodes: {listed})"
-        raise _error(cfg, message, "node")
-    _check_timers(cfg)
+        message = f"Current node [{node_name.lower()}] not in configuration! (nodes: {listed})"
+        _error(state, message, "node")
+    _check_stonith_hosts(state, node_name)
+    if not state.failed & _TIMERS:
+        _check_timers(state)
     _derive_warntime(cfg)
     cfg.parameters.setdefault("udpport", str(cfg.udpport))
     cfg.parameters.setdefault("debug", str(cfg.debug))
@@ -83,30 +96,46 @@ def finish(cfg: HaCf, node_name: str) -> None:
             "auto_failback",
             "nice_failback",
         )
-    _check_logging(cfg)
+    if "use_logd" not in state.failed:
+        _check_logging(state)
     if cfg.autojoin is not AutoJoin.NONE:
-        message = f"autojoin {cfg.autojoin.value}: conflicts with haresources; use autojoin none"
-        raise _error(cfg, message, "autojoin")
+        message = (
+            "R1 style resource management conflicts with  autojoin set:"
+            f" autojoin {cfg.autojoin.value}; use autojoin none"
+        )
+        _error(state, message, "autojoin")
 
 
-def _check_timers(cfg: HaCf) -> None:
+def _check_stonith_hosts(state: ParseState, node_name: str | None) -> None:
+    """set_stonith_host_info ignores a line naming another host; hbnode refuses the rest."""
+    for entry in state.stonith_hosts:
+        applies = entry.host == "*" or (
+            entry.host in state.cfg.nodes if node_name is None else entry.host == node_name.lower()
+        )
+        if applies:
+            message = f"stonith_host: not supported: {REFUSED['stonith_host']}"
+            state.errors.append(ConfigError(state.path, entry.line, message))
+
+
+def _check_timers(state: ParseState) -> None:
     """deadtime > 2×keepalive; initdead ≥ deadtime; deadping > 2×keepalive (§4.1)."""
+    cfg = state.cfg
     if cfg.deadtime_ms <= 2 * cfg.keepalive_ms:
         message = (
-            f"Dead time [{cfg.deadtime_ms} ms] is too small compared to keepalive"
-            f" [{cfg.keepalive_ms} ms]; it must be more than twice keepalive"
+            f"Dead time [{cfg.deadtime_ms}] is too small compared to keeplive"
+            f" [{cfg.keepalive_ms}] (milliseconds: deadtime must be more than twice keepalive)"
         )
-        raise _error(cfg, message, "deadtime", "keepalive")
+        _error(state, message, "deadtime", "keepalive")
     if "initdead" not in cfg.lines:
         cfg.initdead_ms = default_initdead(cfg.deadtime_ms)
         cfg.parameters["initdead"] = f"{cfg.initdead_ms}ms"
     if cfg.initdead_ms < cfg.deadtime_ms:
         message = (
-            f"Initial dead time [{cfg.initdead_ms} ms] is smaller than"
-            f" deadtime [{cfg.deadtime_ms} ms]"
+            f"Initial dead time [{cfg.initdead_ms}] is smaller than deadtime [{cfg.deadtime_ms}]"
+            " (milliseconds)"
         )
-        raise _error(cfg, message, "initdead")
-    if cfg.initdead_ms < 10000:
+        _error(state, message, "initdead")
+    elif cfg.initdead_ms < 10000:
         _warn(
             cfg,
             f"Initial dead time [{cfg.initdead_ms} ms] may be too small! It accounts for"
@@ -118,10 +147,10 @@ def _check_timers(cfg: HaCf) -> None:
         cfg.parameters["deadping"] = f"{cfg.deadping_ms}ms"
     elif cfg.deadping_ms <= 2 * cfg.keepalive_ms:
         message = (
-            f"Ping dead time [{cfg.deadping_ms} ms] is too small compared to keepalive"
-            f" [{cfg.keepalive_ms} ms]; it must be more than twice keepalive"
+            f"Ping dead time [{cfg.deadping_ms}] is too small compared to keeplive"
+            f" [{cfg.keepalive_ms}] (milliseconds: deadping must be more than twice keepalive)"
         )
-        raise _error(cfg, message, "deadping")
+        _error(state, message, "deadping")
 
 
 def default_initdead(deadtime_ms: int) -> int:
@@ -135,7 +164,7 @@ def default_initdead(deadtime_ms: int) -> int:
 
 def _derive_warntime(cfg: HaCf) -> None:
     """warntime defaults to deadtime/2; Heartbeat checks nothing else, we warn."""
-    if "warntime" not in cfg.lines:
+    if "warntime" not in cfg.lines or cfg.warntime_ms <= 0:
         cfg.warntime_ms = cfg.deadtime_ms // 2
         cfg.parameters["warntime"] = f"{cfg.warntime_ms}ms"
         return
@@ -155,16 +184,27 @@ def _derive_warntime(cfg: HaCf) -> None:
         )
 
 
-def _check_logging(cfg: HaCf) -> None:
-    """config.c check_logd_usage: with no log directive at all, use_logd defaults to yes."""
-    if cfg.logfile is None and cfg.debugfile is None and cfg.logfacility is None:
-        if "use_logd" not in cfg.lines:
-            cfg.use_logd = True
+def _check_logging(state: ParseState) -> None:
+    """config.c check_logd_usage, with its wording."""
+    cfg = state.cfg
+    given = "use_logd" in cfg.lines
+    if not has_log_directive(cfg):
+        if not given:
+            cfg.use_logd = True  # "No log entry found in ha.cf -- use logd"
             cfg.parameters["use_logd"] = "yes"
         elif not cfg.use_logd:
-            message = "No log entry found in ha.cf and use_logd is set to off"
-            raise _error(cfg, message, "use_logd")
-    if cfg.logfacility is not None:
+            _error(state, "No log entry found in ha.cf and use_logd is set to off", "use_logd")
+    elif given and cfg.use_logd:
+        # check_logd_usage tests the logfile and debugfile *arrays* for NULL, so it
+        # always names both; logfacility only when it is a real facility.
+        named = "logfile/debugfile" + ("/logfacility" if syslog_facility(cfg.logfacility) else "")
+        _warn(
+            cfg,
+            f"logd is enabled but {named} is still configured in ha.cf"
+            " (hbnode, like ha_logd with an empty logd.cf, logs to syslog facility daemon only)",
+            "use_logd",
+        )
+    if syslog_facility(cfg.logfacility):
         # Heartbeat records /dev/null for the files it will not write when syslog is on.
         cfg.parameters.setdefault("logfile", DEVNULL)
         cfg.parameters.setdefault("debugfile", DEVNULL)

@@ -1,10 +1,16 @@
-"""Read /etc/ha.d/haresources (protocol.md §5.3; ResourceManager's ``ipres`` and ``canonname``).
+"""Read /etc/ha.d/haresources as Heartbeat's ResourceManager does (``ipres``, ``canonname``).
 
 ::
 
     master 192.168.0.38/24/eth0:0 nginx      # one resource group per logical line
     slave  IPaddr::10.0.0.9 Filesystem::/dev/sdb1::/data::ext4 \\
            httpd                              # "\\" at the end continues the line
+
+ResourceManager's sed strips the comment of a line, then joins the next lines
+while the text ends with ``\\`` (the backslash and newline vanish, no blank is
+added), then squeezes blanks. The first word is the node (lowercased). A word
+shaped like an address (``[0-9]*.[0-9]*.[0-9]*.[0-9]*``) means ``IPaddr::word``;
+``script::a::b`` runs ``script a b`` (empty arguments vanish in the shell).
 
 A group's *key* is its first resource as written; it names the group in
 messages (``ip-request ipaddr=<key>``), so it must be unique.
@@ -14,29 +20,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from hbnode.config.errors import ConfigError
-from hbnode.config.values import ValueSyntaxError, is_ipv4, parse_ifname, parse_int
+from hbnode.config.errors import ConfigError, ConfigWarning, raise_if_any
+from hbnode.config.ipspec import IPADDR_SCRIPTS, IPSpec, parse_ipspec
+from hbnode.config.values import ValueSyntaxError
 
-BUILTIN_SCRIPTS = frozenset({"IPaddr", "IPaddr2"})  # implemented inside hbnode
+BUILTIN_SCRIPTS = IPADDR_SCRIPTS  # implemented inside hbnode
 DEFAULT_SEARCH_DIRS = ("/etc/ha.d/resource.d", "/etc/init.d")
 # ResourceManager isip(): the shell pattern [0-9]*.[0-9]*.[0-9]*.[0-9]*
 _LOOKS_LIKE_IP = re.compile(r"[0-9].*\.[0-9].*\.[0-9].*\.[0-9].*", re.S)
-_NUMERIC = re.compile(r"[0-9.]+")
-_WORD = re.compile(r"\S+")
-
-
-@dataclass(frozen=True, slots=True)
-class IPSpec:
-    """``ip[/bits[/nic[:label]|/broadcast[/broadcast]]]`` as the IPaddr wrapper splits it."""
-
-    ip: str
-    prefix: int | None = None
-    nic: str | None = None
-    label: str | None = None  # IPaddr strips it and picks a free alias (§6)
-    broadcast: str | None = None
+_WORD = re.compile(r"[^ \t]+")  # sed squeezes blanks and tabs only
+_USAGE = "ip[/bits[/nic[:label][/broadcast]]]"
 
 
 @dataclass(slots=True)
@@ -66,125 +62,171 @@ class ResourceGroup:
         return self.resources[0].raw
 
 
-def parse_ipspec(text: str) -> IPSpec:
-    """Split and check an IPaddr argument; a purely numeric third field is the broadcast."""
-    fields = text.split("/")
-    if len(fields) > 4:
-        raise ValueSyntaxError(f"bad IP spec {text!r} (want ip[/bits[/nic[/broadcast]]])")
-    ip = _ipv4(fields[0], "IP address")
-    prefix = None
-    if len(fields) > 1:
-        try:
-            prefix = parse_int(fields[1], 0, 32)
-        except ValueSyntaxError:
-            message = f"bad netmask bits {fields[1]!r} in {text!r} (want 0..32)"
-            raise ValueSyntaxError(message) from None
-    nic = label = broadcast = None
-    if len(fields) > 2:
-        if _NUMERIC.fullmatch(fields[2]):
-            if len(fields) > 3:
-                raise ValueSyntaxError(f"bad IP spec {text!r}: two broadcast addresses")
-            broadcast = _ipv4(fields[2], "broadcast address")
-        else:
-            nic, colon, label = fields[2].partition(":")
-            parse_ifname(nic)
-            if colon and not label:
-                raise ValueSyntaxError(f"empty interface label in {text!r}")
-            label = label or None
-    if len(fields) > 3:
-        broadcast = _ipv4(fields[3], "broadcast address")
-    return IPSpec(ip, prefix, nic, label, broadcast)
+@dataclass(slots=True)
+class HaresourcesReading:
+    """What one reading of haresources found, and every problem in file order."""
+
+    groups: list[ResourceGroup] = field(default_factory=list)
+    errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigWarning] = field(default_factory=list)
 
 
-def _ipv4(text: str, what: str) -> str:
-    if not is_ipv4(text):
-        raise ValueSyntaxError(f"bad {what} {text!r}")
-    return text
+def parse_resource(token: str, notes: list[str] | None = None) -> Resource:
+    """A resource token; IP-looking tokens become ``IPaddr::token`` (canonname).
 
-
-def parse_resource(token: str) -> Resource:
-    """A resource token; IP-looking tokens become ``IPaddr::token`` (canonname)."""
+    Raises ValueSyntaxError where ResourceManager or the IPaddr agents would
+    fail at takeover; adds to ``notes`` what they silently ignore.
+    """
+    said = [] if notes is None else notes
     canonical = f"IPaddr::{token}" if _LOOKS_LIKE_IP.fullmatch(token) else token
-    script, *args = canonical.split("::")
+    script, *written = canonical.split("::")
     if not script:
         raise ValueSyntaxError(f"resource {token!r} has no script name")
-    if any(not arg for arg in args):
-        raise ValueSyntaxError(f"resource {token!r} has an empty argument")
+    args = [arg for arg in written if arg]
+    if len(args) != len(written):
+        said.append(f"empty arguments in {token!r} are dropped (the shell drops them too)")
     ip = None
     if script in BUILTIN_SCRIPTS:
         if len(args) != 1:
-            raise ValueSyntaxError(f"{script} wants one argument, ip[/bits[/nic[/broadcast]]]")
-        ip = parse_ipspec(args[0])
+            raise ValueSyntaxError(
+                f"usage: {script} {_USAGE} (one argument; {token!r} has {len(args)})"
+            )
+        ip = parse_ipspec(args[0], script, said)
     return Resource(script, args, token, ip)
 
 
-def _logical_lines(text: str) -> Iterable[tuple[int, list[tuple[int, str]]]]:
-    """(first physical line, words) per logical line; each word with the physical line
-    it starts on, so an error points at the line the admin must edit.
+@dataclass(slots=True)
+class _Logical:
+    start: int
+    words: list[tuple[int, str]]  # each word with the physical line it starts on
+    notes: list[tuple[int, str]]
 
-    Comments are cut and '\\' joins lines. ResourceManager only strips a comment from
-    the first physical line of a continued line (its sed loop skips the rest); we
-    strip every line's comment.
+
+_CONTINUED_COMMENT = (
+    "comment on a continued line: ResourceManager reads {!r} as resources"
+    " (and fails on them at takeover); hbnode drops it. Move it to the first line"
+)
+_TRAILING_BACKSLASH = (
+    "the file ends with '\\': ResourceManager keeps it as a resource named '\\'; hbnode drops it"
+)
+
+
+def _logical_lines(text: str) -> Iterator[_Logical]:
+    """ResourceManager's sed, line by line: comment, continuation, blanks.
+
+    Each character remembers its physical line, so an error points at the
+    line the admin must edit even inside a continued group.
     """
-    start, pending = 0, ""
-    origins: list[int] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
-        body = raw.split("#", 1)[0].rstrip("\r")
-        if not pending:
-            start, origins = number, []
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    number = 0
+    while number < len(lines):
+        start, notes = number + 1, []
+        parts: list[tuple[int, str]] = []
+        body = lines[number].split("#", 1)[0]  # s%#.*%%: the first line only
+        while body.endswith("\\") and number + 1 < len(lines):
+            parts.append((number + 1, body[:-1]))  # s/\\\n//: no blank is added
+            number += 1
+            body = lines[number]  # sed decides on the raw line, comment and all
+            if "#" in body:
+                comment = body[body.index("#") :]
+                notes.append((number + 1, _CONTINUED_COMMENT.format(comment)))
+                body = body.split("#", 1)[0] + ("\\" if body.endswith("\\") else "")
         if body.endswith("\\"):
-            body = body[:-1]  # sed s/\\\n//: the backslash and newline vanish
-            pending += body
-            origins += [number] * len(body)
+            notes.append((number + 1, _TRAILING_BACKSLASH))
+            body = body[:-1]
+        parts.append((number + 1, body))
+        number += 1
+        yield _Logical(start, _words(parts), notes)
+
+
+def _words(parts: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    joined = "".join(text for _, text in parts)
+    origins = [line for line, text in parts for _ in text]
+    return [(origins[match.start()], match.group()) for match in _WORD.finditer(joined)]
+
+
+def _group(logical: _Logical, path: str, reading: HaresourcesReading) -> ResourceGroup | None:
+    """The group of one logical line; None (with the problem recorded) if unusable."""
+    if not logical.words:
+        return None
+    owner = logical.words[0][1].lower()  # awk: $1 = tolower($1)
+    if len(logical.words) < 2:
+        # listkeys then yields an empty key, and takegroup finds no line for it.
+        message = f"node {owner!r} has no resources: the line does nothing"
+        reading.warnings.append(ConfigWarning(path, logical.start, message))
+        return None
+    resources = []
+    for line, word in logical.words[1:]:
+        notes: list[str] = []
+        try:
+            resource = parse_resource(word, notes)
+        except ValueSyntaxError as exc:
+            reading.errors.append(ConfigError(path, line, str(exc)))
             continue
-        yield start, _words(pending + body, origins + [number] * len(body))
-        pending = ""
-    if pending:
-        yield start, _words(pending, origins)
+        reading.warnings.extend(ConfigWarning(path, line, note) for note in notes)
+        resource.line = line
+        resources.append(resource)
+    if not resources:
+        return None
+    # A group with a refused resource is kept with the others, so that the
+    # machine checks still look at their scripts; its errors stop the start.
+    return ResourceGroup(owner, resources, logical.start, path)
 
 
-def _words(text: str, origins: list[int]) -> list[tuple[int, str]]:
-    """The whitespace-separated words of ``text``, each with the line of its first char."""
-    return [(origins[match.start()], match.group()) for match in _WORD.finditer(text)]
-
-
-def parse_haresources_text(text: str, path: str = "haresources") -> list[ResourceGroup]:
-    """Parse haresources text into groups; raises ConfigError (``file:line``)."""
-    groups: list[ResourceGroup] = []
+def read_haresources_text(text: str, path: str = "haresources") -> HaresourcesReading:
+    """Parse haresources text into groups, collecting every problem in file order."""
+    reading = HaresourcesReading()
     seen: dict[str, int] = {}
-    for number, words in _logical_lines(text):
-        if not words:
+    if "\r\n" in text:
+        message = (
+            "Windows line endings: ResourceManager keeps each CR in the last resource"
+            " of a line (it fails at takeover); hbnode ignores them"
+        )
+        reading.warnings.append(ConfigWarning(path, None, message))
+    for logical in _logical_lines(text):
+        reading.warnings.extend(ConfigWarning(path, line, note) for line, note in logical.notes)
+        errors_before = len(reading.errors)
+        group = _group(logical, path, reading)
+        if group is None:
             continue
-        if len(words) < 2:
-            raise ConfigError(path, number, f"node {words[0][1]!r} has no resources")
-        resources = []
-        for line, word in words[1:]:
-            try:
-                resource = parse_resource(word)
-            except ValueSyntaxError as exc:
-                raise ConfigError(path, line, str(exc)) from None
-            resource.line = line
-            resources.append(resource)
-        group = ResourceGroup(words[0][1].lower(), resources, number, path)
+        if len(reading.errors) > errors_before:
+            reading.groups.append(group)  # its key may be wrong: not compared with others
+            continue
         if group.key in seen:
             message = (
                 f"duplicate resource group key {group.key!r} (first on line {seen[group.key]})"
             )
-            raise ConfigError(path, number, message)
-        seen[group.key] = number
-        groups.append(group)
-    return groups
+            reading.errors.append(ConfigError(path, logical.start, message))
+            continue
+        seen[group.key] = logical.start
+        reading.groups.append(group)
+    return reading
 
 
-def load_haresources(path: str | os.PathLike[str]) -> list[ResourceGroup]:
-    """Read and parse a haresources file."""
+def parse_haresources_text(text: str, path: str = "haresources") -> list[ResourceGroup]:
+    """Parse haresources text into groups; raise every problem (``file:line``)."""
+    reading = read_haresources_text(text, path)
+    raise_if_any(reading.errors)
+    return reading.groups
+
+
+def read_haresources_file(path: str | os.PathLike[str]) -> HaresourcesReading:
+    """Read and parse a haresources file, collecting every problem."""
     where = os.fspath(path)
     try:
         with open(where, encoding="utf-8", errors="surrogateescape") as stream:
             text = stream.read()
     except OSError as exc:
-        raise ConfigError(where, None, f"Cannot open resources file: {exc.strerror}") from exc
-    return parse_haresources_text(text, where)
+        message = f"Cannot open resources file [{where}] ({exc.strerror})"
+        return HaresourcesReading(errors=[ConfigError(where, None, message)])
+    return read_haresources_text(text, where)
+
+
+def load_haresources(path: str | os.PathLike[str]) -> list[ResourceGroup]:
+    """Read and parse a haresources file; raise every problem."""
+    reading = read_haresources_file(path)
+    raise_if_any(reading.errors)
+    return reading.groups
 
 
 def find_script(script: str, search_dirs: Iterable[str] = DEFAULT_SEARCH_DIRS) -> str | None:
@@ -201,8 +243,8 @@ def check_resource_scripts(
 ) -> list[ConfigError]:
     """One error per resource whose script is neither built in nor found.
 
-    Heartbeat only finds out when it takes the group over; the daemon can call
-    this at start-up to say so early.
+    Heartbeat only finds out when it takes the group over (``Cannot locate
+    resource script``); the daemon calls this at start-up to say so early.
     """
     dirs = tuple(search_dirs)
     errors: list[ConfigError] = []
@@ -210,6 +252,8 @@ def check_resource_scripts(
         for resource in group.resources:
             if resource.script in BUILTIN_SCRIPTS or find_script(resource.script, dirs):
                 continue
-            message = f"unknown resource script {resource.script!r} (looked in {', '.join(dirs)})"
+            message = (
+                f"Cannot locate resource script {resource.script} (looked in {', '.join(dirs)})"
+            )
             errors.append(ConfigError(group.path, resource.line or group.line, message))
     return errors

@@ -1,22 +1,24 @@
 """Start-up checks that look at this machine, not only at the files.
 
 The parsers never touch the system (they are unit-tested on text). Before the
-daemon starts, :func:`check_system` asks the questions a parser cannot answer:
+daemon starts, :func:`check_machine` asks the questions a parser cannot answer:
 does each resource script exist, can each respawn client run, do the interfaces
-the media name exist. Each answer points at the line that named the thing, so
-``hbnode start`` stops with ``file:line: what`` before it writes a pid file,
-opens a log or binds a socket.
+the media name exist, is the watchdog device there. Each answer points at the
+line that named the thing, so ``hbnode start`` stops with ``file:line: what``
+before it writes a pid file, opens a log or binds a socket.
+``hbnode check --files-only`` skips all of this.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
-from hbnode.config.errors import ConfigError
+from hbnode.config.errors import ConfigError, ConfigWarning
 from hbnode.config.hacf import HaCf, check_respawn_programs
-from hbnode.config.haresources import check_resource_scripts
+from hbnode.config.haresources import ResourceGroup, check_resource_scripts
 from hbnode.config.load import ClusterConfig
 
 INIT_DIR = "/etc/init.d"
@@ -30,8 +32,8 @@ def script_dirs(ha_d: Path) -> tuple[str, ...]:
 def check_media_interfaces(hacf: HaCf) -> list[ConfigError]:
     """One error per bcast/ucast/mcast line whose interface does not exist here.
 
-    Heartbeat's plugin would fail to bind at start-up; saying so with the line
-    is kinder than a socket error after the daemon has detached.
+    Heartbeat's plugins refuse such a line while reading ha.cf (bcast.c: ``IP
+    interface [eth9] does not exist``); saying so with the line is kinder.
     """
     errors: list[ConfigError] = []
     for medium in hacf.media:
@@ -44,10 +46,31 @@ def check_media_interfaces(hacf: HaCf) -> list[ConfigError]:
     return errors
 
 
+def check_watchdog_device(hacf: HaCf) -> list[ConfigWarning]:
+    """``watchdog dev`` naming a device that is not here: Heartbeat starts without one."""
+    if hacf.watchdog is None or os.path.exists(hacf.watchdog):
+        return []
+    message = (
+        f"watchdog: {hacf.watchdog} does not exist on this node: the daemon will log"
+        f" 'Cannot open watchdog device: {hacf.watchdog}' and run without a watchdog"
+    )
+    return [ConfigWarning(hacf.path, hacf.directive_line("watchdog"), message)]
+
+
+def check_machine(
+    ha_d: Path, hacf: HaCf | None, groups: Sequence[ResourceGroup]
+) -> tuple[list[ConfigError], list[ConfigWarning]]:
+    """Every problem of this machine, with the lines that name them."""
+    errors: list[ConfigError] = []
+    warnings: list[ConfigWarning] = []
+    if hacf is not None:
+        errors += check_media_interfaces(hacf) + check_respawn_programs(hacf)
+        warnings += check_watchdog_device(hacf)
+    errors += check_resource_scripts(groups, script_dirs(ha_d))
+    return errors, warnings
+
+
 def check_system(config: ClusterConfig) -> list[ConfigError]:
-    """Every problem found, in file order: ha.cf's first, then haresources'."""
-    return [
-        *check_media_interfaces(config.hacf),
-        *check_respawn_programs(config.hacf),
-        *check_resource_scripts(config.resource_groups, script_dirs(config.ha_d)),
-    ]
+    """Every problem found on this machine for a loaded configuration, in file order."""
+    errors, _ = check_machine(config.ha_d, config.hacf, config.resource_groups)
+    return errors

@@ -21,7 +21,8 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from hbnode.config.haresources import IPSpec, Resource
+from hbnode.config.haresources import Resource
+from hbnode.config.ipspec import IPSpec
 from hbnode.resources import garp
 from hbnode.resources.base import Emit, ResourceStatus
 from hbnode.resources.errors import GarpError, InterfaceError, ResourceError

@@ -9,7 +9,7 @@ import ipaddress
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from hbnode.config.haresources import IPSpec
+from hbnode.config.ipspec import IPSpec
 from hbnode.resources.errors import InterfaceError
 
 IFNAMSIZ = 16  # the kernel's limit, NUL included: a label has at most 15 characters
@@ -122,7 +122,10 @@ def plan_placement(
         holder = find_interface(addrs, spec.ip)
         nic = holder.ifname
         prefix = holder.prefix if spec.prefix is None else spec.prefix
-    broadcast = spec.broadcast or compute_broadcast(spec.ip, prefix)
+    if spec.broadcast == "-":  # IPaddr2's "brd -": the network address (ip(8))
+        broadcast: str | None = str(ipaddress.IPv4Network(f"{spec.ip}/{prefix}", strict=False)[0])
+    else:
+        broadcast = spec.broadcast or compute_broadcast(spec.ip, prefix)
     if keep_label:
         label = check_label(nic, spec.label) if spec.label else nic
     else:

@@ -15,8 +15,8 @@ from hbnode.config import (
     check_resource_scripts,
     find_script,
     parse_haresources_text,
-    parse_ipspec,
 )
+from hbnode.config.haresources import read_haresources_text
 
 REFERENCE_HARESOURCES = "master 192.168.0.38/24/eth0:0 nginx\n"
 
@@ -38,11 +38,13 @@ def test_continuations_comments_and_whitespace() -> None:
         "# the web service\n"
         "\n"
         "MASTER\t10.0.0.1   Filesystem::/dev/sda1::/data1::ext2 \\\n"
-        "        httpd   # started last\n"
+        "        httpd\n"
         "slave IPaddr2::10.0.0.2/24/eth1 mysql\\\n"
         "d\n"
     )
-    first, second = parse_haresources_text(text)
+    reading = read_haresources_text(text)
+    assert reading.errors == [] and reading.warnings == []
+    first, second = reading.groups
     assert (first.owner, first.line, first.key) == ("master", 3, "10.0.0.1")
     assert [r.script for r in first.resources] == ["IPaddr", "Filesystem", "httpd"]
     assert first.resources[1].args == ["/dev/sda1", "/data1", "ext2"]
@@ -53,66 +55,103 @@ def test_continuations_comments_and_whitespace() -> None:
     assert second.resources[1].script == "mysqld"
 
 
+RM = "ResourceManager"
+
+
 @pytest.mark.parametrize(
-    ("text", "spec"),
+    ("path", "text", "resources", "warnings"),
     [
-        ("10.0.0.1", IPSpec("10.0.0.1")),
-        ("10.0.0.1/24", IPSpec("10.0.0.1", 24)),
-        ("10.0.0.1/0", IPSpec("10.0.0.1", 0)),
-        ("10.0.0.1/32/eth0", IPSpec("10.0.0.1", 32, "eth0")),
-        ("10.0.0.1/24/eth0:web", IPSpec("10.0.0.1", 24, "eth0", "web")),
-        ("10.0.0.1/24/10.0.0.255", IPSpec("10.0.0.1", 24, broadcast="10.0.0.255")),
-        ("10.0.0.1/24/eth0/10.0.0.255", IPSpec("10.0.0.1", 24, "eth0", None, "10.0.0.255")),
+        (f"{RM} canonname: isip → IPaddr::", "master 10.0.0.1 httpd",
+         [("IPaddr", ["10.0.0.1"]), ("httpd", [])], []),
+        (f"{RM} resource2script/resource2arg", "master IPaddr::10.0.0.1/24/eth0 httpd::a::b",
+         [("IPaddr", ["10.0.0.1/24/eth0"]), ("httpd", ["a", "b"])], []),
+        (f"{RM} resource2arg: 's%::% %g' then word splitting drops empty arguments",
+         "master httpd:: fs::/dev/sda1::::/data",
+         [("httpd", []), ("fs", ["/dev/sda1", "/data"])],
+         ["haresources:1: empty arguments in 'httpd::'",
+          "haresources:1: empty arguments in 'fs::/dev/sda1::::/data'"]),
+        (f"{RM} ipres: s%#.*%% on the first line", "master 10.0.0.1#web\n",
+         [("IPaddr", ["10.0.0.1"])], []),
+        (f"{RM} ipres: a comment on a continued line is kept by sed (hbnode drops it)",
+         "master 10.0.0.1 \\\n  httpd # web",
+         [("IPaddr", ["10.0.0.1"]), ("httpd", [])],
+         ["haresources:2: comment on a continued line: ResourceManager reads '# web'"]),
+        (f"{RM} ipres: sed joins on the raw line, '\\' inside its comment too",
+         "master 10.0.0.1 \\\n  httpd # web \\\n  smb",
+         [("IPaddr", ["10.0.0.1"]), ("httpd", []), ("smb", [])],
+         ["haresources:2: comment on a continued line"]),
+        (f"{RM} ipres: a '\\' inside the first line's comment does not continue",
+         "master 10.0.0.1 # web \\\nslave 10.0.0.2",
+         [("IPaddr", ["10.0.0.1"])], []),
+        ("config.c parse_ha_resources + listkeys: a node alone does nothing",
+         "master 10.0.0.1\nslave",
+         [("IPaddr", ["10.0.0.1"])], ["haresources:2: node 'slave' has no resources"]),
+        (f"{RM} + IPaddr wrapper: what follows the broadcast is dropped",
+         "master 10.0.0.1/24/eth0/10.0.0.255/x",
+         [("IPaddr", ["10.0.0.1/24/eth0/10.0.0.255/x"])],
+         ["haresources:1: IPaddr ignores 'x'"]),
+        (f"{RM}: a last line ending in '\\'", "master 10.0.0.1 \\",
+         [("IPaddr", ["10.0.0.1"])], ["haresources:1: the file ends with '\\'"]),
+        (f"{RM}: CRLF (hbnode ignores the CR)", "master 10.0.0.1 httpd\r\n",
+         [("IPaddr", ["10.0.0.1"]), ("httpd", [])], ["haresources: Windows line endings"]),
     ],
-)
-def test_ip_specs(text: str, spec: IPSpec) -> None:
-    assert parse_ipspec(text) == spec
+)  # fmt: skip
+def test_accepted(
+    path: str, text: str, resources: list[tuple[str, list[str]]], warnings: list[str]
+) -> None:
+    reading = read_haresources_text(text)
+    assert reading.errors == [], path
+    assert [(r.script, r.args) for r in reading.groups[0].resources] == resources, path
+    found = [str(warning) for warning in reading.warnings]
+    assert len(found) == len(warnings), (path, found)
+    for text_found, start in zip(found, warnings, strict=True):
+        assert text_found.startswith(start), (path, text_found)
+
+
+_NETMASK = "Invalid netmask specification"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("master 10.0.0.256 httpd", "haresources:1: bad IP address '10.0.0.256'"),
-        (
-            "master 10.0.0.1/33",
-            "haresources:1: bad netmask bits '33' in '10.0.0.1/33' (want 0..32)",
-        ),
-        ("master 10.0.0.1/x", "haresources:1: bad netmask bits 'x' in '10.0.0.1/x' (want 0..32)"),
-        (
-            "master 10.0.0.1/24/eth0/10.0.0.x",
-            "haresources:1: bad broadcast address '10.0.0.x'",
-        ),
-        ("master 10.0.0.1/24/10.0.0.999", "haresources:1: bad broadcast address '10.0.0.999'"),
-        (
-            "master 10.0.0.1/24/10.0.0.255/10.0.0.255",
-            "haresources:1: bad IP spec '10.0.0.1/24/10.0.0.255/10.0.0.255':"
-            " two broadcast addresses",
-        ),
-        (
-            "master 10.0.0.1/24/eth0/10.0.0.255/x",
-            "haresources:1: bad IP spec '10.0.0.1/24/eth0/10.0.0.255/x'"
-            " (want ip[/bits[/nic[/broadcast]]])",
-        ),
-        ("master 10.0.0.1/24/eth0:", "haresources:1: empty interface label in '10.0.0.1/24/eth0:'"),
-        ("master IPaddr::nowhere", "haresources:1: bad IP address 'nowhere'"),
-        ("master IPaddr", "haresources:1: IPaddr wants one argument, ip[/bits[/nic[/broadcast]]]"),
+        ("master 10.0.0.256 httpd", "haresources:1: IP address [10.0.0.256] not valid."),
+        ("master 10.0.0.1/33", f"haresources:1: {_NETMASK} [33]"),
+        ("master 10.0.0.1/x", f"haresources:1: {_NETMASK} [x]"),
+        ("master 10.0.0.1//eth0", f"haresources:1: {_NETMASK} [eth0] (the wrapper skips the"
+         " empty field: write 10.0.0.1/bits/eth0)"),
+        ("master 10.0.0.1/24/eth0/10.0.0.x",
+         "haresources:1: Invalid broadcast address [10.0.0.x]."),
+        ("master IPaddr::nowhere", "haresources:1: IP address [nowhere] not valid."),
+        ("master IPaddr2::ip=10.0.0.1", "haresources:1: IP address [ip=10.0.0.1] not valid."),
+        ("master IPaddr", "haresources:1: usage: IPaddr ip[/bits[/nic[:label][/broadcast]]]"
+         " (one argument; 'IPaddr' has 0)"),
+        ("master IPaddr::10.0.0.1::x", "haresources:1: usage: IPaddr"
+         " ip[/bits[/nic[:label][/broadcast]]] (one argument; 'IPaddr::10.0.0.1::x' has 2)"),
         ("master ::x", "haresources:1: resource '::x' has no script name"),
-        ("master foo::", "haresources:1: resource 'foo::' has an empty argument"),
-        ("master", "haresources:1: node 'master' has no resources"),
         (
             "master 10.0.0.1 httpd\n# other node\nslave 10.0.0.1 mysql\n",
             "haresources:3: duplicate resource group key '10.0.0.1' (first on line 1)",
         ),
-        (
-            "\nmaster 10.0.0.1 \\\n  10.0.0.2/40\n",
-            "haresources:3: bad netmask bits '40' in '10.0.0.2/40' (want 0..32)",
-        ),
+        ("\nmaster 10.0.0.1 \\\n  10.0.0.2/40\n", f"haresources:3: {_NETMASK} [40]"),
     ],
-)
-def test_broken_files(text: str, message: str) -> None:
+)  # fmt: skip
+def test_refused(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_haresources_text(text)
     assert str(caught.value) == message
+
+
+def test_every_problem_in_file_order() -> None:
+    text = "master 10.0.0.1/33 httpd 10.0.0.300\nslave IPaddr\n"
+    reading = read_haresources_text(text)
+    assert [str(error) for error in reading.errors] == [
+        f"haresources:1: {_NETMASK} [33]",
+        "haresources:1: IP address [10.0.0.300] not valid.",
+        "haresources:2: usage: IPaddr ip[/bits[/nic[:label][/broadcast]]]"
+        " (one argument; 'IPaddr' has 0)",
+    ]
+    # The group with a refused resource is kept, so its scripts are still checked.
+    assert [r.script for r in reading.groups[0].resources] == ["httpd"]
 
 
 def make_script(directory: Path, name: str, mode: int = 0o755) -> Path:
@@ -138,6 +177,6 @@ def test_scripts_are_looked_up_in_order(tmp_path: Path) -> None:
     groups = parse_haresources_text(text, "/etc/ha.d/haresources")
     looked = f"looked in {resource_d}, {init_d}"
     assert [str(error) for error in check_resource_scripts(groups, dirs)] == [
-        f"/etc/ha.d/haresources:2: unknown resource script 'mysqld' ({looked})",
-        f"/etc/ha.d/haresources:2: unknown resource script 'postfix' ({looked})",
+        f"/etc/ha.d/haresources:2: Cannot locate resource script mysqld ({looked})",
+        f"/etc/ha.d/haresources:2: Cannot locate resource script postfix ({looked})",
     ]

@@ -1,4 +1,4 @@
-"""load_config: a whole /etc/ha.d, the tutorial's files, and the first error wins."""
+"""load_config / read_config: a whole /etc/ha.d, the tutorial's files, every problem at once."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 
 from hbnode.auth import AuthMethod
 from hbnode.config import ConfigError, UcastMedium, effective_media, load_config
+from hbnode.config.errors import ConfigErrors
+from hbnode.config.load import read_config
 
 REFERENCE = {
     "ha.cf": (
@@ -88,37 +90,64 @@ def test_warnings_are_passed_on(tmp_path: Path) -> None:
     [
         ({"ha_cf": None}, "{d}/ha.cf: Cannot open config file: No such file or directory"),
         (
-            {"ha_cf": REFERENCE["ha.cf"] + "watchdog /dev/watchdog\n"},
-            "{d}/ha.cf:15: watchdog: not supported: hbnode does not drive a watchdog device"
-            " (it would reboot the machine if hbnode stalled); remove the line",
+            {"ha_cf": REFERENCE["ha.cf"] + "watchdog /dev/watchdog /dev/watchdog1\n"},
+            "{d}/ha.cf:15: watchdog: Watchdog device multiply specified.",
         ),
-        ({"authkeys": None}, "{d}/authkeys: Cannot open keyfile: No such file or directory"),
+        (
+            {"authkeys": None},
+            "{d}/authkeys: Cannot open keyfile [{d}/authkeys].  Stop. (No such file or directory)",
+        ),
         (
             {"authkeys": "auth 2\n3 md5 Hello!\n"},
-            "{d}/authkeys:1: Auth Key [2] not found in keyfile",
+            "{d}/authkeys:1: Auth Key [2] not found in keyfile [{d}/authkeys]",
         ),
         (
             {"haresources": None},
-            "{d}/haresources: Cannot open resources file: No such file or directory",
+            "{d}/haresources: Cannot open resources file [{d}/haresources]"
+            " (No such file or directory)",
         ),
         (
             {"haresources": "master 10.0.0.1\nbackup 10.0.0.2\n"},
-            "{d}/haresources:2: Bad nodename [backup]: not a 'node' in {d}/ha.cf"
-            " (nodes: master, slave)",
+            "{d}/haresources:2: Bad nodename in {d}/haresources [backup] (nodes: master, slave)",
         ),
         (
             {"haresources": "master 10.0.0.1\n172.16.254.1 10.0.0.2\n"},
-            "{d}/haresources:2: Bad nodename [172.16.254.1]: not a 'node' in {d}/ha.cf"
-            " (nodes: master, slave)",
+            "{d}/haresources:2: Bad nodename in {d}/haresources [172.16.254.1]"
+            " (nodes: master, slave): a ping node cannot hold resources",
         ),
     ],
 )
-def test_first_error_stops_loading(
+def test_a_problem_stops_loading(
     tmp_path: Path, overrides: dict[str, str | None], message: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write_ha_d(tmp_path, **overrides), "master")
     assert str(caught.value) == message.format(d=tmp_path)
+
+
+def test_every_problem_of_every_file_in_file_order(tmp_path: Path) -> None:
+    d = write_ha_d(
+        tmp_path,
+        haresources="master 10.0.0.1/40\nbackup 10.0.0.2\n",
+        authkeys="auth 2\n2 md5 Hello! again\n3 rot13 x\n",
+        ha_cf=REFERENCE["ha.cf"].replace("keepalive 2", "keepalive 2x") + "frob 1\n",
+    )
+    report = read_config(d, "master")
+    assert report.lines() == [
+        f"{d}/ha.cf:4: keepalive: invalid time '2x' (want seconds, or a number followed by"
+        " ms or us)",
+        f"{d}/ha.cf:15: Illegal directive [frob] in {d}/ha.cf",
+        f"{d}/authkeys:2: warning: the key is only 'Hello!': the words after it ('again')"
+        " are ignored",
+        f"{d}/authkeys:3: Invalid authtype [rot13] (want crc, md5 or sha1)",
+        f"{d}/haresources:1: Invalid netmask specification [40]",
+        f"{d}/haresources:2: Bad nodename in {d}/haresources [backup] (nodes: master, slave)",
+    ]
+    with pytest.raises(ConfigErrors) as caught:
+        load_config(d, "master")
+    assert [str(error) for error in caught.value.errors] == [
+        line for line in report.lines() if ": warning: " not in line
+    ]
 
 
 def test_keyfile_permissions_are_checked(tmp_path: Path) -> None:
@@ -128,8 +157,24 @@ def test_keyfile_permissions_are_checked(tmp_path: Path) -> None:
         load_config(tmp_path, "master")
     path = tmp_path / "authkeys"
     assert str(caught.value) == (
-        f"{path}: bad permissions on keyfile (mode 0644); 600 recommended: chmod 600 {path}"
+        f"{path}: Bad permissions on keyfile [{path}], 600 recommended."
+        f" (mode 0644: chmod 600 {path})"
     )
+
+
+def test_files_only_assumes_no_node_and_no_key_mode(tmp_path: Path) -> None:
+    write_ha_d(tmp_path)
+    os.chmod(tmp_path / "authkeys", 0o644)
+    report = read_config(tmp_path, None, on_a_node=False)
+    assert report.errors == []
+    assert report.lines() == [
+        f"{tmp_path}/authkeys: warning: Bad permissions on keyfile [{tmp_path}/authkeys],"
+        f" 600 recommended. (mode 0644: chmod 600 {tmp_path}/authkeys)"
+    ]
+    elsewhere = read_config(tmp_path, "backup", on_a_node=False)
+    assert [str(error) for error in elsewhere.errors] == [
+        f"{tmp_path}/ha.cf:12: Current node [backup] not in configuration! (nodes: master, slave)"
+    ]
 
 
 def test_empty_haresources_means_no_groups(tmp_path: Path) -> None:

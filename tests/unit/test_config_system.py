@@ -37,7 +37,7 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
         f"{tmp_path}/ha.cf:3: ucast: no such interface 'hbcnone0' on this node",
         f"{tmp_path}/ha.cf:4: respawn: Client child command [/nonexistent/ipfail]"
         " is not executable",
-        f"{tmp_path}/haresources:3: unknown resource script 'nosuchsvc'"
+        f"{tmp_path}/haresources:3: Cannot locate resource script nosuchsvc"
         f" (looked in {tmp_path}/resource.d, /etc/init.d)",
     ]
 

@@ -87,23 +87,23 @@ class Case:
     name: str
     edit: Edit
     where: str  # "ha.cf:4", or "authkeys" for a whole-file problem
-    message: str  # the text after "file:line: " starts with this
+    message: str  # one line of the report is "file:line: " and starts with this ({d}: dir)
 
 
 CASES = [
     # -- ha.cf ---------------------------------------------------------------------------
     Case("unknown directive", append("ha.cf", "frobnicate yes"), "ha.cf:11",
-         "unknown directive 'frobnicate'"),
+         "Illegal directive [frobnicate] in"),
     Case("bad time unit", replace("ha.cf", 4, "deadtime 30x"), "ha.cf:4",
          "deadtime: invalid time '30x'"),
     Case("deadtime not above 2x keepalive", replace("ha.cf", 4, "deadtime 4"), "ha.cf:4",
-         "Dead time [4000 ms] is too small compared to keepalive [2000 ms]"),
+         "Dead time [4000] is too small compared to keeplive [2000]"),
     Case("initdead below deadtime", replace("ha.cf", 5, "initdead 10"), "ha.cf:5",
-         "Initial dead time [10000 ms] is smaller than deadtime [30000 ms]"),
+         "Initial dead time [10000] is smaller than deadtime [30000]"),
     Case("udpport out of range", replace("ha.cf", 6, "udpport 70000"), "ha.cf:6",
-         "udpport: '70000' is out of range (want 1..65535)"),
+         "udpport: invalid port [70000] specified (want 1..65535)"),
     Case("udpport not a number", replace("ha.cf", 6, "udpport ha-cluster"), "ha.cf:6",
-         "udpport: invalid number 'ha-cluster'"),
+         "udpport: invalid port [ha-cluster] specified."),
     Case("local node not in ha.cf", replace("ha.cf", 9, "node backup"), "ha.cf:10",
          "Current node [master] not in configuration! (nodes: backup, slave)"),
     Case("no node lines", lambda d: [replace("ha.cf", n, None)(d) for n in (9, 10)], "ha.cf",
@@ -119,9 +119,9 @@ CASES = [
     Case("ha.cf missing", remove("ha.cf"), "ha.cf", "Cannot open config file"),
     # -- authkeys ------------------------------------------------------------------------
     Case("authkeys readable by others", chmod("authkeys", 0o644), "authkeys",
-         "bad permissions on keyfile (mode 0644); 600 recommended"),
+         "Bad permissions on keyfile [{d}/authkeys], 600 recommended. (mode 0644"),
     Case("authkeys readable by group", chmod("authkeys", 0o640), "authkeys",
-         "bad permissions on keyfile (mode 0640)"),
+         "Bad permissions on keyfile [{d}/authkeys], 600 recommended. (mode 0640"),
     Case("authkeys missing", remove("authkeys"), "authkeys", "Cannot open keyfile"),
     Case("auth index not defined", replace("authkeys", 1, "auth 2"), "authkeys:1",
          "Auth Key [2] not found in keyfile"),
@@ -133,25 +133,23 @@ CASES = [
          "Invalid authnum [16]"),
     # -- haresources ---------------------------------------------------------------------
     Case("group owner not a node", append("haresources", "backup 192.168.0.39 websvc"),
-         "haresources:2", "Bad nodename [backup]: not a 'node' in"),
+         "haresources:2", "Bad nodename in {d}/haresources [backup]"),
     Case("unknown resource script",
          replace("haresources", 1, "master 192.168.0.38/24/eth0:0 nosuchsvc"),
-         "haresources:1", "unknown resource script 'nosuchsvc'"),
+         "haresources:1", "Cannot locate resource script nosuchsvc"),
     Case("bad IP address", replace("haresources", 1, "master 192.168.0.300/24/eth0 websvc"),
-         "haresources:1", "bad IP address '192.168.0.300'"),
+         "haresources:1", "IP address [192.168.0.300] not valid."),
     Case("bad netmask bits", replace("haresources", 1, "master 192.168.0.38/33/eth0 websvc"),
-         "haresources:1", "bad netmask bits '33'"),
+         "haresources:1", "Invalid netmask specification [33]"),
     Case("bad broadcast", replace("haresources", 1, "master 192.168.0.38/24/eth0/1.2.3"),
-         "haresources:1", "bad broadcast address '1.2.3'"),
+         "haresources:1", "Invalid broadcast address [1.2.3]."),
     Case("IPaddr without argument", replace("haresources", 1, "master IPaddr websvc"),
-         "haresources:1", "IPaddr wants one argument"),
+         "haresources:1", "usage: IPaddr ip[/bits[/nic[:label][/broadcast]]]"),
     Case("duplicate group key", append("haresources", "slave 192.168.0.38/24/eth0:0 websvc"),
          "haresources:2", "duplicate resource group key '192.168.0.38/24/eth0:0'"),
-    Case("group without resources", append("haresources", "slave"), "haresources:2",
-         "node 'slave' has no resources"),
     Case("bad resource on a continued line",
          replace("haresources", 1, "master 192.168.0.38/24/eth0:0 \\\n  websvc 10.1.2.3/99"),
-         "haresources:2", "bad netmask bits '99'"),
+         "haresources:2", "Invalid netmask specification [99]"),
     Case("haresources missing", remove("haresources"), "haresources",
          "Cannot open resources file"),
 ]  # fmt: skip
@@ -176,10 +174,11 @@ class Run:
     stderr: str
 
 
-def hbnode(d: Path, verb: str) -> Run:
-    """`hbnode --ha-d D --node master VERB` in a session of its own."""
+def hbnode(d: Path, verb: str, *args: str, node: str | None = "master") -> Run:
+    """`hbnode --ha-d D --node master VERB ARGS…` in a session of its own."""
+    named = ["--node", node] if node else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hbnode", "--ha-d", str(d), "--node", "master", verb],
+        [sys.executable, "-m", "hbnode", "--ha-d", str(d), *named, verb, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -249,13 +248,15 @@ def test_broken_config_stops_before_anything_changes(tmp_path: Path, case: Case)
     write_ha_d(tmp_path)
     case.edit(tmp_path)
     file_name, _, line = case.where.partition(":")
-    prefix = f"{tmp_path / file_name}{':' + line if line else ''}: {case.message}"
+    message = case.message.format(d=tmp_path)
+    prefix = f"{tmp_path / file_name}{':' + line if line else ''}: {message}"
     files_before = sorted(p.name for p in tmp_path.iterdir())
     host_before = host_state()
 
     checked = hbnode(tmp_path, "check")
     assert checked.returncode == EXIT_NOT_CONFIGURED, checked.stderr
-    assert checked.stderr.startswith(prefix), f"want {prefix!r}, got {checked.stderr!r}"
+    reported = checked.stderr.splitlines()
+    assert any(text.startswith(prefix) for text in reported), f"want {prefix!r}, got {reported}"
 
     started = hbnode(tmp_path, "start")  # safe: check refused these files (see above)
     assert started.returncode == EXIT_NOT_CONFIGURED, started.stderr
@@ -264,3 +265,74 @@ def test_broken_config_stops_before_anything_changes(tmp_path: Path, case: Case)
     assert session_members(started.pid) == [], "a process was left running"
     assert sorted(p.name for p in tmp_path.iterdir()) == files_before, "a file was written"
     assert host_state() == host_before
+
+
+def test_check_reports_every_problem_in_file_order(tmp_path: Path) -> None:
+    """One run lists every problem of the three files and of the machine, then start agrees."""
+    write_ha_d(tmp_path)
+    replace("ha.cf", 3, "keepalive 2x")(tmp_path)
+    replace("ha.cf", 7, "ucast hbcnone0 127.0.0.2")(tmp_path)
+    append("ha.cf", "frobnicate yes")(tmp_path)
+    replace("authkeys", 2, "3 md5 Hello! world")(tmp_path)
+    replace("haresources", 1, "master 192.168.0.38/33/eth0:0 nosuchsvc")(tmp_path)
+    append("haresources", "backup 192.168.0.39")(tmp_path)
+    d = tmp_path
+    checked = hbnode(d, "check")
+    assert checked.returncode == EXIT_NOT_CONFIGURED
+    assert checked.stderr.splitlines() == [
+        f"{d}/ha.cf:3: keepalive: invalid time '2x' (want seconds, or a number followed by"
+        " ms or us)",
+        f"{d}/ha.cf:7: ucast: no such interface 'hbcnone0' on this node",
+        f"{d}/ha.cf:11: Illegal directive [frobnicate] in {d}/ha.cf",
+        f"{d}/authkeys:2: warning: the key is only 'Hello!': the words after it ('world')"
+        " are ignored",
+        f"{d}/haresources:1: Invalid netmask specification [33]",
+        f"{d}/haresources:1: Cannot locate resource script nosuchsvc"
+        f" (looked in {d}/resource.d, /etc/init.d)",
+        f"{d}/haresources:2: Bad nodename in {d}/haresources [backup] (nodes: master, slave)",
+    ]
+    started = hbnode(d, "start")  # safe: check refused these files
+    assert (started.returncode, started.stderr) == (EXIT_NOT_CONFIGURED, checked.stderr)
+
+
+def test_files_only_checks_the_files_and_nothing_of_the_machine(tmp_path: Path) -> None:
+    write_ha_d(tmp_path)
+    # What only the machine could object to: an interface, a script, a client, the key mode.
+    replace("ha.cf", 7, "ucast hbcnone0 127.0.0.2")(tmp_path)
+    append("ha.cf", "respawn nosuchuser /nonexistent/ipfail")(tmp_path)
+    append("ha.cf", "watchdog /nonexistent/watchdog")(tmp_path)
+    replace("haresources", 1, "slave 192.168.0.38/24/eth0:0 nosuchsvc")(tmp_path)
+    chmod("authkeys", 0o644)(tmp_path)
+    d = tmp_path
+    files_only = hbnode(d, "check", "--files-only", node=None)
+    assert files_only.returncode == 0, files_only.stderr
+    assert files_only.stderr.splitlines() == [
+        f"{d}/authkeys: warning: Bad permissions on keyfile [{d}/authkeys], 600 recommended."
+        f" (mode 0644: chmod 600 {d}/authkeys)"
+    ]
+    on_the_node = hbnode(d, "check")
+    assert on_the_node.returncode == EXIT_NOT_CONFIGURED
+    reported = on_the_node.stderr.splitlines()
+    assert reported[0] == f"{d}/ha.cf:7: ucast: no such interface 'hbcnone0' on this node"
+    assert reported[1].startswith(f"{d}/ha.cf:11: respawn: Invalid uid [nosuchuser]")
+    assert reported[2].startswith(f"{d}/ha.cf:12: warning: watchdog: /nonexistent/watchdog")
+    assert reported[3].startswith(f"{d}/authkeys: Bad permissions on keyfile")
+    assert reported[4].startswith(f"{d}/haresources:1: Cannot locate resource script nosuchsvc")
+    named = hbnode(d, "check", "--files-only", node="backup")
+    assert named.returncode == EXIT_NOT_CONFIGURED
+    assert named.stderr.splitlines()[0] == (
+        f"{d}/ha.cf:10: Current node [backup] not in configuration! (nodes: master, slave)"
+    )
+
+
+def test_files_only_refuses_broken_files(tmp_path: Path) -> None:
+    write_ha_d(tmp_path)
+    replace("ha.cf", 4, "deadtime 30s")(tmp_path)
+    replace("authkeys", 1, "auth1")(tmp_path)  # accepted: sscanf("auth %d")
+    done = hbnode(tmp_path, "check", "--files-only", node=None)
+    assert done.returncode == EXIT_NOT_CONFIGURED
+    assert done.stderr.splitlines() == [
+        f"{tmp_path}/ha.cf:4: deadtime: invalid time '30s' (want seconds, or a number"
+        " followed by ms or us)",
+        f"{tmp_path}/authkeys:1: Auth Key [1] not found in keyfile [{tmp_path}/authkeys]",
+    ]

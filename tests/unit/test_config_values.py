@@ -1,4 +1,8 @@
-"""Value syntax: Heartbeat times (cl_get_msec), booleans, numbers, hosts, interface names."""
+"""Value syntax: Heartbeat times (glue cl_get_msec), booleans, atoi numbers, hosts, names.
+
+Every row names the Heartbeat (or glue) code path it mirrors; the accepted forms
+were also run through the real Heartbeat 3.0.6 (Debian's heartbeat package).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import pytest
 
 from hbnode.config.values import (
     ValueSyntaxError,
+    atoi_oddity,
+    c_atoi,
+    msec_oddity,
     parse_bool,
     parse_host,
     parse_ifname,
@@ -13,45 +20,64 @@ from hbnode.config.values import (
     parse_msec,
 )
 
+MSEC = "glue cl_misc.c: cl_get_msec"
+
 
 @pytest.mark.parametrize(
-    ("text", "msec"),
+    ("path", "text", "msec", "odd"),
     [
-        ("2", 2000),
-        ("1.5", 1500),
-        (".5", 500),
-        ("5.", 5000),
-        ("0", 0),
-        ("500ms", 500),
-        ("200 ms", 200),
-        ("200\tms", 200),
-        ("1MS", 1),
-        ("250msec", 250),
-        ("10us", 0),  # 0.01 ms rounds to 0, as cl_get_msec does
-        ("1500us", 2),  # 1.5 ms rounds half up
-        ("2500usec", 3),
-        ("0.0015", 2),
-        ("  3  ", 3000),
-        ("1000ms", 1000),  # Heartbeat's own default strings parse
-        ("30000ms", 30000),
+        (f"{MSEC}: bare number is seconds", "2", 2000, False),
+        (f"{MSEC}: atof fraction", "1.5", 1500, False),
+        (f"{MSEC}: atof fraction", ".5", 500, False),
+        (f"{MSEC}: atof fraction", "5.", 5000, False),
+        (f"{MSEC}: zero", "0", 0, False),
+        (f'{MSEC}: strncasecmp(units, "ms", 2)', "500ms", 500, False),
+        (f"{MSEC}: whitespace before the unit", "200 ms", 200, False),
+        (f"{MSEC}: whitespace before the unit", "200\tms", 200, False),
+        (f"{MSEC}: unit in any case", "1MS", 1, False),
+        (f"{MSEC}: 'msec' starts with ms", "250msec", 250, False),
+        (f"{MSEC}: us, rounded half up", "10us", 0, False),
+        (f"{MSEC}: us, rounded half up", "1500us", 2, False),
+        (f"{MSEC}: usec", "2500usec", 3, False),
+        (f"{MSEC}: dret += 0.5", "0.0015", 2, False),
+        (f"{MSEC}: leading and trailing blanks", "  3  ", 3000, False),
+        ("config.c Directives[]: keepalive default", "1000ms", 1000, False),
+        ("config.c Directives[]: deadtime default", "30000ms", 30000, False),
+        (f"{MSEC}: only the first two letters of the unit", "500msfoo", 500, True),
+        (f"{MSEC}: only the first two letters of the unit", "2mss", 2, True),
+        (f"{MSEC}: only the first two letters of the unit", "5 ms x", 5, True),
+        (f"{MSEC}: atof stops at the second dot", "1.2.3", 1200, True),
+        (f"{MSEC}: atof of a lone dot is 0", ".", 0, True),
+        (f"{MSEC}: strchr(NUMCHARS, EOS) lets the empty string through", "", 0, True),
     ],
 )
-def test_times(text: str, msec: int) -> None:
-    assert parse_msec(text) == msec
+def test_times(path: str, text: str, msec: int, odd: bool) -> None:
+    assert parse_msec(text) == msec, path
+    assert (msec_oddity(text) is not None) == odd, path
 
 
-@pytest.mark.parametrize("text", ["", "ms", "1.2.3", "1 s", "1sec", "-1", "1e3", "abc", "5 ms x"])
-def test_bad_times_name_the_value(text: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        (f"{MSEC}: a unit other than ms/us", "1 s"),
+        (f"{MSEC}: a unit other than ms/us", "1sec"),
+        (f"{MSEC}: a unit other than ms/us", "2s"),
+        (f"{MSEC}: '-' is not in NUMCHARS", "-1"),
+        (f"{MSEC}: 'e' is a unit, not an exponent", "1e3"),
+        (f"{MSEC}: no number", "abc"),
+        (f"{MSEC}: no number", "ms"),
+    ],
+)
+def test_bad_times_name_the_value(path: str, text: str) -> None:
     with pytest.raises(ValueSyntaxError) as caught:
         parse_msec(text)
-    assert str(caught.value) == (
-        f"invalid time {text!r} (want seconds, or a number followed by ms or us)"
-    )
+    message = f"invalid time {text!r} (want seconds, or a number followed by ms or us)"
+    assert str(caught.value) == message, path
 
 
 @pytest.mark.parametrize("text", ["true", "ON", "Yes", "y", "1"])
 def test_true(text: str) -> None:
-    assert parse_bool(text) is True
+    assert parse_bool(text) is True  # glue cl_misc.c: cl_str_to_boolean, strcasecmp
 
 
 @pytest.mark.parametrize("text", ["false", "Off", "NO", "n", "0"])
@@ -65,6 +91,23 @@ def test_bad_boolean() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "value", "odd"),
+    [
+        ("12", 12, False),
+        ("12abc", 12, True),  # atoi stops at the first non-digit
+        ("abc", 0, True),  # atoi of no digits is 0
+        ("0x10", 0, True),  # atoi is decimal only
+        (" +7", 7, True),
+        ("-3", -3, True),
+        ("", 0, True),
+    ],
+)
+def test_c_atoi(text: str, value: int, odd: bool) -> None:
+    assert c_atoi(text) == value
+    assert (atoi_oddity(text) is not None) == odd
+
+
+@pytest.mark.parametrize(
     ("text", "low", "high", "message"),
     [
         ("12abc", 0, None, "invalid number '12abc'"),
@@ -74,7 +117,9 @@ def test_bad_boolean() -> None:
         ("0", 1, None, "'0' is out of range (want at least 1)"),
     ],
 )
-def test_bad_ints(text: str, low: int, high: int | None, message: str) -> None:
+def test_strict_ints_for_hbnode_own_values(
+    text: str, low: int, high: int | None, message: str
+) -> None:
     with pytest.raises(ValueSyntaxError) as caught:
         parse_int(text, low, high)
     assert str(caught.value) == message
