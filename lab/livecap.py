@@ -197,14 +197,14 @@ def capture(
 ) -> CaptureResult:
     """Stream the sources' frames to ``out`` as pcapng until a stop condition."""
     interfaces = [Interface(s.tap.label, f"{s.tap.iface} of {s.tap.node}") for s in sources]
-    writer = PcapNgWriter(out, interfaces)
     result = CaptureResult({s.tap.label: 0 for s in sources})
     deadline = time.monotonic() + min(seconds if seconds is not None else MAX_SECONDS, MAX_SECONDS)
     live = list(sources)
     written = 0
     try:
         with _sigterm_stops():
-            writer.flush()  # the header now: a reader learns the interfaces at once
+            writer = PcapNgWriter(out, interfaces)
+            out.flush()  # the header now: a reader learns the interfaces at once
             while live and (left := deadline - time.monotonic()) > 0:
                 ready, _, _ = select.select([s.sock for s in live], [], [], min(left, POLL_SECONDS))
                 batch: list[tuple[int, int, bytes, Direction]] = []
@@ -233,5 +233,5 @@ def capture(
     finally:
         result.counts = {s.tap.label: s.count for s in sources}
         with contextlib.suppress(OSError):
-            writer.flush()
+            out.flush()
     return result

@@ -41,7 +41,10 @@ def run_tshark(
     binary = require_tshark()
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
-    argv = [binary, "-n"] + (["-X", f"lua_script:{PLUGIN}"] if plugin else []) + list(args)
+    if list(args[:1]) == ["-G"]:  # -G must come first
+        argv = [binary, *args]
+    else:
+        argv = [binary, "-n"] + (["-X", f"lua_script:{PLUGIN}"] if plugin else []) + list(args)
     return subprocess.run(
         argv, capture_output=True, text=True, errors="replace", env=env, timeout=timeout
     )
