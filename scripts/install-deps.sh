@@ -40,6 +40,9 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
+# The GUI packages are all --wireshark-gui needs.
+if [ "${1:-}" = --wireshark-gui ]; then exit 0; fi
+
 PY=${PYTHON:-python3}
 here=$(pwd -P)
 # What is installed, asked from / so that this checkout (the current directory) cannot

@@ -1290,8 +1290,8 @@ local function dissect(tvb, pinfo, tree)
     local notes = state.notes[pinfo.number] or {}
     for _, n in ipairs(notes) do
         local item = root:add(F.field, tvb(0, 0))
-        item:set_text("[" .. n.text .. "]")
-        item:set_generated()
+        item:set_text(n.text)
+        item:set_generated() -- shown in brackets, as Wireshark shows what it inferred
         if n.extra then
             item:add(n.extra[1], n.extra[2]):set_generated()
         end
