@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tshark: the Heartbeat dissector's tests run it (lab/wireshark/heartbeat.lua).
+# tshark and lua5.4: the Heartbeat dissector's tests run it (lab/wireshark/heartbeat.lua)
+# in tshark's Lua and in a Lua 5.4 like the one of newer Wireshark releases.
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
-              iputils-arping curl util-linux psmisc tshark)
+              iputils-arping curl util-linux psmisc tshark lua5.4)
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.

@@ -5,6 +5,7 @@ CRC-32 of Heartbeat's ``crc`` method and base64. Each is checked here against
 published vectors (RFC 1321, FIPS 180-1, RFC 2202) and, on inputs across the
 64-byte block boundaries, against Python's hashlib/hmac and hbnode.auth. The
 authkeys reader and the auth-string splitter are held to hbnode's on a table.
+All of it runs twice: in tshark (Lua 5.2 with bit32 here) and in a plain Lua 5.4.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +25,7 @@ import pytest
 from hbnode.auth import heartbeat_crc, parse_auth_untrusted
 from hbnode.config.authkeys import parse_authkeys_text
 from hbnode.config.errors import ConfigError
+from lab.wireshark.plugin import PLUGIN
 from tests.pcap_util import capture_path
 from tests.tshark_util import assert_no_lua_error, require_tshark, run_tshark
 
@@ -187,17 +192,41 @@ def _cases() -> list[tuple[str, bytes, bytes, str]]:
     return cases
 
 
-@pytest.fixture(scope="module")
+def _run_plain_lua(work: Path) -> None:
+    """The same runner under a plain Lua 5.4 (no bit32: the native-operator path that
+    Wireshark 4.4 and later take); the file returns its helpers outside Wireshark."""
+    lua = shutil.which("lua5.4")
+    if lua is None:
+        message = "lua5.4 is not installed (apt-get install lua5.4, or make deps)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    files = [work / "runner.lua", work / "cases.txt", work / "answers.txt"]
+    done = subprocess.run(
+        [lua, "-e", f"dofile({str(PLUGIN)!r})", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module", params=["tshark", "lua5.4"])
 def answers(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> list[tuple[tuple[str, bytes, bytes, str], str]]:
-    require_tshark()
     work = tmp_path_factory.mktemp("lua")
     cases = _cases()
     (work / "cases.txt").write_text(
         "".join(f"{kind}\t{key.hex()}\t{data.hex()}\n" for kind, key, data, _ in cases)
     )
     (work / "runner.lua").write_text(RUNNER)
+    if request.param == "lua5.4":
+        _run_plain_lua(work)
+        got = (work / "answers.txt").read_text().splitlines()
+        assert len(got) == len(cases)
+        return list(zip(cases, got, strict=True))
+    require_tshark()
     done = run_tshark(
         [
             "-X",
@@ -261,8 +290,6 @@ def test_auth_string_split_agrees_with_hbnode(
 
 def test_the_plugin_loads_once_when_named_twice(tmp_path: Path) -> None:
     """Installed and given with -X: the second copy steps aside, no error."""
-    from lab.wireshark.plugin import PLUGIN
-
     done = run_tshark(
         ["-X", f"lua_script:{PLUGIN}", "-r", str(capture_path()), "-c", "1"], tmp_path
     )
