@@ -51,13 +51,6 @@ else
     band, bor, bxor, bnot, lshift, rshift, lrotate = table.unpack(ops)
 end
 local TWO32 = 4294967296
-local function add32(...)
-    local sum = 0
-    for i = 1, select("#", ...) do
-        sum = sum + select(i, ...)
-    end
-    return sum % TWO32
-end
 
 ---------------------------------------------------------------------------------
 -- Digests (protocol.md §2.2): md5/sha1 HMACs and Heartbeat's CRC-32
@@ -85,7 +78,7 @@ local function md_pad(data, little_endian)
     return data .. "\128" .. string.rep("\0", zeros) .. length
 end
 
--- MD5 (RFC 1321): per-round shifts, and the sine-derived constants of §3.4.
+-- MD5 (RFC 1321): per-round shifts, and the sine-derived constants of its §3.4.
 local MD5_S = {
     7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
     5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
@@ -527,7 +520,8 @@ local function classic_line(f, depth)
     return nil -- type 5, or a nested message the classic text cannot carry
 end
 
--- The lines of msg (without its top-level auth fields when top is false), or nil.
+-- The classic lines of msg (its top-level auth fields left out), framed in
+-- ">>>"/"<<<" when asked; nil when the classic text cannot carry it.
 classic_lines = function(msg, depth, framed)
     local parts = {}
     for _, f in ipairs(msg.fields) do
@@ -1060,7 +1054,7 @@ local function value_text(f)
 end
 
 -- The item for a field of the catalogue, or nil when its type does not fit.
-local function add_known(tree, tvb, f, msg_type, encoding, pinfo)
+local function add_known(tree, tvb, f, msg_type, encoding)
     local spec = KNOWN[f.name]
     local rng = range(tvb, f.off, f.len)
     if spec.kind == "uuid" then
@@ -1105,7 +1099,7 @@ end
 local add_message
 
 -- The generic name/type/value children every field has.
-local function add_generic(item, tvb, f, encoding, depth, msg_type, pinfo)
+local function add_generic(item, tvb, f, encoding, depth, msg_type)
     if f.len_digits then
         add(item, F.field_len, range(tvb, f.off, f.len_digits), f.nslen)
     end
@@ -1127,16 +1121,16 @@ local function add_generic(item, tvb, f, encoding, depth, msg_type, pinfo)
     elseif f.child then
         local sub = add(item, F.message, vrng)
         sub:set_text("Nested message (" .. #f.child.fields .. " fields)")
-        add_message(sub, tvb, f.child, encoding, depth + 1, msg_type, pinfo)
+        add_message(sub, tvb, f.child, encoding, depth + 1, msg_type)
     end
 end
 
 -- One item per field, in wire order. Named fields only at the top level, so
 -- that heartbeat.t means the message's own type, not a nested one's.
-add_message = function(tree, tvb, msg, encoding, depth, msg_type, pinfo)
+add_message = function(tree, tvb, msg, encoding, depth, msg_type)
     for _, f in ipairs(msg.fields) do
         if f.name then -- a field whose parsing failed half-way has no name yet
-            local item = depth == 0 and KNOWN[f.name] and add_known(tree, tvb, f, msg_type, encoding, pinfo)
+            local item = depth == 0 and KNOWN[f.name] and add_known(tree, tvb, f, msg_type, encoding)
             if not item then
                 item = add(tree, F.field, range(tvb, f.off, f.len))
                 item:set_text(f.name .. ": " .. clean(value_text(f)))
@@ -1145,7 +1139,7 @@ add_message = function(tree, tvb, msg, encoding, depth, msg_type, pinfo)
                         f.name, TYPE_NAMES[f.ftype] or "?"))
                 end
             end
-            add_generic(item, tvb, f, encoding, depth, msg_type, pinfo)
+            add_generic(item, tvb, f, encoding, depth, msg_type)
         end
     end
 end
@@ -1258,7 +1252,7 @@ local function dissect(tvb, pinfo, tree)
     local tags = {}
     root:add(F.encoding, range(tvb, 0, 4), result.encoding or "unknown")
     local msg_type = first_string(result.message, "t")
-    add_message(root, tvb, result.message, result.encoding, 0, msg_type, pinfo)
+    add_message(root, tvb, result.message, result.encoding, 0, msg_type)
     local auth_item
     if result.trailer then
         auth_item = root:add(F.trailer, range(tvb, result.trailer.off, result.trailer.len), clean(result.trailer.text))
