@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
 
-.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood
+.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot
 
 deps:
 	@bash scripts/install-deps.sh
@@ -148,6 +148,11 @@ report: deps
 	$(BENCH_ENV) $(HBLAB) report $(SCENARIO) --impl '$(or $(IMPL),heartbeat)' \
 	  --profile $(PROFILE) -o build/report/$(or $(IMPL),heartbeat)-$(SCENARIO).svg
 	$(BENCH_ENV) $(HBLAB) topology -o build/report/topology.svg
+
+## make wireshark-screenshot: docs/wireshark-heartbeat.png from a real Wireshark under
+## Xvfb (installs wireshark, xvfb, xdotool and imagemagick first).
+wireshark-screenshot:
+	bash scripts/wireshark-screenshot.sh
 
 ## make bench-codec: how many datagrams per second hbnode decodes and verifies.
 bench-codec:

@@ -8,6 +8,7 @@ failed step in a node, a Docker engine that does not answer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -117,10 +118,18 @@ def make_parser() -> argparse.ArgumentParser:
     netem.add_argument("iface")
     netem.add_argument("spec", nargs="+", help="loss 20%% delay 50ms … | clear")
 
-    cap = sub.add_parser("capture", help="tcpdump an interface of a node to a pcap file")
-    cap.add_argument("node")
-    cap.add_argument("iface")
-    cap.add_argument("-w", dest="out", type=Path, required=True)
+    cap = sub.add_parser(
+        "capture",
+        help="tcpdump an interface of a node to a pcap file, or several live to one pcapng",
+    )
+    cap.add_argument("node", nargs="?")
+    cap.add_argument("iface", nargs="?")
+    cap.add_argument(
+        "--live",
+        metavar="NODE:IFACE,…",
+        help="these interfaces as one pcapng stream with named interfaces (-w - for stdout)",
+    )
+    cap.add_argument("-w", dest="out", type=Path, required=True, help="FILE, or - for stdout")
     cap.add_argument("--seconds", type=float)
     cap.add_argument("--filter", default="", help="a tcpdump filter, e.g. 'udp port 694'")
 
@@ -132,6 +141,14 @@ def make_parser() -> argparse.ArgumentParser:
     dump.add_argument("--json", action="store_true")
     dump.add_argument("--count", type=int, help="stop after N heartbeat packets (live)")
     dump.add_argument("--seconds", type=float, help="stop after N seconds (live)")
+    dump.add_argument(
+        "--tshark", action="store_true", help="decode with tshark and heartbeat.lua, not scapy"
+    )
+    ws = sub.add_parser("wireshark", help="the Heartbeat dissector for Wireshark and tshark")
+    ws_sub = ws.add_subparsers(dest="ws_command", required=True)
+    install = ws_sub.add_parser("install", help="put it in your personal Wireshark plugins")
+    install.add_argument("--copy", action="store_true", help="copy instead of a symlink")
+    ws_sub.add_parser("path", help="print where heartbeat.lua is")
     _add_bench_parsers(sub)
     for command in sub.choices.values():
         _common_options(command, top=False)
@@ -212,6 +229,16 @@ def _cmd_up(lab: Lab, args: argparse.Namespace) -> int:
 
 
 def _cmd_dump(lab: Lab, args: argparse.Namespace) -> int:
+    if args.tshark:
+        from lab.wireshark import tshark
+
+        if args.read is not None:
+            return tshark.dump_file(args.read, args.authkeys, args.json)
+        if not (args.node and args.iface):
+            raise LabError("dump wants --read FILE.pcap or NODE IFACE")
+        return tshark.dump_live(
+            lab, args.node, args.iface, args.authkeys, args.json, args.count, args.seconds
+        )
     from lab import dump  # scapy loads slowly: only for the commands that need it
 
     if args.read is None:
@@ -223,6 +250,46 @@ def _cmd_dump(lab: Lab, args: argparse.Namespace) -> int:
         netns = lab.require_up().nodes[args.node].netns
         return dump.dump_live(netns, args.iface, args.authkeys, args.json, args.count, args.seconds)
     return dump.dump_file(args.read, args.authkeys, args.json)
+
+
+def _cmd_capture(lab: Lab, args: argparse.Namespace) -> int:
+    if args.live is None:
+        if not (args.node and args.iface):
+            raise LabError("capture wants NODE IFACE, or --live NODE:IFACE,…")
+        return lab.capture(args.node, args.iface, args.out, args.seconds, args.filter)
+    if args.node or args.iface:
+        raise LabError("capture takes NODE IFACE or --live NODE:IFACE,…, not both")
+    if args.filter:
+        raise LabError("--filter is for tcpdump captures; with --live, filter in Wireshark")
+    from lab import livecap
+
+    to_stdout = str(args.out) == "-"
+    if to_stdout and sys.stdout.isatty():
+        raise LabError("-w - writes pcapng: pipe it (| tshark -i -, | wireshark -k -i -)")
+    sources = livecap.open_sources(lab, livecap.parse_taps(args.live))
+    try:
+        with contextlib.ExitStack() as stack:
+            out = sys.stdout.buffer if to_stdout else stack.enter_context(args.out.open("wb"))
+            result = livecap.capture(sources, out, args.seconds)
+    finally:
+        livecap.close_sources(sources)
+    if result.stopped_by == "reader-gone" and to_stdout:
+        # Python would report the closed pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    print(f"hblab capture: {result.summary()}", file=sys.stderr)
+    return 0
+
+
+def _cmd_wireshark(args: argparse.Namespace) -> int:
+    from lab.wireshark import plugin
+
+    if args.ws_command == "path":
+        print(plugin.PLUGIN)
+        return 0
+    target = plugin.install(copy=args.copy)
+    how = "copied to" if args.copy else "linked from"
+    print(f"{plugin.PLUGIN} {how} {target}")
+    return 0
 
 
 def dispatch(lab: Lab, args: argparse.Namespace) -> int:
@@ -261,7 +328,7 @@ def dispatch(lab: Lab, args: argparse.Namespace) -> int:
     elif cmd == "netem":
         lab.netem(args.node, args.iface, _parse_netem(args.spec))
     elif cmd == "capture":
-        return lab.capture(args.node, args.iface, args.out, args.seconds, args.filter)
+        return _cmd_capture(lab, args)
     elif cmd == "dump":
         return _cmd_dump(lab, args)
     return 0
@@ -317,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("report", "topology"):
         needs_root = getattr(args, "read", None) is None and args.command == "report"
     try:
+        if args.command == "wireshark":  # the user's own plugins folder: no root, no lab
+            return _cmd_wireshark(args)
         if needs_root and os.geteuid() != 0:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):

@@ -8,16 +8,11 @@ authenticated as the daemon would (``auth=ok|bad``), otherwise ``auth=unchecked`
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import select
 import socket
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,47 +23,33 @@ from scapy.packet import Packet
 from scapy.utils import PcapReader
 
 from lab import netsock
+from lab.dumpfmt import (
+    HeartbeatRecord,
+    format_json,
+    format_line,
+    load_keys,
+    quiet_broken_pipe,
+    write_records,
+)
 from lab.errors import LabError
-from lab.hbcodec import AuthkeysError, CodecError, Keyring, Message, load_authkeys, verify
+from lab.hbcodec import CodecError, Keyring, Message, verify
 from lab.hbpacket import Heartbeat
+
+__all__ = [  # the record and its formats live in lab.dumpfmt (no scapy needed there)
+    "HeartbeatRecord",
+    "dump_file",
+    "dump_live",
+    "format_json",
+    "format_line",
+    "live_records",
+    "load_keys",
+    "record",
+    "records",
+    "write_records",
+]
 
 MAX_LIVE_SECONDS = 24 * 3600.0  # a forgotten live dump still ends
 _SNAPLEN = 65535
-
-
-@dataclass(slots=True)
-class HeartbeatRecord:
-    """What a dump shows of one packet; ``asdict`` of it is the ``--json`` object."""
-
-    time: float  # seconds since the epoch (capture or receive time)
-    ip_src: str
-    sport: int
-    ip_dst: str
-    dport: int
-    t: str | None
-    src: str | None
-    seq: str | None
-    auth: str  # ok | bad | unchecked
-    reason: str | None = None  # why auth=bad, or why the payload did not decode
-    encoding: str | None = None
-    size: int = 0
-    fields: list[tuple[str, Any]] = field(default_factory=list)
-
-
-def load_keys(path: Path | None) -> Keyring | None:
-    """The authkeys to verify with, or None.
-
-    Read by the lab's own reader, which has no mode-600 rule: that rule protects
-    a running node, while a dump often reads a copy taken out of the lab.
-    """
-    if path is None:
-        return None
-    try:
-        return load_authkeys(path)
-    except OSError as exc:
-        raise LabError(f"cannot read {path}: {exc.strerror}") from exc
-    except AuthkeysError as exc:
-        raise LabError(str(exc)) from exc
 
 
 def _json_value(value: object) -> Any:
@@ -119,31 +100,6 @@ def records(packets: Iterable[Packet], keys: Keyring | None) -> Iterator[Heartbe
             yield record(pkt, keys)
 
 
-def format_line(rec: HeartbeatRecord) -> str:
-    """``TIME SRC:PORT→DST:PORT t= src= seq= auth=`` (``-`` for an absent field)."""
-    stamp = datetime.fromtimestamp(rec.time).strftime("%H:%M:%S.%f")
-    line = (
-        f"{stamp} {rec.ip_src}:{rec.sport}→{rec.ip_dst}:{rec.dport}"
-        f" t={rec.t or '-'} src={rec.src or '-'} seq={rec.seq or '-'} auth={rec.auth}"
-    )
-    return f"{line} ({rec.reason})" if rec.reason else line
-
-
-def format_json(rec: HeartbeatRecord) -> str:
-    """One JSON object per line (``t``, ``src``, ``seq``, ``auth``, ``time``, ``ip_*``…)."""
-    return json.dumps(asdict(rec), ensure_ascii=False)
-
-
-def write_records(recs: Iterable[HeartbeatRecord], as_json: bool, out: TextIO) -> int:
-    """Print each record as it comes (live dumps must not buffer); returns the count."""
-    count = 0
-    for rec in recs:
-        out.write((format_json(rec) if as_json else format_line(rec)) + "\n")
-        out.flush()
-        count += 1
-    return count
-
-
 def dump_file(
     path: Path, authkeys: Path | None, as_json: bool = False, out: TextIO | None = None
 ) -> int:
@@ -153,19 +109,9 @@ def dump_file(
         reader = PcapReader(str(path))
     except (OSError, Scapy_Exception) as exc:  # Scapy_Exception: not a capture file
         raise LabError(f"cannot read pcap {path}: {exc}") from exc
-    with reader, _quiet_broken_pipe():
+    with reader, quiet_broken_pipe():
         write_records(records(reader, keys), as_json, out or sys.stdout)
     return 0
-
-
-@contextlib.contextmanager
-def _quiet_broken_pipe() -> Iterator[None]:
-    """``hblab dump … | head`` is normal use: a closed reader ends the dump quietly."""
-    try:
-        yield
-    except BrokenPipeError:
-        # Python would report the pipe again when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _frames(sock: socket.socket, deadline: float) -> Iterator[tuple[float, bytes]]:
@@ -202,7 +148,7 @@ def dump_live(
         sock = netsock.packet_socket(netns, iface)
     except OSError as exc:
         raise LabError(f"cannot sniff {iface} in {netns}: {exc}") from exc
-    with sock, _quiet_broken_pipe():
+    with sock, quiet_broken_pipe():
         recs: Iterable[HeartbeatRecord] = live_records(sock, keys, deadline)
         if count is not None:
             recs = (rec for _, rec in zip(range(count), recs, strict=False))

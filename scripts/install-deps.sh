@@ -2,15 +2,20 @@
 # Installs what the lab and the tests need on a fresh Debian machine (run as root).
 # Idempotent: a second run installs nothing and takes about a second.
 # --docker: what the containerized lab needs (make images, make engine-start) instead.
+# --wireshark-gui: Wireshark itself under Xvfb (make wireshark-screenshot) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# tshark and lua5.4: the Heartbeat dissector's tests run it (lab/wireshark/heartbeat.lua)
+# in tshark's Lua and in a Lua 5.4 like the one of newer Wireshark releases.
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
-              iputils-arping curl util-linux psmisc nftables)
+              iputils-arping curl util-linux psmisc nftables tshark lua5.4)
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.
   APT_PACKAGES=(docker.io docker-compose debootstrap)
+elif [ "${1:-}" = --wireshark-gui ]; then
+  APT_PACKAGES=(wireshark xvfb xdotool imagemagick)
 fi
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -29,9 +34,15 @@ if ((${#need_apt[@]})); then
     made_policy=yes
   fi
   trap '[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  # wireshark-common asks whether non-root users may capture: answer no, without asking
+  # (the lab captures as root, and a setuid dumpcap is not ours to add).
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+
+# The GUI packages are all --wireshark-gui needs.
+if [ "${1:-}" = --wireshark-gui ]; then exit 0; fi
 
 PY=${PYTHON:-python3}
 here=$(pwd -P)
