@@ -587,87 +587,215 @@ local function first_string(msg, name)
 end
 
 ---------------------------------------------------------------------------------
--- authkeys (protocol.md §2.1), parsed like hbnode.config.authkeys
+-- authkeys (protocol.md §2.1), read exactly as hbnode.config.authkeys reads it,
+-- which follows Heartbeat's auth.c parse_authfile:
+--   a line whose first non-blank character is "a" is an auth line, sscanf("auth %d")
+--     ("auth1", "auth +1", "auth 01", "auth 1x": all 1); the last one in force when a
+--     key line is read decides whether that key line becomes the signing key;
+--   any other non-blank, non-comment line is a key line, sscanf("%d%s%s"): index,
+--     method, key are the first three words ("1sha1 k", "01 sha1 k"), the rest of
+--     the line is ignored (a key with spaces signs with its first word), and a "#"
+--     read as the key is part of it; a later line for the same index replaces it.
 ---------------------------------------------------------------------------------
-local function is_index(text)
-    return text:match("^[0-9]+$") ~= nil and #text <= 2 and tonumber(text) < 16
-end
+local BLANK = "[ \t\n\v\f\r]" -- isspace() in the C locale (Python's \s under re.ASCII)
+local TOKEN = "[^ \t\n\v\f\r]"
 
-local function uncomment(words, start)
-    for i = start, #words do
-        if words[i]:sub(1, 1) == "#" then
-            local kept = {}
-            for j = 1, i - 1 do
-                kept[j] = words[j]
-            end
-            return kept
-        end
+-- Python's int() of "[+-]?[0-9]+": a number to compare with, and its exact text.
+-- One too long for any index is held as +-1e9 (no index, and no overflow).
+local function decimal(sign, digits)
+    digits = digits:gsub("^0+", "")
+    if digits == "" then
+        return 0, "0"
     end
-    return words
+    local value = #digits > 9 and 1e9 or tonumber(digits)
+    if sign == "-" then
+        return -value, "-" .. digits
+    end
+    return value, digits
 end
 
--- Returns {outbound = N, keys = {[N] = {index, method, secret}}} or nil, "file:line: why".
+-- s without the characters of class (a one-character pattern) at either end; in
+-- linear time (a gsub with "+$" would go quadratic on a long run of blanks).
+local function strip(s, class)
+    local first, last = 1, #s
+    while first <= last and s:sub(first, first):find(class) do
+        first = first + 1
+    end
+    while last >= first and s:sub(last, last):find(class) do
+        last = last - 1
+    end
+    return s:sub(first, last)
+end
+
+-- What follows the words sscanf read, unless it is only blanks or a comment.
+local function trailing(rest)
+    rest = strip(rest, BLANK)
+    return rest:sub(1, 1) ~= "#" and rest or ""
+end
+
+-- For the messages, worded as hbnode's: Python's str.strip()/rstrip() and repr(),
+-- on the ASCII characters (other bytes are shown as they are).
+local PY_SPACE = "[ \t\n\v\f\r\28-\31]"
+local function py_rstrip(s)
+    local last = #s
+    while last > 0 and s:sub(last, last):find(PY_SPACE) do
+        last = last - 1
+    end
+    return s:sub(1, last)
+end
+local function py_strip(s)
+    return strip(s, PY_SPACE)
+end
+local function py_repr(s)
+    local quote = (s:find("'", 1, true) and not s:find('"', 1, true)) and '"' or "'"
+    local escapes = { ["\\"] = "\\\\", ["\t"] = "\\t", ["\n"] = "\\n", ["\r"] = "\\r", [quote] = "\\" .. quote }
+    return quote .. s:gsub("[\0-\31\127\\'\"]", function(c)
+        return escapes[c] or (c == "'" or c == '"') and c or string.format("\\x%02x", c:byte())
+    end) .. quote
+end
+
+local METHODS = { crc = true, md5 = true, sha1 = true } -- plugin names: case matters
+
+-- Returns keys, nil, warnings or nil, errors, warnings: keys is
+-- {outbound = N, keys = {[N] = {index, method, secret}}}; errors is every problem as
+-- "file:line: why" in file order, joined by "; "; warnings a list of the same form.
 local function parse_authkeys(text, path)
-    local keys, key_lines, outbound, auth_line = {}, {}, nil, nil
+    local st = { authnum = -1, authtext = "-1", keys = {}, key_lines = {}, errors = {}, warnings = {} }
+    local function problem(list, line, message)
+        list[#list + 1] = { line = line, text = path .. (line and ":" .. line or "") .. ": " .. message }
+    end
     local number = 0
-    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    for raw in (text .. "\n"):gmatch("([^\n]*)\n") do
         number = number + 1
-        local words = {}
-        for word in line:gmatch("%S+") do
-            words[#words + 1] = word
-        end
-        local where = path .. ":" .. number .. ": "
-        if #words > 0 and words[1]:sub(1, 1) ~= "#" then
-            if words[1] == "auth" then
-                words = uncomment(words, 3)
-                if auth_line then
-                    return nil, where .. "more than one auth directive"
-                end
-                if #words ~= 2 or not is_index(words[2]) then
-                    return nil, where .. "invalid auth line (want: auth N, N 0..15)"
-                end
-                outbound, auth_line = tonumber(words[2]), number
+        local body = raw:gsub("^[ \t\n\r\f]+", "") -- heartbeat.h WHITESPACE: no \v
+        local shown = py_rstrip(raw)
+        if body == "" or body:sub(1, 1) == "#" then
+            -- a blank line or a comment
+        elseif body:sub(1, 1) == "a" then
+            local sign, digits, rest = body:match("^auth" .. BLANK .. "*([+-]?)([0-9]+)(.*)$")
+            if not digits then
+                problem(st.errors, number, "Invalid auth line [" .. shown .. "] in " .. path)
             else
-                words = uncomment(words, 4)
-                local method, secret = words[2], words[3] or ""
-                if #words < 2 or not words[1]:match("^[0-9]+$") or not is_index(words[1]) then
-                    return nil, where .. "invalid key line (want: N method [key], N 0..15)"
+                if st.auth_line then
+                    problem(st.warnings, number, "auth given again (first on line " .. st.auth_line
+                        .. "): only key lines after this one can become the signing key")
                 end
-                local index = tonumber(words[1])
-                if method ~= "crc" and method ~= "md5" and method ~= "sha1" then
-                    return nil, where .. "invalid authtype [" .. method .. "] (want crc, md5 or sha1)"
-                elseif #words > 3 then
-                    return nil, where .. "a key is a single word with no spaces"
-                elseif (method == "crc") ~= (secret == "") then
-                    return nil, where .. (method == "crc" and "crc doesn't use a key" or method .. " requires a key")
-                elseif key_lines[index] then
-                    return nil, where .. "key " .. index .. " is defined twice"
+                st.authnum, st.authtext = decimal(sign, digits)
+                st.auth_line = number
+                if trailing(rest) ~= "" then
+                    problem(st.warnings, number, py_repr(py_strip(rest)) .. " after 'auth " .. st.authtext .. "' is ignored")
                 end
-                keys[index] = { index = index, method = method, secret = secret }
-                key_lines[index] = number
+            end
+        else
+            -- \s*([+-]?[0-9]+)\s*(\S+)\s*(\S*)(.*): the digits give their last one
+            -- back to the method when nothing else follows them ("15" is 1, "5").
+            local sign, digits, after = body:match("^" .. BLANK .. "*([+-]?)([0-9]+)()")
+            local name, secret, rest
+            if digits then
+                name, secret, rest = body:match("^" .. BLANK .. "*(" .. TOKEN .. "+)" .. BLANK .. "*(" .. TOKEN
+                    .. "*)(.*)$", after)
+                if not name and #digits > 1 then
+                    digits, name, secret, rest = digits:sub(1, -2), digits:sub(-1), "", ""
+                end
+            end
+            local index, index_text
+            if name then
+                index, index_text = decimal(sign, digits)
+            end
+            if not name then
+                problem(st.errors, number, "Auth line [" .. shown .. "] is invalid.")
+            elseif index < 0 or index >= 16 then
+                problem(st.errors, number, "Invalid authnum [" .. index_text .. "] in " .. path .. " (want 0..15)")
+            elseif not METHODS[name] then
+                problem(st.errors, number, "Invalid authtype [" .. name .. "] (want crc, md5 or sha1)")
+            elseif name == "crc" and secret ~= "" then
+                problem(st.errors, number, "Auth method [crc] doesn't use a key")
+            elseif name ~= "crc" and secret == "" then
+                problem(st.errors, number, "Auth method [" .. name .. "] requires a key")
+            else
+                if secret:sub(1, 1) == "#" then
+                    problem(st.warnings, number, "the key is " .. py_repr(secret) .. ": a '#' here is part of the key, not a comment")
+                elseif trailing(rest) ~= "" then
+                    problem(st.warnings, number, "the key is only " .. py_repr(secret) .. ": the words after it ("
+                        .. py_repr(py_strip(rest)) .. ") are ignored")
+                end
+                if st.key_lines[index] then
+                    problem(st.warnings, number, "key " .. index_text .. " is defined again (first on line "
+                        .. st.key_lines[index] .. "); this one counts")
+                end
+                st.keys[index] = { index = index, method = name, secret = secret }
+                st.key_lines[index] = number
+                if index == st.authnum then
+                    st.outbound = index
+                end
             end
         end
     end
-    if not outbound then
-        return nil, path .. ": Missing auth directive in keyfile"
-    elseif not keys[outbound] or key_lines[outbound] < auth_line then
-        return nil, path .. ": Auth Key [" .. outbound .. "] not found in keyfile (after the auth line)"
+    if st.outbound == nil then
+        if st.authnum < 0 then
+            problem(st.errors, nil, "Missing auth directive in keyfile [" .. path .. "]")
+        else
+            local message = "Auth Key [" .. st.authtext .. "] not found in keyfile [" .. path .. "]"
+            local line = st.key_lines[st.authnum]
+            if line and line < st.auth_line then
+                message = message .. ": key " .. st.authtext .. " is on line " .. line
+                    .. "; Heartbeat only looks after 'auth'"
+            end
+            problem(st.errors, st.auth_line, message)
+        end
     end
-    return { outbound = outbound, keys = keys }
+    local warnings = {}
+    for i, w in ipairs(st.warnings) do
+        warnings[i] = w.text
+    end
+    if #st.errors > 0 then
+        -- file order; the problems of the whole file (no line) last; stable
+        for i, e in ipairs(st.errors) do
+            e.order = i
+        end
+        table.sort(st.errors, function(a, b)
+            local la, lb = a.line or math.huge, b.line or math.huge
+            if la ~= lb then
+                return la < lb
+            end
+            return a.order < b.order
+        end)
+        local texts = {}
+        for i, e in ipairs(st.errors) do
+            texts[i] = e.text
+        end
+        return nil, table.concat(texts, "; "), warnings
+    end
+    return { outbound = st.outbound, keys = st.keys }, nil, warnings
 end
 
--- sscanf("%d %s") on the auth string: blanks, a decimal index, blanks, a token.
-local function parse_auth_string(text)
-    local index, digest = text:match("^[ \t\n\v\f\r]*([+-]?[0-9]+)[ \t\n\v\f\r]+([^ \t\n\v\f\r\0]+)")
-    if not index then
+-- The auth string (the trailer, or an auth field) split as hbnode.auth's
+-- parse_auth_untrusted splits it, which is C's sscanf("%d %s"): blanks, a decimal
+-- index with an optional sign taking every digit ("31" is no (3, "1")), then zero
+-- or more blanks (the format's blank matches none too: "3abc" is (3, "abc")), then
+-- a token ending at a blank or NUL; the rest is ignored. Returns the index, the
+-- digest and where each starts in text (1-based), the index's length; nil when
+-- it does not parse. An index too long to be real is -1, which no key has.
+local function scan_auth_string(text)
+    local index_at, sign, digits, after = text:match("^" .. BLANK .. "*()([+-]?)([0-9]+)()")
+    if not digits then
         return nil
     end
-    local digits = index:gsub("^[+-]", "")
-    if #digits > 6 then -- no index 0..15 is that long
-        return -1, digest
+    local digest_at, digest = text:match("^" .. BLANK .. "*()([^ \t\n\v\f\r\0]+)", after)
+    if not digest then
+        return nil
     end
-    local value = tonumber(digits)
-    return index:sub(1, 1) == "-" and (value == 0 and 0 or -value) or value, digest
+    local index = -1
+    if #digits <= 6 then -- no index 0..15 is longer
+        index = tonumber(digits)
+        index = sign == "-" and index ~= 0 and -index or index
+    end
+    return index, digest, index_at, after - index_at, digest_at
+end
+
+local function parse_auth_string(text)
+    local index, digest = scan_auth_string(text)
+    return index, digest
 end
 
 -- The signature verdict: {ok, failure, index, method, digest, expected}. The
@@ -810,6 +938,8 @@ local E = {
     bad = ProtoExpert.new("heartbeat.signature.bad", "Bad signature", group.CHECKSUM, severity.ERROR),
     inner_bad = ProtoExpert.new("heartbeat.signature.inner_bad", "Bad inner auth field", group.CHECKSUM, severity.WARN),
     keyfile = ProtoExpert.new("heartbeat.keyfile_error", "authkeys file unusable", group.PROTOCOL, severity.WARN),
+    keyfile_note = ProtoExpert.new("heartbeat.keyfile_warning", "authkeys file: read, with a warning",
+        group.PROTOCOL, severity.NOTE),
     bad_number = ProtoExpert.new("heartbeat.bad_number", "Not a valid number", group.PROTOCOL, severity.WARN),
     bad_type = ProtoExpert.new("heartbeat.bad_type", "Unexpected field type", group.PROTOCOL, severity.WARN),
     seq_back = ProtoExpert.new("heartbeat.analysis.seq_back", "Sequence number goes back", group.SEQUENCE, severity.WARN),
@@ -843,6 +973,7 @@ local function reset_state()
         keys_path = nil, -- the path the keys were read from
         keyset = nil,
         keys_error = nil,
+        keys_warnings = {}, -- what hbnode warns about in the file, as "file:line: what"
         verdicts = {}, -- frame number -> signature verdicts (they cost a digest each)
         notes = {}, -- frame number -> sequence analysis notes (first pass only)
         senders = {}, -- interface + sender -> {hg, max, seen}
@@ -855,6 +986,7 @@ local function keyset()
     local path = hb.prefs.authkeys or ""
     if path ~= state.keys_path then
         state.keys_path, state.keyset, state.keys_error, state.verdicts = path, nil, nil, {}
+        state.keys_warnings = {}
         if path ~= "" then
             local handle, err = io.open(path, "rb")
             if not handle then
@@ -862,11 +994,11 @@ local function keyset()
             else
                 local text = handle:read("*a") or ""
                 handle:close()
-                state.keyset, state.keys_error = parse_authkeys(text, path)
+                state.keyset, state.keys_error, state.keys_warnings = parse_authkeys(text, path)
             end
         end
     end
-    return state.keyset, state.keys_error
+    return state.keyset, state.keys_error, state.keys_warnings
 end
 
 function hb.init()
@@ -1191,9 +1323,12 @@ local function add_verdict(tree, verdict, error_field)
 end
 
 local function add_signatures(root, tvb, pinfo, data, result, auth_item)
-    local keys, keys_error = keyset()
+    local keys, keys_error, keys_warnings = keyset()
     if keys_error then
         root:add_proto_expert_info(E.keyfile, keys_error)
+    end
+    for _, warning in ipairs(keys_warnings or {}) do
+        root:add_proto_expert_info(E.keyfile_note, warning)
     end
     if not keys then
         return nil
@@ -1256,11 +1391,11 @@ local function dissect(tvb, pinfo, tree)
     local auth_item
     if result.trailer then
         auth_item = root:add(F.trailer, range(tvb, result.trailer.off, result.trailer.len), clean(result.trailer.text))
-        local index, digest = parse_auth_string(result.trailer.text)
+        local index, digest, index_at, index_len, digest_at = scan_auth_string(result.trailer.text)
         if index then
-            auth_item:add(F.auth_index, range(tvb, result.trailer.text_off, 1), index)
-            auth_item:add(F.auth_digest, range(tvb, result.trailer.text_off + #result.trailer.text - #digest,
-                #digest), clean(digest))
+            local base = result.trailer.text_off - 1
+            auth_item:add(F.auth_index, range(tvb, base + index_at, index_len), index)
+            auth_item:add(F.auth_digest, range(tvb, base + digest_at, #digest), clean(digest))
         end
     end
     if result.malformed then

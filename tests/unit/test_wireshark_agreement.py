@@ -16,14 +16,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
-from hbnode.auth import AuthKeys, check_untrusted
-from hbnode.config.authkeys import parse_authkeys_text
+from hbnode.auth import AuthKeys, check_untrusted, parse_auth_untrusted
+from hbnode.config.authkeys import parse_authkeys_text, read_authkeys_text
 from hbnode.message import Field, FieldType, Message
 from hbnode.wire import (
     EncodeError,
@@ -34,10 +36,11 @@ from hbnode.wire import (
     encode_classic,
     encode_netstring,
     verify_datagram,
+    with_inner_auth,
 )
 from lab.wireshark.tshark import is_true
 from tests.pcap_util import capture_path, fixtures_dir, udp_datagrams
-from tests.tshark_util import ek_packets, one, values
+from tests.tshark_util import assert_no_lua_error, ek_packets, one, run_tshark, values
 
 HEX_FIELDS = ("seq", "hg", "ts", "dt", "ackseq")
 DEC_FIELDS = ("ttl", "protocol")
@@ -298,6 +301,40 @@ def built_datagrams() -> list[bytes]:
     wrong_inner = messages[3].copy()
     wrong_inner.add("auth", "2 0123")
     out.append(encode_netstring(wrong_inner, keys_by_index[2], inner_auth=False))
+    for message in messages[6:12]:
+        out += auth_string_variants(message, keys_by_index[2])
+    return out
+
+
+def _respell(auth: str) -> list[str]:
+    """``"N digest"`` written other ways sscanf("%d %s") reads: no blank (a digest
+    starting with a digit then joins the index), blanks first, words after, +0N."""
+    index, digest = auth.split(" ")
+    return [index + digest, f" \t{index}\v{digest} and more", f"+0{index} {digest}"]
+
+
+def with_trailer(datagram: bytes, auth: str) -> bytes:
+    """A netstring datagram with its auth trailer replaced by ``auth``."""
+    body = datagram[: datagram.rindex(b"%%%\n") + 4]
+    raw = auth.encode()
+    return body + f"{len(raw)}:".encode() + raw + b","
+
+
+def auth_string_variants(message: Message, keys: AuthKeys) -> list[bytes]:
+    """The trailer, the inner auth field and a classic auth field, each respelled."""
+    out = []
+    datagram = encode_netstring(message, keys)
+    trailer = decode_untrusted(datagram).auth_string
+    assert trailer is not None
+    out += [with_trailer(datagram, auth) for auth in _respell(trailer)]
+    signed = with_inner_auth(message, keys)
+    inner = signed.get("auth")
+    assert inner is not None
+    for auth in _respell(inner):
+        respelled = signed.copy()
+        respelled.set("auth", auth)
+        out.append(encode_netstring(respelled, keys, inner_auth=False))
+        out.append(encode_classic(respelled, None))
     return out
 
 
@@ -329,6 +366,66 @@ def test_built_datagrams_agree(keys_text: str | None, tmp_path: Path) -> None:
             if not p.endswith(b"junk") and _decodes(p)
         }
         assert results >= {(e, ok) for e in Encoding for ok in (True, False)}
+
+
+AUTH_STRING = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]++)[ \t\n\v\f\r]*([^ \t\n\v\f\r\0]+)")
+
+
+def test_auth_string_parts_and_keyfile_warnings(tmp_path: Path) -> None:
+    """The trailer's index and digest as sscanf("%d %s") reads them ("2<digest>" with
+    no blank; a digest that starts with a digit joins the index), each pointing at its
+    own bytes; and a key of several words signs with its first word, with hbnode's
+    warning shown as expert info."""
+    keys = AuthKeys(2, parse_authkeys_text(MULTI_KEYS).keys)
+    payloads = [p for m in golden_messages()[:8] for p in auth_string_variants(m, keys)[:3]]
+    pcap = tmp_path / "auth.pcap"
+    write_pcap(pcap, payloads)
+    authkeys = tmp_path / "authkeys"
+    authkeys.write_text("auth 2\n2 sha1 SecretKey and more\n")
+    reading = read_authkeys_text(authkeys.read_text(), str(authkeys))
+    assert reading.keys is not None and reading.keys.signing_key.secret == b"SecretKey"
+    done = run_tshark(
+        ["-r", str(pcap), "-T", "pdml", "-o", f"heartbeat.authkeys:{authkeys}"], tmp_path / "home"
+    )
+    assert_no_lua_error(done)
+    packets = ElementTree.fromstring(done.stdout).findall("packet")
+    assert len(packets) == len(payloads)
+    verdicts = []
+    for packet, payload in zip(packets, payloads, strict=True):
+        proto = packet.find("proto[@name='heartbeat']")
+        assert proto is not None
+        datagram = decode_untrusted(payload)
+        text = datagram.auth_string
+        assert text is not None
+        parsed = parse_auth_untrusted(text)
+        match = AUTH_STRING.match(text.encode())
+        assert parsed is not None and match is not None
+        # the trailer's text, in the frame: after "%%%\n" and the netstring's "LEN:"
+        start = int(proto.get("pos", "0")) + payload.index(b":", payload.rindex(b"%%%\n")) + 1
+        trailer = proto.find(".//field[@name='heartbeat.trailer']")
+        assert trailer is not None
+        index = trailer.find("field[@name='heartbeat.auth_index']")
+        digest = trailer.find("field[@name='heartbeat.auth_digest']")
+        assert index is not None and digest is not None
+        assert (index.get("show"), index.get("pos"), index.get("size")) == (
+            str(parsed[0]),
+            str(start + match.start(1)),
+            str(len(match.group(1))),
+        ), text
+        assert (digest.get("show"), digest.get("pos"), digest.get("size")) == (
+            parsed[1],
+            str(start + match.start(2)),
+            str(len(match.group(2))),
+        ), text
+        ok = proto.find(".//field[@name='heartbeat.auth_ok']")
+        assert ok is not None
+        verdict = verify_datagram(datagram, reading.keys)
+        assert is_true(ok.get("show", "")) == (verdict is None), text
+        verdicts.append(None if verdict is None else verdict.value)
+        warnings = [f.get("showname") for f in proto.iter("field")
+                    if f.get("name") == "heartbeat.keyfile_warning"]  # fmt: skip
+        assert warnings == [str(warning) for warning in reading.warnings]
+    assert set(verdicts) == {None, "unknown-key-index"}
 
 
 def _decodes(payload: bytes) -> bool:

@@ -4,7 +4,10 @@ Wireshark's Lua has no crypto, so heartbeat.lua carries MD5, SHA-1, HMAC, the
 CRC-32 of Heartbeat's ``crc`` method and base64. Each is checked here against
 published vectors (RFC 1321, FIPS 180-1, RFC 2202) and, on inputs across the
 64-byte block boundaries, against Python's hashlib/hmac and hbnode.auth. The
-authkeys reader and the auth-string splitter are held to hbnode's on a table.
+authkeys reader (its keys, and its errors and warnings word for word) and the
+auth-string splitter are held to hbnode's on a table of every rule Heartbeat's
+sscanf calls give (tests/unit/test_config_authkeys.py, test_auth.py) and on
+random texts made of the same pieces.
 All of it runs twice: in tshark (Lua 5.2 with bit32 here) and in a plain Lua 5.4.
 """
 
@@ -19,11 +22,12 @@ import random
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hbnode.auth import heartbeat_crc, parse_auth_untrusted
-from hbnode.config.authkeys import parse_authkeys_text
+from hbnode.config.authkeys import parse_authkeys_text, read_authkeys_text
 from hbnode.config.errors import ConfigError
 from lab.wireshark.plugin import PLUGIN
 from tests.pcap_util import capture_path
@@ -65,6 +69,11 @@ for line in io.lines(input) do
             end
             answer = table.concat(parts, " ")
         end
+    elseif kind == "authkeys_report" then
+        local keys, errors, warnings = hb.parse_authkeys(data, "authkeys")
+        local lines = { errors or "OK" }
+        for _, warning in ipairs(warnings) do lines[#lines + 1] = warning end
+        answer = hex(table.concat(lines, "\n"))
     elseif kind == "auth" then
         local index, digest = hb.parse_auth_string(data)
         answer = index and (string.format("%d", index) .. " " .. hex(digest)) or "NONE"
@@ -125,16 +134,93 @@ AUTHKEYS_TEXTS = [
     "auth 16\n16 md5 x\n",
     "auth 1\n1 md5\n",  # md5 needs a key
     "auth 1\n1 crc key\n",  # crc takes none
-    "auth 1\n1 md5 two words\n",
+    "auth 1\n1 md5 two words\n",  # %s: the key is "two"
     "auth 1\n1 rot13 x\n",
-    "auth 1\nauth 1\n1 md5 x\n",
+    "auth 1\nauth 1\n1 md5 x\n",  # several auth lines
     "1 md5 x\n",  # no auth line
-    "auth 1\n1 md5 x\n1 sha1 y\n",
+    "auth 1\n1 md5 x\n1 sha1 y\n",  # a repeated index: the last line wins
+    # sscanf("auth %d") (the rows of tests/unit/test_config_authkeys.py, and more)
+    "auth1\n1 sha1 k\n",
+    "auth\t1\n1 sha1 k\n",
+    "auth +1\n1 sha1 k\n",
+    "auth 01\n1 sha1 k\n",
+    "auth 00000000000000000001\n1 sha1 k\n",
+    "auth 1x\n1 sha1 k\n",
+    "auth 1 # c\n1 sha1 k # c\n",
+    "auth -1\n1 sha1 k\n",  # a negative index is no index
+    "auth -0\n0 md5 z\n",
+    "auth 99999999999999999999\n1 md5 x\n",
+    "auth 123456789012\n",
+    "authx\n1 sha1 k\n",
+    "auth\n",
+    "Auth 1\n",  # only "a" makes an auth line
+    "abc\nauth 1\n1 md5 x\n",
+    "\vauth 1\n1 md5 x\n",  # \v is no heartbeat.h WHITESPACE: a key line
+    # sscanf("%d%s%s")
+    "auth 1\n1sha1 k\n",
+    "auth 1\n01 sha1 k\n",
+    "auth 1\n+1 sha1 k\n",
+    "auth 0\n-0 md5 z\n",
+    "auth 1\n-1 md5 x\n1 md5 y\n",
+    "auth 1\n\v1 md5 x\n",
+    "auth 1\n1 sha1 k\r\n",
+    "auth 1\n1 sha1 k and more\n",
+    "auth 1\n1 sha1 # no key\n",  # "#" read by %s is part of the key
+    "auth 1\n1 md5 S3cret#part  # a comment\n",
+    "auth 1\n1 md5 k\x00ey\n",
+    "auth 1\n1 crc\n",
+    "auth 1\n1 crc # a comment, not a key\n",
+    "auth 1\n1 sha1 a\n1 md5 b\n",
+    "auth 1\n1 sha1 a\n1 md5\n",  # the bad repeat is an error: no keys
+    "auth 1\n1 sha1 k\nauth 2\n",  # i == authnum picks the key as the line is read
+    "auth 1\n1 sha1 k\nauth 2\n2 md5 j\n",
+    "auth 1\n1 md5 a\nauth 2\n2 md5 b\nauth 1\n",
+    "auth 2\n1 md5 a\nauth 1\n2 md5 b\n",
+    "3 md5 Hello!\nauth 3\n3 md5 Again\n",
+    "auth 1\n1 sha1 k\n2 sha256 k\n",
+    "auth 1\n1 sha1 k\n2 MD5 k\n",  # plugin names are case-sensitive
+    "auth 1\n1 sha1 k\n16 md5 k\n",
+    "auth 1\n1 sha1 k\n99999999999999999999 md5 k\n",
+    "auth 1\n1 sha1 k\nmd5 1 x\n",
+    "auth 1\n1 sha1 k\n1\n",
+    "auth 1\n1 sha1 k\n15\n",  # the regex gives the 5 back: (1, "5")
+    "auth 1\n1 sha1 k\n123  \n",
+    "auth 1\n1 sha1 k\n+\n",
+    "auth 1\n1 sha1 k\nabc\n",
+    "auth 3\n3 md5\n",  # two errors, in file order
+    "",
+    "# cluster keys\n\n  auth 2   # sign with sha1\n1 crc\n"
+    "2 sha1 S3cret#part-of-the-key  # a comment after the key\n"
+    "\t15 md5 p\u00e4sswort\n0 md5 zero\n",
 ]
 AUTH_STRINGS = [
     b"3 e7c46e38600d8536a5e9d95a7bb96d49", b"  3\tabc", b"+3 abc", b"-3 abc", b"-0 abc",
     b"3", b"3 ", b"x 1234", b"99999999999 abc", b"3\x00ab", b"3 ab cd", b"03 abc", b"",
+    # sscanf("%d %s"): the blank matches zero blanks too, and %d takes every digit
+    b"3abc", b"3abc def", b"31", b"3 1", b"-1 abc", b"99999999999999999999 abc",
+    b"000003 abc", b"0000003 abc", b"+-3 abc", b"- 3 abc", b"+ abc", b"3 \x00abc",
+    b"\x003 abc", b" \v3\fabc", b"3\r\n", b"3 abc\x00def", b"3\xff\xfe", b"\xff abc",
+    b"3\t\n\v\f\rabc", b"15 x", b"16 x", b"3-abc", b"3+4",
 ]  # fmt: skip
+# Besides the tables: random texts made of the pieces these formats are made of.
+AUTHKEYS_PIECES = [
+    "auth", "a", "auth1", "1", "2", "0", "15", "16", "-", "+", "-0", "01", " ", "  ", "\t", "\v",
+    "\f", "\r", "md5", "sha1", "crc", "MD5", "k", "key", "#", "# c", "x", "\n", "\n", "\n",
+    "\x00", "\u00e9", "99999999999", "abc", "3", "\x1c", "\\", "'", '"', "\x7f", "\x01",
+]  # fmt: skip
+AUTH_PIECES = [
+    b"3", b"1", b"0", b"-", b"+", b" ", b"\t", b"\v", b"\x00", b"abc", b"e7", b"\xff", b"99999",
+    b"\n", b"x", b"00",
+]  # fmt: skip
+
+
+def _random_texts(pieces: list[Any], count: int, join: Any) -> list[Any]:
+    rng = random.Random(16)
+    return [join(rng.choice(pieces) for _ in range(rng.randrange(14))) for _ in range(count)]
+
+
+AUTHKEYS_CASES = AUTHKEYS_TEXTS + _random_texts(AUTHKEYS_PIECES, 500, "".join)
+AUTH_CASES = AUTH_STRINGS + _random_texts(AUTH_PIECES, 500, b"".join)
 
 
 def _authkeys_answer(text: str) -> str:
@@ -147,6 +233,13 @@ def _authkeys_answer(text: str) -> str:
         key = keys.keys[index]
         parts.append(f"{index}:{key.method.value}:{key.secret.hex()}")
     return " ".join(parts)
+
+
+def _authkeys_report(text: str) -> str:
+    """hbnode's errors ("OK" if none), then its warnings, one a line, in hex."""
+    reading = read_authkeys_text(text)
+    errors = "; ".join(str(error) for error in reading.errors) or "OK"
+    return "\n".join([errors, *(str(warning) for warning in reading.warnings)]).encode().hex()
 
 
 def _expected(kind: str, key: bytes, data: bytes) -> str:
@@ -167,8 +260,12 @@ def _expected(kind: str, key: bytes, data: bytes) -> str:
             return "ERR"
     if kind == "authkeys":
         return _authkeys_answer(data.decode())
+    if kind == "authkeys_report":
+        return _authkeys_report(data.decode())
     parsed = parse_auth_untrusted(data.decode("utf-8", "surrogateescape"))
-    return "NONE" if parsed is None else f"{parsed[0]} {parsed[1].encode().hex()}"
+    if parsed is None:
+        return "NONE"
+    return f"{parsed[0]} {parsed[1].encode('utf-8', 'surrogateescape').hex()}"
 
 
 def _cases() -> list[tuple[str, bytes, bytes, str]]:
@@ -184,10 +281,11 @@ def _cases() -> list[tuple[str, bytes, bytes, str]]:
                 cases.append((kind, key, data, _expected(kind, key, data)))
     for text in BASE64_TEXTS:
         cases.append(("b64d", b"", text, _expected("b64d", b"", text)))
-    for keys_text in AUTHKEYS_TEXTS:
+    for keys_text in AUTHKEYS_CASES:
         raw = keys_text.encode()
         cases.append(("authkeys", b"", raw, _expected("authkeys", b"", raw)))
-    for auth in AUTH_STRINGS:
+        cases.append(("authkeys_report", b"", raw, _expected("authkeys_report", b"", raw)))
+    for auth in AUTH_CASES:
         cases.append(("auth", b"", auth, _expected("auth", b"", auth)))
     return cases
 
@@ -273,17 +371,37 @@ def test_authkeys_reader_agrees_with_hbnode(
     answers: list[tuple[tuple[str, bytes, bytes, str], str]],
 ) -> None:
     rows = [(data.decode(), got, want) for (k, _, data, want), got in answers if k == "authkeys"]
-    assert len(rows) == len(AUTHKEYS_TEXTS)
+    assert len(rows) == len(AUTHKEYS_CASES)
     for text, got, want in rows:
         assert got == want, text
-    assert sum(got != "ERR" for _, got, _ in rows) == 4
+    # A check on the table itself: it holds both outcomes, and the rules read as
+    # hbnode reads them ("auth1", a key of several words, a repeated index, "15").
+    answers_by_text = {text: want for text, _, want in rows[: len(AUTHKEYS_TEXTS)]}
+    assert sum(want != "ERR" for want in answers_by_text.values()) == 32
+    assert answers_by_text["auth1\n1 sha1 k\n"] == "1 1:sha1:6b"
+    assert answers_by_text["auth 1\n1 md5 two words\n"] == "1 1:md5:74776f"
+    assert answers_by_text["auth 1\n1 md5 x\n1 sha1 y\n"] == "1 1:sha1:79"
+    assert answers_by_text["auth 1\n1 sha1 k\n15\n"] == "ERR"
+
+
+def test_authkeys_problems_read_as_hbnode_reports_them(
+    answers: list[tuple[tuple[str, bytes, bytes, str], str]],
+) -> None:
+    """The same errors (file:line: what, in file order) and warnings, word for word:
+    the dissector shows them as expert info on the Heartbeat tree."""
+    rows = [
+        (data.decode(), got, want) for (k, _, data, want), got in answers if k == "authkeys_report"
+    ]
+    assert len(rows) == len(AUTHKEYS_CASES)
+    for text, got, want in rows:
+        assert bytes.fromhex(got).decode() == bytes.fromhex(want).decode(), text
 
 
 def test_auth_string_split_agrees_with_hbnode(
     answers: list[tuple[tuple[str, bytes, bytes, str], str]],
 ) -> None:
     rows = [(data, got, want) for (k, _, data, want), got in answers if k == "auth"]
-    assert len(rows) == len(AUTH_STRINGS)
+    assert len(rows) == len(AUTH_CASES)
     for data, got, want in rows:
         assert got == want, data
 
