@@ -12,11 +12,11 @@ import pytest
 from hbnode.core import events as ev
 from hbnode.core.timers import Timers
 from hbnode.message import Message
-from tests.unit.test_core_harness import FAST, Cluster, wire_roundtrip
+from tests.harness.core_sim import FAST, CoreClusterSim, wire_roundtrip
 
 
-def up_pair(delay: float = 0.0, exact_dead_check: bool = False, **kwargs: object) -> Cluster:
-    cluster = Cluster(**kwargs)  # type: ignore[arg-type]
+def up_pair(delay: float = 0.0, exact_dead_check: bool = False, **kwargs: object) -> CoreClusterSim:
+    cluster = CoreClusterSim(**kwargs)  # type: ignore[arg-type]
     cluster.exact_dead_check = exact_dead_check
     cluster.net.set_all(delay=delay)
     cluster.start_all()
@@ -90,7 +90,7 @@ def test_dt_goes_back_to_deadtime_after_five_seconds_and_extra_can_be_set() -> N
 
 
 def test_a_node_never_heard_is_dead_after_initdead_and_comm_comes_up_alone() -> None:
-    cluster = Cluster()
+    cluster = CoreClusterSim()
     cluster.start("master", at=0.1)
     cluster.run_until(3.0)
     master = cluster.cores["master"]
@@ -106,7 +106,7 @@ def test_a_node_never_heard_is_dead_after_initdead_and_comm_comes_up_alone() -> 
 def test_before_comm_up_every_node_uses_initdead() -> None:
     """slave is heard, but master waits for a third node: slave's silence is judged
     against initdead (3 s), not deadtime, until comm is up."""
-    cluster = Cluster(["master", "slave", "third"])
+    cluster = CoreClusterSim(["master", "slave", "third"])
     cluster.net.set_all(delay=0.0)
     cluster.start("master")
     cluster.start("slave")
@@ -125,7 +125,7 @@ def test_before_comm_up_every_node_uses_initdead() -> None:
 
 
 def test_a_late_joiner_comes_up_after_being_declared_dead() -> None:
-    cluster = Cluster()
+    cluster = CoreClusterSim()
     cluster.start("master")
     cluster.start("slave", at=5.0)
     cluster.run_until(8.0)
@@ -213,7 +213,7 @@ def test_a_node_that_sent_shutdone_goes_dead_after_deadtime() -> None:
 
 
 def test_one_link_dies_while_the_node_stays_up() -> None:
-    cluster = Cluster(links=("eth1", "eth2"))
+    cluster = CoreClusterSim(links=("eth1", "eth2"))
     cluster.net.set_all(delay=0.0)
     cluster.start_all()
     cluster.run_until(6.1)
@@ -293,7 +293,7 @@ def test_ping_node_goes_ping_then_dead_after_deadping() -> None:
         keepalive=0.25, deadtime=1.5, warntime=0.75, initdead=3.0, deadping=1.0,
         max_rexmit_delay=0.25,
     )  # fmt: skip
-    cluster = Cluster(["master"], ping_nodes=["10.0.0.254"], timers=timers)
+    cluster = CoreClusterSim(["master"], ping_nodes=["10.0.0.254"], timers=timers)
     cluster.ping_rtt = 0.0
     cluster.start("master")
     master = cluster.cores["master"]
@@ -316,7 +316,7 @@ def test_ping_node_goes_ping_then_dead_after_deadping() -> None:
 
 def test_ping_probes_go_with_each_keepalive_status() -> None:
     timers = Timers(keepalive=1.0, deadtime=3.0, warntime=1.5, initdead=6.0, deadping=3.0)
-    cluster = Cluster(["master"], ping_nodes=["10.0.0.254", "gw"], timers=timers)
+    cluster = CoreClusterSim(["master"], ping_nodes=["10.0.0.254", "gw"], timers=timers)
     cluster.start("master")
     master = cluster.cores["master"]
     probes = cluster.probes["master"]
@@ -341,7 +341,7 @@ def test_ping_probes_go_with_each_keepalive_status() -> None:
 
 
 def test_comm_up_waits_for_the_ping_nodes() -> None:
-    cluster = Cluster(ping_nodes=["10.0.0.254"])
+    cluster = CoreClusterSim(ping_nodes=["10.0.0.254"])
     cluster.ping_reachable[("master", "10.0.0.254")] = False
     cluster.ping_reachable[("slave", "10.0.0.254")] = False
     cluster.start_all()
@@ -353,7 +353,7 @@ def test_comm_up_waits_for_the_ping_nodes() -> None:
 
 
 def test_ping_reply_from_an_unknown_target_is_dropped() -> None:
-    cluster = Cluster(["master"])
+    cluster = CoreClusterSim(["master"])
     cluster.start("master")
     cluster.cores["master"].ping_reply("10.9.9.9", 0.1)
     cluster._pump("master")
@@ -361,7 +361,7 @@ def test_ping_reply_from_an_unknown_target_is_dropped() -> None:
 
 
 def test_views_reject_unknown_nodes() -> None:
-    cluster = Cluster()
+    cluster = CoreClusterSim()
     cluster.start("master")
     with pytest.raises(KeyError):
         cluster.cores["master"].node_status("nobody")

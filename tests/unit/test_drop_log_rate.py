@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hbnode.lograte import LOG_INTERVAL, LogLimiter
 from hbnode.message import Message
-from tests.unit.test_node_glue import Pair
+from tests.harness.stepped_pair import SteppedPair
 
 BAD_NODE = "process_status_message: bad node [intruder] in message"
 
@@ -23,8 +23,8 @@ def intruder_status(seq: int) -> Message:
     return status("intruder", seq)
 
 
-def running_pair(tmp_path: Path) -> Pair:
-    pair = Pair(tmp_path)
+def running_pair(tmp_path: Path) -> SteppedPair:
+    pair = SteppedPair(tmp_path)
     pair.start("master")
     pair.start("slave")
     pair.step(5.0)
@@ -58,7 +58,7 @@ def test_unknown_node_flood_is_counted_and_logged_rate_limited(tmp_path: Path) -
 def test_a_replayed_status_is_no_proof_of_life_for_the_isolation_check(tmp_path: Path) -> None:
     pair = running_pair(tmp_path)
     slave = pair.nodes["slave"]
-    old = status("master", 1, hg=100)  # master's generation in Pair
+    old = status("master", 1, hg=100)  # master's generation in SteppedPair
     heard = slave.heard["master"]
     pair.up["master"] = False  # master is silent from now on
     pair.step(0.5)
