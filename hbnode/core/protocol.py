@@ -116,7 +116,6 @@ class HeartbeatCore:
             counters=self._counters,
         )
         self._local_status = NodeStatus.INIT
-        self._dt_extra_ms = 0
         self._started_at: float | None = None
         self._next_keepalive = math.inf
         self._next_check = math.inf
@@ -219,13 +218,6 @@ class HeartbeatCore:
         """Send a status message out of turn (Heartbeat does on a partition heal)."""
         self._require_started()
         self._send_status(now, with_probes=False)
-
-    def set_dt_extra(self, extra_ms: int) -> None:
-        """Advertise dt = deadtime + ``extra_ms`` (30000 during a restart; 0 to clear).
-
-        The +2000 of the first 5 s after start is applied on its own.
-        """
-        self._dt_extra_ms = max(0, extra_ms)
 
     def get_timer(self) -> float | None:
         """The earliest instant :meth:`handle_timer` has something to do."""
@@ -475,9 +467,7 @@ class HeartbeatCore:
     # -- sending ---------------------------------------------------------------------------
     def _send_status(self, now: float, *, with_probes: bool) -> None:
         assert self._started_at is not None
-        extra = self._dt_extra_ms
-        if now < self._started_at + STARTUP_DT_PERIOD:
-            extra = max(extra, STARTUP_DT_EXTRA_MS)
+        extra = STARTUP_DT_EXTRA_MS if now < self._started_at + STARTUP_DT_PERIOD else 0
         dt_ms = self.timers.deadtime_ms + extra
         status = f.status_message(self._local_status.value, dt_ms, protocol=self._flow_control)
         self._counters["status_sent"] += 1

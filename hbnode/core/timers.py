@@ -18,8 +18,6 @@ DEAD_CHECK_INTERVAL = 0.25
 # hears its first status does not time it out while it is still settling.
 STARTUP_DT_EXTRA_MS = 2000
 STARTUP_DT_PERIOD = 5.0
-# During the restart phase of a shutdown (partition heal) dt = deadtime + 30000.
-RESTART_DT_EXTRA_MS = 30000
 # reqnodes is repeated every second until a repnodes answer arrives (§4.2).
 REQNODES_RETRY = 1.0
 # A missing seq is first asked for after a random delay in [50 ms, max_rexmit_delay].
