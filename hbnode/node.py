@@ -20,6 +20,7 @@ from hbnode.config import ClusterConfig
 from hbnode.config.hacf import AutoFailback
 from hbnode.core import events as ev
 from hbnode.core.protocol import HeartbeatCore
+from hbnode.core.states import LinkStatus, NodeStatus
 from hbnode.core.timers import Timers
 from hbnode.eventlog import EventLog
 from hbnode.hblog import HbLogger, Level
@@ -233,7 +234,7 @@ class Node:
             log.info(f"Link {event.node}:{event.link} {event.new}.")
             self.events.record("link", node=event.node, link=event.link, status=event.new)
             if event.node != self.me and event.node not in self.ping_names:
-                self.rm.link_status(event.node, event.new == "up", now)
+                self.rm.link_status(event.node, event.new is LinkStatus.UP, now)
         elif isinstance(event, ev.LateHeartbeat):
             if event.beyond_deadtime:
                 log.crit(
@@ -245,7 +246,7 @@ class Node:
         elif isinstance(event, ev.CommUp):
             log.info("Comm_now_up(): updating status to active")
             log.info("Local status now set to: 'active'")
-            self.core.set_status("active", now)
+            self.core.set_status(NodeStatus.ACTIVE, now)
             live = {n for n in self.hacf.nodes if n != self.me and self._alive(n)}
             self.events.record("comm_up", peers=sorted(live))
             self.rm.comm_up(live, now)
@@ -276,15 +277,17 @@ class Node:
         """A peer counts as alive at comm-up if it is up or active, or if any packet of
         it has been heard: its first packet may be a resource message (it has just
         taken over from us) rather than a status, and then its status still says init."""
-        if self.core.node_status(node) in ("up", "active"):
+        status = self.core.node_status(node)
+        if status in (NodeStatus.UP, NodeStatus.ACTIVE):
             return True
-        if self.core.node_status(node) == "dead":
+        if status is NodeStatus.DEAD:
             return False
-        return any(self.core.link_status(node, link) == "up" for link in self.core.links(node))
+        links = self.core.links(node)
+        return any(self.core.link_status(node, link) is LinkStatus.UP for link in links)
 
-    def _dropped(self, event: Any) -> None:
-        reason = str(event.reason)
-        if "unknown" in reason or "replay" in reason:
+    def _dropped(self, event: ev.Dropped) -> None:
+        reason = event.reason
+        if reason in (ev.DropReason.UNKNOWN_NODE, ev.DropReason.REPLAY):
             # Counted every time (status --json); said once per interval per reason,
             # so signed junk from a key holder cannot fill the disk (lograte).
             log_now, suppressed = self.drop_lines.allow(reason, event.now)
@@ -292,25 +295,25 @@ class Node:
                 return
             if suppressed:
                 self.log.warn(f"{suppressed} more message(s) dropped ({reason}) were not logged")
-        node = _printable(str(event.node))  # from the wire: no forged log lines
-        if "unknown" in reason:
+        node = _printable(event.node)  # from the wire: no forged log lines
+        if reason is ev.DropReason.UNKNOWN_NODE:
             self.log.error(f"process_status_message: bad node [{node}] in message")
-        elif "replay" in reason:
+        elif reason is ev.DropReason.REPLAY:
             self.log.error(f"should_drop_message: attempted replay attack [{node}]? {event.detail}")
         else:
             self.log.debug(f"dropped message from {event.node}: {reason} {event.detail}")
 
-    def _node_status(self, event: Any, now: float) -> None:
+    def _node_status(self, event: ev.NodeStatusChanged, now: float) -> None:
         node, new = event.node, event.new
         if node in self.ping_names:
-            if new == "dead":
+            if new is NodeStatus.DEAD:
                 self.log.warn(f"node {node}: is dead")
             else:
                 self.log.info(f"Status update for node {node}: status {new}")
             self.events.record("ping_node", node=node, status=new)
-            self.rm.ping_status(node, new == "ping", now)
+            self.rm.ping_status(node, new is NodeStatus.PING, now)
             return
-        if new == "dead":
+        if new is NodeStatus.DEAD:
             self.log.warn(f"node {node}: is dead")
             heard = self.last_status_heard.get(node)
             self.events.record("last_heartbeat_heard", node=node, at=heard)

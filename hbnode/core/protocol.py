@@ -24,17 +24,10 @@ from hbnode.core import events as ev
 from hbnode.core import fields as f
 from hbnode.core.counters import count_event, new_counters
 from hbnode.core.errors import LocalProtocolError
-from hbnode.core.membership import (
-    ADVERTISED_STATUSES,
-    EPSILON,
-    LinkStatus,
-    NodeStatus,
-    NodeTable,
-    NodeType,
-    Peer,
-)
+from hbnode.core.membership import ADVERTISED_STATUSES, EPSILON, NodeTable, Peer
 from hbnode.core.outbox import Outbox
 from hbnode.core.sequence import SeqVerdict
+from hbnode.core.states import LinkStatus, NodeStatus, NodeType
 from hbnode.core.timers import (
     DEAD_CHECK_INTERVAL,
     REQNODES_RETRY,
@@ -200,14 +193,14 @@ class HeartbeatCore:
         if msg_type not in _CORE_TYPES and not f.is_unsequenced(msg_type) and self._for_us(out):
             self._deliver(out, None, now)
 
-    def set_status(self, st: str, now: float) -> None:
+    def set_status(self, st: NodeStatus, now: float) -> None:
         """Set our advertised status (``active`` at comm-up); a change is sent at once."""
         try:
-            status = NodeStatus(st)
+            status = NodeStatus(st)  # a caller's plain "active" is taken too
         except ValueError:
             raise LocalProtocolError(f"unknown local status {st!r}") from None
         if status not in ADVERTISED_STATUSES:
-            raise LocalProtocolError(f"status {st!r} is never advertised")
+            raise LocalProtocolError(f"status {status.value!r} is never advertised")
         if status is self._local_status:
             return
         self._local_status = status
@@ -265,22 +258,22 @@ class HeartbeatCore:
         return out
 
     # -- views (cl_status) ----------------------------------------------------------
-    def node_status(self, node: str) -> str:
+    def node_status(self, node: str) -> NodeStatus:
         """init/up/active/dead/ping, as ``cl_status nodestatus`` prints it."""
         if node.lower() == self.me:
-            return self._local_status.value
-        return self._peer(node).status.value
+            return self._local_status
+        return self._peer(node).status
 
     def last_alive(self, node: str) -> float:
         """When (monotonic) the core last took a status of ``node`` as proof of life."""
         return self._peer(node).last_alive
 
-    def node_type(self, node: str) -> str:
-        return self._peer(node).type.value
+    def node_type(self, node: str) -> NodeType:
+        return self._peer(node).type
 
-    def link_status(self, node: str, link: str) -> str:
+    def link_status(self, node: str, link: str) -> LinkStatus:
         state = self._peer(node).links.get(link)
-        return (state.status if state is not None else LinkStatus.DEAD).value
+        return state.status if state is not None else LinkStatus.DEAD
 
     def links(self, node: str) -> list[str]:
         return list(self._peer(node).links)

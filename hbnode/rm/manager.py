@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from hbnode.config.hacf import AutoFailback
 from hbnode.config.haresources import ResourceGroup
+from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import messages as m
 from hbnode.rm.actions import Action
@@ -144,7 +145,7 @@ class ResourceManager:
             return
         self.isolation.peer_dead(peer.name, now)
 
-    def node_alive(self, node: str, status: str, now: float) -> None:
+    def node_alive(self, node: str, status: NodeStatus, now: float) -> None:
         """A peer is up or active (first contact, or back after we declared it dead)."""
         peer = self.s.peers.get(node.lower())
         if peer is not None and not peer.alive:

@@ -20,6 +20,7 @@ from typing import TypeVar
 from hbnode.auth import AuthKey, AuthKeys, AuthMethod
 from hbnode.core import events as ev
 from hbnode.core.protocol import HeartbeatCore
+from hbnode.core.states import NodeStatus
 from hbnode.core.timers import Timers
 from hbnode.message import Message
 from hbnode.wire import decode_untrusted, encode_datagram, verify_datagram
@@ -248,7 +249,7 @@ class CoreClusterSim:
         events = core.take_events()
         self.events[name].extend(events)
         if self.auto_active and any(isinstance(e, ev.CommUp) for e in events):
-            core.set_status("active", self.now)  # what node.py does at comm-up
+            core.set_status(NodeStatus.ACTIVE, self.now)  # what node.py does at comm-up
             self._pump(name)
 
     # -- queries -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from hbnode.config.hacf import AutoFailback
 from hbnode.config.haresources import parse_haresources_text
+from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import Action, ResourceManager, RmEvent
 
@@ -222,7 +223,7 @@ class RmClusterSim:
                 rm.node_restarted(peer, self.now)
             sim.seen_gen[peer] = gen
             sim.peer_alive[peer] = True
-            rm.node_alive(peer, "active", self.now)
+            rm.node_alive(peer, NodeStatus.ACTIVE, self.now)
             self._pump(sim.name)
             return
         last = sim.heard.get(peer, sim.booted_at)
