@@ -20,7 +20,7 @@ from hbnode.config.haresources import ResourceGroup
 from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import messages as m
-from hbnode.rm.actions import Action
+from hbnode.rm.actions import Action, ActionKind
 from hbnode.rm.events import Outbox, RmEvent
 from hbnode.rm.failures import FailedStarts
 from hbnode.rm.groups import GroupTable
@@ -308,7 +308,7 @@ class ResourceManager:
     def action_done(self, action_id: int, ok: bool, now: float) -> None:
         """The adapter finished an action; ``ok`` is its success."""
         action = self.table.done(action_id, ok, now)
-        if action is not None and action.kind == "acquire" and not ok:
+        if action is not None and action.kind is ActionKind.ACQUIRE and not ok:
             key = action.group
             self.table.when_settled(
                 f"failed:{key}", [key], lambda t: self.failed.stopped(key, t), now

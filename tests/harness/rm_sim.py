@@ -20,7 +20,7 @@ from hbnode.config.hacf import AutoFailback
 from hbnode.config.haresources import parse_haresources_text
 from hbnode.core.states import NodeStatus
 from hbnode.message import Message
-from hbnode.rm import Action, ResourceManager, RmEvent
+from hbnode.rm import Action, ActionKind, ResourceManager, RmEvent
 
 HARESOURCES = "master 192.168.0.38/24/eth0:0 nginx\nslave 192.168.0.39/24/eth0:1 httpd\n"
 MASTER_KEY = "192.168.0.38/24/eth0:0"
@@ -81,7 +81,7 @@ class RmClusterSim:
         self.cut: set[frozenset[str]] = set()  # node pairs that cannot hear each other
         self.deaf: set[tuple[str, str]] = set()  # (listener, speaker): a one-way fault
         self.ping_cut: set[str] = set()  # nodes that cannot reach any ping node
-        self.fail: dict[tuple[str, str, str], int] = {}  # (node, kind, key) → failures left
+        self.fail: dict[tuple[str, ActionKind, str], int] = {}  # (node, kind, key) → failures left
         self.sent: list[tuple[float, str, Message]] = []
         self.events: dict[str, list[RmEvent]] = {n: [] for n in nodes}
         self.actions: dict[str, list[Action]] = {n: [] for n in nodes}
@@ -139,8 +139,8 @@ class RmClusterSim:
     def heal(self, a: str = "master", b: str = "slave") -> None:
         self.cut.discard(frozenset((a, b)))
 
-    def fail_next(self, node: str, kind: str, key: str, times: int = 1) -> None:
-        self.fail[(node, kind, key)] = times
+    def fail_next(self, node: str, kind: ActionKind, key: str, times: int = 1) -> None:
+        self.fail[(node, ActionKind(kind), key)] = times
 
     def call(self, node: str, fn: Callable[[ResourceManager], object]) -> object:
         """Run an operator call on ``node``'s manager and pump what it produced."""
@@ -313,13 +313,13 @@ class RmClusterSim:
             return  # the node crashed meanwhile
         key = (name, action.kind, action.group)
         ok = self.fail.get(key, 0) <= 0
-        if action.kind == "probe":
+        if action.kind is ActionKind.PROBE:
             ok = action.group in self.running[name]  # the answer: does it run here?
         elif not ok:
             self.fail[key] -= 1
-        elif action.kind == "acquire":
+        elif action.kind is ActionKind.ACQUIRE:
             self.running[name].add(action.group)
-        elif action.kind == "release":
+        elif action.kind is ActionKind.RELEASE:
             self.running[name].discard(action.group)
         self._check_doubles()
         rm.action_done(action.id, ok, self.now)

@@ -15,6 +15,7 @@ from hbnode.config import load_config
 from hbnode.eventlog import EventLog
 from hbnode.hblog import HbLogger
 from hbnode.node import Node, Persisted
+from hbnode.rm import ActionKind
 from hbnode.wire import decode_untrusted, encode_datagram, verify_datagram
 
 HACF = """\
@@ -88,11 +89,11 @@ class SteppedPair:
                 self._deliver(name)
                 for action in node.take_actions():
                     ok = True
-                    if action.kind == "acquire":
+                    if action.kind is ActionKind.ACQUIRE:
                         self.holds[name].add(action.group)
-                    elif action.kind == "release":
+                    elif action.kind is ActionKind.RELEASE:
                         self.holds[name].discard(action.group)
-                    elif action.kind == "probe":  # start-up: does the group run here?
+                    elif action.kind is ActionKind.PROBE:  # start-up: does the group run here?
                         ok = action.group in self.holds[name]
                     node.action_done(action.id, ok, self.clock.now)
                     self._deliver(name)
