@@ -27,10 +27,9 @@ from hbnode.hblog import HbLogger, Level
 from hbnode.lograte import LogLimiter
 from hbnode.message import Message
 from hbnode.persist import load_uuid, next_generation
-from hbnode.rm import Action, ResourceManager
+from hbnode.rm import Action, ResourceManager, StandbyScope
 from hbnode.rm.events import RmEvent
 
-STANDBY_CHOICES = ("all", "local", "foreign", "failback")
 FINAL_STATUS_TIME = 0.5  # keep saying "I am here" briefly after shutdone, as Heartbeat does
 CLIENT_TIMEOUT = 3.0  # an API client silent this long is gone
 
@@ -344,9 +343,10 @@ class Node:
         if cmd == "status":
             return self.snapshot(now)
         if cmd in ("standby", "takeover"):
-            what = str(req.get("what") or "all")
-            if what not in STANDBY_CHOICES:
-                return {"error": f"{cmd}: want one of {', '.join(STANDBY_CHOICES)}"}
+            word = req.get("what") or StandbyScope.ALL
+            what = StandbyScope(word) if isinstance(word, str) and word in _SCOPES else None
+            if what is None:
+                return {"error": f"{cmd}: want one of {', '.join(StandbyScope)}"}
             if cmd == "standby":
                 self.log.info(f"Going standby [{what}].")
                 error = self.rm.standby(what, now)
@@ -416,6 +416,7 @@ class Node:
         }
 
 
+_SCOPES = frozenset(scope.value for scope in StandbyScope)
 _LEVELS = {
     "crit": Level.CRIT,
     "error": Level.ERROR,

@@ -23,5 +23,14 @@ from hbnode.rm.events import RmEvent
 from hbnode.rm.groups import GroupState
 from hbnode.rm.hold import Hold
 from hbnode.rm.manager import ResourceManager
+from hbnode.rm.scope import StandbyScope
 
-__all__ = ["Action", "ActionKind", "GroupState", "Hold", "ResourceManager", "RmEvent"]
+__all__ = [
+    "Action",
+    "ActionKind",
+    "GroupState",
+    "Hold",
+    "ResourceManager",
+    "RmEvent",
+    "StandbyScope",
+]

@@ -30,12 +30,12 @@ from hbnode.rm.isolation import Isolation
 from hbnode.rm.legacy import LegacyRequests
 from hbnode.rm.messages import T
 from hbnode.rm.partition import HealPolicy
+from hbnode.rm.scope import StandbyScope
 from hbnode.rm.standby import StandbyProtocol
 from hbnode.rm.state import Mode, PeerView, Shared
 from hbnode.rm.takeover import Takeover
 
 RQSTDELAY = 10.0  # both sides starting: wait this long after the first report, then take ours
-CHOICES = ("all", "local", "foreign", "failback")
 
 
 class ResourceManager:
@@ -429,19 +429,19 @@ class ResourceManager:
         return error is None
 
     # == operator input ====================================================================
-    def standby(self, what: str, now: float) -> str | None:
+    def standby(self, what: StandbyScope, now: float) -> str | None:
         """hb_standby [all|local|foreign|failback]: give that set to the peer."""
-        if what not in CHOICES:
-            return f"usage: hb_standby [{'|'.join(CHOICES)}]"
-        hold = Hold.parse(what)
-        assert hold is not None
-        return self.standby_protocol.request(hold, now)
+        scope = StandbyScope.parse(what)  # an operator's word: checked, not trusted
+        if scope is None:
+            return f"usage: hb_standby [{'|'.join(StandbyScope)}]"
+        return self.standby_protocol.request(scope.hold, now)
 
-    def takeover(self, what: str, now: float) -> str | None:
+    def takeover(self, what: StandbyScope, now: float) -> str | None:
         """hb_takeover [all|local|foreign|failback]: ask the peer to go standby (mirrored)."""
-        if what not in CHOICES:
-            return f"usage: hb_takeover [{'|'.join(CHOICES)}]"
-        return self.standby_protocol.ask_takeover(what, now)
+        scope = StandbyScope.parse(what)
+        if scope is None:
+            return f"usage: hb_takeover [{'|'.join(StandbyScope)}]"
+        return self.standby_protocol.ask_takeover(scope, now)
 
     def shutdown(self, now: float) -> None:
         """Orderly stop (§4.3): say so, release everything, then ``shutdone``."""

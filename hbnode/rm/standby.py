@@ -20,6 +20,7 @@ from hbnode.message import Message
 from hbnode.rm import messages as m
 from hbnode.rm.hold import Hold, keys_in, mirror
 from hbnode.rm.messages import Ask
+from hbnode.rm.scope import StandbyScope
 from hbnode.rm.state import Mode, Shared
 
 REPLY_TIMEOUT = 10.0  # "No reply to standby request.  Standby request cancelled."
@@ -88,7 +89,7 @@ class StandbyProtocol:
         )
         return None
 
-    def ask_takeover(self, what: str, now: float) -> str | None:
+    def ask_takeover(self, what: StandbyScope, now: float) -> str | None:
         """hb_takeover: ask the peer to go standby for the mirror of ``what``."""
         s = self.s
         if not s.nice:
@@ -97,7 +98,7 @@ class StandbyProtocol:
             return IN_FLUX
         if not s.present_peers():
             return "no other node is active to give resources"
-        s.out.send(m.hb_takeover(what))
+        s.out.send(m.hb_takeover(what.value))
         s.out.log(
             "info",
             f"Asking the other node to give us [{what}] resources",
@@ -111,10 +112,10 @@ class StandbyProtocol:
         """rc.d/hb_takeover on the *other* nodes: run hb_standby with the mirror set."""
         if src == self.s.me:
             return
-        what = takeover_mirror(msg.get("rsc_hold") or "")
-        if what is None:
+        scope = StandbyScope.parse(msg.get("rsc_hold"))
+        if scope is None:
             return
-        error = self.request(what, now, reason="takeover")
+        error = self.request(scope.mirror, now, reason="takeover")
         if error is not None:
             self.s.out.log("info", f"hb_takeover from {src} ignored: {error}")
 
@@ -257,20 +258,3 @@ class StandbyProtocol:
         if self.s.mode is Mode.STABLE:
             self.s.report()
         self.on_finished(now)
-
-
-def takeover_mirror(what: str) -> Hold | None:
-    """hb_takeover R from the peer → the set we go standby for (rc.d/hb_takeover).
-
-    all→all, local→foreign, foreign→local. ``failback`` is passed through unmapped
-    by Heartbeat's script, so hb_standby runs with no argument: all. We keep that
-    quirk so a mixed cluster behaves the same whichever node runs the tool.
-    """
-    word = what.strip().lower()
-    if word in ("all", "failback"):
-        return Hold.ALL
-    if word == "local":
-        return Hold.FOREIGN
-    if word == "foreign":
-        return Hold.LOCAL
-    return None
