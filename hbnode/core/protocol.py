@@ -25,7 +25,7 @@ from hbnode.core import fields as f
 from hbnode.core.counters import count_event, new_counters
 from hbnode.core.errors import LocalProtocolError
 from hbnode.core.membership import ADVERTISED_STATUSES, EPSILON, NodeTable, Peer
-from hbnode.core.outbox import Outbox
+from hbnode.core.sender import Sender
 from hbnode.core.sequence import SeqVerdict
 from hbnode.core.states import LinkStatus, NodeStatus, NodeType
 from hbnode.core.timers import (
@@ -97,7 +97,7 @@ class HeartbeatCore:
             now=0.0,
         )
         self._counters: Counter[str] = new_counters()
-        self._outbox = Outbox(
+        self._sender = Sender(
             me=self.me,
             uuid=uuid,
             generation=generation,
@@ -189,7 +189,7 @@ class HeartbeatCore:
         msg_type = msg.get("t")
         if not msg_type:
             raise LocalProtocolError("a message to send needs a t field")
-        out = self._outbox.queue(msg.copy())
+        out = self._sender.queue(msg.copy())
         if msg_type not in _CORE_TYPES and not f.is_unsequenced(msg_type) and self._for_us(out):
             self._deliver(out, None, now)
 
@@ -247,11 +247,11 @@ class HeartbeatCore:
     # -- outputs ------------------------------------------------------------------
     def take_outgoing(self) -> list[Message]:
         """Complete messages to sign, encode and send on every link."""
-        return self._outbox.take_messages()
+        return self._sender.take_messages()
 
     def take_ping_probes(self) -> list[tuple[str, Message]]:
         """(ping node name, NS_st payload) pairs; a group name stands for its members."""
-        return self._outbox.take_probes()
+        return self._sender.take_probes()
 
     def take_events(self) -> list[ev.Event]:
         out, self._events = self._events, []
@@ -330,7 +330,7 @@ class HeartbeatCore:
         elif msg_type == f.T_NS_ACK:
             seq = f.parse_hex(msg.get("ackseq"))
             self._counters["acks_received"] += 1
-            if seq is not None and seq <= self._outbox.seq:
+            if seq is not None and seq <= self._sender.seq:
                 peer.acked = max(peer.acked, seq)
 
     def _receive_sequenced(
@@ -349,7 +349,7 @@ class HeartbeatCore:
             # ever acted on. We heal without a restart: what we sent while apart (ping
             # counts, takeovers, standby steps of the partition's view) is refused when
             # the peer asks for it (NAKed); what we send from now on is not.
-            peer.rexmit_floor = self._outbox.seq
+            peer.rexmit_floor = self._sender.seq
         self._emit_all(events)
         if not keep:
             return
@@ -374,7 +374,7 @@ class HeartbeatCore:
             self._emit_all(events)
         elif msg_type == f.T_REQNODES:
             # The complete list of normal nodes, or a 3.0.6 peer stays "up" forever.
-            self._outbox.queue(f.repnodes_message(peer.name, self.nodes))
+            self._sender.queue(f.repnodes_message(peer.name, self.nodes))
         elif msg_type == f.T_REPNODES:
             if self._comm is CommState.REQNODES:
                 self._comm_now_up(now)
@@ -399,7 +399,7 @@ class HeartbeatCore:
             return None
         if self._flow_control_on() and peer.window.should_ack(seq):
             self._counters["acks_sent"] += 1
-            self._outbox.queue(f.ack_message(peer.name, seq))
+            self._sender.queue(f.ack_message(peer.name, seq))
         return tracked.verdict
 
     # -- reliability (§3.4) ---------------------------------------------------------------
@@ -410,7 +410,7 @@ class HeartbeatCore:
             detail = f"NS_rexmit [{msg.get('firstseq')}:{msg.get('lastseq')}]"
             self._drop(ev.DropReason.MALFORMED, peer.name, detail, now)
             return
-        self._outbox.answer_rexmit(peer.name, peer.acked, first, last, now, peer.rexmit_floor)
+        self._sender.answer_rexmit(peer.name, peer.acked, first, last, now, peer.rexmit_floor)
 
     def _request_rexmits(self, now: float) -> None:
         for peer in self._table.others():
@@ -418,7 +418,7 @@ class HeartbeatCore:
                 continue
             for seq in peer.window.due_requests(now):
                 self._counters["rexmit_requested"] += 1
-                self._outbox.queue(f.rexmit_request(peer.name, seq))
+                self._sender.queue(f.rexmit_request(peer.name, seq))
 
     def _flow_control_on(self) -> bool:
         """ACKs and reqnodes only while every peer that sent a status sent protocol."""
@@ -449,7 +449,7 @@ class HeartbeatCore:
             # would never answer): comm is up without the node list.
             self._comm_now_up(now)
             return
-        self._outbox.queue(f.reqnodes_message(target.name))
+        self._sender.queue(f.reqnodes_message(target.name))
         self._reqnodes_at = now + REQNODES_RETRY
 
     def _comm_now_up(self, now: float) -> None:
@@ -464,11 +464,11 @@ class HeartbeatCore:
         dt_ms = self.timers.deadtime_ms + extra
         status = f.status_message(self._local_status.value, dt_ms, protocol=self._flow_control)
         self._counters["status_sent"] += 1
-        self._outbox.queue(status)
+        self._sender.queue(status)
         if with_probes:
             # Pings go out with each keepalive status, never on their own (§4.6).
             for name in self.ping_nodes:
-                self._outbox.probe(name, group=name in self._ping_groups)
+                self._sender.probe(name, group=name in self._ping_groups)
 
     def _uuid_of(self, node: str) -> bytes | None:
         """destuuid for a message to ``node``: known once it has sent us something."""

@@ -30,7 +30,7 @@ IN_FLUX = "resources are in transition; try again when stable"
 _TAG = "standby"
 
 
-class Role(enum.StrEnum):
+class StandbyRole(enum.StrEnum):
     GIVER = "G"  # going standby
     TAKER = "O"  # taking over what G gives
 
@@ -45,7 +45,7 @@ class Phase(enum.StrEnum):
 
 @dataclass
 class StandbyOp:
-    role: Role
+    role: StandbyRole
     what: Hold  # R, relative to G
     phase: Phase
     deadline: float
@@ -75,7 +75,9 @@ class StandbyProtocol:
             return IN_FLUX
         if not s.present_peers():
             return "no other node is active to take over"
-        self.op = StandbyOp(Role.GIVER, what, Phase.ASKED, now + REPLY_TIMEOUT, reason=reason)
+        self.op = StandbyOp(
+            StandbyRole.GIVER, what, Phase.ASKED, now + REPLY_TIMEOUT, reason=reason
+        )
         if via_ipfail:
             s.out.send(m.ipfail_ask_resources(s.me, what))
         else:
@@ -137,12 +139,12 @@ class StandbyProtocol:
             s.out.log("info", f"standby message [me] from {giver} ignored. Other side is in flux.")
             return
         s.out.log("info", f"{giver} wants to go standby [{what.text}]")
-        self.op = StandbyOp(Role.TAKER, what, Phase.OFFERED, now + WATCHDOG, peer=giver)
+        self.op = StandbyOp(StandbyRole.TAKER, what, Phase.OFFERED, now + WATCHDOG, peer=giver)
         s.out.send(m.ask_resources(what, Ask.OTHER))
 
     def _give(self, taker: str, what: Hold, now: float) -> None:
         op, s = self.op, self.s
-        if op is None or op.role is not Role.GIVER or op.phase is not Phase.ASKED:
+        if op is None or op.role is not StandbyRole.GIVER or op.phase is not Phase.ASKED:
             return
         op.peer, op.phase, op.deadline = taker, Phase.RELEASING, now + WATCHDOG
         s.out.log("info", f"standby: {taker} can take our {what.text} resources")
@@ -173,7 +175,7 @@ class StandbyProtocol:
         op = self.op
         if op is None or op.peer != peer:
             return
-        if op.role is Role.GIVER and op.phase is Phase.RELEASED:
+        if op.role is StandbyRole.GIVER and op.phase is Phase.RELEASED:
             self.s.out.log(
                 "info",
                 f"Other node completed standby takeover of {op.what.text} resources.",
@@ -182,7 +184,7 @@ class StandbyProtocol:
                 to=peer,
             )
             self._finish(now)
-        elif op.role is Role.TAKER and op.phase is Phase.OFFERED:
+        elif op.role is StandbyRole.TAKER and op.phase is Phase.OFFERED:
             self._take(peer, now)
 
     def _take(self, giver: str, now: float) -> None:
@@ -231,7 +233,7 @@ class StandbyProtocol:
         op = self.op
         if op is None or now < op.deadline:
             return
-        if op.role is Role.GIVER and op.phase is Phase.ASKED:
+        if op.role is StandbyRole.GIVER and op.phase is Phase.ASKED:
             self.s.out.log("warn", "No reply to standby request.  Standby request cancelled.")
         else:
             self.s.out.log("warn", f"Standby operation [{op.what.text}] timed out; abandoned")

@@ -134,7 +134,7 @@ def test_rexmit_requests_too_low_too_high_acked_and_recent() -> None:
         slave.send(Message.of(("t", "resource"), ("n", str(step))), cluster.now)
     cluster._pump("slave")
     cluster.run_for(0.1)
-    highest = slave._outbox.seq
+    highest = slave._sender.seq
 
     def ask(first: int, last: int) -> None:
         pairs = (("dest", "slave"), ("firstseq", str(first)), ("lastseq", str(last)))
@@ -190,7 +190,7 @@ def test_a_huge_gap_resets_tracking_without_requests() -> None:
     cluster = up_pair()
     cluster.run_until(1.1)
     slave = cluster.cores["slave"]
-    slave._outbox.seq += 300  # as if 300 messages never reached anyone
+    slave._sender.seq += 300  # as if 300 messages never reached anyone
     send(cluster, "slave", ("t", "resource"), ("n", "after"))
     cluster.run_until(2.0)
     lost = cluster.of_type("master", ev.PacketsLost)
