@@ -14,9 +14,9 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from hbnode.config.haresources import ResourceGroup
 from hbnode.rm.actions import Action, ActionKind
 from hbnode.rm.events import Outbox
+from hbnode.rm.spec import GroupSpec
 
 RELEASE_RETRY = 1.0  # ResourceManager retries a failed stop every second
 STOP_RETRY_MAX = 10  # HA_STOPRETRYMAX: after this many, Heartbeat reboots; we say so and go on
@@ -33,7 +33,7 @@ class GroupState(enum.StrEnum):
 
 @dataclass
 class Slot:
-    group: ResourceGroup
+    group: GroupSpec
     state: GroupState = GroupState.RELEASED
     want: bool = False
     reason: str = ""
@@ -54,7 +54,7 @@ class _Waiter:
 class GroupTable:
     """The resource groups of haresources, in file order, and their actions."""
 
-    def __init__(self, groups: Iterable[ResourceGroup], out: Outbox) -> None:
+    def __init__(self, groups: Iterable[GroupSpec], out: Outbox) -> None:
         self.slots = {g.key: Slot(g) for g in groups}
         self.out = out
         self._waiters: list[_Waiter] = []

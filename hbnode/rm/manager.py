@@ -15,8 +15,8 @@ The parts: :mod:`~hbnode.rm.groups` (per-group actions), :mod:`~hbnode.rm.standb
 
 from __future__ import annotations
 
-from hbnode.config.hacf import AutoFailback
-from hbnode.config.haresources import ResourceGroup
+from collections.abc import Sequence
+
 from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import messages as m
@@ -31,6 +31,7 @@ from hbnode.rm.legacy import LegacyRequests
 from hbnode.rm.messages import T
 from hbnode.rm.partition import HealPolicy
 from hbnode.rm.scope import StandbyScope
+from hbnode.rm.spec import AutoFailback, GroupSpec
 from hbnode.rm.standby import StandbyProtocol
 from hbnode.rm.state import Mode, PeerView, Shared
 from hbnode.rm.takeover import Takeover
@@ -46,7 +47,7 @@ class ResourceManager:
         *,
         me: str,
         nodes: list[str],
-        groups: list[ResourceGroup],
+        groups: Sequence[GroupSpec],
         auto_failback: AutoFailback,
         keepalive: float,
         deadtime: float,
