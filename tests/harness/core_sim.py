@@ -35,6 +35,7 @@ FAST = Timers(
     initdead=3.0,
     deadping=1.5,
     max_rexmit_delay=0.25,
+    hopfudge=1,
 )
 
 

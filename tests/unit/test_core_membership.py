@@ -288,7 +288,7 @@ def test_partition_heal_is_seen_on_both_sides() -> None:
 def test_ping_node_goes_ping_then_dead_after_deadping() -> None:
     timers = Timers(
         keepalive=0.25, deadtime=1.5, warntime=0.75, initdead=3.0, deadping=1.0,
-        max_rexmit_delay=0.25,
+        max_rexmit_delay=0.25, hopfudge=1,
     )  # fmt: skip
     cluster = CoreClusterSim(["master"], ping_nodes=["10.0.0.254"], timers=timers)
     cluster.ping_rtt = 0.0
@@ -312,7 +312,10 @@ def test_ping_node_goes_ping_then_dead_after_deadping() -> None:
 
 
 def test_ping_probes_go_with_each_keepalive_status() -> None:
-    timers = Timers(keepalive=1.0, deadtime=3.0, warntime=1.5, initdead=6.0, deadping=3.0)
+    timers = Timers(
+        keepalive=1.0, deadtime=3.0, warntime=1.5, initdead=6.0, deadping=3.0,
+        max_rexmit_delay=0.25, hopfudge=1,
+    )  # fmt: skip
     cluster = CoreClusterSim(["master"], ping_nodes=["10.0.0.254", "gw"], timers=timers)
     cluster.start("master")
     master = cluster.cores["master"]
