@@ -10,7 +10,8 @@ The parts: :mod:`~hbnode.rm.groups` (per-group actions), :mod:`~hbnode.rm.standb
 :mod:`~hbnode.rm.ipfail` (ping counts), :mod:`~hbnode.rm.isolation` and
 :mod:`~hbnode.rm.partition` (hbnode's split-brain policies) and
 :mod:`~hbnode.rm.failures` (failed starts), :mod:`~hbnode.rm.takeover`
-(mach_down). This module holds start-up, shutdown and the glue.
+(mach_down), :mod:`~hbnode.rm.liveness` (the early isolation verdict, API
+clients). This module holds start-up, shutdown and the glue.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from hbnode.rm.hold import Hold
 from hbnode.rm.ipfail import PingPolicy
 from hbnode.rm.isolation import Isolation
 from hbnode.rm.legacy import LegacyRequests
+from hbnode.rm.liveness import Liveness, SilenceWatch
 from hbnode.rm.messages import T
 from hbnode.rm.partition import HealPolicy
 from hbnode.rm.scope import StandbyScope
@@ -55,10 +57,11 @@ class ResourceManager:
         ping_nodes: list[str],
         isolation: bool,
         ipfail: bool = True,
-        early_isolation: bool = False,
+        warntime: float | None = None,
     ) -> None:
-        """``early_isolation``: the caller feeds :meth:`suspect_isolation`, so the
-        cut-off side lets go before deadtime and a takeover need not wait for it."""
+        """``warntime`` turns on the early isolation verdict (:mod:`hbnode.rm.liveness`):
+        the caller reports whom it hears from, and the side that heard nobody that
+        long lets go before deadtime, so a takeover need not wait for it."""
         me = me.lower()
         out = Outbox()
         peers = {n.lower(): PeerView(n.lower()) for n in nodes if n.lower() != me}
@@ -75,7 +78,15 @@ class ResourceManager:
             deadtime=deadtime,
             deadping=deadping,
             take_over=self.takeover_policy.take,
-            early=early_isolation,
+            early=warntime is not None,
+        )
+        silence = SilenceWatch([*peers, *ping_nodes], warntime) if warntime is not None else None
+        self.liveness = Liveness(
+            self.s,
+            silence,
+            early=self.isolation.enabled,
+            suspect=self.suspect_isolation,
+            ipfail=self.set_ipfail,
         )
         self.takeover_policy.allowed = self.isolation.may_take_over
         self.legacy = LegacyRequests(self.s)
@@ -184,7 +195,8 @@ class ResourceManager:
         self.isolation.check(now)
 
     def suspect_isolation(self, suspected: bool, now: float) -> None:
-        """The node's early verdict: peer and all ping nodes silent for warntime (or not).
+        """The early verdict (:mod:`~hbnode.rm.liveness`): peer and all ping nodes silent
+        for warntime (or not).
 
         While suspected we count as isolated: nothing is taken over and what we hold
         is let go before the peer, which still sees the ping nodes, takes over at
@@ -497,6 +509,7 @@ class ResourceManager:
         return min(due) if due else None
 
     def handle_timer(self, now: float) -> None:
+        self.liveness.handle_timer(now)
         deadline = self._rqst_deadline
         if self.s.mode is Mode.STARTING and deadline is not None and now >= deadline:
             self._complete_start(remote=False, take_local=True, now=now)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hbnode.config import load_config
+from hbnode.control_commands import answer
 from hbnode.eventlog import EventLog
 from hbnode.hblog import HbLogger
 from hbnode.node import Node, Persisted
@@ -201,7 +202,8 @@ class NodePair:
     def _ipfail_alive(self, name: str, op: str = "alive") -> None:
         if not self.up[name]:
             return
-        self.nodes[name].control({"cmd": "client", "op": op, "name": "ipfail"}, self.now)
+        request = {"cmd": "client", "op": op, "name": "ipfail"}
+        answer(self.nodes[name], request, self.now, pid=1)
         self._pump(name)
         self._at(IPFAIL_ALIVE, lambda n=name: self._ipfail_alive(n))
 

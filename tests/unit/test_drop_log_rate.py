@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hbnode.control_commands import snapshot
 from hbnode.lograte import LOG_INTERVAL, LogLimiter
 from hbnode.message import Message
 from tests.harness.stepped_pair import SteppedPair
@@ -51,7 +52,7 @@ def test_unknown_node_flood_is_counted_and_logged_rate_limited(tmp_path: Path) -
     slave.receive(intruder_status(51), "eth1", pair.clock.now)
     assert pair.log("slave").count(BAD_NODE) == 2
     assert "49 more message(s) dropped (unknown node) were not logged" in pair.log("slave")
-    nodes = slave.snapshot(pair.clock.now)["nodes"]
+    nodes = snapshot(slave, pair.clock.now, pid=1)["nodes"]
     assert [node["name"] for node in nodes] == ["master", "slave"]  # never became a node
 
 
@@ -59,11 +60,13 @@ def test_a_replayed_status_is_no_proof_of_life_for_the_isolation_check(tmp_path:
     pair = running_pair(tmp_path)
     slave = pair.nodes["slave"]
     old = status("master", 1, hg=100)  # master's generation in SteppedPair
-    heard = slave.heard["master"]
+    watch = slave.rm.liveness.silence
+    assert watch is not None
+    heard = watch.heard["master"]
     pair.up["master"] = False  # master is silent from now on
     pair.step(0.5)
     slave.receive(old, "eth1", pair.clock.now)  # an old seq of master's generation
-    assert slave.heard["master"] == heard
+    assert watch.heard["master"] == heard
     assert slave.core.counters()["out_of_window"] >= 1
 
 

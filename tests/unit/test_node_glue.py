@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hbnode.control_commands import answer, snapshot
 from tests.harness.stepped_pair import SteppedPair
 
 
@@ -25,7 +26,7 @@ def test_start_up_takeover_and_failback(tmp_path: Path) -> None:
     pair.step(3.0)
     assert pair.holds["slave"] == {"192.168.0.38/24/eth0:0"}
     assert "node master: is dead" in pair.log("slave")
-    snap = pair.nodes["slave"].snapshot(pair.clock.now)
+    snap = snapshot(pair.nodes["slave"], pair.clock.now, pid=1)
     assert snap["rscstatus"] in ("all", "foreign")
 
 
@@ -35,7 +36,7 @@ def test_standby_moves_the_group(tmp_path: Path, what: str) -> None:
     pair.start("master")
     pair.start("slave")
     pair.step(15.0)
-    reply = pair.nodes["master"].control({"cmd": "standby", "what": what}, pair.clock.now)
+    reply = answer(pair.nodes["master"], {"cmd": "standby", "what": what}, pair.clock.now, pid=1)
     assert reply.get("ok"), reply
     pair.step(3.0)
     assert pair.holds == {"master": set(), "slave": {"192.168.0.38/24/eth0:0"}}
