@@ -129,7 +129,10 @@ class CoreClusterSim:
         ping_nodes: Iterable[str] = (),
         seed: int = 1,
         flow_control: bool | dict[str, bool] = True,
+        exact_dead_check: bool = True,
     ) -> None:
+        """``exact_dead_check``: as the daemon runs the core (hbnode.node); False gives
+        Heartbeat's 250 ms dead-check tick, for tests of that tick."""
         self.names = list(names)
         self.timers = timers
         self.ping_nodes = list(ping_nodes)
@@ -149,7 +152,7 @@ class CoreClusterSim:
         self._pings: list[tuple[float, int, str, str]] = []
         self._ping_order = itertools.count()
         self.auto_active = True
-        self.exact_dead_check = False  # hbnode's dead-at-the-deadline (daemon default)
+        self.exact_dead_check = exact_dead_check
         # drop(src, dst, msg) → True loses that message (every copy, on every link).
         self.drop: Callable[[str, str, Message], bool] | None = None
 
