@@ -152,8 +152,3 @@ def check_untrusted(keys: AuthKeys, auth_string: str | None, data: bytes) -> Aut
     if not hmac.compare_digest(expected, digest.encode("utf-8", "surrogateescape")):
         return AuthFailure.DIGEST_MISMATCH
     return None
-
-
-def verify_untrusted(keys: AuthKeys, auth_string: str | None, data: bytes) -> bool:
-    """True when ``auth_string`` (``"N digest"``) authenticates ``data``."""
-    return check_untrusted(keys, auth_string, data) is None

@@ -23,12 +23,15 @@ from hbnode import __version__
 from hbnode.config import ClusterConfig, ConfigError, load_config
 from hbnode.config.logsinks import log_sinks
 from hbnode.control import CONTROL_SOCKET, parse_request_untrusted
+from hbnode.control_commands import answer
 from hbnode.daemonize import daemonize as detach_and_run
 from hbnode.eventlog import EVENTS_FILE, EventLog
 from hbnode.executor import ActionExecutor
 from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink
 from hbnode.link_io import LinkIO
+from hbnode.loadavg import read_loadavg
 from hbnode.node import Node
+from hbnode.persist import load_persisted
 from hbnode.pidfile import remove_pid, write_pid
 from hbnode.resource_runner import make_runner
 from hbnode.respawn import Supervisor
@@ -46,7 +49,13 @@ class Daemon:
         self.selector = selectors.DefaultSelector()
         self.events = EventLog(EVENTS_FILE, time.time, echo=logger.info)
         self.node = Node(
-            config, logger, now=time.monotonic(), wallclock=time.time, events=self.events
+            config,
+            logger,
+            now=time.monotonic(),
+            wallclock=time.time,
+            events=self.events,
+            persisted=load_persisted(config.hacf.hbgenmethod.value),
+            loadavg=read_loadavg,
         )
         self.links = LinkIO(config, self.node, logger)
         self.executor = ActionExecutor(make_runner(config, logger))
@@ -226,7 +235,7 @@ class Daemon:
             try:
                 data = _read_all(conn)
                 req = parse_request_untrusted(data)
-                reply = self.node.control(req, time.monotonic())
+                reply = answer(self.node, req, time.monotonic(), pid=os.getpid())
                 if req["cmd"] == "status":
                     reply["io"] = self.links.counters()
                     reply["respawn"] = self.respawn.status()

@@ -12,6 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
+from hbnode.node import Persisted
+
 STATE_DIR = Path("/var/lib/heartbeat")
 GENERATION_FILE = "hb_generation"
 UUID_FILE = "hb_uuid"
@@ -68,3 +70,8 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise PersistError(exc.errno, f"cannot write {path}: {exc.strerror}") from exc
+
+
+def load_persisted(hbgenmethod: str, state_dir: Path = STATE_DIR) -> Persisted:
+    """What the node starts from: this run's generation (saved first) and our uuid."""
+    return Persisted(next_generation(state_dir, method=hbgenmethod), load_uuid(state_dir))

@@ -6,18 +6,22 @@ gratuitous-ARP burst an earlier acquire started on the same VIP.
 
 from __future__ import annotations
 
-from typing import Any
-
 from hbnode.config import ClusterConfig
 from hbnode.executor import Runner, StepSink
 from hbnode.hblog import HbLogger
 from hbnode.resources.agent import AgentContext, GroupAction, GroupStatus, Timeouts, run_group
-from hbnode.rm import Action
+from hbnode.rm import Action, ActionKind
 
 STATUS_TIMEOUT = 30.0  # seconds; a status probe never waits longer than this
 
-# Action kinds of the resource manager → what the agents do.
-_KINDS = {"acquire": GroupAction.ACQUIRE, "release": GroupAction.RELEASE}
+# What the agents do for each action kind of the resource manager. A probe is a
+# status run whose answer is whether anything of the group runs (statgroup ALL or SOME).
+GROUP_ACTIONS = {
+    ActionKind.ACQUIRE: GroupAction.ACQUIRE,
+    ActionKind.RELEASE: GroupAction.RELEASE,
+    ActionKind.ANNOUNCE: GroupAction.ANNOUNCE,
+    ActionKind.PROBE: GroupAction.STATUS,
+}
 
 
 def make_runner(config: ClusterConfig, logger: HbLogger) -> Runner:
@@ -29,13 +33,10 @@ def make_runner(config: ClusterConfig, logger: HbLogger) -> Runner:
         group = groups.get(action.group)
         if group is None:
             return False, f"no resource group {action.group!r} in haresources"
-        if action.kind == "probe":
-            # The answer is whether anything of the group runs (statgroup ALL or SOME).
-            probed = run_group(
-                group, GroupAction.STATUS, timeouts=timeouts, log=sink, context=context
-            )
+        kind = GROUP_ACTIONS[action.kind]
+        if action.kind is ActionKind.PROBE:
+            probed = run_group(group, kind, timeouts=timeouts, log=sink, context=context)
             return probed.status in (GroupStatus.ALL, GroupStatus.SOME), None
-        kind: Any = _KINDS.get(action.kind, action.kind)  # "announce", "status" as is
         result = run_group(group, kind, timeouts=timeouts, log=sink, say=logger, context=context)
         return result.ok, result.error
 

@@ -15,16 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hbnode.config.errors import ConfigError, ConfigWarning
+from hbnode.rm.spec import AutoFailback as AutoFailback  # the rm's policy, parsed here
 
 DEFAULT_UDPPORT = 694  # IANA "ha-cluster"; Heartbeat's UDPPORT
-
-
-class AutoFailback(enum.StrEnum):
-    """``auto_failback``: legacy = no nice_failback; on/off = nice_failback (§4.3)."""
-
-    LEGACY = "legacy"
-    ON = "on"
-    OFF = "off"
 
 
 class MsgFormat(enum.StrEnum):

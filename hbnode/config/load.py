@@ -40,16 +40,6 @@ class ClusterConfig:
         """Start-up warnings to log (``file:line: text``), in file order."""
         return sort_problems([*self.hacf.warnings, *self.file_warnings])
 
-    @property
-    def local_groups(self) -> list[ResourceGroup]:
-        """Groups whose line starts with our node name (§4.3 "local")."""
-        return [group for group in self.resource_groups if group.owner == self.node_name]
-
-    @property
-    def foreign_groups(self) -> list[ResourceGroup]:
-        """All other groups (§4.3 "foreign")."""
-        return [group for group in self.resource_groups if group.owner != self.node_name]
-
     def group(self, key: str) -> ResourceGroup | None:
         """The group with this key (first resource as written), if any."""
         return next((group for group in self.resource_groups if group.key == key), None)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from hbnode.core.states import LinkStatus, NodeStatus
 from hbnode.message import Message
 
 
 class DropReason(enum.StrEnum):
     """Why a received message was thrown away before the upper layer saw it.
 
-    The node logs the first two in Heartbeat's words; the wording of the values is
-    what it matches on.
+    The node logs the first two in Heartbeat's words (hbnode.logwords); the values
+    are the words of the ``N more message(s) dropped (…)`` line and the counters.
     """
 
     UNKNOWN_NODE = "unknown node"  # process_status_message: bad node [x] in message
@@ -35,21 +36,21 @@ class _Stamped:
 
 @dataclass(frozen=True, slots=True)
 class NodeStatusChanged(_Stamped):
-    """``node``'s status as we see it went ``old`` → ``new`` (init/up/active/dead/ping)."""
+    """``node``'s status as we see it went ``old`` → ``new``."""
 
     node: str
-    old: str
-    new: str
+    old: NodeStatus
+    new: NodeStatus
 
 
 @dataclass(frozen=True, slots=True)
 class LinkStatusChanged(_Stamped):
-    """The (``node``, ``link``) medium went ``old`` → ``new`` (up/dead)."""
+    """The (``node``, ``link``) medium went ``old`` → ``new``."""
 
     node: str
     link: str
-    old: str
-    new: str
+    old: LinkStatus
+    new: LinkStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ deadtime; ``deadping`` for ping nodes; ``initdead`` for everyone until comm is u
 
 from __future__ import annotations
 
-import enum
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 
 from hbnode.core import events as ev
 from hbnode.core.sequence import ReceiveWindow
+from hbnode.core.states import LinkStatus, NodeStatus, NodeType
 from hbnode.core.timers import Timers
 
 # Float seconds accumulate rounding error (0.25 * 6 vs 1.5); deadlines are compared
@@ -23,27 +23,7 @@ from hbnode.core.timers import Timers
 EPSILON = 1e-6
 
 
-class NodeStatus(enum.StrEnum):
-    """include/heartbeat.h node states; ``dead`` is only ever our local view."""
-
-    INIT = "init"
-    UP = "up"
-    ACTIVE = "active"
-    DEAD = "dead"
-    PING = "ping"
-
-
 ADVERTISED_STATUSES = frozenset({NodeStatus.INIT, NodeStatus.UP, NodeStatus.ACTIVE})
-
-
-class NodeType(enum.StrEnum):
-    NORMAL = "normal"
-    PING = "ping"
-
-
-class LinkStatus(enum.StrEnum):
-    UP = "up"
-    DEAD = "dead"
 
 
 @dataclass(slots=True)
@@ -150,7 +130,7 @@ class NodeTable:
         if new is NodeStatus.DEAD:
             # Missing seqs of a dead node are no longer asked for (§3.4).
             peer.window.forget_missing()
-        return ev.NodeStatusChanged(peer.name, old.value, new.value, now=now)
+        return ev.NodeStatusChanged(peer.name, old, new, now=now)
 
     def refresh_link(self, peer: Peer, link: str, now: float) -> ev.LinkStatusChanged | None:
         state = peer.links.setdefault(link, Link())
@@ -158,7 +138,7 @@ class NodeTable:
         if state.status is LinkStatus.UP:
             return None
         state.status = LinkStatus.UP
-        return ev.LinkStatusChanged(peer.name, link, "dead", "up", now=now)
+        return ev.LinkStatusChanged(peer.name, link, LinkStatus.DEAD, LinkStatus.UP, now=now)
 
     def next_deadline(self, *, comm_up: bool) -> float:
         """The earliest instant a live node or an up link would be declared dead."""
@@ -184,7 +164,10 @@ class NodeTable:
             for name, link in peer.links.items():
                 if link.status is LinkStatus.UP and now + EPSILON >= link.last_heard + interval:
                     link.status = LinkStatus.DEAD
-                    found.append(ev.LinkStatusChanged(peer.name, name, "up", "dead", now=now))
+                    went = ev.LinkStatusChanged(
+                        peer.name, name, LinkStatus.UP, LinkStatus.DEAD, now=now
+                    )
+                    found.append(went)
         return found
 
     # -- what a peer's seq'd messages tell us (§3.3 step 4, §4.1) --------------------------

@@ -24,17 +24,10 @@ from hbnode.core import events as ev
 from hbnode.core import fields as f
 from hbnode.core.counters import count_event, new_counters
 from hbnode.core.errors import LocalProtocolError
-from hbnode.core.membership import (
-    ADVERTISED_STATUSES,
-    EPSILON,
-    LinkStatus,
-    NodeStatus,
-    NodeTable,
-    NodeType,
-    Peer,
-)
-from hbnode.core.outbox import Outbox
+from hbnode.core.membership import ADVERTISED_STATUSES, EPSILON, NodeTable, Peer
+from hbnode.core.sender import Sender
 from hbnode.core.sequence import SeqVerdict
+from hbnode.core.states import LinkStatus, NodeStatus, NodeType
 from hbnode.core.timers import (
     DEAD_CHECK_INTERVAL,
     REQNODES_RETRY,
@@ -104,7 +97,7 @@ class HeartbeatCore:
             now=0.0,
         )
         self._counters: Counter[str] = new_counters()
-        self._outbox = Outbox(
+        self._sender = Sender(
             me=self.me,
             uuid=uuid,
             generation=generation,
@@ -116,7 +109,6 @@ class HeartbeatCore:
             counters=self._counters,
         )
         self._local_status = NodeStatus.INIT
-        self._dt_extra_ms = 0
         self._started_at: float | None = None
         self._next_keepalive = math.inf
         self._next_check = math.inf
@@ -197,18 +189,18 @@ class HeartbeatCore:
         msg_type = msg.get("t")
         if not msg_type:
             raise LocalProtocolError("a message to send needs a t field")
-        out = self._outbox.queue(msg.copy())
+        out = self._sender.queue(msg.copy())
         if msg_type not in _CORE_TYPES and not f.is_unsequenced(msg_type) and self._for_us(out):
             self._deliver(out, None, now)
 
-    def set_status(self, st: str, now: float) -> None:
+    def set_status(self, st: NodeStatus, now: float) -> None:
         """Set our advertised status (``active`` at comm-up); a change is sent at once."""
         try:
-            status = NodeStatus(st)
+            status = NodeStatus(st)  # a caller's plain "active" is taken too
         except ValueError:
             raise LocalProtocolError(f"unknown local status {st!r}") from None
         if status not in ADVERTISED_STATUSES:
-            raise LocalProtocolError(f"status {st!r} is never advertised")
+            raise LocalProtocolError(f"status {status.value!r} is never advertised")
         if status is self._local_status:
             return
         self._local_status = status
@@ -219,13 +211,6 @@ class HeartbeatCore:
         """Send a status message out of turn (Heartbeat does on a partition heal)."""
         self._require_started()
         self._send_status(now, with_probes=False)
-
-    def set_dt_extra(self, extra_ms: int) -> None:
-        """Advertise dt = deadtime + ``extra_ms`` (30000 during a restart; 0 to clear).
-
-        The +2000 of the first 5 s after start is applied on its own.
-        """
-        self._dt_extra_ms = max(0, extra_ms)
 
     def get_timer(self) -> float | None:
         """The earliest instant :meth:`handle_timer` has something to do."""
@@ -262,33 +247,33 @@ class HeartbeatCore:
     # -- outputs ------------------------------------------------------------------
     def take_outgoing(self) -> list[Message]:
         """Complete messages to sign, encode and send on every link."""
-        return self._outbox.take_messages()
+        return self._sender.take_messages()
 
     def take_ping_probes(self) -> list[tuple[str, Message]]:
         """(ping node name, NS_st payload) pairs; a group name stands for its members."""
-        return self._outbox.take_probes()
+        return self._sender.take_probes()
 
     def take_events(self) -> list[ev.Event]:
         out, self._events = self._events, []
         return out
 
     # -- views (cl_status) ----------------------------------------------------------
-    def node_status(self, node: str) -> str:
+    def node_status(self, node: str) -> NodeStatus:
         """init/up/active/dead/ping, as ``cl_status nodestatus`` prints it."""
         if node.lower() == self.me:
-            return self._local_status.value
-        return self._peer(node).status.value
+            return self._local_status
+        return self._peer(node).status
 
     def last_alive(self, node: str) -> float:
         """When (monotonic) the core last took a status of ``node`` as proof of life."""
         return self._peer(node).last_alive
 
-    def node_type(self, node: str) -> str:
-        return self._peer(node).type.value
+    def node_type(self, node: str) -> NodeType:
+        return self._peer(node).type
 
-    def link_status(self, node: str, link: str) -> str:
+    def link_status(self, node: str, link: str) -> LinkStatus:
         state = self._peer(node).links.get(link)
-        return (state.status if state is not None else LinkStatus.DEAD).value
+        return state.status if state is not None else LinkStatus.DEAD
 
     def links(self, node: str) -> list[str]:
         return list(self._peer(node).links)
@@ -345,7 +330,7 @@ class HeartbeatCore:
         elif msg_type == f.T_NS_ACK:
             seq = f.parse_hex(msg.get("ackseq"))
             self._counters["acks_received"] += 1
-            if seq is not None and seq <= self._outbox.seq:
+            if seq is not None and seq <= self._sender.seq:
                 peer.acked = max(peer.acked, seq)
 
     def _receive_sequenced(
@@ -364,7 +349,7 @@ class HeartbeatCore:
             # ever acted on. We heal without a restart: what we sent while apart (ping
             # counts, takeovers, standby steps of the partition's view) is refused when
             # the peer asks for it (NAKed); what we send from now on is not.
-            peer.rexmit_floor = self._outbox.seq
+            peer.rexmit_floor = self._sender.seq
         self._emit_all(events)
         if not keep:
             return
@@ -389,7 +374,7 @@ class HeartbeatCore:
             self._emit_all(events)
         elif msg_type == f.T_REQNODES:
             # The complete list of normal nodes, or a 3.0.6 peer stays "up" forever.
-            self._outbox.queue(f.repnodes_message(peer.name, self.nodes))
+            self._sender.queue(f.repnodes_message(peer.name, self.nodes))
         elif msg_type == f.T_REPNODES:
             if self._comm is CommState.REQNODES:
                 self._comm_now_up(now)
@@ -414,7 +399,7 @@ class HeartbeatCore:
             return None
         if self._flow_control_on() and peer.window.should_ack(seq):
             self._counters["acks_sent"] += 1
-            self._outbox.queue(f.ack_message(peer.name, seq))
+            self._sender.queue(f.ack_message(peer.name, seq))
         return tracked.verdict
 
     # -- reliability (§3.4) ---------------------------------------------------------------
@@ -425,7 +410,7 @@ class HeartbeatCore:
             detail = f"NS_rexmit [{msg.get('firstseq')}:{msg.get('lastseq')}]"
             self._drop(ev.DropReason.MALFORMED, peer.name, detail, now)
             return
-        self._outbox.answer_rexmit(peer.name, peer.acked, first, last, now, peer.rexmit_floor)
+        self._sender.answer_rexmit(peer.name, peer.acked, first, last, now, peer.rexmit_floor)
 
     def _request_rexmits(self, now: float) -> None:
         for peer in self._table.others():
@@ -433,7 +418,7 @@ class HeartbeatCore:
                 continue
             for seq in peer.window.due_requests(now):
                 self._counters["rexmit_requested"] += 1
-                self._outbox.queue(f.rexmit_request(peer.name, seq))
+                self._sender.queue(f.rexmit_request(peer.name, seq))
 
     def _flow_control_on(self) -> bool:
         """ACKs and reqnodes only while every peer that sent a status sent protocol."""
@@ -464,7 +449,7 @@ class HeartbeatCore:
             # would never answer): comm is up without the node list.
             self._comm_now_up(now)
             return
-        self._outbox.queue(f.reqnodes_message(target.name))
+        self._sender.queue(f.reqnodes_message(target.name))
         self._reqnodes_at = now + REQNODES_RETRY
 
     def _comm_now_up(self, now: float) -> None:
@@ -475,17 +460,15 @@ class HeartbeatCore:
     # -- sending ---------------------------------------------------------------------------
     def _send_status(self, now: float, *, with_probes: bool) -> None:
         assert self._started_at is not None
-        extra = self._dt_extra_ms
-        if now < self._started_at + STARTUP_DT_PERIOD:
-            extra = max(extra, STARTUP_DT_EXTRA_MS)
+        extra = STARTUP_DT_EXTRA_MS if now < self._started_at + STARTUP_DT_PERIOD else 0
         dt_ms = self.timers.deadtime_ms + extra
         status = f.status_message(self._local_status.value, dt_ms, protocol=self._flow_control)
         self._counters["status_sent"] += 1
-        self._outbox.queue(status)
+        self._sender.queue(status)
         if with_probes:
             # Pings go out with each keepalive status, never on their own (§4.6).
             for name in self.ping_nodes:
-                self._outbox.probe(name, group=name in self._ping_groups)
+                self._sender.probe(name, group=name in self._ping_groups)
 
     def _uuid_of(self, node: str) -> bytes | None:
         """destuuid for a message to ``node``: known once it has sent us something."""

@@ -322,7 +322,13 @@ def run_group(
         sleep,
     )
     run.emit(f"group {kind.value} started", {"resources": [a.name for a in run.agents]})
-    getattr(run, kind.value)()
+    steps = {
+        GroupAction.ACQUIRE: run.acquire,
+        GroupAction.RELEASE: run.release,
+        GroupAction.STATUS: run.status,
+        GroupAction.ANNOUNCE: run.announce,
+    }
+    steps[kind]()
     run.result.ms = _ms(began)
     done = {"ok": run.result.ok, "ms": run.result.ms, "error": run.result.error}
     if kind is GroupAction.STATUS and run.result.status is not None:

@@ -331,12 +331,6 @@ class GarpJobs:
             job = self._jobs.get(ip)
         return job is None or job.wait(timeout)
 
-    def cancel_all(self) -> None:
-        with self._lock:
-            ips = list(self._jobs)
-        for ip in ips:
-            self.cancel(ip)
-
     def active(self) -> list[str]:
         """The VIPs whose burst is still running."""
         with self._lock:

@@ -15,7 +15,9 @@ the choice and its reason are in the module that makes it:
   restart, one node keeps each doubly-held set and re-announces it (the owner
   with auto_failback on, else the pre-split holder, ties to the owner), the
   other stops its copy at once;
-* ipfail (:mod:`~hbnode.rm.ipfail`) is built in, with ipfail's messages.
+* ipfail (:mod:`~hbnode.rm.ipfail`) is built in, with ipfail's messages; it
+  runs while the ``respawn … ipfail`` client says it is alive, and the early
+  isolation verdict comes from whom the node hears (:mod:`~hbnode.rm.liveness`).
 """
 
 from hbnode.rm.actions import Action, ActionKind
@@ -23,5 +25,14 @@ from hbnode.rm.events import RmEvent
 from hbnode.rm.groups import GroupState
 from hbnode.rm.hold import Hold
 from hbnode.rm.manager import ResourceManager
+from hbnode.rm.scope import StandbyScope
 
-__all__ = ["Action", "ActionKind", "GroupState", "Hold", "ResourceManager", "RmEvent"]
+__all__ = [
+    "Action",
+    "ActionKind",
+    "GroupState",
+    "Hold",
+    "ResourceManager",
+    "RmEvent",
+    "StandbyScope",
+]

@@ -7,10 +7,17 @@ resource script job at a time) and reports the result with
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from typing import Literal
 
-ActionKind = Literal["acquire", "release", "announce", "probe"]
+
+class ActionKind(enum.StrEnum):
+    """What an :class:`Action` asks for; the value is the word the daemon logs."""
+
+    ACQUIRE = "acquire"
+    RELEASE = "release"
+    ANNOUNCE = "announce"
+    PROBE = "probe"
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,12 @@ Level = Literal["debug", "info", "warn", "err", "crit"]
 
 @dataclass(frozen=True)
 class RmEvent:
-    """A log line (``level``, ``text``) and, when ``step`` is set, an event-log step."""
+    """A log line (``level``, ``text``) and, when ``step`` is set, an event-log step.
 
-    level: Level
+    ``level`` None: an event-log step only, with no log line.
+    """
+
+    level: Level | None
     text: str
     step: str | None = None
     fields: dict[str, object] = field(default_factory=dict)
@@ -48,6 +51,10 @@ class Outbox:
 
     def log(self, level: Level, text: str, step: str | None = None, **fields: object) -> None:
         self.events.append(RmEvent(level, text, step, dict(fields)))
+
+    def record(self, step: str, **fields: object) -> None:
+        """An event-log step that Heartbeat has no log line for."""
+        self.events.append(RmEvent(None, "", step, dict(fields)))
 
     def take_messages(self) -> list[Message]:
         taken, self.messages = self.messages, []

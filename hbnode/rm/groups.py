@@ -14,9 +14,9 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from hbnode.config.haresources import ResourceGroup
-from hbnode.rm.actions import Action
+from hbnode.rm.actions import Action, ActionKind
 from hbnode.rm.events import Outbox
+from hbnode.rm.spec import GroupSpec
 
 RELEASE_RETRY = 1.0  # ResourceManager retries a failed stop every second
 STOP_RETRY_MAX = 10  # HA_STOPRETRYMAX: after this many, Heartbeat reboots; we say so and go on
@@ -33,7 +33,7 @@ class GroupState(enum.StrEnum):
 
 @dataclass
 class Slot:
-    group: ResourceGroup
+    group: GroupSpec
     state: GroupState = GroupState.RELEASED
     want: bool = False
     reason: str = ""
@@ -54,7 +54,7 @@ class _Waiter:
 class GroupTable:
     """The resource groups of haresources, in file order, and their actions."""
 
-    def __init__(self, groups: Iterable[ResourceGroup], out: Outbox) -> None:
+    def __init__(self, groups: Iterable[GroupSpec], out: Outbox) -> None:
         self.slots = {g.key: Slot(g) for g in groups}
         self.out = out
         self._waiters: list[_Waiter] = []
@@ -86,7 +86,7 @@ class GroupTable:
         """Re-send gratuitous ARP for a group we keep (does not change its state)."""
         slot = self.slots.get(key)
         if slot is not None and slot.want:
-            action = self.out.act("announce", key, reason)
+            action = self.out.act(ActionKind.ANNOUNCE, key, reason)
             self._announces[action.id] = key
 
     # -- what runs at start-up ------------------------------------------------------------
@@ -94,7 +94,7 @@ class GroupTable:
         """Ask whether each group already runs here (a daemon killed with -9 leaves its
         resources behind). Heartbeat's init script only complains (verifyallidle)."""
         for slot in self.slots.values():
-            action = self.out.act("probe", slot.group.key, "startup")
+            action = self.out.act(ActionKind.PROBE, slot.group.key, "startup")
             self._probes[action.id] = slot.group.key
 
     def release_found(self, reason: str, now: float) -> list[str]:
@@ -163,9 +163,9 @@ class GroupTable:
         if slot is None or slot.action is None:
             return None
         action, slot.action = slot.action, None
-        if action.kind == "acquire":
+        if action.kind is ActionKind.ACQUIRE:
             self._acquired(slot, ok, now)
-        elif action.kind == "release":
+        elif action.kind is ActionKind.RELEASE:
             self._released(slot, ok, now)
         self._reconcile(slot, now)
         self._fire(now)
@@ -231,13 +231,13 @@ class GroupTable:
             ):
                 slot.retry_at = None
                 slot.state = GroupState.ACQUIRING
-                slot.action = self.out.act("acquire", slot.group.key, slot.reason)
+                slot.action = self.out.act(ActionKind.ACQUIRE, slot.group.key, slot.reason)
             return
         stop_due = slot.retry_at is None or now >= slot.retry_at
         if slot.state in (GroupState.HELD, GroupState.RELEASING) and stop_due:
             slot.retry_at = None
             slot.state = GroupState.RELEASING
-            slot.action = self.out.act("release", slot.group.key, slot.reason)
+            slot.action = self.out.act(ActionKind.RELEASE, slot.group.key, slot.reason)
 
     # -- time ---------------------------------------------------------------------------
     def timer(self) -> float | None:

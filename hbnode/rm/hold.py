@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from hbnode.config.haresources import ResourceGroup
+from hbnode.rm.spec import GroupSpec
 
 
 class Hold(enum.IntFlag):
@@ -44,17 +44,17 @@ class Hold(enum.IntFlag):
 _TEXT = {0: "none", 1: "local", 2: "foreign", 3: "all"}
 
 
-def set_of(group: ResourceGroup, node: str) -> Hold:
+def set_of(group: GroupSpec, node: str) -> Hold:
     """Which of ``node``'s sets ``group`` belongs to."""
     return Hold.LOCAL if group.owner == node else Hold.FOREIGN
 
 
-def keys_in(hold: Hold, node: str, groups: Iterable[ResourceGroup]) -> list[str]:
+def keys_in(hold: Hold, node: str, groups: Iterable[GroupSpec]) -> list[str]:
     """The keys of the groups ``hold`` covers, relative to ``node``, in haresources order."""
     return [g.key for g in groups if set_of(g, node) & hold]
 
 
-def claims(hold: Hold, node: str, group: ResourceGroup) -> bool:
+def claims(hold: Hold, node: str, group: GroupSpec) -> bool:
     """Whether ``node``'s claim ``hold`` covers ``group``."""
     return bool(set_of(group, node) & hold)
 

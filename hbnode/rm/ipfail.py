@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hbnode.config.hacf import AutoFailback
 from hbnode.message import Message
 from hbnode.rm import messages as m
 from hbnode.rm.hold import Hold
 from hbnode.rm.messages import T
+from hbnode.rm.spec import AutoFailback
 from hbnode.rm.state import Mode, Shared
 
 GiveUp = Callable[[Hold, float], bool]  # go standby for a set; False if it cannot now

@@ -10,16 +10,19 @@ The parts: :mod:`~hbnode.rm.groups` (per-group actions), :mod:`~hbnode.rm.standb
 :mod:`~hbnode.rm.ipfail` (ping counts), :mod:`~hbnode.rm.isolation` and
 :mod:`~hbnode.rm.partition` (hbnode's split-brain policies) and
 :mod:`~hbnode.rm.failures` (failed starts), :mod:`~hbnode.rm.takeover`
-(mach_down). This module holds start-up, shutdown and the glue.
+(mach_down), :mod:`~hbnode.rm.startup` (who takes what once comm is up),
+:mod:`~hbnode.rm.liveness` (the early isolation verdict, API clients). This
+module holds the inputs, shutdown and the glue.
 """
 
 from __future__ import annotations
 
-from hbnode.config.hacf import AutoFailback
-from hbnode.config.haresources import ResourceGroup
+from collections.abc import Sequence
+
+from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import messages as m
-from hbnode.rm.actions import Action
+from hbnode.rm.actions import Action, ActionKind
 from hbnode.rm.events import Outbox, RmEvent
 from hbnode.rm.failures import FailedStarts
 from hbnode.rm.groups import GroupTable
@@ -27,14 +30,15 @@ from hbnode.rm.hold import Hold
 from hbnode.rm.ipfail import PingPolicy
 from hbnode.rm.isolation import Isolation
 from hbnode.rm.legacy import LegacyRequests
+from hbnode.rm.liveness import Liveness, SilenceWatch
 from hbnode.rm.messages import T
 from hbnode.rm.partition import HealPolicy
+from hbnode.rm.scope import StandbyScope
+from hbnode.rm.spec import AutoFailback, GroupSpec
 from hbnode.rm.standby import StandbyProtocol
+from hbnode.rm.startup import Startup
 from hbnode.rm.state import Mode, PeerView, Shared
 from hbnode.rm.takeover import Takeover
-
-RQSTDELAY = 10.0  # both sides starting: wait this long after the first report, then take ours
-CHOICES = ("all", "local", "foreign", "failback")
 
 
 class ResourceManager:
@@ -45,7 +49,7 @@ class ResourceManager:
         *,
         me: str,
         nodes: list[str],
-        groups: list[ResourceGroup],
+        groups: Sequence[GroupSpec],
         auto_failback: AutoFailback,
         keepalive: float,
         deadtime: float,
@@ -53,10 +57,11 @@ class ResourceManager:
         ping_nodes: list[str],
         isolation: bool,
         ipfail: bool = True,
-        early_isolation: bool = False,
+        warntime: float | None = None,
     ) -> None:
-        """``early_isolation``: the caller feeds :meth:`suspect_isolation`, so the
-        cut-off side lets go before deadtime and a takeover need not wait for it."""
+        """``warntime`` turns on the early isolation verdict (:mod:`hbnode.rm.liveness`):
+        the caller reports whom it hears from, and the side that heard nobody that
+        long lets go before deadtime, so a takeover need not wait for it."""
         me = me.lower()
         out = Outbox()
         peers = {n.lower(): PeerView(n.lower()) for n in nodes if n.lower() != me}
@@ -73,13 +78,27 @@ class ResourceManager:
             deadtime=deadtime,
             deadping=deadping,
             take_over=self.takeover_policy.take,
-            early=early_isolation,
+            early=warntime is not None,
+        )
+        silence = SilenceWatch([*peers, *ping_nodes], warntime) if warntime is not None else None
+        self.liveness = Liveness(
+            self.s,
+            silence,
+            early=self.isolation.enabled,
+            suspect=self.suspect_isolation,
+            ipfail=self.set_ipfail,
         )
         self.takeover_policy.allowed = self.isolation.may_take_over
         self.legacy = LegacyRequests(self.s)
         self.heal = HealPolicy(self.s)
         self.failed = FailedStarts(self.s, self.standby_protocol)
-        self._rqst_deadline: float | None = None
+        self.startup = Startup(
+            self.s,
+            self.isolation,
+            self.legacy,
+            take_over=self.takeover_policy.take,
+            ipfail_active=lambda: self.ping_policy.active,
+        )
         self._failback_to: set[str] = set()  # auto failback that found us busy
 
     # == start-up =========================================================================
@@ -97,28 +116,8 @@ class ResourceManager:
     # == membership input ==================================================================
     def comm_up(self, live_peers: set[str], now: float) -> None:
         """Comm is up (§4.2): start the resource negotiation of our mode."""
-        s = self.s
-        if s.mode is not Mode.INIT:
-            return
-        live = {p.lower() for p in live_peers}
-        for peer in s.peers.values():
-            peer.alive = peer.name in live
-            peer.declared_dead = not peer.alive
-            if not peer.alive:
-                peer.split = (Hold.NONE, Hold.NONE)  # never in contact: nobody held anything
-        if self.ping_policy.active:
-            # Heartbeat says so when ipfail signs on; a peer's ipfail answers with its
-            # count, and the comparison starts from there.
-            self.out.send(m.clstat(s.me, True))
-        if not s.nice:
-            s.mode = Mode.STABLE
-            self.legacy.request_local(now)
-            self._take_from_absent(now)
-            return
-        s.mode = Mode.STARTING
-        self.out.send(m.starting())
-        if not s.present_peers():
-            self._complete_start(remote=False, take_local=True, now=now)
+        if self.s.mode is Mode.INIT:
+            self.startup.begin(live_peers, now)
 
     def node_dead(self, node: str, now: float) -> None:
         """A normal peer was declared dead: STONITH report, then mach_down (§4.3)."""
@@ -139,12 +138,11 @@ class ResourceManager:
             return
         self.takeover_policy.stonith(peer.name, old_hold)
         if s.mode is Mode.STARTING:
-            if not s.present_peers():
-                self._complete_start(remote=False, take_local=True, now=now)
+            self.startup.alone(now)
             return
         self.isolation.peer_dead(peer.name, now)
 
-    def node_alive(self, node: str, status: str, now: float) -> None:
+    def node_alive(self, node: str, status: NodeStatus, now: float) -> None:
         """A peer is up or active (first contact, or back after we declared it dead)."""
         peer = self.s.peers.get(node.lower())
         if peer is not None and not peer.alive:
@@ -182,7 +180,8 @@ class ResourceManager:
         self.isolation.check(now)
 
     def suspect_isolation(self, suspected: bool, now: float) -> None:
-        """The node's early verdict: peer and all ping nodes silent for warntime (or not).
+        """The early verdict (:mod:`~hbnode.rm.liveness`): peer and all ping nodes silent
+        for warntime (or not).
 
         While suspected we count as isolated: nothing is taken over and what we hold
         is let go before the peer, which still sees the ping nodes, takes over at
@@ -256,8 +255,7 @@ class ResourceManager:
     def _on_report(self, src: str, msg: Message, now: float) -> None:
         s = self.s
         if src == s.me:
-            if s.mode is Mode.STARTING and self._rqst_deadline is None:
-                self._rqst_deadline = now + RQSTDELAY
+            self.startup.report_seen(now)
             return
         hold = Hold.parse(msg.get("rsc_hold"))
         if hold is None:
@@ -271,12 +269,7 @@ class ResourceManager:
         if info == m.INFO_SHUTDOWN:
             peer.hold = Hold.NONE
         if s.mode is Mode.STARTING:
-            if full and peer.stable:
-                # It holds its foreign groups (ours) already: then we take nothing.
-                take = not peer.hold & Hold.FOREIGN
-                self._complete_start(remote=True, take_local=take, now=now)
-            elif self._rqst_deadline is None:
-                self._rqst_deadline = now + RQSTDELAY
+            self.startup.peer_report(peer, full, now)
             return
         if s.mode is not Mode.STABLE:
             return
@@ -297,8 +290,8 @@ class ResourceManager:
         peer = s.peers[src]
         peer.shut_down, peer.hold, peer.stable = True, Hold.NONE, False
         self.standby_protocol.peer_gone(src, now)
-        if s.mode is Mode.STARTING and not s.present_peers():
-            self._complete_start(remote=False, take_local=True, now=now)
+        if s.mode is Mode.STARTING:
+            self.startup.alone(now)
         elif s.mode is Mode.STABLE:
             # It released everything: take its groups now, not after deadtime. We just
             # heard from it, so we are not isolated whatever the ping nodes say.
@@ -307,62 +300,11 @@ class ResourceManager:
     def action_done(self, action_id: int, ok: bool, now: float) -> None:
         """The adapter finished an action; ``ok`` is its success."""
         action = self.table.done(action_id, ok, now)
-        if action is not None and action.kind == "acquire" and not ok:
+        if action is not None and action.kind is ActionKind.ACQUIRE and not ok:
             key = action.group
             self.table.when_settled(
                 f"failed:{key}", [key], lambda t: self.failed.stopped(key, t), now
             )
-
-    # == start-up ==========================================================================
-    def _complete_start(self, *, remote: bool, take_local: bool, now: float) -> None:
-        s = self.s
-        s.mode, self._rqst_deadline = Mode.STABLE, None
-        self.out.log("info", f"{'remote' if remote else 'local'} resource transition completed.")
-        if self.isolation.isolated():
-            self.out.log(
-                "warn",
-                "Isolated (no peer, no ping node): not acquiring resources",
-                "isolated",
-                acting="no start",
-            )
-            self.isolation.owed = True
-            s.report()
-            self.table.release_found("isolated", now)
-            return
-        why = "T_RESOURCES(them)" if remote else "T_RESOURCES(us)"
-        if take_local:
-            s.hold |= Hold.LOCAL
-            s.report()
-            keys = s.local_keys()
-            for key in keys:  # HA_DONTASK: the capture shows this answer to ourselves
-                self.out.send(m.ip_request_resp(s.me, key, True))
-            self.table.hold(keys, "initial", now)
-            self.table.when_settled("initial", keys, lambda t: self._initial_done(why), now)
-        else:
-            self.out.log("info", "Local Resource acquisition completed. (none)")
-            s.report()
-            self.out.log("info", f"Initial resource acquisition complete ({why})")
-        self._take_from_absent(now)
-        # Whatever still runs here from before and was not just taken is someone else's.
-        self.table.release_found("stale", now)
-
-    def _initial_done(self, why: str) -> None:
-        self.out.log(
-            "info",
-            f"Initial resource acquisition complete ({why})",
-            "initial_acquired",
-            groups=self.s.local_keys(),
-        )
-        self._report_if_stable(m.INFO_REQ_OUR)
-
-    def _take_from_absent(self, now: float) -> None:
-        for peer in list(self.s.peers.values()):
-            if not peer.present:
-                self.takeover_policy.take(peer.name, now)
-
-    def _report_if_stable(self, info: str | None = None) -> None:
-        if self.s.mode is Mode.STABLE:
-            self.s.report(info)
 
     # == peers coming and going ============================================================
     def _forget(self, peer: PeerView, now: float) -> None:
@@ -428,19 +370,19 @@ class ResourceManager:
         return error is None
 
     # == operator input ====================================================================
-    def standby(self, what: str, now: float) -> str | None:
+    def standby(self, what: StandbyScope, now: float) -> str | None:
         """hb_standby [all|local|foreign|failback]: give that set to the peer."""
-        if what not in CHOICES:
-            return f"usage: hb_standby [{'|'.join(CHOICES)}]"
-        hold = Hold.parse(what)
-        assert hold is not None
-        return self.standby_protocol.request(hold, now)
+        scope = StandbyScope.parse(what)  # an operator's word: checked, not trusted
+        if scope is None:
+            return f"usage: hb_standby [{'|'.join(StandbyScope)}]"
+        return self.standby_protocol.request(scope.hold, now)
 
-    def takeover(self, what: str, now: float) -> str | None:
+    def takeover(self, what: StandbyScope, now: float) -> str | None:
         """hb_takeover [all|local|foreign|failback]: ask the peer to go standby (mirrored)."""
-        if what not in CHOICES:
-            return f"usage: hb_takeover [{'|'.join(CHOICES)}]"
-        return self.standby_protocol.ask_takeover(what, now)
+        scope = StandbyScope.parse(what)
+        if scope is None:
+            return f"usage: hb_takeover [{'|'.join(StandbyScope)}]"
+        return self.standby_protocol.ask_takeover(scope, now)
 
     def shutdown(self, now: float) -> None:
         """Orderly stop (§4.3): say so, release everything, then ``shutdone``."""
@@ -453,7 +395,7 @@ class ResourceManager:
         self.failed.clear()
         self.isolation.deferred.clear()
         self._failback_to.clear()
-        self._rqst_deadline = None
+        self.startup.cancel()
         if self.table.busy():
             self.out.log("info", "Shutdown delayed until current resource activity finishes.")
         if s.nice and was is not Mode.INIT:
@@ -484,7 +426,7 @@ class ResourceManager:
     def get_timer(self) -> float | None:
         """The next time ``handle_timer`` must be called, or None."""
         times = [
-            self._rqst_deadline if self.s.mode is Mode.STARTING else None,
+            self.startup.timer(),
             self.standby_protocol.timer(),
             self.table.timer(),
             self.ping_policy.timer(),
@@ -495,9 +437,8 @@ class ResourceManager:
         return min(due) if due else None
 
     def handle_timer(self, now: float) -> None:
-        deadline = self._rqst_deadline
-        if self.s.mode is Mode.STARTING and deadline is not None and now >= deadline:
-            self._complete_start(remote=False, take_local=True, now=now)
+        self.liveness.handle_timer(now)
+        self.startup.handle_timer(now)
         self.table.handle_timer(now)
         self.standby_protocol.handle_timer(now)
         self.ping_policy.handle_timer(now)

@@ -25,8 +25,8 @@ the rules give it, we let go, and what it gives up we take back on ``shutdone``.
 
 from __future__ import annotations
 
-from hbnode.config.hacf import AutoFailback
 from hbnode.rm.hold import Hold, keys_in, mirror
+from hbnode.rm.spec import AutoFailback
 from hbnode.rm.state import Mode, PeerView, Shared
 
 STUCK = 5.0  # a conflict older than this is settled by the owner rule alone

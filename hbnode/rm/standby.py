@@ -20,6 +20,7 @@ from hbnode.message import Message
 from hbnode.rm import messages as m
 from hbnode.rm.hold import Hold, keys_in, mirror
 from hbnode.rm.messages import Ask
+from hbnode.rm.scope import StandbyScope
 from hbnode.rm.state import Mode, Shared
 
 REPLY_TIMEOUT = 10.0  # "No reply to standby request.  Standby request cancelled."
@@ -29,7 +30,7 @@ IN_FLUX = "resources are in transition; try again when stable"
 _TAG = "standby"
 
 
-class Role(enum.StrEnum):
+class StandbyRole(enum.StrEnum):
     GIVER = "G"  # going standby
     TAKER = "O"  # taking over what G gives
 
@@ -44,7 +45,7 @@ class Phase(enum.StrEnum):
 
 @dataclass
 class StandbyOp:
-    role: Role
+    role: StandbyRole
     what: Hold  # R, relative to G
     phase: Phase
     deadline: float
@@ -74,7 +75,9 @@ class StandbyProtocol:
             return IN_FLUX
         if not s.present_peers():
             return "no other node is active to take over"
-        self.op = StandbyOp(Role.GIVER, what, Phase.ASKED, now + REPLY_TIMEOUT, reason=reason)
+        self.op = StandbyOp(
+            StandbyRole.GIVER, what, Phase.ASKED, now + REPLY_TIMEOUT, reason=reason
+        )
         if via_ipfail:
             s.out.send(m.ipfail_ask_resources(s.me, what))
         else:
@@ -88,7 +91,7 @@ class StandbyProtocol:
         )
         return None
 
-    def ask_takeover(self, what: str, now: float) -> str | None:
+    def ask_takeover(self, what: StandbyScope, now: float) -> str | None:
         """hb_takeover: ask the peer to go standby for the mirror of ``what``."""
         s = self.s
         if not s.nice:
@@ -97,7 +100,7 @@ class StandbyProtocol:
             return IN_FLUX
         if not s.present_peers():
             return "no other node is active to give resources"
-        s.out.send(m.hb_takeover(what))
+        s.out.send(m.hb_takeover(what.value))
         s.out.log(
             "info",
             f"Asking the other node to give us [{what}] resources",
@@ -111,10 +114,10 @@ class StandbyProtocol:
         """rc.d/hb_takeover on the *other* nodes: run hb_standby with the mirror set."""
         if src == self.s.me:
             return
-        what = takeover_mirror(msg.get("rsc_hold") or "")
-        if what is None:
+        scope = StandbyScope.parse(msg.get("rsc_hold"))
+        if scope is None:
             return
-        error = self.request(what, now, reason="takeover")
+        error = self.request(scope.mirror, now, reason="takeover")
         if error is not None:
             self.s.out.log("info", f"hb_takeover from {src} ignored: {error}")
 
@@ -136,12 +139,12 @@ class StandbyProtocol:
             s.out.log("info", f"standby message [me] from {giver} ignored. Other side is in flux.")
             return
         s.out.log("info", f"{giver} wants to go standby [{what.text}]")
-        self.op = StandbyOp(Role.TAKER, what, Phase.OFFERED, now + WATCHDOG, peer=giver)
+        self.op = StandbyOp(StandbyRole.TAKER, what, Phase.OFFERED, now + WATCHDOG, peer=giver)
         s.out.send(m.ask_resources(what, Ask.OTHER))
 
     def _give(self, taker: str, what: Hold, now: float) -> None:
         op, s = self.op, self.s
-        if op is None or op.role is not Role.GIVER or op.phase is not Phase.ASKED:
+        if op is None or op.role is not StandbyRole.GIVER or op.phase is not Phase.ASKED:
             return
         op.peer, op.phase, op.deadline = taker, Phase.RELEASING, now + WATCHDOG
         s.out.log("info", f"standby: {taker} can take our {what.text} resources")
@@ -172,7 +175,7 @@ class StandbyProtocol:
         op = self.op
         if op is None or op.peer != peer:
             return
-        if op.role is Role.GIVER and op.phase is Phase.RELEASED:
+        if op.role is StandbyRole.GIVER and op.phase is Phase.RELEASED:
             self.s.out.log(
                 "info",
                 f"Other node completed standby takeover of {op.what.text} resources.",
@@ -181,7 +184,7 @@ class StandbyProtocol:
                 to=peer,
             )
             self._finish(now)
-        elif op.role is Role.TAKER and op.phase is Phase.OFFERED:
+        elif op.role is StandbyRole.TAKER and op.phase is Phase.OFFERED:
             self._take(peer, now)
 
     def _take(self, giver: str, now: float) -> None:
@@ -230,7 +233,7 @@ class StandbyProtocol:
         op = self.op
         if op is None or now < op.deadline:
             return
-        if op.role is Role.GIVER and op.phase is Phase.ASKED:
+        if op.role is StandbyRole.GIVER and op.phase is Phase.ASKED:
             self.s.out.log("warn", "No reply to standby request.  Standby request cancelled.")
         else:
             self.s.out.log("warn", f"Standby operation [{op.what.text}] timed out; abandoned")
@@ -257,20 +260,3 @@ class StandbyProtocol:
         if self.s.mode is Mode.STABLE:
             self.s.report()
         self.on_finished(now)
-
-
-def takeover_mirror(what: str) -> Hold | None:
-    """hb_takeover R from the peer → the set we go standby for (rc.d/hb_takeover).
-
-    all→all, local→foreign, foreign→local. ``failback`` is passed through unmapped
-    by Heartbeat's script, so hb_standby runs with no argument: all. We keep that
-    quirk so a mixed cluster behaves the same whichever node runs the tool.
-    """
-    word = what.strip().lower()
-    if word in ("all", "failback"):
-        return Hold.ALL
-    if word == "local":
-        return Hold.FOREIGN
-    if word == "foreign":
-        return Hold.LOCAL
-    return None

@@ -5,12 +5,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from hbnode.config.hacf import AutoFailback
-from hbnode.config.haresources import ResourceGroup
 from hbnode.rm import messages as m
 from hbnode.rm.events import Outbox
 from hbnode.rm.groups import GroupTable
 from hbnode.rm.hold import Hold, claims, keys_in
+from hbnode.rm.spec import AutoFailback, GroupSpec
 
 
 class Mode(enum.StrEnum):
@@ -49,7 +48,7 @@ class PeerView:
 @dataclass
 class Shared:
     me: str
-    groups: list[ResourceGroup]
+    groups: list[GroupSpec]
     auto_failback: AutoFailback
     keepalive: float
     out: Outbox
@@ -69,10 +68,10 @@ class Shared:
     def local_keys(self) -> list[str]:
         return keys_in(Hold.LOCAL, self.me, self.groups)
 
-    def group(self, key: str | None) -> ResourceGroup | None:
+    def group(self, key: str | None) -> GroupSpec | None:
         return next((g for g in self.groups if g.key == key), None)
 
-    def holder_of(self, group: ResourceGroup) -> str | None:
+    def holder_of(self, group: GroupSpec) -> str | None:
         """Who holds ``group``: us if we do, else a present peer whose claim covers it."""
         if self.table.active(group.key):
             return self.me

@@ -12,6 +12,7 @@ from typing import Any
 
 from hbnode import HB_COMPAT_VERSION
 from hbnode.control import ControlError, request
+from hbnode.core.states import LinkStatus, NodeStatus, NodeType
 
 OK, FAIL, BAD_PARAM, TIMEOUT, UNKNOWN = 0, 1, 11, 12, 13
 USAGE = """Usage: cl_status <sub-command> [<options>] [<parameters>]
@@ -39,7 +40,7 @@ def _listnodes(snapshot: dict[str, Any], opts: list[str]) -> int:
     if "-v" in opts:
         _listnodes_verbose(snapshot)
         return OK
-    wanted = {"-n": "normal", "-p": "ping"}.get(opts[0]) if opts else None
+    wanted = {"-n": NodeType.NORMAL, "-p": NodeType.PING}.get(opts[0]) if opts else None
     for node in snapshot["nodes"]:
         if wanted is None or node["type"] == wanted:
             print(node["name"])
@@ -52,7 +53,8 @@ def _nodestatus(snapshot: dict[str, Any], args: list[str]) -> int:
         print("Error. May be due to incorrect node name", file=sys.stderr)
         return BAD_PARAM
     print(node["status"])
-    return OK if node["status"] in ("active", "up", "ping") else FAIL
+    alive = (NodeStatus.ACTIVE, NodeStatus.UP, NodeStatus.PING)
+    return OK if node["status"] in alive else FAIL
 
 
 def _links(snapshot: dict[str, Any], args: list[str]) -> int:
@@ -72,7 +74,7 @@ def _linkstatus(snapshot: dict[str, Any], args: list[str]) -> int:
     if state is None:
         return _err("Cannot get heartbeat link status", UNKNOWN)
     print(state)
-    return OK if state == "up" else FAIL
+    return OK if state == LinkStatus.UP else FAIL
 
 
 def _parameter(snapshot: dict[str, Any], args: list[str]) -> int:

@@ -7,7 +7,7 @@ a round trip through a client); this program is the switch that turns it on, so
 that, as with Heartbeat, the policy runs exactly while the ``respawn`` line's
 client is alive. It signs on over the control socket and keeps saying it is
 alive; when it exits (or is killed), the daemon notices within
-``CLIENT_TIMEOUT`` and the policy stops.
+``CLIENT_TIMEOUT`` (hbnode.rm.liveness) and the policy stops.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import sys
 import time
 
 from hbnode.control import ControlError, request
+from hbnode.rm.liveness import IPFAIL, ClientOp
 
-CLIENT_NAME = "ipfail"
+CLIENT_NAME = IPFAIL
 ALIVE_INTERVAL = 1.0
 NO_RESPAWN_EXIT = 100  # tells the daemon's respawn supervisor not to restart us
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        reply = request("client", op="signon", name=CLIENT_NAME, pid=os.getpid())
+        reply = request("client", op=ClientOp.SIGNON.value, name=CLIENT_NAME, pid=os.getpid())
     except ControlError as exc:
         print(f"ipfail: cannot sign on: {exc}", file=sys.stderr)
         return 1
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while True:
             time.sleep(ALIVE_INTERVAL)
-            request("client", op="alive", name=CLIENT_NAME, pid=os.getpid(), timeout=2.0)
+            request(
+                "client", op=ClientOp.ALIVE.value, name=CLIENT_NAME, pid=os.getpid(), timeout=2.0
+            )
     except ControlError:
         return 1
     except _Stopped:

@@ -11,20 +11,20 @@ from __future__ import annotations
 import sys
 
 from hbnode.control import ControlError, request
-
-CHOICES = ("all", "local", "foreign", "failback")
+from hbnode.rm.scope import StandbyScope
 
 
 def _run(command: str, argv: list[str]) -> int:
     name = "hb_standby" if command == "standby" else "hb_takeover"
-    if len(argv) > 1 or (argv and argv[0] not in CHOICES):
-        print(f"usage: {name} [{'|'.join(CHOICES)}]", file=sys.stderr)
+    words = {scope.value: scope for scope in StandbyScope}  # exactly as typed, as Heartbeat's
+    if len(argv) > 1 or (argv and argv[0] not in words):
+        print(f"usage: {name} [{'|'.join(StandbyScope)}]", file=sys.stderr)
         return 1
-    what = argv[0] if argv else "all"
-    if command == "standby" and what == "failback":
-        what = "foreign"
+    what = words[argv[0]] if argv else StandbyScope.ALL
+    if command == "standby" and what is StandbyScope.FAILBACK:
+        what = StandbyScope.FOREIGN
     try:
-        reply = request(command, what=what)
+        reply = request(command, what=what.value)
     except ControlError:
         print("Heartbeat is not currently running.", file=sys.stderr)
         return 1

@@ -18,9 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hbnode.config import load_config
+from hbnode.control_commands import answer
 from hbnode.eventlog import EventLog
 from hbnode.hblog import HbLogger
 from hbnode.node import Node, Persisted
+from hbnode.rm import Action, ActionKind
 from hbnode.wire import decode_untrusted, encode_datagram, verify_datagram
 
 PING = "10.0.0.254"
@@ -182,16 +184,16 @@ class NodePair:
             self.nodes[name].ping_reply(ping_name, self.now)
             self._pump(name)
 
-    def _done(self, name: str, action: object) -> None:
+    def _done(self, name: str, action: Action) -> None:
         if not self.up[name]:
             return
-        kind, group, ident = action.kind, action.group, action.id  # type: ignore[attr-defined]
+        kind, group, ident = action.kind, action.group, action.id
         ok = True
-        if kind == "acquire":
+        if kind is ActionKind.ACQUIRE:
             self.holds[name].add(group)
-        elif kind == "release":
+        elif kind is ActionKind.RELEASE:
             self.holds[name].discard(group)
-        elif kind == "probe":
+        elif kind is ActionKind.PROBE:
             ok = group in self.holds[name]
         self._record()
         self.nodes[name].action_done(ident, ok, self.now)
@@ -200,7 +202,8 @@ class NodePair:
     def _ipfail_alive(self, name: str, op: str = "alive") -> None:
         if not self.up[name]:
             return
-        self.nodes[name].control({"cmd": "client", "op": op, "name": "ipfail"}, self.now)
+        request = {"cmd": "client", "op": op, "name": "ipfail"}
+        answer(self.nodes[name], request, self.now, pid=1)
         self._pump(name)
         self._at(IPFAIL_ALIVE, lambda n=name: self._ipfail_alive(n))
 

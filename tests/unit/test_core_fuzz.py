@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from hbnode.core import events as ev
 from hbnode.message import Field, FieldType, Message
-from tests.unit.test_core_harness import Cluster, uuid_of
+from tests.harness.core_sim import CoreClusterSim, uuid_of
 
 NAMES = [
     "t",
@@ -65,7 +65,7 @@ FIELDS = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(FIELDS, max_size=12), max_size=8), st.floats(0.0, 5.0))
 def test_garbage_never_raises(messages: list[list[Field]], when: float) -> None:
-    cluster = Cluster()
+    cluster = CoreClusterSim()
     cluster.start_all()
     cluster.run_until(0.5)
     master = cluster.cores["master"]

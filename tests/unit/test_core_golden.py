@@ -28,7 +28,10 @@ WALL = float(0x6B0638C3)
 LOADAVG = "0.23 0.11 0.04 1/95 8215"
 # The capture's ha.cf: deadtime 6 (dt=1770, 1f40 in the first 5 s) and ttl=4 with two
 # nodes, so one ping node with the default hopfudge of 1.
-CAPTURE_TIMERS = Timers(keepalive=1.0, deadtime=6.0, warntime=3.0, initdead=12.0, deadping=6.0)
+CAPTURE_TIMERS = Timers(
+    keepalive=1.0, deadtime=6.0, warntime=3.0, initdead=12.0, deadping=6.0,
+    max_rexmit_delay=0.25, hopfudge=1,
+)  # fmt: skip
 MASTER_IP = "172.16.254.18"
 
 

@@ -12,24 +12,24 @@ import pytest
 from hbnode.core import events as ev
 from hbnode.core.errors import LocalProtocolError
 from hbnode.message import Message
-from tests.unit.test_core_harness import Cluster, uuid_of, wire_roundtrip
+from tests.harness.core_sim import CoreClusterSim, uuid_of, wire_roundtrip
 
 
-def up_pair(**kwargs: object) -> Cluster:
-    cluster = Cluster(**kwargs)  # type: ignore[arg-type]
+def up_pair(**kwargs: object) -> CoreClusterSim:
+    cluster = CoreClusterSim(**kwargs)  # type: ignore[arg-type]
     cluster.start_all()
     cluster.run_until(1.0)
     assert all(core.comm_up() for core in cluster.cores.values())
     return cluster
 
 
-def send(cluster: Cluster, name: str, *pairs: tuple[str, str]) -> Message:
+def send(cluster: CoreClusterSim, name: str, *pairs: tuple[str, str]) -> Message:
     cluster.cores[name].send(Message.of(*pairs), cluster.now)
     cluster._pump(name)
     return cluster.sent[name][-1]
 
 
-def delivered(cluster: Cluster, name: str, src: str) -> list[ev.Delivered]:
+def delivered(cluster: CoreClusterSim, name: str, src: str) -> list[ev.Delivered]:
     return [e for e in cluster.of_type(name, ev.Delivered) if e.msg.get("src") == src]
 
 
@@ -118,7 +118,7 @@ def test_acks_follow_the_trigger_and_stop_without_flow_control() -> None:
         int(m.get("ackseq") or "", 16) for m in acks
     )
 
-    plain = Cluster(flow_control={"master": True, "slave": False})
+    plain = CoreClusterSim(flow_control={"master": True, "slave": False})
     plain.start_all()
     plain.run_until(20.0)
     assert plain.sent_of_type("master", "NS_ackmsg") == []
@@ -134,7 +134,7 @@ def test_rexmit_requests_too_low_too_high_acked_and_recent() -> None:
         slave.send(Message.of(("t", "resource"), ("n", str(step))), cluster.now)
     cluster._pump("slave")
     cluster.run_for(0.1)
-    highest = slave._outbox.seq
+    highest = slave._sender.seq
 
     def ask(first: int, last: int) -> None:
         pairs = (("dest", "slave"), ("firstseq", str(first)), ("lastseq", str(last)))
@@ -190,7 +190,7 @@ def test_a_huge_gap_resets_tracking_without_requests() -> None:
     cluster = up_pair()
     cluster.run_until(1.1)
     slave = cluster.cores["slave"]
-    slave._outbox.seq += 300  # as if 300 messages never reached anyone
+    slave._sender.seq += 300  # as if 300 messages never reached anyone
     send(cluster, "slave", ("t", "resource"), ("n", "after"))
     cluster.run_until(2.0)
     lost = cluster.of_type("master", ev.PacketsLost)
@@ -289,7 +289,7 @@ def test_unknown_nodes_malformed_and_ping_impostors_are_dropped() -> None:
 
 
 def test_reqnodes_is_retried_every_second_until_repnodes_arrives() -> None:
-    cluster = Cluster()
+    cluster = CoreClusterSim()
     cluster.drop = lambda src, dst, msg: msg.get("t") == "repnodes" and cluster.now < 2.5
     cluster.start_all()
     cluster.run_until(4.0)
@@ -313,7 +313,7 @@ def test_reqnodes_is_retried_every_second_until_repnodes_arrives() -> None:
 
 
 def test_misuse_raises_local_protocol_error() -> None:
-    cluster = Cluster()
+    cluster = CoreClusterSim()
     core = cluster.make_core("master")
     with pytest.raises(LocalProtocolError):
         core.receive(Message.of(("t", "status")), "eth1", 0.0)

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from hbnode.config import parse_hacf_text
+from hbnode.config import HaCf, parse_hacf_text
+from hbnode.config.hacf_checks import default_initdead
 from hbnode.core import events as ev
 from hbnode.core import fields as f
 from hbnode.core.timers import Timers
@@ -24,6 +25,10 @@ hopfudge 2
 max_rexmit_delay 400
 node master slave
 """
+DEFAULTS = Timers(
+    keepalive=1.0, deadtime=30.0, warntime=15.0, initdead=30.0, deadping=30.0,
+    max_rexmit_delay=0.25, hopfudge=1,
+)  # fmt: skip
 
 
 def test_timers_from_hacf_in_seconds() -> None:
@@ -46,12 +51,21 @@ def test_timers_from_defaults() -> None:
     assert (timers.initdead, timers.deadping, timers.max_rexmit_delay) == (30.0, 30.0, 0.25)
 
 
+def test_timers_take_only_resolved_values() -> None:
+    """Deriving warntime, initdead and deadping is the config layer's job, done once:
+    an ha.cf that has not been through it (warntime_ms 0) is refused, not guessed at."""
+    with pytest.raises(ValueError):
+        Timers.from_hacf(HaCf(path="ha.cf"))
+    resolved = parse_hacf_text("bcast eth1\nnode master\ndeadtime 5\n", "ha.cf", "master")
+    assert Timers.from_hacf(resolved).initdead == default_initdead(5000) / 1000 == 12.0
+
+
 @pytest.mark.parametrize(
     "changes", [{"keepalive": 0.0}, {"deadtime": -1.0}, {"max_rexmit_delay": 0.01}]
 )
 def test_timers_reject_nonsense(changes: dict[str, float]) -> None:
     with pytest.raises(ValueError):
-        dataclasses.replace(Timers(), **changes)  # type: ignore[arg-type]
+        dataclasses.replace(DEFAULTS, **changes)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

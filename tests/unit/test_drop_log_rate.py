@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hbnode.control_commands import snapshot
 from hbnode.lograte import LOG_INTERVAL, LogLimiter
 from hbnode.message import Message
-from tests.unit.test_node_glue import Pair
+from tests.harness.stepped_pair import SteppedPair
 
 BAD_NODE = "process_status_message: bad node [intruder] in message"
 
@@ -23,8 +24,8 @@ def intruder_status(seq: int) -> Message:
     return status("intruder", seq)
 
 
-def running_pair(tmp_path: Path) -> Pair:
-    pair = Pair(tmp_path)
+def running_pair(tmp_path: Path) -> SteppedPair:
+    pair = SteppedPair(tmp_path)
     pair.start("master")
     pair.start("slave")
     pair.step(5.0)
@@ -51,19 +52,21 @@ def test_unknown_node_flood_is_counted_and_logged_rate_limited(tmp_path: Path) -
     slave.receive(intruder_status(51), "eth1", pair.clock.now)
     assert pair.log("slave").count(BAD_NODE) == 2
     assert "49 more message(s) dropped (unknown node) were not logged" in pair.log("slave")
-    nodes = slave.snapshot(pair.clock.now)["nodes"]
+    nodes = snapshot(slave, pair.clock.now, pid=1)["nodes"]
     assert [node["name"] for node in nodes] == ["master", "slave"]  # never became a node
 
 
 def test_a_replayed_status_is_no_proof_of_life_for_the_isolation_check(tmp_path: Path) -> None:
     pair = running_pair(tmp_path)
     slave = pair.nodes["slave"]
-    old = status("master", 1, hg=100)  # master's generation in Pair
-    heard = slave.heard["master"]
+    old = status("master", 1, hg=100)  # master's generation in SteppedPair
+    watch = slave.rm.liveness.silence
+    assert watch is not None
+    heard = watch.heard["master"]
     pair.up["master"] = False  # master is silent from now on
     pair.step(0.5)
     slave.receive(old, "eth1", pair.clock.now)  # an old seq of master's generation
-    assert slave.heard["master"] == heard
+    assert watch.heard["master"] == heard
     assert slave.core.counters()["out_of_window"] >= 1
 
 

@@ -162,7 +162,7 @@ def test_jobs_new_burst_replaces_old() -> None:
     second = make_burst(count=50, interval=60.0)
     jobs.start(second)
     assert sock_of(first).closed and not sock_of(second).closed
-    jobs.cancel_all()
+    jobs.cancel(VIP)
     assert sock_of(second).closed
 
 

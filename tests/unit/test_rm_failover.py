@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from hbnode.config.hacf import AutoFailback
-from tests.unit.test_rm_harness import MASTER_KEY, SLAVE_KEY, Cluster, fields
+from tests.harness.rm_sim import MASTER_KEY, SLAVE_KEY, RmClusterSim, fields
 
 BOTH = {MASTER_KEY, SLAVE_KEY}
 
 
-def started(**kwargs: object) -> Cluster:
-    c = Cluster(**kwargs)  # type: ignore[arg-type]
+def started(**kwargs: object) -> RmClusterSim:
+    c = RmClusterSim(**kwargs)  # type: ignore[arg-type]
     c.boot("master", "slave")
     c.run(12)
     assert c.where() == {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
@@ -84,7 +84,7 @@ def test_shutdown_of_both_nodes_takes_nothing_over() -> None:
 
 
 def test_shutdown_while_acquiring_waits_for_the_start_to_finish() -> None:
-    c = Cluster()
+    c = RmClusterSim()
     c.boot("master")
     c.run(10.1)  # comm up alone; the two starts are running
     c.stop("master")
@@ -121,7 +121,7 @@ def test_restart_faster_than_deadtime_gets_its_groups_back() -> None:
 
 
 def test_failed_start_stops_the_group_and_hands_it_to_the_peer() -> None:
-    c = Cluster()
+    c = RmClusterSim()
     c.fail_next("master", "acquire", MASTER_KEY)
     c.boot("master", "slave")
     c.run(10.6)
@@ -141,7 +141,7 @@ def test_failed_start_stops_the_group_and_hands_it_to_the_peer() -> None:
 
 
 def test_failed_start_alone_stays_failed() -> None:
-    c = Cluster()
+    c = RmClusterSim()
     c.fail_next("master", "acquire", SLAVE_KEY)
     c.boot("master")
     c.run(13)

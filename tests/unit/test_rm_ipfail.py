@@ -5,15 +5,15 @@ from __future__ import annotations
 from hbnode.config.hacf import AutoFailback
 from hbnode.message import Message
 from hbnode.rm import messages as m
-from tests.unit.test_rm_harness import MASTER_KEY, SLAVE_KEY, Cluster, fields
+from tests.harness.rm_sim import MASTER_KEY, SLAVE_KEY, RmClusterSim, fields
 
 BOTH = {MASTER_KEY, SLAVE_KEY}
 HOME = {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
 PING = "10.0.0.254"
 
 
-def started(**kwargs: object) -> Cluster:
-    c = Cluster(ping_nodes=[PING], **kwargs)  # type: ignore[arg-type]
+def started(**kwargs: object) -> RmClusterSim:
+    c = RmClusterSim(ping_nodes=[PING], **kwargs)  # type: ignore[arg-type]
     c.boot("master", "slave")
     c.run(12)
     assert c.where() == HOME
@@ -111,7 +111,7 @@ def test_policy_off_sends_nothing_and_legacy_never_runs_it() -> None:
     c.run(15)
     assert len(c.messages("master", "num_ping_nodes")) == before
     assert c.where() == HOME
-    legacy = Cluster(ping_nodes=[PING], auto_failback=AutoFailback.LEGACY)
+    legacy = RmClusterSim(ping_nodes=[PING], auto_failback=AutoFailback.LEGACY)
     legacy.boot("master", "slave")
     legacy.run(12)
     assert legacy.messages(kind="num_ping_nodes") == []

@@ -5,22 +5,22 @@ from __future__ import annotations
 import pytest
 
 from hbnode.config.hacf import AutoFailback
-from tests.unit.test_rm_harness import MASTER_KEY, SLAVE_KEY, Cluster
+from tests.harness.rm_sim import MASTER_KEY, SLAVE_KEY, RmClusterSim
 
 BOTH = {MASTER_KEY, SLAVE_KEY}
 HOME = {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
 PING = "10.0.0.254"
 
 
-def started(**kwargs: object) -> Cluster:
-    c = Cluster(**kwargs)  # type: ignore[arg-type]
+def started(**kwargs: object) -> RmClusterSim:
+    c = RmClusterSim(**kwargs)  # type: ignore[arg-type]
     c.boot("master", "slave")
     c.run(12)
     assert c.where() == HOME
     return c
 
 
-def cut_master_off(c: Cluster) -> None:
+def cut_master_off(c: RmClusterSim) -> None:
     """Pull the master's only cable: no peer, no ping node."""
     c.partition()
     c.ping_cut.add("master")
@@ -87,7 +87,7 @@ def test_ping_nodes_die_first_then_the_peer() -> None:
 
 
 def test_isolated_at_start_takes_nothing() -> None:
-    c = Cluster(ping_nodes=[PING], isolation=True)
+    c = RmClusterSim(ping_nodes=[PING], isolation=True)
     c.partition()
     c.ping_cut.add("master")
     c.boot("master", "slave")

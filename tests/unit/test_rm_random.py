@@ -13,12 +13,12 @@ import random
 import pytest
 
 from hbnode.config.hacf import AutoFailback
-from tests.unit.test_rm_harness import NODES, Cluster
+from tests.harness.rm_sim import NODES, RmClusterSim
 
 MODES = [AutoFailback.ON, AutoFailback.OFF, AutoFailback.LEGACY]
 
 
-def storm(c: Cluster, rng: random.Random, steps: int, *, rough: bool = False) -> None:
+def storm(c: RmClusterSim, rng: random.Random, steps: int, *, rough: bool = False) -> None:
     for _ in range(steps):
         node = rng.choice(NODES)
         other = next(n for n in NODES if n != node)
@@ -54,7 +54,7 @@ def storm(c: Cluster, rng: random.Random, steps: int, *, rough: bool = False) ->
 @pytest.mark.parametrize("seed", range(150))
 def test_settles_to_one_holder_per_group(seed: int) -> None:
     rng = random.Random(seed)
-    c = Cluster(auto_failback=MODES[seed % 3])
+    c = RmClusterSim(auto_failback=MODES[seed % 3])
     c.boot(*NODES)
     c.run(rng.choice([0.1, 5.0, 15.0]))
     storm(c, rng, 12)
@@ -78,7 +78,9 @@ def test_settles_to_one_holder_per_group(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(150))
 def test_with_ping_nodes_isolation_and_failures(seed: int) -> None:
     rng = random.Random(1000 + seed)
-    c = Cluster(auto_failback=MODES[seed % 3], ping_nodes=["10.0.0.254"], isolation=seed % 2 == 0)
+    c = RmClusterSim(
+        auto_failback=MODES[seed % 3], ping_nodes=["10.0.0.254"], isolation=seed % 2 == 0
+    )
     c.boot(*NODES)
     c.run(rng.choice([0.1, 5.0, 15.0]))
     storm(c, rng, 14, rough=True)

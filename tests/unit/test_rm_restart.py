@@ -11,21 +11,21 @@ import pytest
 from hbnode.config.hacf import AutoFailback
 from hbnode.rm.events import Outbox
 from hbnode.rm.groups import GroupState, GroupTable
-from tests.unit.test_rm_harness import MASTER_KEY, SLAVE_KEY, Cluster
+from tests.harness.rm_sim import MASTER_KEY, SLAVE_KEY, RmClusterSim
 
 BOTH = {MASTER_KEY, SLAVE_KEY}
 DEADTIME = 10.0  # the harness default
 
 
-def _steady(auto_failback: AutoFailback = AutoFailback.ON) -> Cluster:
-    c = Cluster(auto_failback=auto_failback)
+def _steady(auto_failback: AutoFailback = AutoFailback.ON) -> RmClusterSim:
+    c = RmClusterSim(auto_failback=auto_failback)
     c.boot("master", "slave", probe=True)
     c.run(12)
     assert c.where() == {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
     return c
 
 
-def _kinds(c: Cluster, node: str, key: str) -> list[str]:
+def _kinds(c: RmClusterSim, node: str, key: str) -> list[str]:
     return [a.kind for a in c.actions[node] if a.group == key]
 
 

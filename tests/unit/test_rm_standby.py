@@ -6,21 +6,21 @@ import pytest
 
 from hbnode.config.hacf import AutoFailback
 from hbnode.message import Message
-from tests.unit.test_rm_harness import MASTER_KEY, SLAVE_KEY, Cluster, fields
+from tests.harness.rm_sim import MASTER_KEY, SLAVE_KEY, RmClusterSim, fields
 
 BOTH = {MASTER_KEY, SLAVE_KEY}
 HOME = {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
 
 
-def started(auto_failback: AutoFailback = AutoFailback.OFF) -> Cluster:
-    c = Cluster(auto_failback=auto_failback)
+def started(auto_failback: AutoFailback = AutoFailback.OFF) -> RmClusterSim:
+    c = RmClusterSim(auto_failback=auto_failback)
     c.boot("master", "slave")
     c.run(12)
     assert c.where() == HOME
     return c
 
 
-def asks(c: Cluster) -> list[tuple[str | None, str | None, str | None]]:
+def asks(c: RmClusterSim) -> list[tuple[str | None, str | None, str | None]]:
     return [
         (m.get("src"), m.get("rsc_hold"), m.get("info")) for m in c.messages(kind="ask_resources")
     ]

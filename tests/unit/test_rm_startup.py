@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from hbnode.config.hacf import AutoFailback
-from tests.unit.test_rm_harness import MASTER_KEY, SLAVE_KEY, Cluster, fields
+from tests.harness.rm_sim import MASTER_KEY, SLAVE_KEY, RmClusterSim, fields
 
 BOTH = {MASTER_KEY, SLAVE_KEY}
 
 
 def test_nice_simultaneous_start_waits_rqstdelay_then_each_takes_its_own() -> None:
-    c = Cluster()
+    c = RmClusterSim()
     c.boot("master", "slave")
     c.run(0.5)
     assert c.holdings() == {"master": "none", "slave": "none"}
@@ -33,7 +33,7 @@ def test_nice_simultaneous_start_waits_rqstdelay_then_each_takes_its_own() -> No
 
 
 def test_nice_start_alone_takes_everything_without_waiting() -> None:
-    c = Cluster()
+    c = RmClusterSim()
     c.boot("master")
     c.run(9.9)  # initdead: the slave is not declared dead yet, comm is not up
     assert c.holdings() == {"master": "none", "slave": "down"}
@@ -49,7 +49,7 @@ def test_nice_start_alone_takes_everything_without_waiting() -> None:
 
 @pytest.mark.parametrize("auto_failback", [AutoFailback.ON, AutoFailback.OFF])
 def test_late_peer_asks_and_the_stable_side_answers(auto_failback: AutoFailback) -> None:
-    c = Cluster(auto_failback=auto_failback)
+    c = RmClusterSim(auto_failback=auto_failback)
     c.boot("master")
     c.run(20)
     assert c.where() == {"master": BOTH, "slave": set()}
@@ -73,7 +73,7 @@ def test_late_peer_asks_and_the_stable_side_answers(auto_failback: AutoFailback)
 
 
 def test_slave_late_with_groups_only_on_master() -> None:
-    c = Cluster(haresources=f"master {MASTER_KEY}\n")
+    c = RmClusterSim(haresources=f"master {MASTER_KEY}\n")
     c.boot("master", "slave")
     c.run(11)
     # A node without local groups still claims its (empty) local set, as in the capture.
@@ -82,7 +82,7 @@ def test_slave_late_with_groups_only_on_master() -> None:
 
 
 def test_legacy_simultaneous_start_asks_with_ip_request() -> None:
-    c = Cluster(auto_failback=AutoFailback.LEGACY)
+    c = RmClusterSim(auto_failback=AutoFailback.LEGACY)
     c.boot("master", "slave")
     c.run(0.1)
     requests = [(m.get("src"), m.get("ipaddr")) for m in c.messages(kind="ip-request")]
@@ -98,7 +98,7 @@ def test_legacy_simultaneous_start_asks_with_ip_request() -> None:
 
 
 def test_legacy_alone_answers_itself_then_fails_back_on_request() -> None:
-    c = Cluster(auto_failback=AutoFailback.LEGACY)
+    c = RmClusterSim(auto_failback=AutoFailback.LEGACY)
     c.boot("slave")
     c.run(11)
     own = c.messages("slave", "ip-request-resp")
@@ -127,7 +127,7 @@ def test_legacy_alone_answers_itself_then_fails_back_on_request() -> None:
 
 
 def test_legacy_refuses_standby_and_takeover() -> None:
-    c = Cluster(auto_failback=AutoFailback.LEGACY)
+    c = RmClusterSim(auto_failback=AutoFailback.LEGACY)
     c.boot("master", "slave")
     c.run(2)
     expected = "Standby mode only implemented when nice_failback on"

@@ -17,8 +17,8 @@ from hbnode.rm import Hold
 from hbnode.rm import messages as m
 from hbnode.rm.messages import Ask, T
 from hbnode.wire import decode_untrusted
+from tests.harness.rm_sim import RmClusterSim
 from tests.pcap_util import capture_path, udp_datagrams
-from tests.unit.test_rm_harness import Cluster
 
 CONTROL = {"srcuuid", "seq", "hg", "ts", "ld", "ttl", "auth", "destuuid"}
 IPFAIL_TYPES = {"num_ping_nodes", "abort_giveup", "you_are_dead"}
@@ -92,7 +92,7 @@ def test_every_field_is_a_plain_string() -> None:
 
 def test_a_standby_exchange_sends_what_the_capture_shows() -> None:
     """Auto failback as at t=44 s of the capture: the holder gives back foreign."""
-    c = Cluster(haresources=f"master {KEY}\n")
+    c = RmClusterSim(haresources=f"master {KEY}\n")
     c.boot("master", "slave")
     c.run(12)
     c.crash("master")
@@ -112,7 +112,7 @@ def test_a_standby_exchange_sends_what_the_capture_shows() -> None:
 
 
 def test_shutdown_sends_what_the_capture_shows() -> None:
-    c = Cluster(haresources=f"master {KEY}\n")
+    c = RmClusterSim(haresources=f"master {KEY}\n")
     c.boot("master", "slave")
     c.run(12)
     c.stop("master")

@@ -1,6 +1,6 @@
 """What we send: control fields, the seq counter, the retransmit history, ping probes.
 
-Everything the core queues passes through :meth:`Outbox.queue`, which stamps the
+Everything the core queues passes through :meth:`Sender.queue`, which stamps the
 §3.1 fields, numbers non-``NS_`` messages and keeps them for ``NS_rexmit``
 (protocol.md §3.4). Nothing here encodes or signs: that is the I/O layer's job.
 """
@@ -15,7 +15,7 @@ from hbnode.core.sequence import MAX_REXMIT_PER_REQUEST, ResendVerdict, SendHist
 from hbnode.message import Message
 
 
-class Outbox:
+class Sender:
     """Our sending half: stamped messages for every link, and ICMP probe payloads."""
 
     def __init__(

@@ -1,0 +1,126 @@
+"""Who is still there: the two watches that switch hbnode's own policies on and off.
+
+* The early isolation verdict (``hbnode_isolation``, with ping nodes): the peer
+  *and* every ping node silent for warntime almost surely means our own link is
+  gone. Letting go then, before the peer's deadtime runs out and it takes over,
+  is what keeps the VIP from ever having two holders (:mod:`hbnode.rm.isolation`
+  acts on the verdict). Only proof of life counts as heard: a status the core
+  kept (a replayed or malformed one must not hold the verdict off) or a ping echo.
+* API clients: Heartbeat's ipfail is a client that ``respawn`` starts; in hbnode
+  the policy is built in (:mod:`hbnode.rm.ipfail`) and ``hbnode-ipfail`` only
+  signs on and keeps saying it is alive, so the policy runs exactly while the
+  respawned client does (docs/differences.md). A client silent for
+  CLIENT_TIMEOUT is gone.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+
+from hbnode.rm.state import Mode, Shared
+
+CLIENT_TIMEOUT = 3.0  # an API client silent this long is gone (hbnode-ipfail says alive every 1 s)
+IPFAIL = "ipfail"  # the one client the resource manager knows
+
+Switch = Callable[[bool, float], None]  # (on?, now)
+
+
+class ClientOp(enum.StrEnum):
+    """What an API client says over the control socket."""
+
+    SIGNON = "signon"
+    ALIVE = "alive"
+    SIGNOFF = "signoff"
+
+
+class SilenceWatch:
+    """When each watched name (peers, ping nodes) was last heard, and the verdict."""
+
+    def __init__(self, watched: Iterable[str], limit: float) -> None:
+        self.watched = list(watched)
+        self.limit = limit  # warntime
+        self.heard: dict[str, float] = {}  # name → when (monotonic) last heard
+        self.suspected = False
+
+    def heard_from(self, name: str, now: float) -> None:
+        if name in self.watched:
+            self.heard[name] = now
+
+    def verdict(self, now: float) -> bool | None:
+        """The new verdict (True: everyone silent, we look cut off) when it changed."""
+        limit = self.limit
+        silent = all(now - self.heard.get(name, -limit) >= limit for name in self.watched)
+        if silent == self.suspected:
+            return None
+        self.suspected = silent
+        return silent
+
+
+class Liveness:
+    """Feeds the isolation verdict (``suspect``) and the ipfail switch (``ipfail``)."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        silence: SilenceWatch | None,
+        *,
+        early: bool,
+        suspect: Switch,
+        ipfail: Switch,
+        client_timeout: float = CLIENT_TIMEOUT,
+    ) -> None:
+        self.s = shared
+        self.silence = silence  # None: the caller does not report whom it hears from
+        self.early = early  # the verdict is only given with hbnode_isolation and ping nodes
+        self.suspect, self.ipfail = suspect, ipfail
+        self.client_timeout = client_timeout
+        self.clients: dict[str, float] = {}  # API client name → when it last said alive
+
+    # -- the early isolation verdict --------------------------------------------------
+    def heard_from(self, name: str, now: float) -> None:
+        """Proof of life from a peer (a status the core kept) or a ping node (an echo)."""
+        if self.silence is not None:
+            self.silence.heard_from(name, now)
+
+    def watch_silence(self, now: float, *, comm_up: bool) -> None:
+        """After each input: has everyone been silent for warntime, or no longer?
+
+        ``comm_up`` is the core's: comm may have come up in this very input, before
+        its event reaches the manager, and a node that starts cut off must count as
+        isolated by the time it would take its groups.
+        """
+        if self.silence is None or not self.early or not comm_up:
+            return
+        if self.s.mode in (Mode.STOPPING, Mode.STOPPED):
+            return
+        verdict = self.silence.verdict(now)
+        if verdict is not None:
+            self.s.out.record("isolation_suspected" if verdict else "isolation_cleared")
+            self.suspect(verdict, now)
+
+    # -- API clients ------------------------------------------------------------------
+    def client(self, name: str, op: ClientOp, now: float, pid: object = None) -> None:
+        """A client signs on, says it is alive or signs off; ipfail's policy follows."""
+        was = self.client_alive(IPFAIL, now)
+        if op is ClientOp.SIGNOFF:
+            self.clients.pop(name, None)
+            self.s.out.log("info", f"client {name} signed off")
+        else:
+            self.clients[name] = now
+            if op is ClientOp.SIGNON:
+                self.s.out.log("info", f"client {name} (pid {pid}) signed on")
+        if self.client_alive(IPFAIL, now) != was:
+            self.ipfail(not was, now)
+
+    def client_alive(self, name: str, now: float) -> bool:
+        seen = self.clients.get(name)
+        return seen is not None and now - seen <= self.client_timeout
+
+    def handle_timer(self, now: float) -> None:
+        """Checked at every wake-up, not on a timer of its own: the node wakes at least
+        every keepalive, and its wake-ups stay what the core and the manager ask for."""
+        if IPFAIL in self.clients and not self.client_alive(IPFAIL, now):
+            del self.clients[IPFAIL]
+            self.s.out.log("warn", "client ipfail stopped answering: ipfail policy off")
+            self.ipfail(False, now)
