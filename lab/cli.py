@@ -21,9 +21,9 @@ from typing import Any, NoReturn
 from lab import ready
 from lab.backends import BACKENDS, Lab, default_backend, make_lab
 from lab.errors import LabError
+from lab.faults import NETEM_KEYS
 from lab.hafiles import PROFILES, cluster_timers, parse_overrides
 from lab.impls import parse_impls
-from lab.netns_backend import NETEM_KEYS
 from lab.topology import REFERENCE
 
 EXIT_USAGE = 2
@@ -155,7 +155,7 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_bench_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     """bench, report and topology live in lab.bench (matplotlib loads only when drawing)."""
     from lab.bench import command, report_cmd
     from lab.fuzz import command as fuzz
@@ -245,9 +245,7 @@ def _cmd_dump(lab: Lab, args: argparse.Namespace) -> int:
         if not (args.node and args.iface):
             raise LabError("dump wants --read FILE.pcap or NODE IFACE")
         lab.interface(args.node, args.iface)
-        if lab.status()["nodes"][args.node]["power"] != "on":
-            raise LabError(f"{args.node} is powered off")
-        netns = lab.require_up().nodes[args.node].netns
+        netns = lab.netns_of(args.node)
         return dump.dump_live(netns, args.iface, args.authkeys, args.json, args.count, args.seconds)
     return dump.dump_file(args.read, args.authkeys, args.json)
 
@@ -353,8 +351,7 @@ def _dispatch_bench(args: argparse.Namespace) -> int:
 def sweep_all(lab: Lab) -> list[str]:
     """`down --all`: what a lost record no longer names, for both backends."""
     from lab import cleanup
-    from lab.docker_state import DOCKER_STATE_DIR
-    from lab.state import STATE_DIR
+    from lab.state import DOCKER_STATE_DIR, STATE_DIR
 
     prefix = lab.topo.prefix
     return cleanup.sweep_netns(prefix, STATE_DIR) + cleanup.sweep_docker(prefix, DOCKER_STATE_DIR)

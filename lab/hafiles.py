@@ -62,7 +62,7 @@ def timers_for(profile: str) -> Timers:
 def _directives(topo: Topology, node: Host, timers: Timers) -> list[tuple[str, str]]:
     peer = topo.peer_of(node.name)
     peer_hb = peer.address_on("eth1")
-    ping = " ".join(str(g.address_on("eth1").ip) for g in topo.ping_nodes if g.address_on("eth1"))
+    ping = " ".join(str(a.ip) for g in topo.ping_nodes if (a := g.address_on("eth1")) is not None)
     pairs = [
         ("debugfile", "/var/log/ha-debug"),
         ("logfile", "/var/log/ha-log"),

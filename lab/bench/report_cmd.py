@@ -55,9 +55,10 @@ def _picture_path(args: argparse.Namespace, trace: Trace) -> Path:
 def _record(args: argparse.Namespace) -> Trace:
     from lab.bench.runner import ensure_no_lab, run_once  # scapy and the lab: a live run only
 
-    ensure_no_lab()
+    ensure_no_lab(args.backend)
     scenario = SCENARIOS[ScenarioName(args.scenario)]
-    result, trace = run_once(args.impl, scenario, 1, args.profile, parse_overrides(args.set))
+    overrides = parse_overrides(args.set)
+    result, trace = run_once(args.impl, scenario, 1, args.profile, overrides, args.backend)
     if trace is None:
         raise LabError(f"{args.scenario} with {args.impl} did not run: {result.error}")
     if result.error:
@@ -95,14 +96,14 @@ def report(args: argparse.Namespace) -> int:
 
 
 def topology(args: argparse.Namespace) -> int:
+    from lab.backends import make_lab
     from lab.bench import topodraw
-    from lab.netns_backend import NetnsLab
     from lab.topology import REFERENCE
 
     holders: list[str] | None = args.holder
     if holders is None:
-        lab = NetnsLab()
-        holders = lab.vip_holders() if lab.state is not None else None
+        lab = make_lab(args.backend)
+        holders = lab.vip_holders() if lab.is_up else None
     if args.out.suffix not in SUFFIXES:
         raise LabError(f"-o wants a .svg or .png file, got {args.out}")
     print(f"wrote {topodraw.draw(REFERENCE, args.out, holders)}")
