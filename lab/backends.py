@@ -8,10 +8,12 @@ choose; without either, a docker lab that is up is driven, else the netns lab.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from lab.errors import LabError
 from lab.labcore import LabBase
 from lab.state import DOCKER_STATE_DIR
+from lab.topology import REFERENCE, load
 
 BACKENDS = ("netns", "docker")
 Lab = LabBase
@@ -24,14 +26,17 @@ def default_backend() -> str:
     return "docker" if (DOCKER_STATE_DIR / "state.json").exists() else "netns"
 
 
-def make_lab(backend: str | None = None) -> Lab:
+def make_lab(backend: str | None = None, topology: Path | None = None) -> Lab:
+    """The lab of ``backend``; ``topology``: a topology file for a lab about to come up
+    (a lab that is up is driven by the file it was built from)."""
     name = backend or default_backend()
+    topo = load(topology) if topology is not None else REFERENCE
     if name == "docker":
         from lab.docker_backend import DockerLab
 
-        return DockerLab()
+        return DockerLab(topo)
     if name == "netns":
         from lab.netns_backend import NetnsLab
 
-        return NetnsLab()
+        return NetnsLab(topo)
     raise LabError(f"unknown lab backend {name!r} (LAB= or --backend: {', '.join(BACKENDS)})")

@@ -24,7 +24,7 @@ from lab.errors import LabError
 from lab.faults import NETEM_KEYS
 from lab.hafiles import PROFILES, cluster_timers, parse_overrides
 from lab.impls import parse_impls
-from lab.topology import REFERENCE
+from lab.topofile import TopologyError
 
 EXIT_USAGE = 2
 
@@ -64,6 +64,11 @@ def make_parser() -> argparse.ArgumentParser:
     up.add_argument("--impl", help="heartbeat | hbnode | master=heartbeat,slave=hbnode")
     up.add_argument("--profile", choices=sorted(PROFILES), default="fast")
     up.add_argument("--config", type=Path, help="a directory with ha.cf/authkeys/haresources")
+    up.add_argument(
+        "--topology",
+        type=Path,
+        help="a topology file (default: lab/topologies/reference.yaml)",
+    )
     up.add_argument(
         "--set",
         action="append",
@@ -214,7 +219,7 @@ def _status(lab: Lab) -> dict[str, Any]:
 
 
 def _cmd_up(lab: Lab, args: argparse.Namespace) -> int:
-    impls = parse_impls(args.impl, [h.name for h in REFERENCE.cluster_nodes])
+    impls = parse_impls(args.impl, [h.name for h in lab.topo.cluster_nodes])
     overrides = parse_overrides(args.set)
     started = time.monotonic()
     lab.up(impls, args.profile, overrides, args.config, not args.no_start)
@@ -387,13 +392,18 @@ def main(argv: list[str] | None = None) -> int:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
-        return dispatch(make_lab(args.backend or default_backend()), args)
+        topology = getattr(args, "topology", None) if args.command == "up" else None
+        return dispatch(make_lab(args.backend or default_backend(), topology), args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # `hblab status | head`: the reader left; that is not an error.
         sys.stderr.close()
         return 0
+    except TopologyError as exc:
+        # A compiler's answer: every problem of the file, one ``file:line:`` each.
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:
         if args.debug:
             traceback.print_exc()

@@ -35,23 +35,18 @@ from typing import Any
 
 from lab import cleanup, docker_engine, docker_nodefiles
 from lab import node as nodes
+from lab.compose import IMAGE_OF_ROLE, gateway_of, host_environment
 from lab.docker_images import LABEL, SOURCE_LABEL, image_name
 from lab.errors import LabError
 from lab.impls import Impl
 from lab.labcore import LabBase
 from lab.proc import ProcessId, wait_gone
 from lab.state import DOCKER_STATE_DIR, LabState, NodeRecord
-from lab.topology import REFERENCE, Host, Role, Segment, Topology
+from lab.topology import REFERENCE, Host, Segment, Topology
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-IMAGE_OF_ROLE = {Role.CLUSTER_NODE: "node", Role.PING_NODE: "gateway", Role.CLIENT: "client"}
 BOOTED = "run/hblab-booted"  # hblab-boot/hblab-netboot touch it once the host is ready
-
-
-def gateway_of(seg: Segment) -> str:
-    """The network's gateway address: the last host address, never a lab host's."""
-    return str(seg.subnet.broadcast_address - 1)
 
 
 class DockerLab(LabBase):
@@ -166,7 +161,8 @@ class DockerLab(LabBase):
             image_name(IMAGE_OF_ROLE[host.role]),
             name=rec.container,
             hostname=host.name,
-            environment={"HB_AUTOSTART": "no"},  # the lab starts heartbeat itself
+            # The lab starts heartbeat itself; names and MACs come from the topology.
+            environment={"HB_AUTOSTART": "no", **host_environment(self.topo, host)},
             labels={LABEL: "lab", "org.hblab.host": host.name},
             host_config=host_config,
             networking_config=networking,

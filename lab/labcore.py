@@ -31,7 +31,8 @@ from lab.impls import Impl
 from lab.node import NodeError
 from lab.proc import ProcessId, wait_gone
 from lab.state import LabState, NodeRecord
-from lab.topology import Host, Role, Topology
+from lab.topology import REFERENCE_FILE, Host, Role, Topology
+from lab.topology import load as load_topology_file
 
 SERVICE_TIMEOUT = 120.0
 
@@ -46,6 +47,9 @@ class LabBase(abc.ABC):
         self.state_dir = state_dir
         self.state_file = state_dir / "state.json"
         self.state = LabState.load(self.state_file)
+        if self.state is not None and self.state.topology:
+            # A lab built from a topology file is driven by that file from then on.
+            self.topo = load_topology_file(Path(self.state.topology))
 
     # == life ================================================================================
     def up(
@@ -64,6 +68,8 @@ class LabBase(abc.ABC):
         self._preflight(set(impls.values()))
         config = str(config_dir) if config_dir else None
         self.state = LabState(self.backend, profile, dict(overrides or {}), config)
+        if self.topo.source and Path(self.topo.source) != REFERENCE_FILE:
+            self.state.topology = str(Path(self.topo.source).resolve())
         self._describe(self.state)
         try:
             self._build(impls)

@@ -72,6 +72,7 @@ class LabState:
     overrides: dict[str, str] = field(default_factory=dict)
     config_dir: str | None = None
     source: dict[str, Any] = field(default_factory=dict)  # lab.source.SourceInfo the nodes run
+    topology: str | None = None  # the topology file it was built from; None: the reference
     engine: str = ""  # docker: the engine's URL when the lab came up
     namespaces: list[str] = field(default_factory=list)  # netns: every namespace we created
     networks: list[str] = field(default_factory=list)  # docker: every network we created
@@ -86,6 +87,7 @@ class LabState:
             "overrides": self.overrides,
             "config_dir": self.config_dir,
             "source": self.source,
+            "topology": self.topology,
             "engine": self.engine,
             "namespaces": self.namespaces,
             "networks": self.networks,
@@ -108,6 +110,7 @@ class LabState:
             overrides=dict(data.get("overrides", {})),
             config_dir=data.get("config_dir"),
             source=dict(data.get("source") or {}),
+            topology=data.get("topology"),
             engine=data.get("engine", ""),
             namespaces=list(data.get("namespaces", [])),
             networks=list(data.get("networks", [])),

@@ -41,6 +41,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     topo = sub.add_parser("topology", help="draw the lab (nodes, addresses, bridges, VIP)")
     topo.add_argument("-o", dest="out", type=Path, default=DEFAULT_DIR / "topology.svg")
     topo.add_argument(
+        "--topology",
+        type=Path,
+        help="draw this topology file (default: the lab's, or the reference)",
+    )
+    topo.add_argument(
         "--holder", action="append", help="draw this node as the VIP holder (no lab needed)"
     )
 
@@ -98,15 +103,19 @@ def report(args: argparse.Namespace) -> int:
 def topology(args: argparse.Namespace) -> int:
     from lab.backends import make_lab
     from lab.bench import topodraw
-    from lab.topology import REFERENCE
+    from lab.topology import load
 
     holders: list[str] | None = args.holder
-    if holders is None:
-        lab = make_lab(args.backend)
-        holders = lab.vip_holders() if lab.is_up else None
+    if args.topology is not None:
+        topo = load(args.topology)
+    else:
+        lab = make_lab(args.backend)  # the lab that is up draws its own topology
+        topo = lab.topo
+        if holders is None and lab.is_up:
+            holders = lab.vip_holders()
     if args.out.suffix not in SUFFIXES:
         raise LabError(f"-o wants a .svg or .png file, got {args.out}")
-    print(f"wrote {topodraw.draw(REFERENCE, args.out, holders)}")
+    print(f"wrote {topodraw.draw(topo, args.out, holders)}")
     return 0
 
 
