@@ -69,23 +69,23 @@ engine-status:
 
 ## make test: install test dependencies, run the unit and the integration tests.
 test: deps
-	$(PYTHON) -m pytest tests/unit tests/integration -ra -p no:cacheprovider \
+	$(PYTHON) -m pytest tests/unit tests/integration --lab -ra -p no:cacheprovider \
 	  --junitxml=build/junit.xml $(PYTEST_ARGS)
 
 test-unit: deps
 	$(PYTHON) -m pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-integration: deps
-	$(PYTHON) -m pytest tests/integration -ra -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests/integration --lab -ra -p no:cacheprovider $(PYTEST_ARGS)
 
 ## make test-failover: only the failover scenarios.
 test-failover: deps
-	$(PYTHON) -m pytest tests/integration -m failover -ra -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests/integration --lab -m failover -ra -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: deps
 	ruff check hbnode lab tests
 	ruff format --check hbnode lab tests
-	$(PYTHON) -m mypy --strict hbnode
+	$(PYTHON) -m mypy --strict hbnode lab
 
 ## make bench: hbnode and the real Heartbeat side by side, N runs of every scenario;
 ## prints the table, writes build/bench.json and build/BENCHMARKS.md (copy it over

@@ -1,75 +1,42 @@
 """Which lab backend a command drives: ``netns`` (namespaces) or ``docker`` (containers).
 
-Both classes have the same interface (`Lab` below); the CLI and the integration
-tests only use that. ``--backend`` or ``LAB=netns|docker`` choose; without either,
-a docker lab that is up is driven, else the netns lab.
+Both are lab.labcore.LabBase (`Lab` here): the CLI, the bench, the soak, the fuzzer
+and the tests use only that interface. ``--backend`` or ``LAB=netns|docker``
+choose; without either, a docker lab that is up is driven, else the netns lab.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
-from typing import Any, Protocol
 
 from lab.errors import LabError
-from lab.impls import Impl
-from lab.topology import Topology
+from lab.labcore import LabBase
+from lab.state import DOCKER_STATE_DIR
+from lab.topology import REFERENCE, load
 
 BACKENDS = ("netns", "docker")
-
-
-class Lab(Protocol):
-    backend: str
-    topo: Topology
-
-    def up(
-        self,
-        impls: dict[str, Impl],
-        profile: str = ...,
-        overrides: dict[str, str] | None = ...,
-        config_dir: Path | None = ...,
-        start_daemons: bool = ...,
-    ) -> None: ...
-    def down(self) -> list[str]: ...
-    def require_up(self) -> Any: ...
-    def status(self) -> dict[str, Any]: ...
-    def vip_holders(self) -> list[str]: ...
-    def run(
-        self, name: str, argv: list[str], timeout: float = ..., check: bool = ...
-    ) -> subprocess.CompletedProcess[str]: ...
-    def exec_interactive(self, name: str, argv: list[str]) -> int: ...
-    def service(self, name: str, service: str, verb: str) -> subprocess.CompletedProcess[str]: ...
-    def node_file(self, name: str, path: str) -> Path: ...
-    def log_dir(self, name: str) -> Path: ...
-    def poweroff(self, name: str) -> None: ...
-    def poweron(self, name: str, start_daemon: bool = ...) -> None: ...
-    def crash(self, name: str) -> list[int]: ...
-    def link(self, name: str, iface: str, up: bool) -> None: ...
-    def netem(self, name: str, iface: str, params: dict[str, str] | None) -> None: ...
-    def capture(
-        self, name: str, iface: str, out: Path, seconds: float | None, bpf: str = ...
-    ) -> int: ...
-    def interface(self, name: str, iface: str) -> None: ...
+Lab = LabBase
 
 
 def default_backend() -> str:
     chosen = os.environ.get("LAB", "")
     if chosen:
         return chosen
-    from lab.docker_state import DOCKER_STATE_DIR
-
     return "docker" if (DOCKER_STATE_DIR / "state.json").exists() else "netns"
 
 
-def make_lab(backend: str | None = None) -> Lab:
+def make_lab(backend: str | None = None, topology: Path | None = None) -> Lab:
+    """The lab of ``backend``; ``topology``: a topology file for a lab about to come up
+    (a lab that is up is driven by the file it was built from)."""
     name = backend or default_backend()
+    topo = load(topology) if topology is not None else REFERENCE
     if name == "docker":
         from lab.docker_backend import DockerLab
 
-        return DockerLab()
+        return DockerLab(topo)
     if name == "netns":
         from lab.netns_backend import NetnsLab
 
-        return NetnsLab()
+        return NetnsLab(topo)
     raise LabError(f"unknown lab backend {name!r} (LAB= or --backend: {', '.join(BACKENDS)})")

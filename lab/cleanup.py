@@ -81,8 +81,9 @@ def sweep_netns(prefix: str, state_dir: Path) -> list[str]:
     return removed
 
 
-def sweep_docker(prefix: str, state_dir: Path) -> list[str]:
-    """Containers and networks of this prefix's docker lab, if an engine answers."""
+def docker_objects(prefix: str, remove: bool = False) -> list[str]:
+    """Containers and networks of this prefix's docker lab (by label and name), if an
+    engine answers; ``remove`` removes them too."""
     from lab import docker_engine
     from lab.docker_images import LABEL
 
@@ -90,22 +91,29 @@ def sweep_docker(prefix: str, state_dir: Path) -> list[str]:
         return []
     import docker.errors
 
-    removed: list[str] = []
+    found: list[str] = []
     api = docker_engine.client()
     name_prefix = f"{prefix}-d-"
     try:
-        for container in api.containers.list(all=True, filters={"label": LABEL}):
-            if container.name.startswith(name_prefix):
+        objects = [
+            *api.containers.list(all=True, filters={"label": LABEL}),
+            *api.networks.list(filters={"label": LABEL}),
+        ]
+        for obj in objects:  # containers first: a network in use cannot go
+            if not obj.name.startswith(name_prefix):
+                continue
+            found.append(obj.name)
+            if remove:
                 with contextlib.suppress(docker.errors.NotFound):
-                    container.remove(force=True)
-                    removed.append(container.name)
-        for network in api.networks.list(filters={"label": LABEL}):
-            if network.name.startswith(name_prefix):
-                with contextlib.suppress(docker.errors.NotFound):
-                    network.remove()
-                    removed.append(network.name)
+                    obj.remove(**({"force": True} if hasattr(obj, "status") else {}))
     finally:
         api.close()
+    return found
+
+
+def sweep_docker(prefix: str, state_dir: Path) -> list[str]:
+    """Remove this prefix's containers, networks and node directories."""
+    removed = docker_objects(prefix, remove=True)
     nodes = state_dir / "nodes"
     if nodes.is_dir():
         shutil.rmtree(nodes, ignore_errors=True)

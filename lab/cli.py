@@ -21,10 +21,10 @@ from typing import Any, NoReturn
 from lab import ready
 from lab.backends import BACKENDS, Lab, default_backend, make_lab
 from lab.errors import LabError
+from lab.faults import NETEM_KEYS
 from lab.hafiles import PROFILES, cluster_timers, parse_overrides
 from lab.impls import parse_impls
-from lab.netns_backend import NETEM_KEYS
-from lab.topology import REFERENCE
+from lab.topofile import TopologyError
 
 EXIT_USAGE = 2
 
@@ -64,6 +64,11 @@ def make_parser() -> argparse.ArgumentParser:
     up.add_argument("--impl", help="heartbeat | hbnode | master=heartbeat,slave=hbnode")
     up.add_argument("--profile", choices=sorted(PROFILES), default="fast")
     up.add_argument("--config", type=Path, help="a directory with ha.cf/authkeys/haresources")
+    up.add_argument(
+        "--topology",
+        type=Path,
+        help="a topology file (default: lab/topologies/reference.yaml)",
+    )
     up.add_argument(
         "--set",
         action="append",
@@ -155,7 +160,7 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_bench_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     """bench, report and topology live in lab.bench (matplotlib loads only when drawing)."""
     from lab.bench import command, report_cmd
     from lab.fuzz import command as fuzz
@@ -214,7 +219,7 @@ def _status(lab: Lab) -> dict[str, Any]:
 
 
 def _cmd_up(lab: Lab, args: argparse.Namespace) -> int:
-    impls = parse_impls(args.impl, [h.name for h in REFERENCE.cluster_nodes])
+    impls = parse_impls(args.impl, [h.name for h in lab.topo.cluster_nodes])
     overrides = parse_overrides(args.set)
     started = time.monotonic()
     lab.up(impls, args.profile, overrides, args.config, not args.no_start)
@@ -245,9 +250,7 @@ def _cmd_dump(lab: Lab, args: argparse.Namespace) -> int:
         if not (args.node and args.iface):
             raise LabError("dump wants --read FILE.pcap or NODE IFACE")
         lab.interface(args.node, args.iface)
-        if lab.status()["nodes"][args.node]["power"] != "on":
-            raise LabError(f"{args.node} is powered off")
-        netns = lab.require_up().nodes[args.node].netns
+        netns = lab.netns_of(args.node)
         return dump.dump_live(netns, args.iface, args.authkeys, args.json, args.count, args.seconds)
     return dump.dump_file(args.read, args.authkeys, args.json)
 
@@ -353,8 +356,7 @@ def _dispatch_bench(args: argparse.Namespace) -> int:
 def sweep_all(lab: Lab) -> list[str]:
     """`down --all`: what a lost record no longer names, for both backends."""
     from lab import cleanup
-    from lab.docker_state import DOCKER_STATE_DIR
-    from lab.state import STATE_DIR
+    from lab.state import DOCKER_STATE_DIR, STATE_DIR
 
     prefix = lab.topo.prefix
     return cleanup.sweep_netns(prefix, STATE_DIR) + cleanup.sweep_docker(prefix, DOCKER_STATE_DIR)
@@ -390,13 +392,18 @@ def main(argv: list[str] | None = None) -> int:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
-        return dispatch(make_lab(args.backend or default_backend()), args)
+        topology = getattr(args, "topology", None) if args.command == "up" else None
+        return dispatch(make_lab(args.backend or default_backend(), topology), args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # `hblab status | head`: the reader left; that is not an error.
         sys.stderr.close()
         return 0
+    except TopologyError as exc:
+        # A compiler's answer: every problem of the file, one ``file:line:`` each.
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:
         if args.debug:
             traceback.print_exc()

@@ -28,44 +28,33 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from lab import docker_engine, docker_nodefiles, wiring
+from lab import cleanup, docker_engine, docker_nodefiles
 from lab import node as nodes
+from lab.compose import IMAGE_OF_ROLE, gateway_of, host_environment
 from lab.docker_images import LABEL, SOURCE_LABEL, image_name
-from lab.docker_state import DOCKER_STATE_DIR, ContainerRecord, DockerState
 from lab.errors import LabError
 from lab.impls import Impl
+from lab.labcore import LabBase
 from lab.proc import ProcessId, wait_gone
-from lab.state import NodeRecord
-from lab.topology import REFERENCE, Host, Role, Segment, Topology
+from lab.state import DOCKER_STATE_DIR, LabState, NodeRecord
+from lab.topology import REFERENCE, Host, Segment, Topology
 
-NETEM_KEYS = ("loss", "delay", "duplicate", "reorder")
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-IMAGE_OF_ROLE = {Role.CLUSTER_NODE: "node", Role.PING_NODE: "gateway", Role.CLIENT: "client"}
 BOOTED = "run/hblab-booted"  # hblab-boot/hblab-netboot touch it once the host is ready
 
 
-def gateway_of(seg: Segment) -> str:
-    """The network's gateway address: the last host address, never a lab host's."""
-    return str(seg.subnet.broadcast_address - 1)
-
-
-class DockerLab:
+class DockerLab(LabBase):
     backend = "docker"
 
     def __init__(self, topo: Topology = REFERENCE, state_dir: Path = DOCKER_STATE_DIR) -> None:
-        self.topo = topo
+        super().__init__(topo, state_dir)
         self.prefix = f"{topo.prefix}-d"
-        self.state_dir = state_dir
-        self.state_file = state_dir / "state.json"
-        self.state = DockerState.load(self.state_file)
         self._api: Any = None
 
     @property
@@ -82,40 +71,10 @@ class DockerLab:
         return f"{self.prefix}-{segment}"
 
     # -- bring-up --------------------------------------------------------------
-    def up(
-        self,
-        impls: dict[str, Impl],
-        profile: str = "fast",
-        overrides: dict[str, str] | None = None,
-        config_dir: Path | None = None,
-        start_daemons: bool = True,
-    ) -> None:
-        if self.state is not None:
-            raise LabError("the docker lab is already up (hblab down first, or hblab status)")
+    def _preflight(self, impls: set[Impl]) -> None:
         url = docker_engine.engine_url()
         if not docker_engine.reachable(url):
             raise LabError(f"no Docker engine at {url} (make engine-start starts a private one)")
-        self._check_images()
-        self.state = DockerState(
-            self.backend, profile, url, overrides or {}, str(config_dir) if config_dir else None
-        )
-        self.state.source = self._image_source()
-        import docker.errors
-
-        try:
-            self._build(impls)
-            if start_daemons:
-                for host in self.topo.cluster_nodes:
-                    self.service(host.name, "heartbeat", "start")
-        except docker.errors.APIError as exc:
-            self.down()
-            # e.g. "Pool overlaps": a compose.yaml lab holds the same subnets.
-            raise LabError(f"Docker refused: {exc.explanation or exc}") from None
-        except BaseException:
-            self.down()
-            raise
-
-    def _check_images(self) -> None:
         import docker.errors
 
         for kind in sorted(set(IMAGE_OF_ROLE.values())):
@@ -124,37 +83,43 @@ class DockerLab:
             except docker.errors.ImageNotFound:
                 raise LabError(f"image {image_name(kind)} is missing (run: make images)") from None
 
-    def _image_source(self) -> dict[str, Any]:
-        """Which hbnode the node image holds: the label `make images` stamped on it."""
+    def _describe(self, state: LabState) -> None:
+        state.engine = docker_engine.engine_url()
+        # Which hbnode the node image holds: the label `make images` stamped on it.
         labels = self.api.images.get(image_name("node")).labels or {}
-        try:
-            return dict(json.loads(labels.get(SOURCE_LABEL, "{}")))
-        except ValueError:
-            return {}
+        with contextlib.suppress(ValueError):
+            state.source = dict(json.loads(labels.get(SOURCE_LABEL, "{}")))
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        import docker.errors
+
+        if isinstance(exc, docker.errors.APIError):
+            # e.g. "Pool overlaps": a compose.yaml lab holds the same subnets.
+            return LabError(f"Docker refused: {exc.explanation or exc}")
+        return exc
 
     def _build(self, impls: dict[str, Impl]) -> None:
-        state = self._require()
+        state = self.require_up()
         for seg in self.topo.segments:
             state.networks.append(self.network_name(seg.name))  # recorded before it exists
             self._save()
             self._create_network(seg)
         for host in self.topo.hosts:
-            log_dir = self.state_dir / "nodes" / host.name / "log"
             impl = impls.get(host.name)
-            rec = ContainerRecord(
+            rec = NodeRecord(
                 host.name,
-                self.container_name(host.name),
-                str(log_dir),
+                str(self.state_dir / "nodes" / host.name),
                 impl.value if impl else None,
+                container=self.container_name(host.name),
             )
             state.nodes[host.name] = rec
             self._save()
-            log_dir.mkdir(parents=True, exist_ok=True)
+            rec.log_dir.mkdir(parents=True, exist_ok=True)
             self._create_container(host, rec)
             if impl is not None:
                 self._put_node_files(host, rec, impl)
         for host in self.topo.hosts:
-            self._boot(host.name)
+            self._boot(host, state.nodes[host.name])
 
     def _create_network(self, seg: Segment) -> None:
         import docker.types
@@ -171,7 +136,7 @@ class DockerLab:
             labels={LABEL: "lab"},
         )
 
-    def _create_container(self, host: Host, rec: ContainerRecord) -> None:
+    def _create_container(self, host: Host, rec: NodeRecord) -> None:
         low = self.api.api
         first, *others = host.interfaces
         extra_hosts = {
@@ -182,7 +147,7 @@ class DockerLab:
         host_config = low.create_host_config(
             cap_add=["NET_ADMIN", "NET_RAW"],
             tmpfs={"/run": "mode=0755", "/tmp": "mode=1777"},
-            binds={rec.log_dir: {"bind": "/var/log", "mode": "rw"}},
+            binds={str(rec.log_dir): {"bind": "/var/log", "mode": "rw"}},
             extra_hosts=extra_hosts,
         )
         networking = low.create_networking_config(
@@ -196,7 +161,8 @@ class DockerLab:
             image_name(IMAGE_OF_ROLE[host.role]),
             name=rec.container,
             hostname=host.name,
-            environment={"HB_AUTOSTART": "no"},  # the lab starts heartbeat itself
+            # The lab starts heartbeat itself; names and MACs come from the topology.
+            environment={"HB_AUTOSTART": "no", **host_environment(self.topo, host)},
             labels={LABEL: "lab", "org.hblab.host": host.name},
             host_config=host_config,
             networking_config=networking,
@@ -207,8 +173,8 @@ class DockerLab:
                 rec.container, self.network_name(iface.segment), ipv4_address=str(iface.address.ip)
             )
 
-    def _put_node_files(self, host: Host, rec: ContainerRecord, impl: Impl) -> None:
-        state = self._require()
+    def _put_node_files(self, host: Host, rec: NodeRecord, impl: Impl) -> None:
+        state = self.require_up()
         tar = docker_nodefiles.node_overlay_tar(
             self.topo,
             host,
@@ -219,140 +185,42 @@ class DockerLab:
         )
         self.api.api.put_archive(rec.container, "/", tar)
 
-    def _boot(self, name: str) -> None:
-        rec = self._rec(name)
+    # -- hosts -----------------------------------------------------------------
+    def _boot(self, host: Host, rec: NodeRecord) -> None:
         self.api.api.start(rec.container)
         deadline = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < deadline:
             info = self.api.api.inspect_container(rec.container)["State"]
             if not info["Running"]:
                 logs = self.api.api.logs(rec.container, tail=10).decode(errors="replace")
-                raise LabError(f"{name}: container exited at boot: {logs.strip()}")
+                raise LabError(f"{host.name}: container exited at boot: {logs.strip()}")
             rec.init = ProcessId.of(int(info["Pid"]))
             if rec.init is not None and (Path(f"/proc/{rec.init.pid}/root") / BOOTED).exists():
                 self._save()
                 return
             time.sleep(0.02)
-        raise LabError(f"{name}: not booted after {BOOT_TIMEOUT:.0f} s")
+        raise LabError(f"{host.name}: not booted after {BOOT_TIMEOUT:.0f} s")
 
-    # -- tear-down -------------------------------------------------------------
-    def down(self) -> list[str]:
-        """Remove every container and network the state records; safe to call again."""
-        import docker.errors
+    def _power_off(self, rec: NodeRecord) -> None:
+        """docker kill: SIGKILL the container (all its processes, links and the VIP)."""
+        assert rec.init is not None
+        self.api.api.kill(rec.container, signal="SIGKILL")
+        if not wait_gone([rec.init], STOP_TIMEOUT):
+            raise LabError(f"{rec.name}: still running after SIGKILL")
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            if not self.api.api.inspect_container(rec.container)["State"]["Running"]:
+                return
+            time.sleep(0.02)
+        raise LabError(f"{rec.name}: Docker still reports the container running")
 
-        state = self.state or DockerState.load(self.state_file)
-        if state is None:
-            return []
-        removed: list[str] = []
-        api = self._api or docker_engine.client(state.engine)
-        for rec in state.nodes.values():
-            with contextlib.suppress(docker.errors.NotFound):
-                api.api.remove_container(rec.container, force=True)
-                removed.append(rec.container)
-        for network in reversed(state.networks):
-            with contextlib.suppress(docker.errors.NotFound):
-                api.api.remove_network(network)
-                removed.append(network)
-        for rec in state.nodes.values():
-            shutil.rmtree(Path(rec.log_dir).parent, ignore_errors=True)
-        self.state_file.unlink(missing_ok=True)
-        for leftover in (self.state_dir / "nodes", self.state_dir):
-            with contextlib.suppress(OSError):
-                leftover.rmdir()  # only if empty: never remove what we did not make
-        self.state = None
-        if api is not self._api:
-            api.close()
-        self.close()
-        return removed
+    def _after_power_off(self, host: Host, rec: NodeRecord) -> None:
+        """Nothing more: the container's network namespace went with it (the VIP too)."""
 
-    # -- queries ---------------------------------------------------------------
-    def _require(self) -> DockerState:
-        if self.state is None:
-            raise LabError("the docker lab is not up (run: hblab --backend docker up)")
-        return self.state
-
-    def require_up(self) -> DockerState:
-        return self._require()
-
-    def _rec(self, name: str) -> ContainerRecord:
-        state = self._require()
-        if name not in state.nodes:
-            raise LabError(f"unknown node {name!r} (nodes: {', '.join(state.nodes)})")
-        return state.nodes[name]
-
-    def _host(self, name: str) -> Host:
-        host = self.topo.host(name)
-        if host is None:
-            raise LabError(f"unknown node {name!r}")
-        return host
-
-    def interface(self, name: str, iface: str) -> None:
-        """Check that node ``name`` has interface ``iface`` (one-line error if not)."""
-        if self._host(name).interface(iface) is None:
-            names = ", ".join(i.name for i in self._host(name).interfaces)
-            raise LabError(f"{name} has no interface {iface!r} (it has {names})")
-
-    def _on(self, name: str) -> ContainerRecord:
-        rec = self._rec(name)
-        if rec.init is None or not rec.init.alive():
-            raise LabError(f"{name} is powered off")
-        return rec
-
-    def _node_record(self, rec: ContainerRecord) -> NodeRecord:
-        """The netns lab's record of a node, for the helpers that only need its init."""
-        node = NodeRecord(rec.name, rec.netns, str(Path(rec.log_dir).parent), rec.impl)
-        node.init = rec.init
-        node.power = "on" if rec.netns else "off"
-        return node
-
-    def vip_holders(self) -> list[str]:
-        state = self._require()
-        holders = []
-        for host in self.topo.cluster_nodes:
-            netns = state.nodes[host.name].netns
-            if netns and wiring.has_address(netns, self.topo.vip.ip):
-                holders.append(host.name)
-        return holders
-
-    def status(self) -> dict[str, Any]:
-        state = self._require()
-        result: dict[str, Any] = {
-            "backend": self.backend,
-            "profile": state.profile,
-            "vip": str(self.topo.vip.ip),
-            "vip_holders": self.vip_holders(),
-            "engine": state.engine,
-            "source": state.source,
-            "nodes": {},
-        }
-        for host in self.topo.hosts:
-            result["nodes"][host.name] = self._node_status(host, state.nodes[host.name])
-        return result
-
-    def _node_status(self, host: Host, rec: ContainerRecord) -> dict[str, Any]:
-        netns = rec.netns
-        info: dict[str, Any] = {
-            "role": host.role.value,
-            "power": "on" if netns else "off",
-            "impl": rec.impl,
-            "netns": netns or None,
-            "container": rec.container,
-            "addresses": wiring.addresses(netns) if netns else {},
-            "links": wiring.link_states(netns) if netns else {},
-        }
-        if host.role is Role.CLUSTER_NODE:
-            pid = nodes.daemon_host_pid(self._node_record(rec)) if netns else None
-            info["daemon"] = "running" if pid else "stopped"
-            info["daemon_pid"] = pid
-        return info
-
-    # -- commands in nodes -----------------------------------------------------
-    def run(
-        self, name: str, argv: list[str], timeout: float = 60.0, check: bool = False
+    def _run(
+        self, rec: NodeRecord, argv: list[str], timeout: float
     ) -> subprocess.CompletedProcess[str]:
-        """Run a command inside the node (docker exec) and collect its output."""
-        self._host(name)
-        rec = self._on(name)
+        """docker exec, bounded by timeout(1) inside the container."""
         low = self.api.api
         wrapped = ["timeout", "-k", "5", f"{timeout}", *argv]
         started = time.monotonic()
@@ -365,135 +233,48 @@ class DockerLab:
         stderr = (err or b"").decode(errors="replace")
         if code in (124, 137) and time.monotonic() - started >= timeout:
             raise subprocess.TimeoutExpired(argv, timeout, stdout, stderr)
-        if check and code != 0:
-            raise LabError(
-                f"{name}: {' '.join(argv)} failed ({code}): {stderr.strip() or stdout.strip()}"
-            )
         return subprocess.CompletedProcess(argv, code, stdout, stderr)
 
-    def exec_interactive(self, name: str, argv: list[str]) -> int:
-        """A terminal inside the node: nsenter into the container's namespaces."""
-        self._host(name)
-        rec = self._on(name)
+    def _enter_argv(self, rec: NodeRecord, argv: list[str]) -> list[str]:
+        """nsenter into the container's namespaces; -r/-w without a value: the container's
+        root and its init's cwd, not this machine's paths."""
         assert rec.init is not None
         env = {**nodes.NODE_ENV, **({"TERM": os.environ["TERM"]} if "TERM" in os.environ else {})}
-        # -r/-w without a value: the container's root and its init's cwd (/root), not
-        # this machine's paths, which the container's mount namespace cannot reach.
         enter = ["nsenter", "-t", str(rec.init.pid), "-n", "-m", "-u", "-i", "-p", "-r", "-w"]
-        return subprocess.call([*enter, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv])
+        return [*enter, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv]
 
-    def service(self, name: str, service: str, verb: str) -> subprocess.CompletedProcess[str]:
-        return self.run(name, ["service", service, verb], timeout=120, check=verb != "status")
+    def _netns_ref(self, rec: NodeRecord) -> str:
+        return f"/proc/{rec.init.pid}/ns/net" if rec.init is not None and rec.on else ""
 
-    def node_file(self, name: str, path: str) -> Path:
-        rec = self._on(name)
-        assert rec.init is not None
-        return Path(f"/proc/{rec.init.pid}/root") / path.lstrip("/")
+    def _status_extra(self, state: LabState) -> dict[str, Any]:
+        return {"engine": state.engine}
 
-    def log_dir(self, name: str) -> Path:
-        return Path(self._rec(name).log_dir)
+    def _node_extra(self, rec: NodeRecord) -> dict[str, Any]:
+        return {"container": rec.container}
 
-    def netns_of(self, name: str) -> str:
-        return self._on(name).netns
+    def _found_objects(self) -> list[str]:
+        return [f"docker object {n}" for n in cleanup.docker_objects(self.topo.prefix)]
 
-    # -- faults ----------------------------------------------------------------
-    def poweroff(self, name: str) -> None:
-        """Pull the plug: SIGKILL the container (all its processes, links and the VIP)."""
-        self._host(name)
-        rec = self._rec(name)
-        if rec.init is not None and rec.init.alive():
-            self.api.api.kill(rec.container, signal="SIGKILL")
-            if not wait_gone([rec.init], STOP_TIMEOUT):
-                raise LabError(f"{name}: still running after SIGKILL")
-        self._wait_stopped(rec)
-        rec.init = None
-        self._save()
+    # -- tear-down -------------------------------------------------------------
+    def _teardown(self, state: LabState) -> list[str]:
+        import docker.errors
 
-    def _wait_stopped(self, rec: ContainerRecord) -> None:
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline:
-            if not self.api.api.inspect_container(rec.container)["State"]["Running"]:
-                return
-            time.sleep(0.02)
-        raise LabError(f"{rec.name}: Docker still reports the container running")
-
-    def poweron(self, name: str, start_daemon: bool = True) -> None:
-        host, rec = self._host(name), self._rec(name)
-        if rec.init is not None and rec.init.alive():
-            raise LabError(f"{name} is already on")
-        self._boot(name)
-        if start_daemon and host.role is Role.CLUSTER_NODE:
-            self.service(name, "heartbeat", "start")
-
-    def crash(self, name: str) -> list[int]:
-        """kill -9 the heartbeat daemon (and its children) only; resources stay."""
-        self._host(name)
-        tree = nodes.daemon_tree(self._node_record(self._on(name)))
-        if not tree:
-            raise LabError(f"no heartbeat daemon runs on {name}")
-        ids = [p for p in (ProcessId.of(pid) for pid in tree) if p is not None]
-        for pid in ids:
-            pid.kill(signal.SIGKILL)
-        wait_gone(ids, 5.0)
-        return tree
-
-    def link(self, name: str, iface: str, up: bool) -> None:
-        self.interface(name, iface)
-        self.run(name, ["ip", "link", "set", iface, "up" if up else "down"], check=True)
-
-    def netem(self, name: str, iface: str, params: dict[str, str] | None) -> None:
-        """tc netem inside the node, on its side of the cable; ``None`` clears it."""
-        self.interface(name, iface)
-        if params is None:
-            self.run(name, ["tc", "qdisc", "del", "dev", iface, "root"])  # nothing to clear: fine
-            return
-        args: list[str] = []
-        for key in NETEM_KEYS:
-            if key in params:
-                args += [key, params[key]]
-        done = self.run(name, ["tc", "qdisc", "replace", "dev", iface, "root", "netem", *args])
-        if done.returncode != 0:
-            raise LabError(f"tc netem failed: {done.stderr.strip()}")
-
-    def capture(
-        self, name: str, iface: str, out: Path, seconds: float | None, bpf: str = ""
-    ) -> int:
-        """tcpdump in the node's network namespace into ``out`` (a file on this machine)."""
-        self.interface(name, iface)
-        netns = self.netns_of(name)
-        cmd = [
-            "nsenter",
-            f"--net={netns}",
-            "tcpdump",
-            "-U",
-            "-q",
-            "-n",
-            "-i",
-            iface,
-            "-w",
-            str(out),
-        ]
-        if seconds is not None:
-            cmd = ["timeout", "--signal=INT", f"{seconds}", *cmd]
-        if bpf:
-            cmd += bpf.split()
-        rc = subprocess.call(cmd)
-        return 0 if seconds is not None and rc == 124 else rc
-
-    # -- helpers ---------------------------------------------------------------
-    def _save(self) -> None:
-        if self.state is not None:
-            self.state.save(self.state_file)
-
-    def wait_for(self, predicate: Any, timeout: float, interval: float = 0.05) -> bool:
-        """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if predicate():
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(interval)
+        removed: list[str] = []
+        api = self._api or docker_engine.client(state.engine)
+        try:
+            for rec in state.nodes.values():
+                with contextlib.suppress(docker.errors.NotFound):
+                    api.api.remove_container(rec.container, force=True)
+                    removed.append(rec.container)
+            for network in reversed(state.networks):
+                with contextlib.suppress(docker.errors.NotFound):
+                    api.api.remove_network(network)
+                    removed.append(network)
+        finally:
+            if api is not self._api:
+                api.close()
+            self.close()
+        return removed
 
     def close(self) -> None:
         if self._api is not None:

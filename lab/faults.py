@@ -14,14 +14,21 @@ import re
 import subprocess
 
 from lab.errors import LabError
+from lab.netsock import netns_path
 
 NETEM_KEYS = ("loss", "delay", "duplicate", "reorder")
 NFT_TABLE = "hblab_faults"
 
 
-def _in_ns(netns: str, *argv: str) -> subprocess.CompletedProcess[str]:
+def _in_ns(netns: str, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run this machine's ``tc``/``nft`` inside the node's network namespace (a name or a
+    /proc path: both backends' nodes), without entering anything else of the node."""
     return subprocess.run(
-        ["ip", "netns", "exec", netns, *argv], capture_output=True, text=True, timeout=30
+        ["nsenter", f"--net={netns_path(netns)}", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -66,12 +73,6 @@ def _nft_loss(netns: str, iface: str, percent: int) -> None:
         f'add rule inet {NFT_TABLE} {chain} oifname "{iface}" numgen random mod 100 < {percent} '
         "drop\n"
     )
-    done = subprocess.run(
-        ["ip", "netns", "exec", netns, "nft", "-f", "-"],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = _in_ns(netns, "nft", "-f", "-", stdin=script)
     if done.returncode != 0:
         raise LabError(f"nft loss rule failed: {done.stderr.strip()}")

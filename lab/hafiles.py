@@ -59,10 +59,32 @@ def timers_for(profile: str) -> Timers:
         ) from None
 
 
+def media_lines(topo: Topology, node: Host) -> list[tuple[str, str]]:
+    """The topology's media as ha.cf lines for ``node`` (``ucast`` to the peer)."""
+    pairs: list[tuple[str, str]] = []
+    for medium in topo.media:
+        if medium.kind == "ucast":
+            segment = (node.interface(medium.iface) or node.interfaces[0]).segment
+            peer = topo.peer_address(node.name, segment)
+            pairs.append(("ucast", f"{medium.iface} {peer.ip if peer else ''}"))
+        else:
+            pairs.append((medium.kind, " ".join((medium.iface, *medium.args))))
+    return pairs
+
+
+def _ping_addresses(topo: Topology) -> str:
+    """Each ping host's address on a segment the nodes are on (ha.cf's ``ping``)."""
+    node_segments = {i.segment for h in topo.cluster_nodes for i in h.interfaces}
+    addresses = []
+    for host in topo.ping_nodes:
+        iface = next((i for i in host.interfaces if i.segment in node_segments), None)
+        if iface is not None:
+            addresses.append(str(iface.address.ip))
+    return " ".join(addresses)
+
+
 def _directives(topo: Topology, node: Host, timers: Timers) -> list[tuple[str, str]]:
-    peer = topo.peer_of(node.name)
-    peer_hb = peer.address_on("eth1")
-    ping = " ".join(str(g.address_on("eth1").ip) for g in topo.ping_nodes if g.address_on("eth1"))
+    ping = _ping_addresses(topo)
     pairs = [
         ("debugfile", "/var/log/ha-debug"),
         ("logfile", "/var/log/ha-log"),
@@ -71,8 +93,8 @@ def _directives(topo: Topology, node: Host, timers: Timers) -> list[tuple[str, s
         ("deadtime", timers.deadtime),
         ("warntime", timers.warntime),
         ("initdead", timers.initdead),
-        ("udpport", "694"),
-        ("ucast", f"eth1 {peer_hb.ip if peer_hb else ''}"),
+        ("udpport", "694"),  # before the media lines: ha.cf's order rule
+        *media_lines(topo, node),
         ("auto_failback", "on"),
     ]
     pairs += [("node", n.name) for n in topo.cluster_nodes]
@@ -109,8 +131,8 @@ def render_hacf(
 
 
 def render_haresources(topo: Topology) -> str:
-    owner = topo.cluster_nodes[0].name
-    return f"{owner} {topo.vip.ip}/{topo.vip.network.prefixlen}/{topo.vip_label} nginx\n"
+    vip = f"{topo.vip.ip}/{topo.vip.network.prefixlen}/{topo.vip_label}"
+    return " ".join((topo.vip_owner, vip, *topo.services)) + "\n"
 
 
 def write_ha_d(

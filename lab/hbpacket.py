@@ -49,7 +49,7 @@ def summarize(message: Message, names: Iterable[str] = ("t", "st", "src", "seq")
     return " ".join(f"{n}={message.get(n)}" for n in names if message.get(n) is not None)
 
 
-class _DatagramField(StrField):  # type: ignore[misc]
+class _DatagramField(StrField):
     """The whole UDP payload; shown as its decoded summary."""
 
     def i2repr(self, pkt: Packet | None, x: Any) -> str:
@@ -59,7 +59,7 @@ class _DatagramField(StrField):  # type: ignore[misc]
             return f"<undecodable: {exc}>"
 
 
-class Heartbeat(Packet):  # type: ignore[misc]
+class Heartbeat(Packet):
     """One Heartbeat datagram (netstring or classic), dissected by lab.hbcodec."""
 
     name = "Heartbeat"

@@ -25,11 +25,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING
 
 from lab import netsock
 from lab.errors import LabError
 from lab.pcapng import Direction, Interface, PcapNgWriter
+
+if TYPE_CHECKING:
+    from lab.labcore import LabBase
 
 MAX_SECONDS = 24 * 3600.0  # a forgotten capture still ends
 SNAPLEN = 262144  # GRO can hand a packet socket frames far above the MTU
@@ -42,14 +45,6 @@ _TIMESPEC = struct.Struct("@qq")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 # An interface that went down (poweroff, link down) or away (a container stopped).
 _GONE_ERRNOS = (errno.ENETDOWN, errno.ENXIO, errno.ENODEV)
-
-
-class LabLike(Protocol):
-    """What of a lab (either backend) the capture needs."""
-
-    def interface(self, name: str, iface: str) -> None: ...
-    def status(self) -> dict[str, Any]: ...
-    def require_up(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,16 +108,13 @@ class CaptureResult:
         return f"{total} packets ({parts}){lost}"
 
 
-def open_sources(lab: LabLike, taps: list[Tap]) -> list[_Source]:
+def open_sources(lab: LabBase, taps: list[Tap]) -> list[_Source]:
     """A packet socket per tap, inside the tap's node; all closed again on failure."""
-    powered = lab.status()["nodes"]
     sources: list[_Source] = []
     try:
         for index, tap in enumerate(taps):
             lab.interface(tap.node, tap.iface)  # one-line LabError for an unknown one
-            if powered[tap.node]["power"] != "on":
-                raise LabError(f"{tap.node} is powered off")
-            netns = lab.require_up().nodes[tap.node].netns
+            netns = lab.netns_of(tap.node)  # one-line LabError for a node that is off
             try:
                 sock = netsock.packet_socket(netns, tap.iface)
             except OSError as exc:

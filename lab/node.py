@@ -89,7 +89,6 @@ def boot(rec: NodeRecord, hostname: str) -> None:
     if len(kids) != 1:
         raise NodeError(f"{hostname}: cannot find the node's init (children of {proc.pid})")
     rec.init = ProcessId.of(kids[0])
-    rec.power = "on"
 
 
 def kill(rec: NodeRecord) -> None:
@@ -103,11 +102,10 @@ def kill(rec: NodeRecord) -> None:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(rec.unshare.pid, os.WNOHANG)  # reap it if it is our child
     rec.init = rec.unshare = None
-    rec.power = "off"
 
 
 def is_on(rec: NodeRecord) -> bool:
-    return rec.init is not None and rec.init.alive()
+    return rec.on
 
 
 def enter_argv(rec: NodeRecord, argv: list[str], workdir: str = "/root") -> list[str]:

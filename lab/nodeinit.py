@@ -33,7 +33,9 @@ import sys
 from pathlib import Path
 
 READY_FILE = "booted"
-NODE_SOURCE = "/run/hblab/src"  # lab.source.NODE_SOURCE (this module imports nothing of ours)
+# Also named in lab.source and lab.implfiles: this module imports nothing of ours.
+NODE_SOURCE = "/run/hblab/src"
+IMPL_SWITCH = "/usr/local/sbin/hblab-impl"
 
 
 def _mount(args: list[str]) -> None:
@@ -100,6 +102,10 @@ def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) 
     _bind(node_dir / "www", "/var/www/html")
     socket.sethostname(hostname)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    if Path(IMPL_SWITCH).exists():
+        # The tools and ipfail point at the implementation /etc/sysconfig/heartbeat
+        # names from boot on, as on the node image (lab.implfiles).
+        subprocess.run([IMPL_SWITCH], check=True)
 
 
 def reap_forever(ready: Path) -> None:

@@ -12,14 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from hbnode.config.errors import ConfigError
 from hbnode.config.haresources import parse_haresources_text
 from hbnode.core.timers import Timers
 from lab import netsock
 from lab.errors import LabError
-from lab.topology import Topology
+
+if TYPE_CHECKING:
+    from lab.labcore import LabBase
 
 POLL = 0.1  # VIP and page: cheap (netlink, one TCP connect)
 REPORT_EVERY = 2.0  # daemon states: one cl_status per node, printed as progress
@@ -28,16 +30,6 @@ PAGE_TIMEOUT = 0.5
 # resource negotiation delay), the slack a loaded machine may need.
 NEGOTIATION_S = 10.0
 SLACK_S = 20.0
-
-
-class ReadyLab(Protocol):
-    topo: Topology
-
-    def vip_holders(self) -> list[str]: ...
-    def status(self) -> dict[str, Any]: ...
-    def run(self, name: str, argv: list[str], timeout: float = ..., check: bool = ...) -> Any: ...
-    def node_file(self, name: str, path: str) -> Any: ...
-    def require_up(self) -> Any: ...
 
 
 class NotReady(LabError):
@@ -71,7 +63,7 @@ class Snapshot:
         return "negotiating" if running else "held by nobody (no daemon runs)"
 
 
-def group_owner(lab: ReadyLab) -> str:
+def group_owner(lab: LabBase) -> str:
     """The node the first haresources line names (the lab's own files, or --config's)."""
     first = lab.topo.cluster_nodes[0].name
     try:
@@ -99,7 +91,7 @@ def fetch_page(client_netns: str, vip: str, timeout: float = PAGE_TIMEOUT) -> st
     return body.rsplit("\n", 2)[-2].strip() or None
 
 
-def daemon_states(lab: ReadyLab) -> dict[str, str]:
+def daemon_states(lab: LabBase) -> dict[str, str]:
     """Each cluster node's view of itself, as ``cl_status nodestatus`` prints it."""
     nodes = lab.status()["nodes"]
     states: dict[str, str] = {}
@@ -115,12 +107,12 @@ def daemon_states(lab: ReadyLab) -> dict[str, str]:
     return states
 
 
-def look(lab: ReadyLab, owner: str, with_daemons: bool) -> Snapshot:
+def look(lab: LabBase, owner: str, with_daemons: bool) -> Snapshot:
     holders = tuple(sorted(lab.vip_holders()))
     client = lab.topo.host("client")
     page = None
     if holders and client is not None:
-        page = fetch_page(lab.require_up().nodes[client.name].netns, str(lab.topo.vip.ip))
+        page = fetch_page(lab.netns_of(client.name), str(lab.topo.vip.ip))
     daemons = daemon_states(lab) if with_daemons else {}
     return Snapshot(owner, holders, page, daemons)
 
@@ -131,7 +123,7 @@ def ready_timeout(timers: Timers) -> float:
 
 
 def wait_ready(
-    lab: ReadyLab,
+    lab: LabBase,
     timeout: float,
     progress: Callable[[str], None],
     clock: Callable[[], float] = time.monotonic,
@@ -162,7 +154,7 @@ def wait_ready(
         sleep(POLL)
 
 
-def vip_state(lab: ReadyLab, status: dict[str, Any]) -> str:
+def vip_state(lab: LabBase, status: dict[str, Any]) -> str:
     """The VIP in words for `hblab status`: who holds it, or "starting" while the
     daemons still negotiate (``cl_status rscstatus`` says ``transition``)."""
     holders = status["vip_holders"]

@@ -6,12 +6,11 @@ overlay upper directory under the lab's state directory.
 
 from __future__ import annotations
 
-import os
-import shutil
+import sys
 from pathlib import Path
 
-from lab import hafiles
-from lab.impls import TOOL_NAMES, Impl, spec
+from lab import hafiles, implfiles
+from lab.impls import Impl
 from lab.source import NODE_SOURCE
 from lab.topology import Host, Role, Topology
 
@@ -71,26 +70,28 @@ def prepare_node_dir(
     install_impl(node_dir, impl)
 
 
+# The node's overlays: a path under one of these lands in that overlay's upper dir.
+OVERLAY_DIRS = {
+    "/etc/": "etc/upper",
+    "/usr/lib64/": "lib64/upper",
+    "/usr/local/sbin/": "sbin/upper",
+}
+
+
+def host_path(node_dir: Path, node_path: str) -> Path:
+    """Where a file the node sees at ``node_path`` is written on this machine."""
+    for prefix, upper in OVERLAY_DIRS.items():
+        if node_path.startswith(prefix):
+            return node_dir / upper / node_path.removeprefix(prefix)
+    raise ValueError(f"{node_path} is in none of the node's overlays")
+
+
 def install_impl(node_dir: Path, impl: Impl) -> None:
-    """Point the node's /etc/init.d/heartbeat and ipfail at ``impl``."""
-    etc = node_dir / "etc" / "upper"
-    init_script = etc / "init.d" / "heartbeat"
-    chosen = spec(impl, pythonpath=NODE_SOURCE)
-    if chosen.init_script is None:
-        init_script.unlink(missing_ok=True)  # the lower /etc's script shows through
-    else:
-        _write(init_script, chosen.init_script, 0o755)
-    tools = node_dir / "sbin" / "upper"
-    for name, module in chosen.tools.items():
-        _write(tools / name, f'#!/bin/sh\nexec {chosen.runner} -m {module} "$@"\n', 0o755)
-    for stale in set(TOOL_NAMES) - set(chosen.tools):
-        (tools / stale).unlink(missing_ok=True)
-    link = node_dir / "lib64" / "upper" / "heartbeat" / "ipfail"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    link.unlink(missing_ok=True)
-    os.symlink(chosen.ipfail, link)
-
-
-def remove_node_dir(node_dir: Path) -> None:
-    # Overlay work dirs contain a root-only "work" subdir; rmtree handles it as root.
-    shutil.rmtree(node_dir, ignore_errors=True)
+    """Both implementations, the choice of ``impl``, and the switch (lab.implfiles)."""
+    files = implfiles.install_files(sys.executable, sys.prefix, pythonpath=NODE_SOURCE)
+    debian = Path(implfiles.DEBIAN_INIT)
+    if debian.is_file():  # the real Heartbeat's own script, moved aside as in the image
+        init = f"{implfiles.HBLAB_ETC}/init.d/{Impl.HEARTBEAT.value}"
+        files.append(implfiles.NodeFile(init, debian.read_text(), 0o755))
+    for node_file in [*files, implfiles.choice_file(impl)]:
+        _write(host_path(node_dir, node_file.path), node_file.text, node_file.mode)

@@ -1,7 +1,9 @@
 """The lab's record of what it created, so `down` removes exactly that.
 
-The file is rewritten before each thing is created, so a run killed half-way
-still leaves a record naming everything that might exist.
+One record type for both backends. The file is rewritten before each thing is
+created, so a run killed half-way still leaves a record naming everything that
+might exist: namespaces (netns backend), networks and containers (docker), the
+processes the lab started, and each node's directory on this machine.
 """
 
 from __future__ import annotations
@@ -15,36 +17,51 @@ from typing import Any
 from lab.proc import ProcessId
 
 STATE_DIR = Path(os.environ.get("HBLAB_STATE_DIR", "/var/lib/hblab"))
-STATE_FILE = STATE_DIR / "state.json"
+DOCKER_STATE_DIR = Path(os.environ.get("HBLAB_D_STATE_DIR", "/var/lib/hblab-d/lab"))
 
 
 @dataclass
 class NodeRecord:
+    """One lab host as created: its implementation, its init, where its files are."""
+
     name: str
-    netns: str
-    node_dir: str
-    impl: str | None = None
-    unshare: ProcessId | None = None  # the `unshare` parent we spawned
-    init: ProcessId | None = None  # PID 1 of the node's PID namespace
-    power: str = "off"
+    node_dir: str  # on this machine: the node's files (overlays, or its bound /var/log)
+    impl: str | None = None  # cluster nodes only: lab.impls.Impl's value
+    netns: str = ""  # netns backend: the named namespace (`ip netns`)
+    container: str = ""  # docker backend: the container's name
+    unshare: ProcessId | None = None  # netns backend: the `unshare` parent we spawned
+    init: ProcessId | None = None  # PID 1 of the node's PID namespace while it runs
+
+    @property
+    def on(self) -> bool:
+        return self.init is not None and self.init.alive()
+
+    @property
+    def log_dir(self) -> Path:
+        return Path(self.node_dir) / "log"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "netns": self.netns,
             "node_dir": self.node_dir,
             "impl": self.impl,
+            "netns": self.netns,
+            "container": self.container,
             "unshare": self.unshare.to_json() if self.unshare else None,
             "init": self.init.to_json() if self.init else None,
-            "power": self.power,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NodeRecord:
-        rec = cls(data["name"], data["netns"], data["node_dir"], data.get("impl"))
+        rec = cls(
+            data["name"],
+            data["node_dir"],
+            data.get("impl"),
+            data.get("netns", ""),
+            data.get("container", ""),
+        )
         rec.unshare = ProcessId.from_json(data["unshare"]) if data.get("unshare") else None
         rec.init = ProcessId.from_json(data["init"]) if data.get("init") else None
-        rec.power = data.get("power", "off")
         return rec
 
 
@@ -54,37 +71,49 @@ class LabState:
     profile: str
     overrides: dict[str, str] = field(default_factory=dict)
     config_dir: str | None = None
-    namespaces: list[str] = field(default_factory=list)  # every netns we created
+    source: dict[str, Any] = field(default_factory=dict)  # lab.source.SourceInfo the nodes run
+    topology: str | None = None  # the topology file it was built from; None: the reference
+    engine: str = ""  # docker: the engine's URL when the lab came up
+    namespaces: list[str] = field(default_factory=list)  # netns: every namespace we created
+    networks: list[str] = field(default_factory=list)  # docker: every network we created
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     extra_pids: list[ProcessId] = field(default_factory=list)  # captures etc.
-    source: dict[str, Any] = field(default_factory=dict)  # lab.source.SourceInfo the nodes run
 
-    def save(self, path: Path = STATE_FILE) -> None:
+    def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "backend": self.backend,
             "profile": self.profile,
             "overrides": self.overrides,
             "config_dir": self.config_dir,
+            "source": self.source,
+            "topology": self.topology,
+            "engine": self.engine,
             "namespaces": self.namespaces,
+            "networks": self.networks,
             "nodes": {name: rec.to_json() for name, rec in self.nodes.items()},
             "extra_pids": [p.to_json() for p in self.extra_pids],
-            "source": self.source,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path = STATE_FILE) -> LabState | None:
+    def load(cls, path: Path) -> LabState | None:
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             return None
-        state = cls(data["backend"], data["profile"], data.get("overrides", {}))
-        state.config_dir = data.get("config_dir")
-        state.namespaces = list(data.get("namespaces", []))
-        state.nodes = {n: NodeRecord.from_json(r) for n, r in data.get("nodes", {}).items()}
-        state.extra_pids = [ProcessId.from_json(p) for p in data.get("extra_pids", [])]
-        state.source = dict(data.get("source") or {})
-        return state
+        return cls(
+            backend=data["backend"],
+            profile=data["profile"],
+            overrides=dict(data.get("overrides", {})),
+            config_dir=data.get("config_dir"),
+            source=dict(data.get("source") or {}),
+            topology=data.get("topology"),
+            engine=data.get("engine", ""),
+            namespaces=list(data.get("namespaces", [])),
+            networks=list(data.get("networks", [])),
+            nodes={n: NodeRecord.from_json(r) for n, r in data.get("nodes", {}).items()},
+            extra_pids=[ProcessId.from_json(p) for p in data.get("extra_pids", [])],
+        )

@@ -11,6 +11,7 @@ import enum
 import ipaddress
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class Role(enum.StrEnum):
@@ -29,21 +30,35 @@ class Segment:
     purpose: str
 
 
+def default_mac(address: ipaddress.IPv4Interface) -> str:
+    """A stable, locally administered MAC derived from the address.
+
+    Stable MACs make captures and "two MACs answered ARP" readable: the last two
+    bytes are the address's last two octets.
+    """
+    octets = address.ip.packed
+    return f"02:4c:61:62:{octets[2]:02x}:{octets[3]:02x}"
+
+
 @dataclass(frozen=True, slots=True)
 class Interface:
     name: str
     segment: str
     address: ipaddress.IPv4Interface
+    mac: str = ""
 
-    @property
-    def mac(self) -> str:
-        """A stable, locally administered MAC derived from the address.
+    def __post_init__(self) -> None:
+        if not self.mac:
+            object.__setattr__(self, "mac", default_mac(self.address))
 
-        Stable MACs make captures and "two MACs answered ARP" readable: the
-        last two bytes are the address's last two octets.
-        """
-        octets = self.address.ip.packed
-        return f"02:4c:61:62:{octets[2]:02x}:{octets[3]:02x}"
+
+@dataclass(frozen=True, slots=True)
+class Medium:
+    """One ha.cf media line each node gets: ``ucast eth1`` becomes ``ucast eth1 <peer>``."""
+
+    kind: str  # ucast | bcast | mcast
+    iface: str
+    args: tuple[str, ...] = ()  # mcast: group port ttl loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +81,11 @@ class Topology:
     hosts: tuple[Host, ...]
     vip: ipaddress.IPv4Interface
     vip_label: str  # e.g. eth0:0, as the tutorial's haresources writes it
+    vip_owner: str = "master"  # the node haresources names first
+    services: tuple[str, ...] = ("nginx",)  # the group's scripts after the VIP
+    media: tuple[Medium, ...] = (Medium("ucast", "eth1"),)
+    name: str = "reference"
+    source: str = ""  # the file it was read from
 
     def host(self, name: str) -> Host | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -93,33 +113,25 @@ class Topology:
     def vip_iface(self) -> str:
         return self.vip_label.split(":", 1)[0]
 
+    def peer_address(self, node: str, segment: str) -> ipaddress.IPv4Interface | None:
+        """The other node's address on ``segment`` (ha.cf's ``ucast`` target)."""
+        return self.peer_of(node).address_on(segment)
 
-def _iface(name: str, segment: str, cidr: str) -> Interface:
-    return Interface(name, segment, ipaddress.IPv4Interface(cidr))
+
+REFERENCE_FILE = Path(__file__).parent / "topologies" / "reference.yaml"
 
 
-REFERENCE = Topology(
-    # HBLAB_PREFIX (with HBLAB_STATE_DIR) lets a second lab run beside the first,
-    # e.g. a benchmark next to a test run: every name the lab creates starts with it.
-    prefix=os.environ.get("HBLAB_PREFIX", "hblab"),
-    segments=(
-        Segment("eth0", "br-eth0", ipaddress.IPv4Network("192.168.0.0/24"), "service LAN (VIP)"),
-        Segment("eth1", "br-eth1", ipaddress.IPv4Network("172.16.254.0/24"), "heartbeat link"),
-    ),
-    hosts=(
-        Host(
-            "master",
-            Role.CLUSTER_NODE,
-            (_iface("eth0", "eth0", "192.168.0.18/24"), _iface("eth1", "eth1", "172.16.254.18/24")),
-        ),
-        Host(
-            "slave",
-            Role.CLUSTER_NODE,
-            (_iface("eth0", "eth0", "192.168.0.28/24"), _iface("eth1", "eth1", "172.16.254.28/24")),
-        ),
-        Host("gw", Role.PING_NODE, (_iface("eth1", "eth1", "172.16.254.1/24"),)),
-        Host("client", Role.CLIENT, (_iface("eth0", "eth0", "192.168.0.100/24"),)),
-    ),
-    vip=ipaddress.IPv4Interface("192.168.0.38/24"),
-    vip_label="eth0:0",
-)
+def load(path: Path | None = None) -> Topology:
+    """A topology file (default: the reference), under this lab's prefix.
+
+    HBLAB_PREFIX (with HBLAB_STATE_DIR) lets a second lab run beside the first, e.g. a
+    benchmark next to a test run: every name the lab creates starts with it.
+    """
+    from lab.topofile import load_topology
+
+    prefix = os.environ.get("HBLAB_PREFIX", "hblab")
+    # The shipped file is checked by a unit test; users' files at every load.
+    return load_topology(path or REFERENCE_FILE, prefix, validate=path is not None)
+
+
+REFERENCE = load()

@@ -237,8 +237,8 @@ class WireTrace(Timeline):
     ) -> WireTrace:
         """A trace (not started) on ``node:iface`` labels, e.g. ``arp=["client:eth0"]``.
 
-        ``netns_of`` maps a node to its namespace: ``{n: r.netns for n, r in
-        lab.require_up().nodes.items()}``. A label in both lists gets one tap.
+        ``netns_of`` maps a node to its namespace: ``{n: lab.netns_of(n) for n in
+        nodes}``. A label in both lists gets one tap.
         """
         trace = cls(keys, **options)
         wanted_heartbeat, wanted_arp = list(heartbeat), list(arp)

@@ -101,7 +101,7 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
     from lab.bench.runner import ensure_no_lab, run_once
 
     impls, scenarios, runs, idle = _plan(args)
-    ensure_no_lab()
+    ensure_no_lab(args.backend)
     overrides = parse_overrides(args.set)
     timers = timers_for(args.profile)
     result = BenchResult(
@@ -126,7 +126,7 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
                     skipped = RunResult(impl, scenario.name.value, run, error="skipped: no startup")
                     result.results.append(skipped)
                     continue
-                one, trace = run_once(impl, scenario, run, args.profile, overrides)
+                one, trace = run_once(impl, scenario, run, args.profile, overrides, args.backend)
                 result.results.append(one)
                 strikes = strikes + 1 if one.error and "at startup" in one.error else 0
                 if strikes == STARTUP_STRIKES:
@@ -138,7 +138,9 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
                 say(_progress_line(done, total, one, started))
         if idle > 0 and strikes < STARTUP_STRIKES:
             try:
-                result.results += measure_idle(impl, args.profile, idle, IDLE_SLICE, overrides, say)
+                result.results += measure_idle(
+                    impl, args.profile, idle, IDLE_SLICE, overrides, say, args.backend
+                )
             except Exception as exc:  # recorded like a failed run, the bench goes on
                 failed = RunResult(impl, "idle", 1, error=f"{type(exc).__name__}: {exc}")
                 result.results.append(failed)

@@ -15,11 +15,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.backends import Lab
 from lab.bench.metrics import Metric
 from lab.bench.model import RunResult
 from lab.bench.runner import MASTER, SLAVE, fresh_lab, start_cluster
-from lab.netns_backend import NetnsLab
-from lab.node import daemon_tree
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SETTLE = 3.0  # after startup: let ipfail's first exchange and nginx's start pass
@@ -72,9 +71,10 @@ def measure_idle(
     slice_seconds: float,
     overrides: dict[str, str],
     progress: Callable[[str], None],
+    backend: str | None = None,
 ) -> list[RunResult]:
     """One lab, idle for ``seconds``; one result per node and slice of ``slice_seconds``."""
-    lab = fresh_lab()
+    lab = fresh_lab(backend)
     results: list[RunResult] = []
     try:
         start_cluster(lab, impl_spec, profile, overrides)
@@ -88,8 +88,7 @@ def measure_idle(
     return results
 
 
-def _one_slice(lab: NetnsLab, impl_spec: str, index: int, seconds: float) -> list[RunResult]:
-    state = lab.require_up()
+def _one_slice(lab: Lab, impl_spec: str, index: int, seconds: float) -> list[RunResult]:
     first: dict[str, dict[int, int]] = {}
     pss: dict[str, list[int]] = {MASTER: [], SLAVE: []}
     last: dict[str, dict[int, int]] = {}
@@ -97,7 +96,7 @@ def _one_slice(lab: NetnsLab, impl_spec: str, index: int, seconds: float) -> lis
     deadline = started + seconds
     while True:
         for node in (MASTER, SLAVE):
-            ticks, kib = _snapshot(daemon_tree(state.nodes[node]))
+            ticks, kib = _snapshot(lab.daemon_tree(node))
             first.setdefault(node, ticks)
             last[node] = ticks
             pss[node].append(kib)

@@ -41,6 +41,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     topo = sub.add_parser("topology", help="draw the lab (nodes, addresses, bridges, VIP)")
     topo.add_argument("-o", dest="out", type=Path, default=DEFAULT_DIR / "topology.svg")
     topo.add_argument(
+        "--topology",
+        type=Path,
+        help="draw this topology file (default: the lab's, or the reference)",
+    )
+    topo.add_argument(
         "--holder", action="append", help="draw this node as the VIP holder (no lab needed)"
     )
 
@@ -55,9 +60,10 @@ def _picture_path(args: argparse.Namespace, trace: Trace) -> Path:
 def _record(args: argparse.Namespace) -> Trace:
     from lab.bench.runner import ensure_no_lab, run_once  # scapy and the lab: a live run only
 
-    ensure_no_lab()
+    ensure_no_lab(args.backend)
     scenario = SCENARIOS[ScenarioName(args.scenario)]
-    result, trace = run_once(args.impl, scenario, 1, args.profile, parse_overrides(args.set))
+    overrides = parse_overrides(args.set)
+    result, trace = run_once(args.impl, scenario, 1, args.profile, overrides, args.backend)
     if trace is None:
         raise LabError(f"{args.scenario} with {args.impl} did not run: {result.error}")
     if result.error:
@@ -95,17 +101,21 @@ def report(args: argparse.Namespace) -> int:
 
 
 def topology(args: argparse.Namespace) -> int:
+    from lab.backends import make_lab
     from lab.bench import topodraw
-    from lab.netns_backend import NetnsLab
-    from lab.topology import REFERENCE
+    from lab.topology import load
 
     holders: list[str] | None = args.holder
-    if holders is None:
-        lab = NetnsLab()
-        holders = lab.vip_holders() if lab.state is not None else None
+    if args.topology is not None:
+        topo = load(args.topology)
+    else:
+        lab = make_lab(args.backend)  # the lab that is up draws its own topology
+        topo = lab.topo
+        if holders is None and lab.is_up:
+            holders = lab.vip_holders()
     if args.out.suffix not in SUFFIXES:
         raise LabError(f"-o wants a .svg or .png file, got {args.out}")
-    print(f"wrote {topodraw.draw(REFERENCE, args.out, holders)}")
+    print(f"wrote {topodraw.draw(topo, args.out, holders)}")
     return 0
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.backends import Lab, make_lab
 from lab.bench.analysis import ARP_INTERVAL, metrics_of
 from lab.bench.metrics import Metric
 from lab.bench.model import RunResult
@@ -19,9 +20,7 @@ from lab.bench.scenarios import MIN_WINDOW_EXTRA, STABLE_EXTRA, Scenario, Scenar
 from lab.bench.trace import Trace
 from lab.bench.watchers import Capture, LogTail, NeighPoll, read_packets
 from lab.errors import LabError
-from lab.hafiles import timers_for
 from lab.impls import Impl, parse_impls
-from lab.netns_backend import NetnsLab
 from lab.probes import ArpWatch, HttpProbe
 from lab.topology import REFERENCE
 
@@ -70,9 +69,9 @@ def impls_of(spec: str) -> dict[str, Impl]:
     return parse_impls(spec, [h.name for h in REFERENCE.cluster_nodes])
 
 
-def ensure_no_lab() -> None:
+def ensure_no_lab(backend: str | None = None) -> None:
     """A bench brings labs up and down: it must not take someone's running lab down."""
-    if NetnsLab().state is not None:
+    if make_lab(backend).is_up:
         raise LabError(
             "a lab is up with this HBLAB_PREFIX/HBLAB_STATE_DIR: the bench needs its own "
             "(hblab down first, or run with HBLAB_PREFIX=hbb HBLAB_STATE_DIR=/var/lib/hbbench)"
@@ -88,7 +87,7 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-def start_cluster(lab: NetnsLab, impl_spec: str, profile: str, overrides: dict[str, str]) -> None:
+def start_cluster(lab: Lab, impl_spec: str, profile: str, overrides: dict[str, str]) -> None:
     """Bring the lab up and wait until master holds the VIP (the tutorial's start)."""
     try:
         lab.up(impls_of(impl_spec), profile, overrides)
@@ -106,11 +105,11 @@ def start_cluster(lab: NetnsLab, impl_spec: str, profile: str, overrides: dict[s
         raise StartupError(f"at startup: {exc}") from None
 
 
-def fresh_lab() -> NetnsLab:
-    lab = NetnsLab()
-    if lab.state is not None:
+def fresh_lab(backend: str | None = None) -> Lab:
+    lab = make_lab(backend)
+    if lab.is_up:
         lab.down()  # a killed bench left its lab: remove what it recorded
-        lab = NetnsLab()
+        lab = make_lab(backend)
     return lab
 
 
@@ -122,19 +121,19 @@ def _host_addr(name: str, segment: str) -> str:
     return str(addr.ip)
 
 
-def page(lab: NetnsLab) -> str | None:
+def page(lab: Lab) -> str | None:
     """The node named by http://VIP/ as the client sees it now, or None."""
-    probe = HttpProbe(lab.require_up().nodes["client"].netns, str(REFERENCE.vip.ip), timeout=1.0)
+    probe = HttpProbe(lab.netns_of("client"), str(REFERENCE.vip.ip), timeout=1.0)
     probe.probe_once(time.monotonic())
     sample = probe.samples[-1]
     return sample.server if sample.ok else None
 
 
-def holders_are(lab: NetnsLab, *nodes: str) -> Callable[[], bool]:
+def holders_are(lab: Lab, *nodes: str) -> Callable[[], bool]:
     return lambda: sorted(lab.vip_holders()) == sorted(nodes)
 
 
-def sees_active(lab: NetnsLab, node: str, peer: str) -> Callable[[], bool]:
+def sees_active(lab: Lab, node: str, peer: str) -> Callable[[], bool]:
     """``node``'s ha-log says its peer is active (Heartbeat and hbnode log the same line)."""
     log = lab.log_dir(node) / "ha-log"
     needle = f"Status update for node {peer}: status active"
@@ -148,7 +147,7 @@ def sees_active(lab: NetnsLab, node: str, peer: str) -> Callable[[], bool]:
     return check
 
 
-def serves(lab: NetnsLab, node: str) -> Callable[[], bool]:
+def serves(lab: Lab, node: str) -> Callable[[], bool]:
     return lambda: page(lab) == node
 
 
@@ -156,12 +155,11 @@ def serves(lab: NetnsLab, node: str) -> Callable[[], bool]:
 class Watchers:
     """Everything recorded during a run; start() before the fault, stop() in finally."""
 
-    lab: NetnsLab
+    lab: Lab
     pcap: Path
 
     def __post_init__(self) -> None:
-        nodes = self.lab.require_up().nodes
-        vip, client = str(REFERENCE.vip.ip), nodes["client"].netns
+        vip, client = str(REFERENCE.vip.ip), self.lab.netns_of("client")
         self.logs = LogTail({n: self.lab.log_dir(n) for n in (MASTER, SLAVE)})
         self.http = HttpProbe(client, vip, HTTP_INTERVAL, HTTP_TIMEOUT)
         self.arp = ArpWatch(client, "eth0", vip, _host_addr("client", "eth0"), ARP_INTERVAL)
@@ -181,7 +179,7 @@ class Watchers:
         self.capture.stop()
 
 
-def _prepare(lab: NetnsLab, scenario: Scenario, deadtime: float) -> None:
+def _prepare(lab: Lab, scenario: Scenario, deadtime: float) -> None:
     """Bring the cluster into the state the fault starts from."""
     if scenario.name is ScenarioName.FAILBACK:
         lab.poweroff(MASTER)
@@ -192,7 +190,7 @@ def _prepare(lab: NetnsLab, scenario: Scenario, deadtime: float) -> None:
         wait(holders_are(lab, MASTER, SLAVE), deadtime + 30, "a split brain before the heal")
 
 
-def _fault(lab: NetnsLab, scenario: Scenario) -> None:
+def _fault(lab: Lab, scenario: Scenario) -> None:
     name = scenario.name
     if name is ScenarioName.POWEROFF:
         lab.poweroff(MASTER)
@@ -208,7 +206,7 @@ def _fault(lab: NetnsLab, scenario: Scenario) -> None:
         lab.link(MASTER, "eth1", up=True)
 
 
-def _settled(lab: NetnsLab, scenario: Scenario) -> Callable[[], bool]:
+def _settled(lab: Lab, scenario: Scenario) -> Callable[[], bool]:
     """The end state: who holds the VIP once the scenario is over."""
     name = scenario.name
     if name in (ScenarioName.POWEROFF, ScenarioName.STOP, ScenarioName.FAILBACK):
@@ -220,17 +218,22 @@ def _settled(lab: NetnsLab, scenario: Scenario) -> Callable[[], bool]:
 
 
 def run_once(
-    impl_spec: str, scenario: Scenario, run: int, profile: str, overrides: dict[str, str]
+    impl_spec: str,
+    scenario: Scenario,
+    run: int,
+    profile: str,
+    overrides: dict[str, str],
+    backend: str | None = None,
 ) -> tuple[RunResult, Trace | None]:
     """One run; a run that misses its end state is returned with ``error`` set."""
     started = time.monotonic()
     result = RunResult(impl_spec, scenario.name.value, run)
-    deadtime = timers_for(profile).seconds("deadtime")
-    lab = fresh_lab()
+    lab = fresh_lab(backend)
     trace: Trace | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="hblab-bench-") as tmp:
             start_cluster(lab, impl_spec, profile, {**scenario.overrides, **overrides})
+            deadtime = lab.timers().deadtime  # the nodes' own ha.cf: --set deadtime= counts
             wait(serves(lab, MASTER), 10, "the client gets master's page at startup")
             _prepare(lab, scenario, deadtime)
             watchers = Watchers(lab, Path(tmp) / "eth1.pcap")
@@ -254,7 +257,7 @@ def run_once(
 
 
 def _observe(
-    lab: NetnsLab,
+    lab: Lab,
     watchers: Watchers,
     scenario: Scenario,
     impl_spec: str,
@@ -294,7 +297,7 @@ def _observe(
     return trace, (t0_mono, t0_wall)
 
 
-def _wait_end_state(lab: NetnsLab, scenario: Scenario, watchers: Watchers, deadtime: float) -> None:
+def _wait_end_state(lab: Lab, scenario: Scenario, watchers: Watchers, deadtime: float) -> None:
     """The end state (held long enough where it must be stable), then the page is back."""
 
     def page_back() -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import select
 import signal
 import subprocess
@@ -16,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.netns_backend import NetnsLab
+from lab.backends import Lab
+from lab.labcore import capture_argv
 from lab.proc import ProcessId
 from lab.wiring import in_netns
 
@@ -135,11 +137,9 @@ class Capture:
 
     READY_TIMEOUT = 5.0
 
-    def __init__(self, lab: NetnsLab, node: str, iface: str, out: Path, bpf: str) -> None:
+    def __init__(self, lab: Lab, node: str, iface: str, out: Path, bpf: str) -> None:
         self.lab, self.out = lab, out
-        netns = lab.require_up().nodes[node].netns
-        self.argv = ["ip", "netns", "exec", netns, "tcpdump", "-U", "-n", "-i", iface]
-        self.argv += ["-w", str(out), *bpf.split()]
+        self.argv = capture_argv(lab.netns_of(node), iface, out, bpf)
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid: ProcessId | None = None
 
@@ -148,10 +148,8 @@ class Capture:
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         self.pid = ProcessId.of(self.proc.pid)
-        state = self.lab.require_up()
         if self.pid is not None:
-            state.extra_pids.append(self.pid)
-            state.save(self.lab.state_file)
+            self.lab.track(self.pid)
         self._wait_listening()
 
     def _wait_listening(self) -> None:
@@ -165,7 +163,7 @@ class Capture:
                 raise RuntimeError(f"tcpdump did not start: {seen.decode(errors='replace')}")
             ready, _, _ = select.select([self.proc.stderr], [], [], left)
             if ready:
-                seen += self.proc.stderr.read1(4096)
+                seen += os.read(self.proc.stderr.fileno(), 4096)
 
     def stop(self) -> None:
         if self.proc is None:
@@ -179,10 +177,8 @@ class Capture:
                 self.proc.wait(5.0)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
-        state = self.lab.state
-        if state is not None and self.pid in state.extra_pids:
-            state.extra_pids.remove(self.pid)
-            state.save(self.lab.state_file)
+        if self.pid is not None:
+            self.lab.untrack(self.pid)
         self.proc = None
 
 

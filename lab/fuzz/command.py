@@ -54,11 +54,11 @@ def options_from(args: argparse.Namespace) -> object:
         count = int(args.rate * args.seconds)
         return RunOptions(
             "flood", count, args.rate, args.seconds, args.seed, args.target,
-            args.impl, args.profile, overrides, args.mix,
+            args.impl, args.profile, overrides, args.mix, backend=args.backend,
         )  # fmt: skip
     return RunOptions(
         "fuzz", args.count, args.rate, args.max_seconds, args.seed, args.target,
-        args.impl, args.profile, overrides,
+        args.impl, args.profile, overrides, backend=args.backend,
     )  # fmt: skip
 
 

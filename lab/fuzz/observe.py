@@ -13,7 +13,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.labcore import LabBase
 
 CORE_DROPS = (
     "malformed",
@@ -40,7 +43,7 @@ BAD_EVENTS = ("peer_dead", "peer_restart", "partition_healed", "isolation_suspec
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def status(lab: Any, node: str) -> dict[str, Any]:
+def status(lab: LabBase, node: str) -> dict[str, Any]:
     """``hbnode status --json`` on ``node``."""
     done = lab.run(node, ["hbnode", "status", "--json"], timeout=20)
     if done.returncode != 0:
@@ -49,10 +52,9 @@ def status(lab: Any, node: str) -> dict[str, Any]:
     return result
 
 
-def daemon_pid(lab: Any, node: str) -> int | None:
-    from lab import node as nodes
+def daemon_pid(lab: LabBase, node: str) -> int | None:
 
-    return nodes.daemon_host_pid(lab.require_up().nodes[node])
+    return lab.daemon_pid(node)
 
 
 def udp_snmp(pid: int) -> dict[str, int]:
@@ -75,12 +77,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def log_size(lab: Any, node: str, name: str) -> int:
+def log_size(lab: LabBase, node: str, name: str) -> int:
     path = lab.log_dir(node) / name
     return path.stat().st_size if path.exists() else 0
 
 
-def log_since(lab: Any, node: str, name: str, offset: int) -> str:
+def log_since(lab: LabBase, node: str, name: str, offset: int) -> str:
     path = lab.log_dir(node) / name
     if not path.exists():
         return ""
@@ -102,7 +104,7 @@ class Snapshot:
     taken: float
 
     @classmethod
-    def take(cls, lab: Any, node: str, hbnode: bool = True) -> Snapshot:
+    def take(cls, lab: LabBase, node: str, hbnode: bool = True) -> Snapshot:
         """``hbnode=False`` (the real Heartbeat): no counters, the peers from cl_status."""
         pid = daemon_pid(lab, node)
         reply = status(lab, node) if hbnode else {"nodes": _cl_status_nodes(lab, node)}
@@ -128,7 +130,7 @@ def _by_name(nodes: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
     return {str(entry.get("name")): entry for entry in nodes}
 
 
-def _cl_status_nodes(lab: Any, node: str) -> dict[str, Any]:
+def _cl_status_nodes(lab: LabBase, node: str) -> dict[str, Any]:
     from lab.topology import REFERENCE
 
     found = {}
@@ -138,11 +140,10 @@ def _cl_status_nodes(lab: Any, node: str) -> dict[str, Any]:
     return found
 
 
-def daemon_pids(lab: Any, node: str) -> list[int]:
+def daemon_pids(lab: LabBase, node: str) -> list[int]:
     """The daemon's process tree (Heartbeat forks a reader and a writer per medium)."""
-    from lab import node as nodes
 
-    return nodes.daemon_tree(lab.require_up().nodes[node])
+    return lab.daemon_tree(node)
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Sample:
 class Sampler:
     """PSS and CPU of the daemon, and the VIP holders, every ``interval`` seconds."""
 
-    lab: Any
+    lab: LabBase
     pids: list[int]
     interval: float = 0.5
     max_seconds: float = 3600.0

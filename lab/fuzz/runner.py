@@ -42,6 +42,7 @@ class RunOptions:
     mix: str = "mixed"  # flood: junk | wrongkey | mixed
     capture_seconds: float = 3.0
     pss_limit_kib: int = PSS_LIMIT_KIB
+    backend: str | None = None  # netns or docker (None: hblab's own choice)
 
 
 def progress(line: str) -> None:
@@ -115,12 +116,12 @@ def _wait_drained(pid: int) -> float:
 
 
 def run(options: RunOptions, say: Callable[[str], None] = progress) -> dict[str, Any]:
+    from lab.backends import make_lab
     from lab.bench.machine import revision, this_machine
     from lab.bench.runner import start_cluster
-    from lab.netns_backend import NetnsLab
 
-    lab = NetnsLab()
-    if lab.state is not None:
+    lab = make_lab(options.backend)
+    if lab.is_up:
         raise LabError(
             "a lab is up with this HBLAB_PREFIX/HBLAB_STATE_DIR: fuzz and flood need their "
             "own (make fuzz sets HBLAB_PREFIX=hbf HBLAB_STATE_DIR=/var/lib/hbf)"
@@ -166,19 +167,15 @@ def _measure(
     from lab import netsock
     from lab.fuzz.capture import sniff_heartbeats
     from lab.fuzz.sender import send_paced
-    from lab.hafiles import timers_for
     from lab.topology import REFERENCE
 
     nodes = [h.name for h in REFERENCE.cluster_nodes]
     target, peer = options.target, next(n for n in nodes if n != options.target)
-    state = lab.require_up()
-    timers = timers_for(options.profile)
-    result["timers"] = {
-        k: options.overrides.get(k, getattr(timers, k)) for k in ("keepalive", "deadtime")
-    }
+    timers = lab.timers()  # the nodes' own ha.cf: --set keepalive=/deadtime= count
+    result["timers"] = {k: f"{getattr(timers, k) * 1000:g}ms" for k in ("keepalive", "deadtime")}
     say(f"capturing the cluster's packets on {target}:eth1 for {options.capture_seconds:g} s")
     captured = sniff_heartbeats(
-        state.nodes[target].netns, "eth1", {_addr(n) for n in nodes}, options.capture_seconds
+        lab.netns_of(target), "eth1", {_addr(n) for n in nodes}, options.capture_seconds
     )
     result["captured"] = len(captured)
     result["captured_types"] = _types(captured)
@@ -192,7 +189,7 @@ def _measure(
         for n in nodes
         for name in ("ha-log", "ha-events.jsonl", "ha-debug")
     }
-    sock = netsock.inet_socket(state.nodes[SENDER].netns, socket.SOCK_DGRAM)
+    sock = netsock.inet_socket(lab.netns_of(SENDER), socket.SOCK_DGRAM)
     sampler = observe.Sampler(lab, observe.daemon_pids(lab, target))
     hb = options.impl == "hbnode"
     try:

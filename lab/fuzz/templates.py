@@ -112,11 +112,12 @@ def _retyped(rng: random.Random, message: Message, name: str) -> Message:
     """``message`` with field ``name`` given a wrong type (list, binary or struct)."""
     out = Message([f for f in message.fields if f.name != name])
     kind = rng.choice((FieldType.LIST, FieldType.BINARY, FieldType.STRUCT))
-    value: object = {
+    wrong: dict[FieldType, str | bytes | list[str] | Message] = {
         FieldType.LIST: ["1", "2"],
         FieldType.BINARY: b"\x01\x02",
         FieldType.STRUCT: Message.of(("x", "1")),
-    }[kind]
+    }
+    value = wrong[kind]
     out.fields.insert(rng.randrange(len(out.fields) + 1), Field(name, kind, value))
     return out
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.hafiles import PROFILES, parse_overrides, timers_for
+from lab.hafiles import PROFILES, cluster_timers, parse_overrides
 from lab.soak.stats import distribution
 
 FORMAT = "hblab-soak/1"
@@ -104,25 +104,26 @@ class SoakResult:
 
 def run_soak(args: argparse.Namespace, say: Callable[[str], None] = progress) -> SoakResult:
     # Loads scapy and the lab (slow, root): only when a soak actually runs.
+    from lab.backends import make_lab
     from lab.bench.machine import revision, this_machine
     from lab.bench.runner import start_cluster
-    from lab.netns_backend import NetnsLab
+    from lab.topology import REFERENCE
 
     if args.cycles < 1:
         raise LabError("--cycles must be at least 1")
     overrides = parse_overrides(args.set)
-    timers = timers_for(args.profile)
+    timers = cluster_timers(REFERENCE, args.profile, overrides)
     result = SoakResult(
         args.impl,
         args.profile,
         args.cycles,
-        {k: timers.seconds(k) for k in ("keepalive", "deadtime", "warntime", "initdead")},
+        {k: getattr(timers, k) for k in ("keepalive", "deadtime", "warntime", "initdead")},
         started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         revision=revision(REPO),
         machine=asdict(this_machine()),
     )
-    lab = NetnsLab()
-    if lab.state is not None:
+    lab = make_lab(args.backend)
+    if lab.is_up:
         raise LabError(
             "a lab is up with this HBLAB_PREFIX/HBLAB_STATE_DIR: the soak needs its own "
             "(hblab down first, or run with HBLAB_PREFIX=hbs HBLAB_STATE_DIR=/var/lib/hbs)"
@@ -204,7 +205,6 @@ def _soak(
 
 
 def _snapshotter(lab: Any) -> Callable[[], Any]:
-    from lab import node as nodes
     from lab import wiring
     from lab.soak import leaks
     from lab.topology import REFERENCE
@@ -217,7 +217,7 @@ def _snapshotter(lab: Any) -> Callable[[], Any]:
             lab.state_dir,
             wiring.addresses,
             wiring.existing_namespaces,
-            lambda name: nodes.daemon_tree(state.nodes[name]),
+            lab.daemon_tree,
         )
 
     return take
@@ -247,6 +247,7 @@ def _down(lab: Any, result: SoakResult, say: Callable[[str], None]) -> None:
         ports,
     )
     result.after_down += leaks.processes_naming(lab.state_dir / "nodes")
+    result.after_down += lab.leftovers()
     say("lab down: " + ("nothing left" if not result.after_down else "; ".join(result.after_down)))
 
 

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lab import node as nodes
+from lab.backends import Lab
 from lab.bench.analysis import ARP_INTERVAL
 from lab.bench.runner import HTTP_INTERVAL, HTTP_TIMEOUT, BenchError, holders_are, wait
-from lab.netns_backend import NetnsLab
 from lab.probes import ArpWatch, HttpProbe, windows_of
 from lab.soak.stats import failure_runs
 from lab.topology import REFERENCE
@@ -55,14 +54,14 @@ class CycleResult:
         return asdict(self)
 
 
-def log_size(lab: NetnsLab, node: str) -> int:
+def log_size(lab: Lab, node: str) -> int:
     try:
         return (lab.log_dir(node) / "ha-log").stat().st_size
     except OSError:
         return 0
 
 
-def sees_active_since(lab: NetnsLab, node: str, peer: str, offset: int) -> Callable[[], bool]:
+def sees_active_since(lab: Lab, node: str, peer: str, offset: int) -> Callable[[], bool]:
     """``node``'s ha-log, from ``offset`` on, says ``peer`` is active (both implementations
     log this line), i.e. they have found each other again after the poweron."""
     needle = f"Status update for node {peer}: status active".encode()
@@ -88,8 +87,8 @@ def _macs() -> dict[str, str]:
 class Probes:
     """The client's HTTP and ARP probes for one cycle."""
 
-    def __init__(self, lab: NetnsLab) -> None:
-        client = lab.require_up().nodes["client"].netns
+    def __init__(self, lab: Lab) -> None:
+        client = lab.netns_of("client")
         vip = str(REFERENCE.vip.ip)
         client_host = REFERENCE.host("client")
         address = client_host.address_on("eth0") if client_host else None
@@ -122,7 +121,7 @@ class Probes:
         return None
 
 
-def run_cycle(lab: NetnsLab, number: int, expected_owner: str | None) -> CycleResult:
+def run_cycle(lab: Lab, number: int, expected_owner: str | None) -> CycleResult:
     """One cycle; ``expected_owner`` holds at the end (auto_failback on), or with None
     the node that took over keeps the VIP. Failures are returned in ``error``."""
     began = time.monotonic()
@@ -154,16 +153,15 @@ def run_cycle(lab: NetnsLab, number: int, expected_owner: str | None) -> CycleRe
     return result
 
 
-def _power_on_all(lab: NetnsLab) -> None:
+def _power_on_all(lab: Lab) -> None:
     """A failed cycle may have left its victim off: the next one starts with both on."""
-    records = lab.require_up().nodes
     for host in REFERENCE.cluster_nodes:
-        if not nodes.is_on(records[host.name]):
+        if not lab.is_on(host.name):
             lab.poweron(host.name)
 
 
 def _power_cycle(
-    lab: NetnsLab, probes: Probes, result: CycleResult, victim: str, survivor: str, expected: str
+    lab: Lab, probes: Probes, result: CycleResult, victim: str, survivor: str, expected: str
 ) -> None:
     t0 = time.monotonic()
     lab.poweroff(victim)

@@ -19,12 +19,15 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from lab import livecap
 from lab.dumpfmt import HeartbeatRecord, load_keys, quiet_broken_pipe, write_records
 from lab.errors import LabError
 from lab.wireshark.plugin import PLUGIN, tshark_binary
+
+if TYPE_CHECKING:
+    from lab.labcore import LabBase
 
 DUMP_FIELDS = (
     "frame.time_epoch",
@@ -200,7 +203,7 @@ def _print_records(tshark: Tshark, as_json: bool, out: TextIO) -> bool:
 
 
 def dump_live(
-    lab: livecap.LabLike,
+    lab: LabBase,
     node: str,
     iface: str,
     authkeys: Path | None,

@@ -23,6 +23,7 @@ from lab.impls import Impl, parse_impl_list, parse_impls
 from lab.topology import REFERENCE
 
 from .helpers import Cluster
+from .leftovers import leftovers
 
 DEFAULT_IMPLS = "hbnode heartbeat master=heartbeat,slave=hbnode master=hbnode,slave=heartbeat"
 MEASUREMENTS: list[dict[str, Any]] = []
@@ -111,7 +112,16 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluste
 
 
 def _is_up(lab: Lab) -> bool:
-    return getattr(lab, "state", None) is not None
+    return lab.is_up
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_lab_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Once, after the last lab test: the suite left nothing of the lab behind."""
+    yield
+    if any("integration" in str(item.fspath) for item in request.session.items):
+        found = leftovers(backend_name())
+        assert not found, f"the lab tests left: {found}"
 
 
 def _print_logs(lab: Lab) -> None:

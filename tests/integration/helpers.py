@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.backends import Lab
-from lab.hafiles import timers_for
 from lab.probes import AddrWatch, ArpWatch, HttpProbe
 from lab.topology import REFERENCE
 
@@ -51,9 +50,11 @@ class Cluster:
 
     @property
     def timers(self) -> dict[str, float]:
-        state = self.lab.require_up()
-        t = timers_for(state.profile)
-        return {name: t.seconds(name) for name in ("keepalive", "deadtime", "warntime", "initdead")}
+        """The nodes' own timers (their ha.cf, --set included), in seconds."""
+        t = self.lab.timers()
+        return {
+            name: getattr(t, name) for name in ("keepalive", "deadtime", "warntime", "initdead")
+        }
 
     @property
     def deadtime(self) -> float:

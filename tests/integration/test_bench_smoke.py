@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab.netns_backend import NetnsLab
+from lab.backends import make_lab
 
 BENCH_TIMEOUT = 150.0  # one run takes ~20 s; a hang must still end the test
 
@@ -27,7 +27,7 @@ def hblab(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_quick_bench_of_a_poweroff_then_its_report(tmp_path: Path) -> None:
-    assert NetnsLab().state is None, "a lab is up: the bench needs its own"
+    assert not make_lab("netns").is_up, "a lab is up: the bench needs its own"
     record, results = tmp_path / "traces", tmp_path / "bench.json"
     done = hblab(
         "bench",
@@ -46,7 +46,7 @@ def test_quick_bench_of_a_poweroff_then_its_report(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "[1/1] heartbeat poweroff run 1" in done.stderr  # a progress line
     assert "poweroff  HTTP outage (s)" in done.stdout  # the table
-    assert NetnsLab().state is None, "the bench left its lab up"
+    assert not make_lab("netns").is_up, "the bench left its lab up"
 
     data = json.loads(results.read_text())
     assert data["impls"] == ["heartbeat"] and data["runs"] == 1

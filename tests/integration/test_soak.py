@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.netns_backend import NetnsLab
+from lab.backends import make_lab
 
 CYCLES = 8
 SOAK_TIMEOUT = 400.0  # a cycle takes ~6 s; a hang must still end the test
@@ -24,7 +24,7 @@ SOAK_TIMEOUT = 400.0  # a cycle takes ~6 s; a hang must still end the test
 def test_soak_every_cycle_converges_and_nothing_leaks(
     tmp_path: Path, measure: Callable[..., None]
 ) -> None:
-    assert NetnsLab().state is None, "a lab is up: the soak needs its own"
+    assert not make_lab("netns").is_up, "a lab is up: the soak needs its own"
     out = tmp_path / "soak.json"
     done = subprocess.run(
         [sys.executable, "-m", "lab", "soak", "--cycles", str(CYCLES), "--json", str(out)],
@@ -35,7 +35,7 @@ def test_soak_every_cycle_converges_and_nothing_leaks(
     )
     assert out.exists(), done.stderr
     data = json.loads(out.read_text())
-    assert NetnsLab().state is None, "the soak left its lab up"
+    assert not make_lab("netns").is_up, "the soak left its lab up"
     assert f"[{CYCLES}/{CYCLES}]" in done.stderr  # one progress line per cycle
     assert data["impl"] == "hbnode" and data["error"] is None, data["error"]
     cycles = data["cycles"]

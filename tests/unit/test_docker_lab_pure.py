@@ -16,9 +16,9 @@ import pytest
 
 from lab import docker_images, docker_nodefiles
 from lab.docker_backend import IMAGE_OF_ROLE, gateway_of
-from lab.docker_state import ContainerRecord, DockerState
 from lab.impls import Impl
 from lab.proc import ProcessId
+from lab.state import LabState, NodeRecord
 from lab.topology import REFERENCE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,16 +93,33 @@ def _read(tar: tarfile.TarFile, name: str) -> str:
 
 def test_image_files_switch_ipfail_and_tools(tmp_path: Path) -> None:
     docker_nodefiles.install_into(tmp_path)
-    switch = (tmp_path / "usr/sbin/hblab-impl").read_text()
+    switch = (tmp_path / "usr/local/sbin/hblab-impl").read_text()
     assert "ln -sfn /usr/libexec/heartbeat/ipfail /usr/lib64/heartbeat/ipfail" in switch
     assert "ln -sfn /opt/hbnode/bin/hbnode-ipfail /usr/lib64/heartbeat/ipfail" in switch
-    init = (tmp_path / "usr/lib/hblab/init.d/hbnode").read_text()
+    init = (tmp_path / "etc/hblab/init.d/hbnode").read_text()
     assert 'HBNODE="/opt/hbnode/bin/python -m hbnode"' in init
-    cl_status = (tmp_path / "usr/lib/hblab/hbnode-tools/cl_status").read_text()
+    cl_status = (tmp_path / "etc/hblab/hbnode-tools/cl_status").read_text()
     assert "/opt/hbnode/bin/python -m hbnode.tools.cl_status" in cl_status
     for profile in ("fast", "seed"):
         hacf = (tmp_path / f"usr/share/hblab/ha.d/{profile}/slave/ha.cf").read_text()
         assert "ucast eth1 172.16.254.18" in hacf
+
+
+def test_both_backends_get_the_same_implementation_files(tmp_path: Path) -> None:
+    """The netns node's overlays hold what the image holds, its interpreter aside."""
+    from lab import implfiles, rootfs
+
+    node_dir = tmp_path / "node"
+    rootfs.install_impl(node_dir, Impl.HEARTBEAT)
+    image = tmp_path / "image"
+    docker_nodefiles.install_into(image)
+    for node_file in implfiles.install_files("/usr/bin/python3", "/usr"):
+        assert rootfs.host_path(node_dir, node_file.path).exists(), node_file.path
+        assert (image / node_file.path.lstrip("/")).exists(), node_file.path
+    choice = rootfs.host_path(node_dir, implfiles.CHOICE).read_text()
+    assert choice == "HB_IMPL=heartbeat\n"
+    dispatcher = rootfs.host_path(node_dir, implfiles.DISPATCHER).read_text()
+    assert dispatcher == (image / "etc/init.d/heartbeat").read_text()
 
 
 def test_rootfs_hash_follows_its_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,16 +182,17 @@ def test_macs_are_the_topologys() -> None:
 
 
 def test_state_round_trips(tmp_path: Path) -> None:
-    state = DockerState("docker", "fast", "unix:///run/hblab-d/docker.sock", {"ping": ""})
+    state = LabState("docker", "fast", {"ping": ""}, engine="unix:///run/hblab-d/docker.sock")
     state.networks = ["hblab-d-eth0"]
-    rec = ContainerRecord("master", "hblab-d-master", "/x/log", "heartbeat")
+    rec = NodeRecord("master", "/x", "heartbeat", container="hblab-d-master")
     rec.init = ProcessId(1, 0)  # start time 0: never alive, so no netns
     state.nodes["master"] = rec
     path = tmp_path / "state.json"
     state.save(path)
-    loaded = DockerState.load(path)
+    loaded = LabState.load(path)
     assert loaded is not None
     assert loaded.networks == ["hblab-d-eth0"] and loaded.overrides == {"ping": ""}
     assert loaded.nodes["master"].to_json() == rec.to_json()
-    assert loaded.nodes["master"].netns == ""
-    assert DockerState.load(tmp_path / "missing.json") is None
+    assert loaded.nodes["master"].netns == "" and not loaded.nodes["master"].on
+    assert loaded.engine == "unix:///run/hblab-d/docker.sock"
+    assert LabState.load(tmp_path / "missing.json") is None

@@ -216,8 +216,8 @@ class FakeLab:
     def node_file(self, name: str, path: str) -> Path:
         raise OSError("no node files in a unit test")
 
-    def require_up(self) -> Any:
-        raise AssertionError("look() only asks for the client's netns when a page is due")
+    def netns_of(self, name: str) -> str:
+        return f"netns-of-{name}"
 
 
 def _wait(lab: FakeLab, clock: list[float], timeout: float) -> tuple[float, list[str]]:
@@ -231,7 +231,6 @@ def _wait(lab: FakeLab, clock: list[float], timeout: float) -> tuple[float, list
 
     original = ready.fetch_page
     ready.fetch_page = page  # type: ignore[assignment]
-    lab.require_up = lambda: type("S", (), {"nodes": {"client": type("R", (), {"netns": "c"})}})
     try:
         took = ready.wait_ready(lab, timeout, lines.append, clock=lambda: clock[0], sleep=sleep)
     finally:

@@ -1,0 +1,401 @@
+"""What every lab backend does alike, written once (Mininet's one Node, many backends).
+
+`LabBase` is the lab's public interface: the CLI, the bench, the soak, the fuzzer
+and the tests use only it, so each runs on namespaces and on containers alike.
+A backend (lab.netns_backend, lab.docker_backend) supplies the few hooks that
+differ: check what it needs, build and tear down, boot and kill a host, run a
+command in a host, and name a host's network namespace. Everything else — node
+lookup, status, faults on links, captures, the daemon's processes, timers —
+works on a host's network namespace (a name or a /proc path) and its init's PID,
+which both backends have.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hbnode.core.timers import Timers
+from lab import faults, netsock, wiring
+from lab import node as nodes
+from lab.errors import LabError
+from lab.hafiles import cluster_timers
+from lab.impls import Impl
+from lab.node import NodeError
+from lab.proc import ProcessId, wait_gone
+from lab.state import LabState, NodeRecord
+from lab.topology import REFERENCE_FILE, Host, Role, Topology
+from lab.topology import load as load_topology_file
+
+SERVICE_TIMEOUT = 120.0
+
+
+class LabBase(abc.ABC):
+    """A lab of one topology: bring it up, break it, look at it, take it down."""
+
+    backend: ClassVar[str]
+
+    def __init__(self, topo: Topology, state_dir: Path) -> None:
+        self.topo = topo
+        self.state_dir = state_dir
+        self.state_file = state_dir / "state.json"
+        self.state = LabState.load(self.state_file)
+        if self.state is not None and self.state.topology:
+            # A lab built from a topology file is driven by that file from then on.
+            self.topo = load_topology_file(Path(self.state.topology))
+
+    # == life ================================================================================
+    def up(
+        self,
+        impls: dict[str, Impl],
+        profile: str = "fast",
+        overrides: dict[str, str] | None = None,
+        config_dir: Path | None = None,
+        start_daemons: bool = True,
+    ) -> None:
+        """Build the topology, boot every host, start the daemons (unless told not to)."""
+        if self.state is not None:
+            raise LabError(
+                f"the {self.backend} lab is already up (hblab down first, or hblab status)"
+            )
+        self._preflight(set(impls.values()))
+        config = str(config_dir) if config_dir else None
+        self.state = LabState(self.backend, profile, dict(overrides or {}), config)
+        if self.topo.source and Path(self.topo.source) != REFERENCE_FILE:
+            self.state.topology = str(Path(self.topo.source).resolve())
+        self._describe(self.state)
+        try:
+            self._build(impls)
+            if start_daemons:
+                for host in self.topo.cluster_nodes:
+                    self.service(host.name, "heartbeat", "start")
+        except BaseException as exc:
+            self.down()
+            translated = self._translate(exc)
+            if translated is not exc:
+                raise translated from None
+            raise
+
+    def down(self) -> list[str]:
+        """Remove everything the state file records; safe to call again."""
+        state = self.state or LabState.load(self.state_file)
+        if state is None:
+            return []
+        self._kill_recorded(state)
+        removed = self._teardown(state)
+        for rec in state.nodes.values():
+            shutil.rmtree(rec.node_dir, ignore_errors=True)
+        self._forget_state()
+        return removed
+
+    @property
+    def is_up(self) -> bool:
+        return self.state is not None
+
+    def require_up(self) -> LabState:
+        if self.state is None:
+            hint = "hblab up" if self.backend == "netns" else f"hblab --backend {self.backend} up"
+            raise LabError(f"the {self.backend} lab is not up (run: {hint})")
+        return self.state
+
+    # == hosts ===============================================================================
+    def host(self, name: str) -> Host:
+        host = self.topo.host(name)
+        if host is None:
+            names = ", ".join(h.name for h in self.topo.hosts)
+            raise LabError(f"unknown node {name!r} (nodes: {names})")
+        return host
+
+    def record(self, name: str) -> NodeRecord:
+        self.host(name)
+        state = self.require_up()
+        if name not in state.nodes:
+            raise LabError(f"unknown node {name!r} (nodes: {', '.join(state.nodes)})")
+        return state.nodes[name]
+
+    def require_on(self, name: str) -> NodeRecord:
+        rec = self.record(name)
+        if not rec.on:
+            raise NodeError(f"{name} is powered off")
+        return rec
+
+    def is_on(self, name: str) -> bool:
+        return self.record(name).on
+
+    def interface(self, name: str, iface: str) -> None:
+        """Check that node ``name`` has interface ``iface`` (one-line error if not)."""
+        host = self.host(name)
+        if host.interface(iface) is None:
+            names = ", ".join(i.name for i in host.interfaces)
+            raise LabError(f"{name} has no interface {iface!r} (it has {names})")
+
+    def netns_of(self, name: str) -> str:
+        """The host's network namespace, as lab.netsock and pyroute2 take it."""
+        return self._netns_ref(self.require_on(name))
+
+    def init_pid(self, name: str) -> int | None:
+        """This machine's PID of the host's init (PID 1 inside it), if it runs."""
+        rec = self.record(name)
+        return rec.init.pid if rec.init is not None and rec.on else None
+
+    def daemon_pid(self, name: str) -> int | None:
+        """This machine's PID of the heartbeat daemon on ``name``, if it runs."""
+        return nodes.daemon_host_pid(self.record(name))
+
+    def daemon_tree(self, name: str) -> list[int]:
+        """This machine's PIDs of the daemon and its children (not its resources)."""
+        return nodes.daemon_tree(self.record(name))
+
+    def node_file(self, name: str, path: str) -> Path:
+        """A path as the node sees it (through its init's root: its own mounts)."""
+        return nodes.node_path(self.require_on(name), path)
+
+    def log_dir(self, name: str) -> Path:
+        """The node's /var/log, readable from here even while the node is off."""
+        return self.record(name).log_dir
+
+    def timers(self) -> Timers:
+        """The timers the nodes run with: their ha.cf, read by hbnode's own parser."""
+        state = self.require_up()
+        config = Path(state.config_dir) if state.config_dir else None
+        return cluster_timers(self.topo, state.profile, state.overrides, config)
+
+    # == looking =============================================================================
+    def vip_holders(self) -> list[str]:
+        self.require_up()
+        return [
+            h.name
+            for h in self.topo.cluster_nodes
+            if self.is_on(h.name) and wiring.has_address(self.netns_of(h.name), self.topo.vip.ip)
+        ]
+
+    def status(self) -> dict[str, Any]:
+        state = self.require_up()
+        result: dict[str, Any] = {
+            "backend": self.backend,
+            "profile": state.profile,
+            "vip": str(self.topo.vip.ip),
+            "vip_holders": self.vip_holders(),
+            "source": state.source,
+            **self._status_extra(state),
+            "nodes": {},
+        }
+        for host in self.topo.hosts:
+            result["nodes"][host.name] = self._node_status(host, state.nodes[host.name])
+        return result
+
+    def _node_status(self, host: Host, rec: NodeRecord) -> dict[str, Any]:
+        on = rec.on
+        netns = self._netns_ref(rec) if on else None
+        info: dict[str, Any] = {
+            "role": host.role.value,
+            "power": "on" if on else "off",
+            "impl": rec.impl,
+            "netns": netns if netns is not None else (rec.netns or None),
+            **self._node_extra(rec),
+            "addresses": wiring.addresses(netns) if netns else {},
+            "links": wiring.link_states(netns) if netns else {},
+        }
+        if host.role is Role.CLUSTER_NODE:
+            pid = nodes.daemon_host_pid(rec) if on else None
+            info["daemon"] = "running" if pid else "stopped"
+            info["daemon_pid"] = pid
+        return info
+
+    # == commands in nodes ===================================================================
+    def run(
+        self, name: str, argv: list[str], timeout: float = 60.0, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the node and collect its output."""
+        done = self._run(self.require_on(name), argv, timeout)
+        if check and done.returncode != 0:
+            raise NodeError(
+                f"{name}: {' '.join(argv)} failed ({done.returncode}): "
+                f"{done.stderr.strip() or done.stdout.strip()}"
+            )
+        return done
+
+    def exec_interactive(self, name: str, argv: list[str]) -> int:
+        """A command on this terminal, inside the node (``hblab shell``/``exec``)."""
+        return subprocess.call(self._enter_argv(self.require_on(name), argv))
+
+    def service(self, name: str, service: str, verb: str) -> subprocess.CompletedProcess[str]:
+        """``service SERVICE VERB`` in the node, as the tutorial types it."""
+        return self.run(name, ["service", service, verb], SERVICE_TIMEOUT, check=verb != "status")
+
+    # == faults ==============================================================================
+    def poweroff(self, name: str) -> None:
+        """Pull the plug: every process dies, the links go down, the VIP is gone."""
+        host, rec = self.host(name), self.record(name)
+        if rec.on:
+            self._power_off(rec)
+        rec.init = rec.unshare = None
+        self._after_power_off(host, rec)
+        self._save()
+
+    def poweron(self, name: str, start_daemon: bool = True) -> None:
+        host, rec = self.host(name), self.record(name)
+        if rec.on:
+            raise LabError(f"{name} is already on")
+        self._boot(host, rec)
+        self._save()
+        if start_daemon and host.role is Role.CLUSTER_NODE and rec.impl is not None:
+            self.service(name, "heartbeat", "start")
+
+    def crash(self, name: str) -> list[int]:
+        """kill -9 the heartbeat daemon (and its children) only; resources stay."""
+        tree = nodes.daemon_tree(self.require_on(name))
+        if not tree:
+            raise LabError(f"no heartbeat daemon runs on {name}")
+        ids = [p for p in (ProcessId.of(pid) for pid in tree) if p is not None]
+        for pid in ids:
+            pid.kill(signal.SIGKILL)
+        wait_gone(ids, 5.0)
+        return tree
+
+    def link(self, name: str, iface: str, up: bool) -> None:
+        """Pull or replug the node's cable on ``iface`` (the node's side)."""
+        self.interface(name, iface)
+        wiring.set_link(self.netns_of(name), iface, up)
+
+    def netem(self, name: str, iface: str, params: dict[str, str] | None) -> None:
+        """Loss/delay on the node's side of the cable (lab.faults); ``None`` clears it."""
+        self.interface(name, iface)
+        netns = self.netns_of(name)
+        if params is None:
+            faults.clear(netns, iface)
+        else:
+            faults.apply(netns, iface, params)
+
+    def capture(
+        self, name: str, iface: str, out: Path, seconds: float | None, bpf: str = ""
+    ) -> int:
+        """tcpdump on the node's interface into ``out`` (a file on this machine)."""
+        self.interface(name, iface)
+        cmd = capture_argv(self.netns_of(name), iface, out, bpf)
+        if seconds is not None:
+            cmd = ["timeout", "--signal=INT", f"{seconds}", *cmd]
+        rc = subprocess.call(cmd)
+        return 0 if seconds is not None and rc == 124 else rc
+
+    # == processes the lab starts beside the nodes ===========================================
+    def track(self, pid: ProcessId) -> None:
+        """Record a helper process (a capture) so that `down` kills it whatever happens."""
+        state = self.require_up()
+        state.extra_pids.append(pid)
+        self._save()
+
+    def untrack(self, pid: ProcessId) -> None:
+        if self.state is not None and pid in self.state.extra_pids:
+            self.state.extra_pids.remove(pid)
+            self._save()
+
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float, interval: float = 0.05
+    ) -> bool:
+        """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)
+
+    def _save(self) -> None:
+        if self.state is not None:
+            self.state.save(self.state_file)
+
+    def _kill_recorded(self, state: LabState) -> None:
+        """SIGKILL the helper processes the record names, and wait for them."""
+        pids = list(state.extra_pids)
+        for pid in pids:
+            pid.kill(signal.SIGKILL)
+        wait_gone(pids, 5.0)
+
+    def _forget_state(self) -> None:
+        """The record is done with: remove it, and our directories if they are empty."""
+        self.state_file.unlink(missing_ok=True)
+        for leftover in (self.state_dir / "nodes", self.state_dir):
+            with contextlib.suppress(OSError):
+                leftover.rmdir()  # only if empty: never remove what we did not make
+        self.state = None
+
+    def leftovers(self) -> list[str]:
+        """What of a lab of this prefix exists on the machine, found without the record
+        (after `down`, nothing should)."""
+        found = self._found_objects()
+        if (self.state_dir / "nodes").exists():
+            found.append(f"{self.state_dir / 'nodes'} still exists")
+        return found
+
+    # == what a backend supplies =============================================================
+    @abc.abstractmethod
+    def _preflight(self, impls: set[Impl]) -> None:
+        """Refuse (LabError) before anything is made if something needed is missing."""
+
+    @abc.abstractmethod
+    def _describe(self, state: LabState) -> None:
+        """Fill in what the record says about the lab as a whole (source, engine)."""
+
+    @abc.abstractmethod
+    def _build(self, impls: dict[str, Impl]) -> None:
+        """Create the segments and hosts, record each before it exists, boot them all."""
+
+    @abc.abstractmethod
+    def _boot(self, host: Host, rec: NodeRecord) -> None:
+        """Start the host's init and wait until it is ready; set ``rec.init``."""
+
+    @abc.abstractmethod
+    def _power_off(self, rec: NodeRecord) -> None:
+        """Kill every process of the host at once."""
+
+    @abc.abstractmethod
+    def _after_power_off(self, host: Host, rec: NodeRecord) -> None:
+        """What else a power cut does to the host (its links, its addresses)."""
+
+    @abc.abstractmethod
+    def _run(
+        self, rec: NodeRecord, argv: list[str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside the host; a timeout raises subprocess.TimeoutExpired."""
+
+    @abc.abstractmethod
+    def _enter_argv(self, rec: NodeRecord, argv: list[str]) -> list[str]:
+        """The command line that runs ``argv`` inside the host on this terminal."""
+
+    @abc.abstractmethod
+    def _netns_ref(self, rec: NodeRecord) -> str:
+        """The host's network namespace: a name (`ip netns`) or a /proc path."""
+
+    @abc.abstractmethod
+    def _teardown(self, state: LabState) -> list[str]:
+        """Kill the hosts and remove the segments the record names; what was removed."""
+
+    @abc.abstractmethod
+    def _found_objects(self) -> list[str]:
+        """This prefix's hosts and segments that exist now, found by name and label."""
+
+    def _status_extra(self, state: LabState) -> dict[str, Any]:
+        return {}
+
+    def _node_extra(self, rec: NodeRecord) -> dict[str, Any]:
+        return {}
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        """A backend's own error type as a LabError (one line for the CLI)."""
+        return exc
+
+
+def capture_argv(netns: str, iface: str, out: Path, bpf: str = "") -> list[str]:
+    """tcpdump on ``iface`` inside ``netns`` (name or path), writing ``out``."""
+    argv = ["nsenter", f"--net={netsock.netns_path(netns)}"]
+    argv += ["tcpdump", "-U", "-q", "-n", "-i", iface, "-w", str(out)]
+    return argv + (bpf.split() if bpf else [])

@@ -1,0 +1,45 @@
+"""The test run as a whole: lab (integration) tests are opt-in with ``--lab``.
+
+They need root, namespaces and the lab's packages, and take minutes. Without
+``--lab`` they are not selected at all, and the summary says so: a plain
+``pytest`` as a user runs the unit tests and tells them how to run the rest,
+instead of reporting a wall of skips. ``make test`` passes ``--lab``; CI fails
+on any skipped lab test (scripts/check_no_skips.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+_DESELECTED: list[int] = [0]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lab",
+        action="store_true",
+        default=False,
+        help="also run the lab (integration) tests: root, namespaces, minutes",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--lab"):
+        return
+    lab_items = [item for item in items if "integration" in item.nodeid.split("/")]
+    if not lab_items:
+        return
+    keep = [item for item in items if item not in lab_items]
+    config.hook.pytest_deselected(items=lab_items)
+    items[:] = keep
+    _DESELECTED[0] = len(lab_items)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _DESELECTED[0]:
+        terminalreporter.write_line(
+            f"lab tests not selected ({_DESELECTED[0]}): run them as root with --lab "
+            "(make test does)"
+        )
