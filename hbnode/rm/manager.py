@@ -269,7 +269,8 @@ class ResourceManager:
         if info == m.INFO_SHUTDOWN:
             peer.hold = Hold.NONE
         if s.mode is Mode.STARTING:
-            self.startup.peer_report(peer, full, now)
+            quick = full and msg.get(m.QUICK_START) == "1" and not peer.stable
+            self.startup.peer_report(peer, full, quick, now)
             return
         if s.mode is not Mode.STABLE:
             return

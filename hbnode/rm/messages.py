@@ -60,8 +60,19 @@ def starting() -> Message:
     return _msg(("t", T.STARTING))
 
 
-def resource_report(hold: Hold, stable: bool, info: str | None = None) -> Message:
-    """``resource rsc_hold rtype=full isstable [info]``: what we hold, and if we are settled."""
+# hbnode's own field on a starting node's report: "I am starting too, and I negotiate
+# at once" (Heartbeat ignores fields it does not know; docs/differences.md).
+QUICK_START = "hbnode_quickstart"
+
+
+def resource_report(
+    hold: Hold, stable: bool, info: str | None = None, *, starting: bool = False
+) -> Message:
+    """``resource rsc_hold rtype=full isstable [info]``: what we hold, and if we are settled.
+
+    ``starting``: we are negotiating our start, and say we can do it without
+    Heartbeat's RQSTDELAY wait (:mod:`hbnode.rm.startup`).
+    """
     msg = _msg(
         ("t", T.RESOURCE),
         ("rsc_hold", hold.text),
@@ -70,6 +81,8 @@ def resource_report(hold: Hold, stable: bool, info: str | None = None) -> Messag
     )
     if info is not None:
         msg.add("info", info)
+    if starting:
+        msg.add(QUICK_START, "1")
     return msg
 
 

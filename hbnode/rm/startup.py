@@ -3,10 +3,20 @@
 nice_failback (auto_failback on or off): we send ``starting``; a stable peer's
 full report settles it (we take our local groups unless it already holds them),
 and without one we take ours RQSTDELAY after the first report, or at once when
-no peer is present. Legacy: we ask for our groups with ip-request
-(:mod:`~hbnode.rm.legacy`). Either way the groups of absent peers are taken
-over, and whatever still runs here from before and was not just taken is
-released (the probe of :meth:`ResourceManager.start`).
+no peer is present.
+
+RQSTDELAY (10 s) is how Heartbeat makes sure that a peer which holds groups has
+had time to say so before a starting node takes its own: a stable peer answers
+``starting`` with ``isstable=1``, and its answer may be slow or lost and asked for
+again. When the peer is an hbnode that is itself starting, it says so
+(``hbnode_quickstart`` on its unsettled report): then no stable answer can come,
+both sides are in the same state, and each takes its own groups at once. A real
+Heartbeat peer never sends the field, so a mixed cluster waits as Heartbeat does.
+
+Legacy: we ask for our groups with ip-request (:mod:`~hbnode.rm.legacy`). Either
+way the groups of absent peers are taken over, and whatever still runs here from
+before and was not just taken is released (the probe of
+:meth:`ResourceManager.start`).
 """
 
 from __future__ import annotations
@@ -65,11 +75,15 @@ class Startup:
         if self.s.mode is Mode.STARTING and self.deadline is None:
             self.deadline = now + RQSTDELAY
 
-    def peer_report(self, peer: PeerView, full: bool, now: float) -> None:
-        """A peer's report while we start: a stable one settles who takes what."""
+    def peer_report(self, peer: PeerView, full: bool, quick: bool, now: float) -> None:
+        """A peer's report while we start: a stable one settles who takes what, and so
+        does an hbnode peer that is starting too (``quick``)."""
         if full and peer.stable:
             # It holds its foreign groups (ours) already: then we take nothing.
             self.complete(remote=True, take_local=not peer.hold & Hold.FOREIGN, now=now)
+        elif full and quick:
+            self.s.out.log("info", f"{peer.name} is starting too: negotiated at once")
+            self.complete(remote=False, take_local=not peer.hold & Hold.FOREIGN, now=now)
         else:
             self.report_seen(now)
 

@@ -82,7 +82,8 @@ class Shared:
 
     def report(self, info: str | None = None) -> None:
         """Send our ``resource`` report: our claim and whether we are settled."""
-        self.out.send(m.resource_report(self.hold, self.mode is Mode.STABLE, info))
+        stable, starting = self.mode is Mode.STABLE, self.mode is Mode.STARTING
+        self.out.send(m.resource_report(self.hold, stable, info, starting=starting))
 
     def drop_claims_released(self) -> None:
         """Clear a set's flag once none of its groups is active any more."""

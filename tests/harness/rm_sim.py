@@ -21,6 +21,7 @@ from hbnode.config.haresources import parse_haresources_text
 from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import Action, ActionKind, ResourceManager, RmEvent
+from hbnode.rm.messages import QUICK_START
 
 HARESOURCES = "master 192.168.0.38/24/eth0:0 nginx\nslave 192.168.0.39/24/eth0:1 httpd\n"
 MASTER_KEY = "192.168.0.38/24/eth0:0"
@@ -66,7 +67,11 @@ class RmClusterSim:
         initdead: float | None = None,
         action_time: float = 0.5,
         nodes: Iterable[str] = NODES,
+        heartbeat_like: Iterable[str] = (),
     ) -> None:
+        """``heartbeat_like``: nodes whose messages lose hbnode's own fields on the way
+        out, as a real Heartbeat's would never carry them (its start-up negotiation)."""
+        self.heartbeat_like = set(heartbeat_like)
         self.groups = parse_haresources_text(haresources)
         self.auto_failback = auto_failback
         self.ping_nodes = list(ping_nodes)
@@ -276,6 +281,8 @@ class RmClusterSim:
             return
         for msg in rm.take_outgoing():
             msg.set("src", name)  # what the core adds (ipfail's own src stays in place)
+            if name in self.heartbeat_like:
+                msg.remove(QUICK_START)
             self.sent.append((self.now, name, msg))
             for receiver in self.sims:
                 if receiver == name or self.hears(receiver, name):
@@ -293,7 +300,10 @@ class RmClusterSim:
         dest = msg.get("dest")
         if rm is None or (dest is not None and dest != receiver):
             return
-        rm.receive(msg.copy(), self.now)
+        copy = msg.copy()
+        if receiver in self.heartbeat_like:
+            copy.remove(QUICK_START)  # a real Heartbeat does not know the field
+        rm.receive(copy, self.now)
         self._pump(receiver)
 
     def _run_executor(self, name: str) -> None:

@@ -74,7 +74,7 @@ class Alone:
 
     def holding_all_after_master_died(self) -> None:
         self.rm.comm_up({"master"}, self.now)
-        assert self.sent() == [[("t", "starting")], RES_NONE_0]
+        assert self.sent() == [[("t", "starting")], RES_STARTING]
         self.hb(("t", "resource"), ("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1"))
         self.sent()
         self.now = 30.0
@@ -86,6 +86,8 @@ class Alone:
 
 
 RES_NONE_0 = [("t", "resource"), ("rsc_hold", "none"), ("rtype", "full"), ("isstable", "0")]
+# A starting hbnode adds its own field (Heartbeat ignores it): "negotiate at once".
+RES_STARTING = [*RES_NONE_0, ("hbnode_quickstart", "1")]
 RES_ALL_1 = [("t", "resource"), ("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")]
 
 

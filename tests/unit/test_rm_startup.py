@@ -10,8 +10,38 @@ from tests.harness.rm_sim import MASTER_KEY, SLAVE_KEY, RmClusterSim, fields
 BOTH = {MASTER_KEY, SLAVE_KEY}
 
 
-def test_nice_simultaneous_start_waits_rqstdelay_then_each_takes_its_own() -> None:
+def test_two_hbnode_nodes_starting_together_negotiate_at_once() -> None:
+    """Each says it is starting too (hbnode_quickstart): no stable answer can come, so
+    neither waits Heartbeat's RQSTDELAY; each takes its own group."""
     c = RmClusterSim()
+    c.boot("master", "slave")
+    c.run(0.5)
+    first = c.messages("master", "resource")[0]
+    assert first.get("hbnode_quickstart") == "1" and first.get("isstable") == "0"
+    c.run(1.0)  # the acquisition (action_time 0.5 s)
+    assert c.holdings() == {"master": "local", "slave": "local"}
+    assert c.where() == {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
+    assert "slave is starting too: negotiated at once" in c.texts("master")
+    assert "local resource transition completed." in c.texts("master")
+    assert c.doubles == []
+
+
+@pytest.mark.parametrize("heartbeat", ["master", "slave"])
+def test_a_heartbeat_peer_starting_together_waits_rqstdelay(heartbeat: str) -> None:
+    """A real Heartbeat never says hbnode_quickstart: the mixed cluster waits as it does."""
+    c = RmClusterSim(heartbeat_like=[heartbeat])
+    c.boot("master", "slave")
+    c.run(0.5)
+    assert c.holdings() == {"master": "none", "slave": "none"}
+    c.run(9.0)  # RQSTDELAY (10 s) has not passed: nobody acts
+    assert c.where() == {"master": set(), "slave": set()}
+    c.run(1.5)
+    assert c.where() == {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
+    assert c.doubles == []
+
+
+def test_nice_simultaneous_start_waits_rqstdelay_then_each_takes_its_own() -> None:
+    c = RmClusterSim(heartbeat_like=["master", "slave"])
     c.boot("master", "slave")
     c.run(0.5)
     assert c.holdings() == {"master": "none", "slave": "none"}
