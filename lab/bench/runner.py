@@ -179,7 +179,7 @@ class Watchers:
         self.capture.stop()
 
 
-def _prepare(lab: Lab, scenario: Scenario, deadtime: float) -> None:
+def _prepare(lab: Lab, scenario: Scenario, deadtime: float, run: int) -> None:
     """Bring the cluster into the state the fault starts from."""
     if scenario.name is ScenarioName.FAILBACK:
         lab.poweroff(MASTER)
@@ -188,6 +188,10 @@ def _prepare(lab: Lab, scenario: Scenario, deadtime: float) -> None:
     elif scenario.name is ScenarioName.HEAL:
         lab.link(MASTER, "eth1", up=False)
         wait(holders_are(lab, MASTER, SLAVE), deadtime + 30, "a split brain before the heal")
+    elif scenario.name is ScenarioName.HEAL_PING:
+        lab.link(MASTER, "eth1", up=False)
+        # The cable stays out this long (the fault's length, not a wait for anything).
+        time.sleep(scenario.cut_seconds[(run - 1) % len(scenario.cut_seconds)])
 
 
 def _fault(lab: Lab, scenario: Scenario) -> None:
@@ -202,17 +206,22 @@ def _fault(lab: Lab, scenario: Scenario) -> None:
         lab.poweron(MASTER)
     elif name in (ScenarioName.CUT_PING, ScenarioName.CUT_NOPING):
         lab.link(MASTER, "eth1", up=False)
-    elif name is ScenarioName.HEAL:
+    elif name in (ScenarioName.HEAL, ScenarioName.HEAL_PING):
         lab.link(MASTER, "eth1", up=True)
 
 
 def _settled(lab: Lab, scenario: Scenario) -> Callable[[], bool]:
     """The end state: who holds the VIP once the scenario is over."""
     name = scenario.name
-    if name in (ScenarioName.POWEROFF, ScenarioName.STOP, ScenarioName.FAILBACK):
+    if name in (
+        ScenarioName.POWEROFF,
+        ScenarioName.STOP,
+        ScenarioName.FAILBACK,
+        ScenarioName.HEAL,
+        ScenarioName.HEAL_PING,
+    ):
+        # The holder the configuration calls for, alone (auto_failback on: the owner).
         return holders_are(lab, scenario.expected_holder)
-    if name is ScenarioName.HEAL:
-        return lambda: len(lab.vip_holders()) == 1
     # kill -9 leaves the VIP on master; a cut may leave it there too (split brain).
     return lambda: scenario.expected_holder in lab.vip_holders()
 
@@ -235,7 +244,7 @@ def run_once(
             start_cluster(lab, impl_spec, profile, {**scenario.overrides, **overrides})
             deadtime = lab.timers().deadtime  # the nodes' own ha.cf: --set deadtime= counts
             wait(serves(lab, MASTER), 10, "the client gets master's page at startup")
-            _prepare(lab, scenario, deadtime)
+            _prepare(lab, scenario, deadtime, run)
             watchers = Watchers(lab, Path(tmp) / "eth1.pcap")
             try:
                 trace, clocks = _observe(lab, watchers, scenario, impl_spec, run, deadtime, result)

@@ -19,6 +19,7 @@ class ScenarioName(enum.StrEnum):
     CUT_PING = "cut-ping"
     CUT_NOPING = "cut-noping"
     HEAL = "heal"
+    HEAL_PING = "heal-ping"
 
 
 # No ping node and no ipfail: the pure two-node split brain (ipfail needs ping nodes).
@@ -40,6 +41,8 @@ class Scenario:
     # after a heal Heartbeat releases on one node, then the other, then restarts both.
     stable_deadtimes: float = 0.0
     detects: bool = True  # "last heartbeat heard → declared dead" means something here
+    # heal-ping: how long eth1 stays out before the heal, by run (cycled), in seconds.
+    cut_seconds: tuple[float, ...] = ()
 
 
 SCENARIOS: dict[ScenarioName, Scenario] = {
@@ -54,6 +57,7 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             "poweron master",
             "master",
             settle_timeout=90.0,
+            stable_deadtimes=3.0,  # the state that lasts, not the first moment after
             detects=False,  # master died before t = 0
         ),
         Scenario(
@@ -63,6 +67,7 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             "slave",
             {"hbnode_isolation": "on"},
             min_window_deadtimes=4.0,
+            stable_deadtimes=3.0,
         ),
         Scenario(
             ScenarioName.CUT_NOPING,
@@ -76,11 +81,22 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             ScenarioName.HEAL,
             "heal: eth1 replugged after a split brain (no ping node)",
             "link master eth1 up",
-            "master",
+            "master",  # auto_failback on: the owner, and it must stay there
             dict(NO_PING),
             settle_timeout=120.0,
-            stable_deadtimes=2.0,
+            stable_deadtimes=3.0,
             detects=False,  # after a heal, "is dead" is a late-heartbeat artefact
+        ),
+        Scenario(
+            ScenarioName.HEAL_PING,
+            "the tutorial's split-brain demo: eth1 out for 0.5-30 s, then back (ping node)",
+            "link master eth1 up",
+            "master",
+            {"hbnode_isolation": "on"},
+            settle_timeout=120.0,
+            stable_deadtimes=3.0,
+            detects=False,
+            cut_seconds=(0.5, 1.0, 2.0, 4.0, 10.0, 30.0),
         ),
     )
 }

@@ -73,6 +73,28 @@ class Cluster:
             f"the VIP held by {node} alone (holders now: {self.holders()})",
         )
 
+    def settles_on(self, node: str, timeout: float) -> float:
+        """``node`` alone holds the VIP and serves the page, and keeps doing so for
+        3 × deadtime: the state that lasts, not the first moment after a fault.
+        Returns the seconds until it first held."""
+        took = wait_until(
+            lambda: self.holders() == [node] and self.page() == node,
+            timeout,
+            f"{node} alone holds the VIP and serves (holders now: {self.holders()})",
+        )
+        holds_for(
+            lambda: self.holders() == [node],
+            3 * self.deadtime,
+            f"{node} keeps the VIP for 3 x deadtime (holders now: {self.holders()})",
+        )
+        assert self.page() == node, f"the client gets {self.page()}'s page, not {node}'s"
+        return took
+
+    @property
+    def hbnode_only(self) -> bool:
+        """Both nodes run hbnode (the real Heartbeat restarts itself after a heal)."""
+        return all(self.impl(n) == "hbnode" for n in ("master", "slave"))
+
     def page(self) -> str | None:
         """The node named by http://VIP/ as the client sees it, or None."""
         probe = HttpProbe(
