@@ -94,11 +94,12 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluste
         overrides: dict[str, str] | None = None,
         profile: str = "fast",
         start: bool = True,
+        topology: Path | None = None,
     ) -> Cluster:
         lab = make_lab(backend_name())
         if _is_up(lab):
             lab.down()  # a previous run was killed: clean what it recorded
-            lab = make_lab(backend_name())
+        lab = make_lab(backend_name(), topology)
         labs.append(lab)
         lab.up(impls_of(spec), profile, overrides or {}, None, start)
         return Cluster(lab, spec)
