@@ -68,19 +68,24 @@ engine-status:
 	@$(ENGINE) status
 
 ## make test: install test dependencies, run the unit and the integration tests.
+## The lab tests run in HBLAB_WORKERS parallel workers (pytest-xdist), each with
+## labs of its own prefix: most of a lab test is waiting on timers, not CPU.
+HBLAB_WORKERS ?= 3
+XDIST := $(if $(filter-out 0 1,$(HBLAB_WORKERS)),-n $(HBLAB_WORKERS) --dist loadgroup)
 test: deps
-	$(PYTHON) -m pytest tests/unit tests/integration --lab -ra -p no:cacheprovider \
-	  --junitxml=build/junit.xml $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests/unit tests/integration --lab -ra -p no:cacheprovider $(XDIST) \
+	  --durations=25 --junitxml=build/junit.xml $(PYTEST_ARGS)
 
 test-unit: deps
 	$(PYTHON) -m pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-integration: deps
-	$(PYTHON) -m pytest tests/integration --lab -ra -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests/integration --lab -ra -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 
 ## make test-failover: only the failover scenarios.
 test-failover: deps
-	$(PYTHON) -m pytest tests/integration --lab -m failover -ra -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests/integration --lab -m failover -ra -p no:cacheprovider $(XDIST) \
+	  $(PYTEST_ARGS)
 
 lint: deps
 	ruff check hbnode lab tests

@@ -36,7 +36,7 @@ fi
 [ "$status" = 0 ] && step images python3 -m lab.docker_images
 if [ "$status" = 0 ]; then
   step failover make --no-print-directory test-failover LAB=docker \
-    PYTEST_ARGS="--junitxml=build/junit-docker.xml"
+    HBLAB_WORKERS=1 PYTEST_ARGS="--junitxml=build/junit-docker.xml"
   python3 scripts/check_no_skips.py build/junit-docker.xml || status=1
 fi
 cleanup

@@ -20,6 +20,8 @@ import pytest
 
 from lab import cleanup
 
+# Every test here shares the prefix below: one xdist worker runs them all.
+pytestmark = pytest.mark.xdist_group("newcomer")
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "hbnew"
 STATE = Path("/var/lib/hbnew")
