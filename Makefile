@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
 
-.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot
+.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot classroom
 
 deps:
 	@bash scripts/install-deps.sh
@@ -162,3 +162,11 @@ wireshark-screenshot:
 ## make bench-codec: how many datagrams per second hbnode decodes and verifies.
 bench-codec:
 	PYTHONPATH=. $(PYTHON) scripts/bench_codec.py
+
+## make classroom [LABS=12 MINUTES=10]: many labs side by side (prefixes cls01…), what
+## each costs as the class grows, a watch for false failovers, then a takeover in every
+## lab; everything down at the end (python -m lab.classroom).
+LABS    ?= 12
+MINUTES ?= 10
+classroom: deps
+	$(PYTHON) -m lab.classroom --labs $(LABS) --minutes $(MINUTES) --json build/classroom.json

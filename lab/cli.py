@@ -48,6 +48,12 @@ def _common_options(parser: argparse.ArgumentParser, top: bool) -> None:
         help="netns or docker (default: $LAB, else the backend whose lab is up, else netns)",
     )
     parser.add_argument(
+        "--prefix",
+        default=None if top else argparse.SUPPRESS,
+        help="a lab beside the default one (a classroom: one prefix per student); "
+        "default $HBLAB_PREFIX, else hblab",
+    )
+    parser.add_argument(
         "--debug",
         action="store_true",
         default=False if top else argparse.SUPPRESS,
@@ -356,10 +362,11 @@ def _dispatch_bench(args: argparse.Namespace) -> int:
 def sweep_all(lab: Lab) -> list[str]:
     """`down --all`: what a lost record no longer names, for both backends."""
     from lab import cleanup
-    from lab.state import DOCKER_STATE_DIR, STATE_DIR
+    from lab.state import state_dirs
 
     prefix = lab.topo.prefix
-    return cleanup.sweep_netns(prefix, STATE_DIR) + cleanup.sweep_docker(prefix, DOCKER_STATE_DIR)
+    netns_dir, docker_dir = state_dirs(prefix)
+    return cleanup.sweep_netns(prefix, netns_dir) + cleanup.sweep_docker(prefix, docker_dir)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -393,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
         topology = getattr(args, "topology", None) if args.command == "up" else None
-        return dispatch(make_lab(args.backend or default_backend(), topology), args)
+        prefix = args.prefix
+        lab = make_lab(args.backend or default_backend(prefix), topology, prefix)
+        return dispatch(lab, args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -16,8 +16,34 @@ from typing import Any
 
 from lab.proc import ProcessId
 
-STATE_DIR = Path(os.environ.get("HBLAB_STATE_DIR", "/var/lib/hblab"))
-DOCKER_STATE_DIR = Path(os.environ.get("HBLAB_D_STATE_DIR", "/var/lib/hblab-d/lab"))
+DEFAULT_PREFIX = "hblab"
+
+
+def lab_prefix() -> str:
+    """The prefix of this process's lab: every name the lab creates starts with it."""
+    return os.environ.get("HBLAB_PREFIX") or DEFAULT_PREFIX
+
+
+def state_dirs(prefix: str | None = None) -> tuple[Path, Path]:
+    """(netns, docker) state directories of a lab prefix.
+
+    HBLAB_STATE_DIR / HBLAB_D_STATE_DIR name them for the environment's own prefix;
+    any other prefix (``hblab --prefix NAME``: a classroom of labs side by side)
+    gets directories of its own name.
+    """
+    prefix = prefix or lab_prefix()
+    if prefix == lab_prefix():
+        netns = os.environ.get("HBLAB_STATE_DIR")
+        docker = os.environ.get("HBLAB_D_STATE_DIR")
+        if netns or docker or prefix == DEFAULT_PREFIX:
+            return (
+                Path(netns or "/var/lib/hblab"),
+                Path(docker or "/var/lib/hblab-d/lab"),
+            )
+    return Path(f"/var/lib/hblab-{prefix}"), Path(f"/var/lib/hblab-d/{prefix}")
+
+
+STATE_DIR, DOCKER_STATE_DIR = state_dirs()
 
 
 @dataclass
