@@ -196,6 +196,12 @@ def node_processes(init_pid: int) -> dict[int, str]:
     return {pid: label for pid, label in labels.items() if label is not None}
 
 
+def own_mounts(mounts: str) -> int:
+    """A node's own mounts: its /proc/PID/mounts without the namespace handles (nsfs)
+    it inherited from the machine at boot, which come and go with other labs."""
+    return sum(1 for line in mounts.splitlines() if line.split(" ", 3)[2:3] != ["nsfs"])
+
+
 def lab_mount_lines(mounts: str, state_dir: Path, netns_names: set[str]) -> list[str]:
     """Lines of /proc/mounts that name the lab's state directory or its namespaces."""
     wanted = [str(state_dir)] + [f"/run/netns/{n} " for n in netns_names]
@@ -229,9 +235,7 @@ def collect(
             continue
         procs = node_processes(rec.init.pid)
         snap.processes[name] = dict(Counter(procs.values()))
-        snap.node_mounts[name] = len(
-            (_read(PROC / str(rec.init.pid) / "mounts") or "").splitlines()
-        )
+        snap.node_mounts[name] = own_mounts(_read(PROC / str(rec.init.pid) / "mounts") or "")
         host = topo.host(name)
         if host is not None and host.role is Role.CLUSTER_NODE:
             _daemon_figures(snap, name, daemon_tree(name), procs)
