@@ -91,3 +91,30 @@ def node_view(facts: Facts, vip: str, heartbeat_ifaces: list[str], now: float) -
         if daemon == "running" and facts.log is not None:
             view.peers = dict(facts.log.peers)
     return view
+
+
+def changes(before: list[NodeView], after: list[NodeView]) -> list[str]:
+    """What changed on the hosts between two ticks, as events: power, cables, faults
+    (whoever caused it: a button, `hblab` in a shell, the daemon)."""
+    old = {n.name: n for n in before}
+    said: list[str] = []
+    for node in after:
+        prev = old.get(node.name)
+        if prev is None:
+            continue
+        if prev.power != node.power:
+            said.append(f"{node.name} powered {node.power}")
+            continue
+        if node.power != "on":
+            continue
+        links = {link.iface: link for link in prev.links}
+        for link in node.links:
+            was = links.get(link.iface)
+            if was is None:
+                continue
+            if was.state != link.state and "off" not in (was.state, link.state):
+                said.append(f"{node.name}:{link.iface} cable {link.state}")
+            faults = [f for f in link.faults if f != "down"]
+            if faults != [f for f in was.faults if f != "down"]:
+                said.append(f"{node.name}:{link.iface} {', '.join(faults) or 'no fault'}")
+    return said

@@ -28,7 +28,7 @@ from lab.errors import LabError
 from lab.live import build, netview
 from lab.live.layout import layout
 from lab.live.logstate import NodeLog, step_of_event, step_of_line
-from lab.live.model import FORMAT, Snapshot, Stats, VipView, probe_code
+from lab.live.model import FORMAT, NodeView, Snapshot, Stats, VipView, probe_code
 from lab.live.probe import LiveProbe
 from lab.live.stats import CpuMeter
 from lab.live.tail import Follow
@@ -77,6 +77,7 @@ class LiveModel:
         self._was_on: dict[str, bool] = {}
         self._state_stamp: tuple[int, int] | None = None
         self._timers: dict[str, float] = {}
+        self._last_nodes: list[NodeView] = []
         self._next_qdisc = self._next_nft = 0.0
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
@@ -153,6 +154,10 @@ class LiveModel:
         facts = [self._facts(name, state is not None, qdiscs, nft) for name in self.names]
         self._retarget(facts)
         nodes = [build.node_view(f, self.vip, self.heartbeat_ifaces, now) for f in facts]
+        if state is not None and self._last_nodes:
+            for text in build.changes(self._last_nodes, nodes):
+                self.note(text)
+        self._last_nodes = nodes if state is not None else []
         self.seq += 1
         rate, cpu = self.meter.sample(mono)
         return Snapshot(
@@ -217,7 +222,7 @@ class LiveModel:
         self._netns[name] = ref
         handle = self.handles[name]
         handle.point_at(ref)
-        facts.net = handle.look(with_qdiscs=qdiscs)
+        facts.net = handle.look(facts.interfaces, with_qdiscs=qdiscs)
         if name in self.cluster:
             self._node_facts(facts, rec.init.pid if rec.init and facts.on else None, nft)
             heard = dict(self.wire.heard)

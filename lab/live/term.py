@@ -45,10 +45,10 @@ def _header(hello: dict[str, Any], snap: dict[str, Any]) -> Text:
     elif snap["lab"] != "up":
         parts.append("(not up)")
     if timers:
-        parts.append(f"keepalive {timers['keepalive']}s, deadtime {timers['deadtime']}s")
+        parts.append(f"keepalive {timers['keepalive']}s deadtime {timers['deadtime']}s")
     stats = snap["stats"]
     parts.append(f"model {stats['rate']:.1f}/s, CPU {stats['cpu']:.1f}%")
-    return Text("  —  ".join(parts), style="bold")
+    return Text(" — ".join(parts), style="bold", no_wrap=True, overflow="ellipsis")
 
 
 def _vip(snap: dict[str, Any]) -> Text:

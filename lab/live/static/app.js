@@ -50,6 +50,7 @@ function draw() {
       addr.textContent = iface.address;
     }
   }
+  el("g", { id: "beats" }, svg);  // under the boxes: a heartbeat travels the cables
   for (const seg of lay.segments) {
     const g = el("g", { class: "bridge" }, svg);
     el("rect", { x: seg.x - 85, y: seg.y - 32, width: 170, height: 64, rx: 8 }, g);
@@ -72,7 +73,6 @@ function draw() {
     el("text", { class: "detail resources", x: host.x, y: host.y + 34, "text-anchor": "middle" }, g);
   }
   el("g", { id: "badges" }, svg);
-  el("g", { id: "beats" }, svg);
   $("vip-ip").textContent = `${lay.vip} on ${lay.vip_label}`;
   buildControls();
 }
