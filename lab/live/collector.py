@@ -37,6 +37,9 @@ from lab.live.wire import Target, WireWatch
 
 MAX_SECONDS = 12 * 3600.0  # a live view stops by itself after this, whatever happens
 EVENTS_KEPT = 40
+# A poweroff kills the daemon a moment before the node's init: a daemon missing for
+# less than this, on a node still on, is not yet called crashed.
+CRASH_GRACE = 0.3
 QDISC_EVERY = 1.0  # netem qdiscs: netlink, but rarely changed
 NFT_EVERY = 3.0  # the nftables loss rule: a process per node, so seldom
 Subscriber = Callable[[dict[str, Any]], None]
@@ -78,6 +81,7 @@ class LiveModel:
         self._state_stamp: tuple[int, int] | None = None
         self._timers: dict[str, float] = {}
         self._last_nodes: list[NodeView] = []
+        self._daemon_seen: dict[str, float] = {}  # node → when its daemon was last seen
         self._next_qdisc = self._next_nft = 0.0
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
@@ -240,6 +244,11 @@ class LiveModel:
         if root is not None:
             facts.daemon_running = netview.daemon_running(root)
             facts.nginx_running = netview.nginx_running(root)
+        now = time.monotonic()
+        if facts.daemon_running:
+            self._daemon_seen[name] = now
+        elif now - self._daemon_seen.get(name, -CRASH_GRACE) < CRASH_GRACE:
+            facts.daemon_running = True
         if nft:
             ref = self._netns.get(name, "")
             with contextlib.suppress(OSError, ValueError, subprocess.SubprocessError):

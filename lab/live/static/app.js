@@ -220,16 +220,25 @@ function updateVip(snap) {
   }
 }
 
+// One gradient of runs (a run: probes with the same answer) instead of an element per
+// probe: the strip changes five times a second and must cost the browser nothing.
 function updateProbe(snap) {
   const strip = $("probe");
-  strip.innerHTML = "";
-  for (const code of snap.probe) {
-    const cell = document.createElement("span");
-    cell.style.background = code === "." ? "#e53935" : PROBE_COLOURS[Number(code) % PROBE_COLOURS.length];
-    strip.appendChild(cell);
+  const n = snap.probe.length;
+  const stops = [];
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j < n && snap.probe[j] === snap.probe[i]) j++;
+    const code = snap.probe[i];
+    const colour = code === "." ? "#e53935" : PROBE_COLOURS[Number(code) % PROBE_COLOURS.length];
+    stops.push(`${colour} ${(100 * i / n).toFixed(2)}% ${(100 * j / n).toFixed(2)}%`);
+    i = j;
   }
+  strip.style.background = stops.length ? `linear-gradient(to right, ${stops.join(", ")})` : "white";
   const last = snap.probe.slice(-1);
   strip.dataset.last = last === "." ? "fail" : (last ? hello.cluster[Number(last)] : "");
+  if ($("probe-legend").dataset.done) return;
+  $("probe-legend").dataset.done = "1";
   $("probe-legend").innerHTML = hello.cluster
     .map((n, i) => `<span style="color:${PROBE_COLOURS[i % PROBE_COLOURS.length]}">■</span> ${n}`)
     .join(" ") + ` <span style="color:#e53935">■</span> failed (one probe every ${snap.probe_interval}s)`;
