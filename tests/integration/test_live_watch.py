@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from .helpers import wait_until
@@ -16,20 +17,33 @@ STARTUP = 60.0
 ENV_KEYS = ("HBLAB_PREFIX", "HBLAB_STATE_DIR", "HBLAB_D_STATE_DIR", "LAB", "PYTHONPATH")
 
 
-def tmux(sock: str, *argv: str) -> str:
+# Without a client attached, tmux sizes a window by default-size (80x24), not by -x/-y.
+TMUX_CONF = "set -g default-size 150x45\n"
+
+
+def tmux(sock: str, *argv: str, conf: Path | None = None) -> str:
+    config = ["-f", str(conf)] if conf is not None else []
     done = subprocess.run(
-        ["tmux", "-L", sock, *argv], capture_output=True, text=True, timeout=10, check=True
+        ["tmux", "-L", sock, *config, *argv],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
     )
     return done.stdout
 
 
-def test_watch_follows_a_poweroff(lab_factory: Any, measure: Any) -> None:
+def test_watch_follows_a_poweroff(lab_factory: Any, measure: Any, tmp_path: Path) -> None:
     cluster = lab_factory("hbnode")
     cluster.startup("master", STARTUP)
     sock = f"hblab-watch-test-{os.getpid()}"
+    conf = tmp_path / "tmux.conf"
+    conf.write_text(TMUX_CONF)
     env = [f"-e{k}={os.environ[k]}" for k in ENV_KEYS if k in os.environ]
+    env += ["-eCOLUMNS=150", "-eLINES=45"]  # rich reads these before asking the terminal
     command = f"cd {REPO} && {sys.executable} -m lab watch"
-    tmux(sock, "new-session", "-d", "-s", "watch", "-x", "150", "-y", "45", *env, command)
+    size = ["-x", "150", "-y", "45"]
+    tmux(sock, "new-session", "-d", "-s", "watch", *size, *env, command, conf=conf)
     try:
 
         def screen() -> str:
