@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
 
-.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot classroom
+.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot classroom web watch web-screenshots live-recordings
 
 deps:
 	@bash scripts/install-deps.sh
@@ -175,3 +175,24 @@ LABS    ?= 12
 MINUTES ?= 10
 classroom: deps
 	$(PYTHON) -m lab.classroom --labs $(LABS) --minutes $(MINUTES) --json build/classroom.json
+
+## make web / make watch: the lab live in a browser (http://127.0.0.1:$(PORT)/) or in
+## this terminal. REPLAY=docs/live-heartbeat-poweroff.jsonl.gz plays a recording
+## instead (no root, no lab needed).
+PORT   ?= 8080
+REPLAY ?=
+web:
+	$(HBLAB) web --port $(PORT) $(if $(REPLAY),--replay $(REPLAY) --loop)
+
+watch:
+	$(HBLAB) watch $(if $(REPLAY),--replay $(REPLAY) --loop)
+
+## make web-screenshots: the README's pictures of the page, taken by the browser test
+## mid-failover (a lab of its own prefix, hbweb); make live-recordings: the two
+## recordings in docs/ (a real Heartbeat poweroff, hbnode's split-brain handling).
+web-screenshots: deps
+	HBLAB_PREFIX=hbweb HBLAB_STATE_DIR=/var/lib/hbweb HBLAB_SCREENSHOTS=docs \
+	  $(PYTHON) -m pytest tests/integration/test_live_web.py --lab -q -p no:cacheprovider
+
+live-recordings: deps
+	HBLAB_PREFIX=hbrec HBLAB_STATE_DIR=/var/lib/hbrec $(PYTHON) scripts/make_live_recordings.py

@@ -170,12 +170,14 @@ def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     """bench, report and topology live in lab.bench (matplotlib loads only when drawing)."""
     from lab.bench import command, report_cmd
     from lab.fuzz import command as fuzz
+    from lab.live import command as live
     from lab.soak import command as soak
 
     command.add_parser(sub)
     report_cmd.add_parsers(sub)
     soak.add_parser(sub)
     fuzz.add_parsers(sub)
+    live.add_parsers(sub)
 
 
 def _parse_netem(spec: list[str]) -> dict[str, str] | None:
@@ -392,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     needs_root = not (args.command == "dump" and args.read is not None)
     if args.command in ("report", "topology"):
         needs_root = getattr(args, "read", None) is None and args.command == "report"
+    if args.command in ("web", "watch"):  # a replay needs neither root nor a lab
+        needs_root = args.replay is None
     try:
         if args.command == "wireshark":  # the user's own plugins folder: no root, no lab
             return _cmd_wireshark(args)
@@ -399,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
+        if args.command in ("web", "watch"):
+            from lab.live import command as live
+
+            return live.main(args)
         topology = getattr(args, "topology", None) if args.command == "up" else None
         prefix = args.prefix
         lab = make_lab(args.backend or default_backend(prefix), topology, prefix)

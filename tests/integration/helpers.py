@@ -97,9 +97,8 @@ class Cluster:
 
     def page(self) -> str | None:
         """The node named by http://VIP/ as the client sees it, or None."""
-        probe = HttpProbe(
-            self.lab.require_up().nodes["client"].netns, str(REFERENCE.vip.ip), timeout=1.0
-        )
+        # netns_of, not the record's name: a container's namespace is a /proc path.
+        probe = HttpProbe(self.lab.netns_of("client"), str(REFERENCE.vip.ip), timeout=1.0)
         probe.probe_once(time.monotonic())
         sample = probe.samples[-1]
         return sample.server if sample.ok else None
