@@ -78,8 +78,11 @@ def test_kill9_then_restart_before_deadtime_adopts_the_vip_and_nginx(
     assert "Taking over resource group" not in _log_since(c, "slave", offsets["slave"])
     assert "Heartbeat restart on node master" in _log_since(c, "slave", offsets["slave"])
     assert _nginx_pid(c, "master") == nginx, "nginx was restarted instead of adopted"
-    assert addrs.max_holders() == 1 and arp.windows().two_holders == 0.0
-    assert arp.windows().no_holder == 0.0
+    # Never released: master alone has the VIP at every netlink sample, and no ARP gap
+    # longer than a few samples (a reply late on a loaded machine is not a release).
+    assert all(holders == {"master"} for _, holders in addrs.samples), addrs.samples
+    assert arp.windows().two_holders == 0.0
+    assert arp.windows().longest_no_holder <= 0.25
     measure("kill -9 → daemon restarted (s)", restarted)
 
 
