@@ -33,9 +33,11 @@ from typing import Any
 from lab.errors import LabError
 from lab.proc import ProcessId, descendants, wait_gone
 
+# A second private engine (a class outgrowing one engine, or a test of a "remote" one
+# reached only through DOCKER_HOST) sets all three to names of its own.
 RUN_DIR = Path(os.environ.get("HBLAB_D_RUN", "/run/hblab-d"))
 DATA_ROOT = Path(os.environ.get("HBLAB_D_DATA", "/var/lib/hblab-d/engine"))
-ENGINE_NETNS = "hblab-d-engine"
+ENGINE_NETNS = os.environ.get("HBLAB_D_NETNS", "hblab-d-engine")
 SOCKET = RUN_DIR / "docker.sock"
 RECORD = RUN_DIR / "engine.json"
 DEFAULT_URL = "unix:///var/run/docker.sock"

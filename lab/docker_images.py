@@ -153,8 +153,14 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
+# What the node image's Python needs besides hbnode: pyroute2 (the daemon), PyYAML (the
+# lab's topology file, read when the image's files are written at build time).
+IMAGE_DEPENDENCIES = ("pyroute2", "PyYAML")
+
+
 def build_wheels() -> list[Path]:
-    """hbnode's wheel from this checkout, pyroute2's at the version the host runs."""
+    """hbnode's wheel from this checkout, its dependencies' at the versions the host runs
+    (the image's build has no network: everything it installs comes from here)."""
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
     for old in WHEELS_DIR.glob("hbnode-*.whl"):
         old.unlink()
@@ -166,11 +172,17 @@ def build_wheels() -> list[Path]:
         env=env,
         cwd=REPO,
     )
-    if not list(WHEELS_DIR.glob("pyroute2-*.whl")):
-        from importlib.metadata import version
+    from importlib.metadata import version
 
-        pin = f"pyroute2=={version('pyroute2')}"
-        subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
+    for dist in IMAGE_DEPENDENCIES:
+        if not list(WHEELS_DIR.glob(f"{dist.lower()}-*.whl")) and not list(
+            WHEELS_DIR.glob(f"{dist}-*.whl")
+        ):
+            pin = f"{dist}=={version(dist)}"
+            subprocess.run(
+                [*pip, "download", pin, "--no-deps", "--only-binary=:all:", "-d", str(WHEELS_DIR)],
+                check=True,
+            )
     return sorted(WHEELS_DIR.glob("*.whl"))
 
 

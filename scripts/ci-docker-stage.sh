@@ -39,6 +39,11 @@ if [ "$status" = 0 ]; then
     HBLAB_WORKERS=1 PYTEST_ARGS="--junitxml=build/junit-docker.xml"
   python3 scripts/check_no_skips.py build/junit-docker.xml || status=1
 fi
+# A second engine reached only through DOCKER_HOST (as a class's remote one would be):
+# its own images (the rootfs tarball is cached), a takeover on it, then it is gone.
+if [ "$status" = 0 ]; then
+  step remote-engine bash scripts/ci-remote-engine.sh
+fi
 cleanup
 echo "docker stage: exit $status in $(( $(date +%s) - started )) s"
 exit "$status"
