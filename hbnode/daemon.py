@@ -34,9 +34,9 @@ from hbnode.node import Node
 from hbnode.persist import load_persisted
 from hbnode.pidfile import remove_pid, write_pid
 from hbnode.resource_runner import make_fence_runner, make_runner
+from hbnode.respawn import Supervisor
 from hbnode.rm import ActionKind
 from hbnode.rm.fencing import FenceResult
-from hbnode.respawn import Supervisor
 from hbnode.watchdog_io import Watchdog, WatchdogDevice
 
 CLIENT_GROUP = "haclient"

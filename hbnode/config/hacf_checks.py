@@ -10,6 +10,8 @@ since it would only repeat that problem.
 
 from __future__ import annotations
 
+import itertools
+
 from hbnode.config.errors import ConfigError, ConfigWarning
 from hbnode.config.hacf import AutoFailback, AutoJoin, HaCf, StonithDevice
 from hbnode.config.hacf_state import ParseState
@@ -117,7 +119,9 @@ def _check_stonith_hosts(state: ParseState, node_name: str | None) -> None:
         if not applies:
             continue
         if not entry.plugin:
-            state.errors.append(ConfigError(state.path, entry.line, "No Stonith type given"))
+            state.errors.append(
+                ConfigError(state.path, entry.line, "stonith_host: No Stonith type given")
+            )
         elif not entry.params:
             message = f"stonith_host: no parameters for [{entry.plugin}] (want HOST TYPE PARAMS…)"
             state.errors.append(ConfigError(state.path, entry.line, message))
@@ -125,7 +129,7 @@ def _check_stonith_hosts(state: ParseState, node_name: str | None) -> None:
             device = StonithDevice(entry.plugin, entry.params, None, "stonith_host", entry.line)
             state.stonith_devices.append(device)
     devices = sorted(state.stonith_devices, key=lambda d: d.line)
-    for old, new in zip(devices, devices[1:], strict=False):
+    for old, new in itertools.pairwise(devices):
         message = f"{new.directive}: replaces the STONITH device of line {old.line}"
         state.cfg.warnings.append(
             ConfigWarning(state.path, new.line, message + " (Heartbeat keeps only the last)")

@@ -81,9 +81,7 @@ def fenced(topo: Topology) -> Topology:
         hosts.append(dataclasses.replace(host, interfaces=(*host.interfaces, eth2)))
         port = Interface(BMC_IFACE, MGMT_SEGMENT, bmc_address(host))
         bmcs.append(Host(bmc_name(host.name), Role.BMC, (port,)))
-    return dataclasses.replace(
-        topo, segments=(*topo.segments, segment), hosts=(*hosts, *bmcs)
-    )
+    return dataclasses.replace(topo, segments=(*topo.segments, segment), hosts=(*hosts, *bmcs))
 
 
 def bmc_of(topo: Topology, node: str) -> Host | None:
