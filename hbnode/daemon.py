@@ -33,8 +33,10 @@ from hbnode.loadavg import read_loadavg
 from hbnode.node import Node
 from hbnode.persist import load_persisted
 from hbnode.pidfile import remove_pid, write_pid
-from hbnode.resource_runner import make_runner
+from hbnode.resource_runner import make_fence_runner, make_runner
 from hbnode.respawn import Supervisor
+from hbnode.rm import ActionKind
+from hbnode.rm.fencing import FenceResult
 from hbnode.watchdog_io import Watchdog, WatchdogDevice
 
 CLIENT_GROUP = "haclient"
@@ -59,6 +61,12 @@ class Daemon:
         )
         self.links = LinkIO(config, self.node, logger)
         self.executor = ActionExecutor(make_runner(config, logger))
+        # Resets run on a worker of their own (Heartbeat forks one per reset): a
+        # STONITH device that takes a minute must hold up neither the heartbeats
+        # nor a resource release.
+        self.fencer: ActionExecutor | None = None
+        if config.hacf.stonith is not None:
+            self.fencer = ActionExecutor(make_fence_runner(config))
         self.respawn = Supervisor(list(config.hacf.respawn), logger)
         self.respawn_started = False
         self.control: socket.socket | None = None
@@ -79,6 +87,8 @@ class Daemon:
         self._open_control()
         self._install_signals()
         self.selector.register(self.executor, selectors.EVENT_READ, self._on_outcomes)
+        if self.fencer is not None:
+            self.selector.register(self.fencer, selectors.EVENT_READ, self._on_fences)
         if self.watchdog is not None:
             self.watchdog.open(time.monotonic())  # last: hb_init_watchdog, once all is up
 
@@ -121,6 +131,8 @@ class Daemon:
             self.watchdog.close(orderly)
         self.respawn.stop_all()
         self.executor.close()
+        if self.fencer is not None:
+            self.fencer.close()
         self.links.close()
         if self.control is not None:
             self.control.close()
@@ -148,7 +160,8 @@ class Daemon:
             self._after_input(now)
             if self.watchdog is not None:
                 self.watchdog.poll(now)
-            if self.node.finished(now) and self.executor.idle():
+            fencing = self.fencer is not None and not self.fencer.idle()
+            if self.node.finished(now) and self.executor.idle() and not fencing:
                 self.log.info(f"{self.config.node_name} Heartbeat shutdown complete.")
                 return 0
         return 1
@@ -157,7 +170,10 @@ class Daemon:
         """Send what the node queued, hand its actions to the worker, start clients."""
         self.links.flush(now)
         for action in self.node.take_actions():
-            self.executor.submit(action)
+            if action.kind is ActionKind.FENCE and self.fencer is not None:
+                self.fencer.submit(action)
+            else:
+                self.executor.submit(action)
         if self.node.core.comm_up() and not self.respawn_started and not self.stopping:
             self.respawn_started = True
             self.respawn.start_all(now)
@@ -173,6 +189,18 @@ class Daemon:
                     f"{outcome.action.kind} of {outcome.action.group} failed: {outcome.error}"
                 )
             self.node.action_done(outcome.action.id, outcome.ok, time.monotonic())
+        self._after_input(time.monotonic())
+
+    def _on_fences(self, _executor: Any) -> None:
+        assert self.fencer is not None
+        for outcome in self.fencer.drain():
+            for step in outcome.steps:
+                self.events.record(step.name, at=step.at, **step.fields)
+            word, _, detail = (outcome.error or "bad: no answer").partition(": ")
+            result = FenceResult(word) if word in set(FenceResult) else FenceResult.BAD
+            say = self.log.info if result is FenceResult.OK else self.log.error
+            say(f"stonith -T reset {outcome.action.group}: {detail or word}")
+            self.node.fence_done(outcome.action.id, result, time.monotonic())
         self._after_input(time.monotonic())
 
     def _drain_signals(self, _sock: Any) -> None:

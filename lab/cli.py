@@ -88,6 +88,11 @@ def make_parser() -> argparse.ArgumentParser:
         help="boot the nodes but leave heartbeat stopped (as after install)",
     )
     up.add_argument(
+        "--fencing",
+        action="store_true",
+        help="a BMC per node (ipmi_sim on a management segment) and stonith_host lines",
+    )
+    up.add_argument(
         "--no-wait",
         action="store_true",
         help="return once the daemons are started, before the VIP is up",
@@ -212,7 +217,10 @@ def _print_status(status: dict[str, Any]) -> None:
         where = f"netns {info['netns']}"
         if "container" in info:  # the docker backend names the container instead
             where = f"container {info['container']}"
-        print(f"  {name:<7} {info['power']:<4}{daemon:<22} {where:<23} {addrs}")
+        if "bmc" in info:  # hblab up --fencing: what the BMC answers for its node
+            bmc = info["bmc"]
+            daemon = f" IPMI {bmc['ipmi']}: {bmc['bmc_for']} {bmc['answers']}"
+        print(f"  {name:<9} {info['power']:<4}{daemon:<22} {where:<23} {addrs}")
 
 
 def _holders_phrase(status: dict[str, Any]) -> str:
@@ -230,7 +238,7 @@ def _cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     impls = parse_impls(args.impl, [h.name for h in lab.topo.cluster_nodes])
     overrides = parse_overrides(args.set)
     started = time.monotonic()
-    lab.up(impls, args.profile, overrides, args.config, not args.no_start)
+    lab.up(impls, args.profile, overrides, args.config, not args.no_start, args.fencing)
     print(f"lab up in {time.monotonic() - started:.2f} s", flush=True)
     if not (args.no_start or args.no_wait):
         timers = cluster_timers(lab.topo, args.profile, overrides, args.config)

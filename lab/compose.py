@@ -15,7 +15,14 @@ from pathlib import Path
 from lab.topology import REFERENCE, Host, Role, Segment, Topology, load
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGE_OF_ROLE = {Role.CLUSTER_NODE: "node", Role.PING_NODE: "gateway", Role.CLIENT: "client"}
+IMAGE_OF_ROLE = {
+    Role.CLUSTER_NODE: "node",
+    Role.PING_NODE: "gateway",
+    Role.CLIENT: "client",
+    # A BMC's container only holds its network namespace: ipmi_sim runs on this
+    # machine inside it (lab.bmc), so the small gateway image does.
+    Role.BMC: "gateway",
+}
 
 HEADER = """\
 # {name}: the hblab topology as plain Docker Compose, for people who never run hblab.

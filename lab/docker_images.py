@@ -39,6 +39,7 @@ SUITE = "bookworm"
 # resolves to inetutils-ping under debootstrap, and the two conflict.
 PACKAGES = (
     "heartbeat",
+    "ipmitool",  # external/ipmi fences through it (hblab up --fencing)
     "nginx-light",
     "python3",
     "python3-venv",

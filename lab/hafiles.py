@@ -18,6 +18,7 @@ from pathlib import Path
 from hbnode.config.errors import ConfigError
 from hbnode.config.hacf_parse import parse_hacf_text
 from hbnode.core.timers import Timers as CoreTimers
+from lab.bmc import stonith_host_lines
 from lab.errors import LabError
 from lab.topology import Host, Topology
 
@@ -101,6 +102,8 @@ def _directives(topo: Topology, node: Host, timers: Timers) -> list[tuple[str, s
     if ping:
         pairs.append(("ping", ping))
     pairs.append(("respawn", f"hacluster {IPFAIL}"))
+    # hblab up --fencing: the peer's BMC through cluster-glue's external/ipmi (lab.bmc).
+    pairs += [("stonith_host", line) for line in stonith_host_lines(topo)]
     return pairs
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from hbnode.core.timers import Timers
-from lab import faults, netsock, wiring
+from lab import bmc, faults, netsock, wiring
 from lab import node as nodes
 from lab.errors import LabError
 from lab.hafiles import cluster_timers
@@ -47,9 +47,12 @@ class LabBase(abc.ABC):
         self.state_dir = state_dir
         self.state_file = state_dir / "state.json"
         self.state = LabState.load(self.state_file)
+        self._state_mtime = self._mtime()
         if self.state is not None and self.state.topology:
             # A lab built from a topology file is driven by that file from then on.
             self.topo = load_topology_file(Path(self.state.topology))
+        if self.state is not None and self.state.fencing:
+            self.topo = bmc.fenced(self.topo)
 
     # == life ================================================================================
     def up(
@@ -59,8 +62,11 @@ class LabBase(abc.ABC):
         overrides: dict[str, str] | None = None,
         config_dir: Path | None = None,
         start_daemons: bool = True,
+        fencing: bool = False,
     ) -> None:
-        """Build the topology, boot every host, start the daemons (unless told not to)."""
+        """Build the topology, boot every host, start the daemons (unless told not to).
+
+        ``fencing``: a BMC per node and the ``stonith_host`` lines (lab.bmc)."""
         if self.state is not None:
             raise LabError(
                 f"the {self.backend} lab is already up (hblab down first, or hblab status)"
@@ -68,11 +74,17 @@ class LabBase(abc.ABC):
         self._preflight(set(impls.values()))
         config = str(config_dir) if config_dir else None
         self.state = LabState(self.backend, profile, dict(overrides or {}), config)
+        if fencing:
+            self.topo, self.state.fencing = bmc.fenced(self.topo), True
         if self.topo.source and Path(self.topo.source) != REFERENCE_FILE:
             self.state.topology = str(Path(self.topo.source).resolve())
         self._describe(self.state)
         try:
             self._build(impls)
+            if fencing:
+                from lab.bmc import launch
+
+                launch.start(self)
             if start_daemons:
                 for host in self.topo.cluster_nodes:
                     self.service(host.name, "heartbeat", "start")
@@ -92,6 +104,8 @@ class LabBase(abc.ABC):
         removed = self._teardown(state)
         for rec in state.nodes.values():
             shutil.rmtree(rec.node_dir, ignore_errors=True)
+        if state.fencing:
+            shutil.rmtree(self.state_dir / "bmc", ignore_errors=True)
         self._forget_state()
         return removed
 
@@ -115,6 +129,7 @@ class LabBase(abc.ABC):
 
     def record(self, name: str) -> NodeRecord:
         self.host(name)
+        self._refresh()
         state = self.require_up()
         if name not in state.nodes:
             raise LabError(f"unknown node {name!r} (nodes: {', '.join(state.nodes)})")
@@ -207,6 +222,10 @@ class LabBase(abc.ABC):
             pid = nodes.daemon_host_pid(rec) if on else None
             info["daemon"] = "running" if pid else "stopped"
             info["daemon_pid"] = pid
+        if host.role is Role.BMC:
+            from lab.bmc import launch
+
+            info["bmc"] = launch.bmc_status(self, host)
         return info
 
     # == commands in nodes ===================================================================
@@ -312,6 +331,22 @@ class LabBase(abc.ABC):
     def _save(self) -> None:
         if self.state is not None:
             self.state.save(self.state_file)
+            self._state_mtime = self._mtime()
+
+    def _mtime(self) -> int | None:
+        try:
+            return self.state_file.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _refresh(self) -> None:
+        """Re-read the record if another process changed it: with --fencing, the BMC
+        power agent powers nodes off and on behind this object's back."""
+        mtime = self._mtime()
+        if self.state is not None and mtime is not None and mtime != self._state_mtime:
+            fresh = LabState.load(self.state_file)
+            if fresh is not None:
+                self.state, self._state_mtime = fresh, mtime
 
     def _kill_recorded(self, state: LabState) -> None:
         """SIGKILL the helper processes the record names, and wait for them."""

@@ -104,6 +104,7 @@ class LabState:
     networks: list[str] = field(default_factory=list)  # docker: every network we created
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     extra_pids: list[ProcessId] = field(default_factory=list)  # captures etc.
+    fencing: bool = False  # hblab up --fencing: a BMC per node (lab.bmc)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +120,7 @@ class LabState:
             "networks": self.networks,
             "nodes": {name: rec.to_json() for name, rec in self.nodes.items()},
             "extra_pids": [p.to_json() for p in self.extra_pids],
+            "fencing": self.fencing,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -142,4 +144,5 @@ class LabState:
             networks=list(data.get("networks", [])),
             nodes={n: NodeRecord.from_json(r) for n, r in data.get("nodes", {}).items()},
             extra_pids=[ProcessId.from_json(p) for p in data.get("extra_pids", [])],
+            fencing=bool(data.get("fencing", False)),
         )

@@ -18,6 +18,7 @@ class Role(enum.StrEnum):
     CLUSTER_NODE = "node"  # runs heartbeat or hbnode
     PING_NODE = "gw"  # the ha.cf `ping` target
     CLIENT = "client"  # a user of the VIP
+    BMC = "bmc"  # a node's IPMI BMC on the management segment (hblab up --fencing)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 # in tshark's Lua and in a Lua 5.4 like the one of newer Wireshark releases.
 # chromium and tmux: the live views' tests (hblab web in a headless browser, hblab watch
 # read through tmux capture-pane).
+# openipmi, ipmitool, cluster-glue: hblab up --fencing (ipmi_sim BMCs; nodes fence through
+# cluster-glue's stonith and its external/ipmi plugin, which runs ipmitool).
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
-              iputils-arping curl util-linux psmisc nftables tshark lua5.4 chromium tmux)
+              iputils-arping curl util-linux psmisc nftables tshark lua5.4 chromium tmux
+              openipmi ipmitool cluster-glue)
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.

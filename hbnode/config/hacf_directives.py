@@ -37,6 +37,11 @@ _TIMES: dict[str, tuple[str, bool, str | None]] = {
     "conn_logd_time": ("conn_logd_time_ms", True, None),  # set_logdconntime: > 0
     # hbnode's own (docs/differences.md): a resource script's start/stop time limit.
     "hbnode_resource_timeout": ("resource_timeout_ms", True, None),
+    # hbnode's fencing (docs/differences.md, "STONITH"): one reset's time limit, the
+    # wait before a failed one is tried again, and the fence-race delay.
+    "hbnode_stonith_timeout": ("stonith_timeout_ms", True, None),
+    "hbnode_stonith_retry": ("stonith_retry_ms", True, None),
+    "hbnode_stonith_delay": ("stonith_delay_ms", False, None),
 }
 # Booleans (glue cl_str_to_boolean): directive → HaCf field (None: checked, not kept).
 _BOOLS: dict[str, str | None] = {
@@ -92,8 +97,6 @@ REFUSED: dict[str, str] = {
     "ucast6": "hbnode has no IPv6 media; use ucast",
     "mcast6": "hbnode has no IPv6 media; use mcast",
     "ping6": "hbnode has no IPv6 ping nodes; use ping",
-    "stonith": "hbnode has no STONITH support yet; remove the line",
-    "stonith_host": "hbnode has no STONITH support yet; remove the line",
     "failfast": "hbnode does not reboot the machine when a client dies; use respawn"
     " (and watchdog, which resets the machine if hbnode itself stalls)",
 }

@@ -65,6 +65,9 @@ def check_machine(
     warnings: list[ConfigWarning] = []
     if hacf is not None:
         errors += check_media_interfaces(hacf) + check_respawn_programs(hacf)
+        from hbnode.stonith_io import check_device  # runs cluster-glue's stonith -L
+
+        errors += check_device(hacf)
         warnings += check_watchdog_device(hacf)
     errors += check_resource_scripts(groups, script_dirs(ha_d))
     return errors, warnings

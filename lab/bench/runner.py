@@ -87,10 +87,12 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-def start_cluster(lab: Lab, impl_spec: str, profile: str, overrides: dict[str, str]) -> None:
+def start_cluster(
+    lab: Lab, impl_spec: str, profile: str, overrides: dict[str, str], fencing: bool = False
+) -> None:
     """Bring the lab up and wait until master holds the VIP (the tutorial's start)."""
     try:
-        lab.up(impls_of(impl_spec), profile, overrides)
+        lab.up(impls_of(impl_spec), profile, overrides, fencing=fencing)
     except Exception as exc:
         # e.g. `service heartbeat start` failed: keep its last line, the actual error.
         lines = str(exc).strip().splitlines()
@@ -196,10 +198,13 @@ def _prepare(lab: Lab, scenario: Scenario, deadtime: float, run: int) -> None:
 
 def _fault(lab: Lab, scenario: Scenario) -> None:
     name = scenario.name
-    if name is ScenarioName.POWEROFF:
+    if name in (ScenarioName.POWEROFF, ScenarioName.FENCE_POWEROFF):
         lab.poweroff(MASTER)
-    elif name is ScenarioName.CRASH:
+    elif name in (ScenarioName.CRASH, ScenarioName.FENCE_CRASH):
         lab.crash(MASTER)
+    elif name is ScenarioName.FENCE_CUT:
+        lab.link(MASTER, "eth1", up=False)
+        lab.link(SLAVE, "eth1", up=False)
     elif name is ScenarioName.STOP:
         lab.service(MASTER, "heartbeat", "stop")
     elif name is ScenarioName.FAILBACK:
@@ -213,12 +218,16 @@ def _fault(lab: Lab, scenario: Scenario) -> None:
 def _settled(lab: Lab, scenario: Scenario) -> Callable[[], bool]:
     """The end state: who holds the VIP once the scenario is over."""
     name = scenario.name
-    if name in (
-        ScenarioName.POWEROFF,
-        ScenarioName.STOP,
-        ScenarioName.FAILBACK,
-        ScenarioName.HEAL,
-        ScenarioName.HEAL_PING,
+    if (
+        name
+        in (
+            ScenarioName.POWEROFF,
+            ScenarioName.STOP,
+            ScenarioName.FAILBACK,
+            ScenarioName.HEAL,
+            ScenarioName.HEAL_PING,
+        )
+        or scenario.fencing
     ):
         # The holder the configuration calls for, alone (auto_failback on: the owner).
         return holders_are(lab, scenario.expected_holder)
@@ -241,7 +250,8 @@ def run_once(
     trace: Trace | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="hblab-bench-") as tmp:
-            start_cluster(lab, impl_spec, profile, {**scenario.overrides, **overrides})
+            overrides = {**scenario.overrides, **overrides}
+            start_cluster(lab, impl_spec, profile, overrides, scenario.fencing)
             deadtime = lab.timers().deadtime  # the nodes' own ha.cf: --set deadtime= counts
             wait(serves(lab, MASTER), 10, "the client gets master's page at startup")
             _prepare(lab, scenario, deadtime, run)

@@ -95,13 +95,14 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluste
         profile: str = "fast",
         start: bool = True,
         topology: Path | None = None,
+        fencing: bool = False,
     ) -> Cluster:
         lab = make_lab(backend_name())
         if _is_up(lab):
             lab.down()  # a previous run was killed: clean what it recorded
         lab = make_lab(backend_name(), topology)
         labs.append(lab)
-        lab.up(impls_of(spec), profile, overrides or {}, None, start)
+        lab.up(impls_of(spec), profile, overrides or {}, None, start, fencing)
         return Cluster(lab, spec)
 
     yield bring_up
