@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 
 # tshark and lua5.4: the Heartbeat dissector's tests run it (lab/wireshark/heartbeat.lua)
 # in tshark's Lua and in a Lua 5.4 like the one of newer Wireshark releases.
+# rsyslog: each lab node runs its own (lab.nodeinit), writing /var/log/messages.
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
-              iputils-arping curl util-linux psmisc nftables tshark lua5.4)
+              iputils-arping curl util-linux psmisc nftables tshark lua5.4 rsyslog)
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.
