@@ -46,7 +46,10 @@ def start(
     backend: str, state_dir: Path, prefix: str, rec: NodeRecord, netns: str, path: str
 ) -> ProcessId:
     """Start the watchdog of the node's current boot; return once its device is there."""
-    from lab.watchdog_fuse import is_mounted  # loads libfuse: only labs with a watchdog
+    try:  # loads libfuse: only labs with a watchdog need it
+        from lab.watchdog_fuse import is_mounted
+    except (ImportError, OSError) as exc:
+        raise LabError(f"the lab's watchdog needs mfusepy and libfuse3 (make lab): {exc}") from None
 
     if rec.init is None:
         raise LabError(f"{rec.name} is powered off")

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # tshark and lua5.4: the Heartbeat dissector's tests run it (lab/wireshark/heartbeat.lua)
 # in tshark's Lua and in a Lua 5.4 like the one of newer Wireshark releases.
 # rsyslog: each lab node runs its own (lab.nodeinit), writing /var/log/messages.
+# libfuse3-3: the lab's watchdog devices (lab.watchdog_fuse, through mfusepy).
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
-              iputils-arping curl util-linux psmisc nftables tshark lua5.4 rsyslog)
+              iputils-arping curl util-linux psmisc nftables tshark lua5.4 rsyslog libfuse3-3)
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.
@@ -52,7 +53,7 @@ here=$(pwd -P)
 installed=$(cd / && "$PY" -c 'import hbnode, lab, os.path as p
 print(p.dirname(p.dirname(p.realpath(hbnode.__file__))), p.dirname(p.dirname(p.realpath(lab.__file__))))' 2>/dev/null || true)
 if [ "$installed" != "$here $here" ] \
-   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, hypothesis, matplotlib, docker, yaml, jsonschema") 2>/dev/null \
+   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, hypothesis, matplotlib, docker, yaml, jsonschema, mfusepy") 2>/dev/null \
    || ! "$PY" -c "import importlib.metadata as m; m.version('types-PyYAML'); m.version('types-jsonschema')" 2>/dev/null \
    || ! command -v ruff >/dev/null || ! "$PY" -m mypy --version >/dev/null 2>&1; then
   echo "== pip install -e .[test,lab] (${installed:-nothing installed} -> $here)"
