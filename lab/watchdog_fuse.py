@@ -29,8 +29,8 @@ os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")  # /dev/fd/N mounts need lib
 import mfusepy
 
 from lab.watchdog_timer import WDIOC_SETTIMEOUT, WatchdogTimer
+from lab.watchdogs import FSTYPE
 
-FSTYPE = "fuse.hblab-watchdog"
 MODE = stat.S_IFREG | 0o600  # a regular file (FUSE's root can't be a device): root-only
 
 
@@ -56,19 +56,6 @@ def mount_into(init_pid: int, path: str) -> int:
         os.close(fd)
         raise OSError(f"cannot mount the watchdog on {path}: {done.stderr.strip()}")
     return fd
-
-
-def is_mounted(init_pid: int, path: str) -> bool:
-    """Whether the node (by its init) sees the lab's watchdog file at ``path``."""
-    try:
-        lines = open(f"/proc/{init_pid}/mountinfo").read().splitlines()  # noqa: SIM115
-    except OSError:
-        return False
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 4 and fields[4] == path and f" - {FSTYPE} " in line:
-            return True
-    return False
 
 
 class DeviceState:

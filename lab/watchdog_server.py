@@ -55,10 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", required=True, help="PID:START_TICKS of the node's init")
     parser.add_argument("--path", required=True, help="the device, as the node sees it")
     args = parser.parse_args(argv)
-    from lab.watchdog_fuse import DeviceState, mount_into, serve, watch
+    log = _Log(args.node)
+    try:  # libfuse is loaded here, by the only process that needs it
+        from lab.watchdog_fuse import DeviceState, mount_into, serve, watch
+    except (ImportError, OSError) as exc:
+        log(f"the lab's watchdog needs mfusepy and libfuse3 (make lab installs them): {exc}")
+        return 1
     from lab.watchdog_timer import WatchdogTimer
 
-    log = _Log(args.node)
     pid, ticks = (int(part) for part in args.init.split(":"))
     boot = ProcessId(pid, ticks)
     try:

@@ -23,6 +23,7 @@ from lab.state import NodeRecord
 READY_TIMEOUT = 10.0
 LOG_NAME = "watchdog.log"  # in the node's directory on this machine
 SERVER = "lab.watchdog_server"
+FSTYPE = "fuse.hblab-watchdog"  # the device's mount, as /proc/PID/mountinfo shows it
 
 
 def device_path(hacf: str) -> str | None:
@@ -46,11 +47,6 @@ def start(
     backend: str, state_dir: Path, prefix: str, rec: NodeRecord, netns: str, path: str
 ) -> ProcessId:
     """Start the watchdog of the node's current boot; return once its device is there."""
-    try:  # loads libfuse: only labs with a watchdog need it
-        from lab.watchdog_fuse import is_mounted
-    except (ImportError, OSError) as exc:
-        raise LabError(f"the lab's watchdog needs mfusepy and libfuse3 (make lab): {exc}") from None
-
     if rec.init is None:
         raise LabError(f"{rec.name} is powered off")
     log_path = Path(rec.node_dir) / LOG_NAME
@@ -74,6 +70,20 @@ def start(
             raise LabError(f"{rec.name}: no watchdog device at {path} (see {log_path})")
         time.sleep(0.01)
     return pid
+
+
+def is_mounted(init_pid: int, path: str) -> bool:
+    """Whether the node (by its init) sees the lab's watchdog device at ``path``."""
+    try:
+        mounts = Path(f"/proc/{init_pid}/mountinfo").read_text()
+    except OSError:
+        return False
+    for line in mounts.splitlines():
+        fields = line.split()
+        # mountinfo(5): field 5 is the mount point; the type follows the " - " separator.
+        if len(fields) > 4 and fields[4] == path and f" - {FSTYPE} " in line:
+            return True
+    return False
 
 
 def stop(rec: NodeRecord) -> None:
