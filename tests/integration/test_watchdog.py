@@ -16,17 +16,17 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
+from hbnode.core.timers import STARTUP_DT_EXTRA_MS, STARTUP_DT_PERIOD
 from lab.errors import LabError
-from lab.hafiles import timers_for
 from lab.probes import AddrWatch
+from lab.proc import start_ticks
 from lab.watchdogs import LOG_NAME
 
 from .helpers import Cluster, holds_for, wait_until
 
-# initdead as short as deadtime: a stall just after start-up is then judged by
-# deadtime too, not by initdead (which the reset would beat).
-WATCHDOG = {"watchdog": "/dev/watchdog", "initdead": timers_for("fast").deadtime}
+WATCHDOG = {"watchdog": "/dev/watchdog"}
 STARTUP_TIMEOUT = 60.0
 RESET_MARGIN = 5.0  # a feed is a keepalive late at most; the reset itself is under a second
 FAILBACK_TIMEOUT = 60.0
@@ -53,6 +53,28 @@ def _logged_at(log: str, text: str) -> datetime:
     return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
 
 
+def _daemon_age(cluster: Cluster, node: str) -> float:
+    """Seconds since the node's daemon started (its /proc start time)."""
+    pid = cluster.lab.daemon_pid(node)
+    ticks = start_ticks(pid) if pid is not None else None
+    if ticks is None:
+        return 0.0
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _past_startup_deadtime(cluster: Cluster, node: str) -> None:
+    """For its first seconds a node announces deadtime + 2 s (Heartbeat's start-up
+    allowance, which the watchdog would beat): stall it only once its peer counts
+    its plain deadtime again."""
+    settled = STARTUP_DT_PERIOD + 2 * cluster.timers["keepalive"]
+    wait_until(
+        lambda: _daemon_age(cluster, node) >= settled,
+        settled + STARTUP_DT_EXTRA_MS / 1000 + 10.0,
+        f"{node}'s daemon past its start-up deadtime",
+    )
+
+
 def _safe_holders(cluster: Cluster) -> Callable[[], list[str]]:
     def holders() -> list[str]:
         try:
@@ -69,6 +91,7 @@ def test_a_stalled_daemon_is_reset_by_its_watchdog(
     cluster = lab_factory(impl_spec, WATCHDOG)
     cluster.startup("master", STARTUP_TIMEOUT)
     wait_until(_armed(cluster, "master"), 10.0, "master's daemon opened and set its watchdog")
+    _past_startup_deadtime(cluster, "master")
     lab, first_boot = cluster.lab, cluster.lab.init_pid("master")
     daemon = lab.daemon_pid("master")
     assert first_boot is not None and daemon is not None
