@@ -95,6 +95,7 @@ class LabBase(abc.ABC):
         with self.exclusive():  # not while a watchdog resets a node: it records as it goes
             state = self.state or LabState.load(self.state_file)
             if state is None:
+                self._forget_state()  # the lock file, and our directory if it is empty
                 return []
             self._kill_recorded(state)
             removed = self._teardown(state)
@@ -299,7 +300,10 @@ class LabBase(abc.ABC):
             finally:
                 self._lock_depth -= 1
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self.state_dir.is_dir():  # no lab: nothing to guard, and nothing to leave
+            self._refresh()
+            yield
+            return
         with (self.state_dir / LOCK_FILE).open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._lock_depth = 1

@@ -189,3 +189,16 @@ def test_the_lab_reads_its_record_again_when_another_process_rewrote_it(tmp_path
         other.nodes["master"].init = ProcessId(4321, 99)
         other.save(tmp_path / "state.json")
     assert lab.require_up().nodes["master"].init == ProcessId(4321, 99)
+
+
+def test_down_with_nothing_up_leaves_nothing(tmp_path: Path) -> None:
+    """The lock lives beside the record: no lab, no lock file, no directory."""
+    from lab.netns_backend import NetnsLab
+    from lab.topology import REFERENCE
+
+    absent = tmp_path / "never"
+    assert NetnsLab(REFERENCE, absent).down() == [] and not absent.exists()
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "lock").touch()
+    assert NetnsLab(REFERENCE, stale).down() == [] and not stale.exists()
