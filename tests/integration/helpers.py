@@ -75,6 +75,7 @@ class Cluster:
 
     def page(self) -> str | None:
         """The node named by http://VIP/ as the client sees it, or None."""
+        # netns_of: a name on the netns backend, the container's /proc path on docker.
         probe = HttpProbe(self.lab.netns_of("client"), str(REFERENCE.vip.ip), timeout=1.0)
         probe.probe_once(time.monotonic())
         sample = probe.samples[-1]
@@ -95,7 +96,7 @@ class Cluster:
         addr = client.address_on("eth0")
         assert addr is not None
         return ArpWatch(
-            self.lab.netns_of("client"),  # a name (netns) or a /proc path (docker)
+            self.lab.netns_of("client"),
             "eth0",
             str(REFERENCE.vip.ip),
             str(addr.ip),
