@@ -141,8 +141,9 @@ def serve(fd: int, device: DeviceState) -> None:
             device.changed.notify_all()
 
 
-def watch(device: DeviceState, on_expiry: Callable[[], None]) -> None:
-    """Wait for the timer to run out (then call ``on_expiry`` once) or the node to go."""
+def watch(device: DeviceState, on_expiry: Callable[[float], None]) -> None:
+    """Wait for the timer to run out (then call ``on_expiry`` once, with how late this
+    process noticed it, in seconds) or for the node to go."""
     with device.changed:
         while not device.closed:
             deadline = device.timer.get_timer()
@@ -152,4 +153,4 @@ def watch(device: DeviceState, on_expiry: Callable[[], None]) -> None:
             device.changed.wait(None if deadline is None else max(0.0, deadline - now))
         else:
             return
-    on_expiry()
+    on_expiry(now - deadline)

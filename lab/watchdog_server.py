@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from lab.proc import ProcessId
@@ -33,11 +34,11 @@ class _Log:
         print(f"{stamp} {self.node} watchdog[{os.getpid()}]: {line}", flush=True)
 
 
-def _reset(args: argparse.Namespace, boot: ProcessId, log: _Log) -> None:
+def _reset(args: argparse.Namespace, boot: ProcessId, log: _Log, late: float) -> None:
     """The timer ran out: power-cycle the node, if the boot we watch still runs."""
     from lab.backends import make_lab
 
-    log("not fed in time: resetting the node")
+    log(f"not fed in time ({late * 1000:.0f} ms after its deadline): resetting the node")
     try:
         lab = make_lab(args.backend, state_dir=args.state_dir)
         done = lab.reset(args.node, boot)
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     device = DeviceState(WatchdogTimer(), log)
     log(f"{args.path} ready (the timer starts when it is opened)")
-    watcher = threading.Thread(target=watch, args=(device, lambda: _reset(args, boot, log)))
+    watcher = threading.Thread(target=watch, args=(device, partial(_reset, args, boot, log)))
     watcher.start()
     serve(fd, device)  # until the node's mount is gone (power off, or our reset)
     watcher.join()
