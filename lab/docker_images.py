@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO / "images"
 BUILD_DIR = Path(os.environ.get("HBLAB_D_BUILD", REPO / "build" / "docker"))
 WHEELS_DIR = REPO / "build" / "wheels"
+RSYSLOG_CONF = Path(__file__).parent / "assets" / "rsyslog.conf"
 SUITE = "bookworm"
 # Everything a lab host runs. iputils-ping is left out: heartbeat's dependency
 # resolves to inetutils-ping under debootstrap, and the two conflict.
@@ -54,6 +55,7 @@ PACKAGES = (
     "sysvinit-utils",
     "psmisc",
     "less",
+    "rsyslog",  # each host's syslog (/var/log/messages), as on CentOS
 )
 ROOTFS_REPO = "hblab-d-rootfs"
 LABEL = "org.hblab.image"
@@ -192,6 +194,8 @@ def _context(kind: str, wheels: list[Path]) -> Path:
     ctx = BUILD_DIR / "ctx" / kind
     shutil.rmtree(ctx, ignore_errors=True)
     shutil.copytree(IMAGES_DIR / kind, ctx, ignore=shutil.ignore_patterns("mkrootfs.sh"))
+    if kind == "base":  # the same syslog rules as the netns hosts (lab.rootfs)
+        shutil.copy2(RSYSLOG_CONF, ctx / "rsyslog.conf")
     if kind == "node":
         (ctx / "wheels").mkdir()
         for wheel in wheels:

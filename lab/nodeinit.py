@@ -13,6 +13,7 @@ Layout of the node directory (made by :mod:`lab.rootfs` on the host):
   log/                         bound on /var/log (kept across reboots)
   hblib/                       bound on /var/lib/heartbeat (hb_generation survives)
   www/                         bound on /var/www/html (the page naming the node)
+  dev/                         a tmpfs, in the node only: the upper layer of its /dev
 /run and /tmp are fresh tmpfs at every boot, as on a real machine. The hbnode source
 tree hblab runs from is bound read-only on /run/hblab/src (see lab.source): the
 node's own /tmp would hide a clone that lives in the host's /tmp.
@@ -26,6 +27,7 @@ import argparse
 import grp
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +38,7 @@ READY_FILE = "booted"
 # Also named in lab.source and lab.implfiles: this module imports nothing of ours.
 NODE_SOURCE = "/run/hblab/src"
 IMPL_SWITCH = "/usr/local/sbin/hblab-impl"
+RSYSLOGD = "rsyslogd"
 
 
 def _mount(args: list[str]) -> None:
@@ -89,9 +92,40 @@ def _fresh_run(source: Path | None) -> None:
         (Path("/run") / sub).mkdir(parents=True, exist_ok=True)
 
 
+def _private_dev(node_dir: Path) -> None:
+    """The node's own /dev: this machine's devices, but what the node creates there
+    (rsyslog's /dev/log, the lab's watchdog device) stays in the node, fresh at each boot.
+
+    An overlay whose upper layer is a tmpfs mounted in the node only. /dev/pts stays
+    this machine's (`hblab shell` runs on its terminal); /dev/shm is the node's own.
+    """
+    scratch = node_dir / "dev"
+    scratch.mkdir(exist_ok=True)
+    _mount(["-t", "tmpfs", "-o", "mode=0755", "tmpfs", str(scratch)])
+    for sub in ("upper", "work", "pts"):
+        (scratch / sub).mkdir()
+    _mount(["--bind", "/dev/pts", str(scratch / "pts")])  # before the overlay hides it
+    layers = f"lowerdir=/dev,upperdir={scratch}/upper,workdir={scratch}/work"
+    _mount(["-t", "overlay", "overlay", "-o", layers, "/dev"])
+    _mount(["--move", str(scratch / "pts"), "/dev/pts"])
+    _mount(["-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm"])
+
+
+def start_syslog() -> None:
+    """rsyslogd, as a CentOS box starts it at boot: /dev/log to /var/log/messages.
+
+    Its /etc/rsyslog.conf is the node's (lab.rootfs writes CentOS's rules). The
+    daemon detaches and this init adopts it; a node without rsyslog boots without.
+    """
+    if shutil.which(RSYSLOGD) is None:
+        return
+    subprocess.run([RSYSLOGD], check=False, stdin=subprocess.DEVNULL)
+
+
 def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) -> None:
     # /sys must show this namespace's interfaces (ifconfig -a, ip -d link read it).
     _mount(["-t", "sysfs", "sysfs", "/sys"])
+    _private_dev(node_dir)
     _overlay("/etc", node_dir, "etc")
     _overlay("/usr/lib64", node_dir, "lib64")
     # hbnode nodes put their cl_status/hb_standby/hb_takeover first on PATH.
@@ -145,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"hblab node {args.hostname}: boot failed: {exc}", file=sys.stderr)
         return 1
+    start_syslog()
     reap_forever(args.node_dir / READY_FILE)
     return 0
 

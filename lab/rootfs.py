@@ -62,6 +62,8 @@ def prepare_node_dir(
     _write(node_dir / "www" / "index.html", f"<h1>{host.name}</h1>\n{host.name}\n")
     # CentOS-like nginx init script (fast stop): see lab/assets/nginx.init.
     _write(etc / "init.d" / "nginx", (ASSETS / "nginx.init").read_text(), 0o755)
+    # CentOS's syslog rules (/var/log/messages) for the rsyslogd lab.nodeinit starts.
+    _write(etc / "rsyslog.conf", (ASSETS / "rsyslog.conf").read_text())
     if host.role is not Role.CLUSTER_NODE or impl is None:
         return
     hafiles.write_ha_d(

@@ -57,6 +57,7 @@ class NodeRecord:
     container: str = ""  # docker backend: the container's name
     unshare: ProcessId | None = None  # netns backend: the `unshare` parent we spawned
     init: ProcessId | None = None  # PID 1 of the node's PID namespace while it runs
+    watchdog: ProcessId | None = None  # this boot's lab.watchdog_server, if ha.cf has one
 
     @property
     def on(self) -> bool:
@@ -75,6 +76,7 @@ class NodeRecord:
             "container": self.container,
             "unshare": self.unshare.to_json() if self.unshare else None,
             "init": self.init.to_json() if self.init else None,
+            "watchdog": self.watchdog.to_json() if self.watchdog else None,
         }
 
     @classmethod
@@ -88,6 +90,7 @@ class NodeRecord:
         )
         rec.unshare = ProcessId.from_json(data["unshare"]) if data.get("unshare") else None
         rec.init = ProcessId.from_json(data["init"]) if data.get("init") else None
+        rec.watchdog = ProcessId.from_json(data["watchdog"]) if data.get("watchdog") else None
         return rec
 
 

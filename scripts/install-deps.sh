@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 # read through tmux capture-pane).
 # openipmi, ipmitool, cluster-glue: hblab up --fencing (ipmi_sim BMCs; nodes fence through
 # cluster-glue's stonith and its external/ipmi plugin, which runs ipmitool).
+# rsyslog: each lab node runs its own (lab.nodeinit), writing /var/log/messages.
+# libfuse3-3: the lab's watchdog devices (lab.watchdog_fuse, through mfusepy).
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
               iputils-arping curl util-linux psmisc nftables tshark lua5.4 chromium tmux
-              openipmi ipmitool cluster-glue)
+              openipmi ipmitool cluster-glue rsyslog libfuse3-3)
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.
@@ -56,7 +58,7 @@ here=$(pwd -P)
 installed=$(cd / && "$PY" -c 'import hbnode, lab, os.path as p
 print(p.dirname(p.dirname(p.realpath(hbnode.__file__))), p.dirname(p.dirname(p.realpath(lab.__file__))))' 2>/dev/null || true)
 if [ "$installed" != "$here $here" ] \
-   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, xdist, hypothesis, matplotlib, docker, yaml, jsonschema, starlette, uvicorn, rich, playwright") 2>/dev/null \
+   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, xdist, hypothesis, matplotlib, docker, yaml, jsonschema, starlette, uvicorn, rich, playwright, mfusepy") 2>/dev/null \
    || ! "$PY" -c "import importlib.metadata as m; m.version('types-PyYAML'); m.version('types-jsonschema')" 2>/dev/null \
    || ! command -v ruff >/dev/null || ! "$PY" -m mypy --version >/dev/null 2>&1; then
   echo "== pip install -e .[test,lab] (${installed:-nothing installed} -> $here)"
