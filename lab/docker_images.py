@@ -153,8 +153,14 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
+# Distributions the node image installs beside hbnode, at the versions the host runs:
+# pyroute2 (hbnode's one dependency) and PyYAML (lab.topology reads the topology file
+# when the image build runs lab.docker_nodefiles).
+IMAGE_DISTRIBUTIONS = ("pyroute2", "PyYAML")
+
+
 def build_wheels() -> list[Path]:
-    """hbnode's wheel from this checkout, pyroute2's at the version the host runs."""
+    """hbnode's wheel from this checkout, and IMAGE_DISTRIBUTIONS' at the host's versions."""
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
     for old in WHEELS_DIR.glob("hbnode-*.whl"):
         old.unlink()
@@ -166,11 +172,13 @@ def build_wheels() -> list[Path]:
         env=env,
         cwd=REPO,
     )
-    if not list(WHEELS_DIR.glob("pyroute2-*.whl")):
-        from importlib.metadata import version
+    from importlib.metadata import version
 
-        pin = f"pyroute2=={version('pyroute2')}"
-        subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
+    have = {w.name.split("-", 1)[0].lower() for w in WHEELS_DIR.glob("*.whl")}
+    for dist in IMAGE_DISTRIBUTIONS:
+        if dist.lower() not in have:
+            pin = f"{dist}=={version(dist)}"
+            subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
     return sorted(WHEELS_DIR.glob("*.whl"))
 
 
