@@ -59,8 +59,13 @@ class LabBase(abc.ABC):
         overrides: dict[str, str] | None = None,
         config_dir: Path | None = None,
         start_daemons: bool = True,
+        blank: bool = False,
     ) -> None:
-        """Build the topology, boot every host, start the daemons (unless told not to)."""
+        """Build the topology, boot every host, start the daemons (unless told not to).
+
+        ``blank``: the cluster nodes are the tutorial's machines before its first step
+        (lab.centos): no /etc/ha.d files, and no daemon is started, now or at poweron.
+        """
         if self.state is not None:
             raise LabError(
                 f"the {self.backend} lab is already up (hblab down first, or hblab status)"
@@ -68,12 +73,13 @@ class LabBase(abc.ABC):
         self._preflight(set(impls.values()))
         config = str(config_dir) if config_dir else None
         self.state = LabState(self.backend, profile, dict(overrides or {}), config)
+        self.state.blank = blank
         if self.topo.source and Path(self.topo.source) != REFERENCE_FILE:
             self.state.topology = str(Path(self.topo.source).resolve())
         self._describe(self.state)
         try:
             self._build(impls)
-            if start_daemons:
+            if start_daemons and not blank:
                 for host in self.topo.cluster_nodes:
                     self.service(host.name, "heartbeat", "start")
         except BaseException as exc:
@@ -246,7 +252,9 @@ class LabBase(abc.ABC):
             raise LabError(f"{name} is already on")
         self._boot(host, rec)
         self._save()
-        if start_daemon and host.role is Role.CLUSTER_NODE and rec.impl is not None:
+        # A blank node's heartbeat starts when the student says so (no chkconfig on).
+        blank = self.state is not None and self.state.blank
+        if start_daemon and host.role is Role.CLUSTER_NODE and rec.impl is not None and not blank:
             self.service(name, "heartbeat", "start")
 
     def crash(self, name: str) -> list[int]:
