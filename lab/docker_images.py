@@ -53,6 +53,11 @@ PACKAGES = (
     "sysvinit-utils",
     "psmisc",
     "less",
+    # What blank nodes (hblab up --blank) run for the tutorial's steps (lab.centos).
+    "iptables",
+    "openssh-server",
+    "vim",
+    "selinux-utils",
 )
 ROOTFS_REPO = "hblab-d-rootfs"
 LABEL = "org.hblab.image"
