@@ -94,13 +94,14 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluste
         overrides: dict[str, str] | None = None,
         profile: str = "fast",
         start: bool = True,
+        blank: bool = False,
     ) -> Cluster:
         lab = make_lab(backend_name())
         if _is_up(lab):
             lab.down()  # a previous run was killed: clean what it recorded
             lab = make_lab(backend_name())
         labs.append(lab)
-        lab.up(impls_of(spec), profile, overrides or {}, None, start)
+        lab.up(impls_of(spec), profile, overrides or {}, None, start, blank=blank)
         return Cluster(lab, spec)
 
     yield bring_up
