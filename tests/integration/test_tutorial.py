@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,7 @@ HA_CF_EDITS = (
     "|respawn hacluster /usr/lib64/heartbeat/ipfail|' ha.cf",
 )
 ESC = "\x1b"
+TRANSCRIPTS = Path(__file__).resolve().parents[2] / "build" / "tutorial"
 CTRL_U = "\x15"
 
 
@@ -62,13 +64,17 @@ def _tutorial_specs() -> list[str]:
 
 @pytest.fixture
 def terminals(request: pytest.FixtureRequest) -> Iterator[dict[str, Terminal]]:
-    """Terminals opened by the test, closed whatever happens; shown on a failure."""
+    """Terminals opened by the test, closed whatever happens; shown on a failure and
+    kept in build/tutorial/ (what each command showed, for the lesson)."""
     opened: dict[str, Terminal] = {}
     yield opened
     failed = getattr(request.node, "rep_call", None)
+    TRANSCRIPTS.mkdir(parents=True, exist_ok=True)
     for name, term in opened.items():
         if failed is not None and failed.failed:
             print(f"\n----- the terminal on {name} -----\n{term.shown()[-6000:]}")
+        slug = f"{backend_name()}-{request.node.callspec.id}-{name}".replace(" ", "-")
+        (TRANSCRIPTS / f"{slug}.txt").write_text(term.shown())
         term.close()
 
 
