@@ -56,6 +56,11 @@ PACKAGES = (
     "psmisc",
     "less",
     "rsyslog",  # each host's syslog (/var/log/messages), as on CentOS
+    # What blank nodes (hblab up --blank) run for the tutorial's steps (lab.centos).
+    "iptables",
+    "openssh-server",
+    "vim",
+    "selinux-utils",
 )
 ROOTFS_REPO = "hblab-d-rootfs"
 LABEL = "org.hblab.image"
@@ -156,14 +161,14 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
-# What the node image's Python needs besides hbnode: pyroute2 (the daemon), PyYAML (the
-# lab's topology file, read when the image's files are written at build time).
-IMAGE_DEPENDENCIES = ("pyroute2", "PyYAML")
+# Distributions the node image installs beside hbnode, at the versions the host runs:
+# pyroute2 (hbnode's one dependency) and PyYAML (lab.topology reads the topology file
+# when the image build runs lab.docker_nodefiles).
+IMAGE_DISTRIBUTIONS = ("pyroute2", "PyYAML")
 
 
 def build_wheels() -> list[Path]:
-    """hbnode's wheel from this checkout, its dependencies' at the versions the host runs
-    (the image's build has no network: everything it installs comes from here)."""
+    """hbnode's wheel from this checkout, and IMAGE_DISTRIBUTIONS' at the host's versions."""
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
     for old in WHEELS_DIR.glob("hbnode-*.whl"):
         old.unlink()
@@ -177,15 +182,11 @@ def build_wheels() -> list[Path]:
     )
     from importlib.metadata import version
 
-    for dist in IMAGE_DEPENDENCIES:
-        if not list(WHEELS_DIR.glob(f"{dist.lower()}-*.whl")) and not list(
-            WHEELS_DIR.glob(f"{dist}-*.whl")
-        ):
+    have = {w.name.split("-", 1)[0].lower() for w in WHEELS_DIR.glob("*.whl")}
+    for dist in IMAGE_DISTRIBUTIONS:
+        if dist.lower() not in have:
             pin = f"{dist}=={version(dist)}"
-            subprocess.run(
-                [*pip, "download", pin, "--no-deps", "--only-binary=:all:", "-d", str(WHEELS_DIR)],
-                check=True,
-            )
+            subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
     return sorted(WHEELS_DIR.glob("*.whl"))
 
 

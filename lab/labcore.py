@@ -67,10 +67,14 @@ class LabBase(abc.ABC):
         config_dir: Path | None = None,
         start_daemons: bool = True,
         fencing: bool = False,
+        blank: bool = False,
     ) -> None:
         """Build the topology, boot every host, start the daemons (unless told not to).
 
-        ``fencing``: a BMC per node and the ``stonith_host`` lines (lab.bmc)."""
+        ``fencing``: a BMC per node and the ``stonith_host`` lines (lab.bmc).
+        ``blank``: the cluster nodes are the tutorial's machines before its first step
+        (lab.centos): no /etc/ha.d files, and no daemon is started, now or at poweron.
+        """
         if self.state is not None:
             raise LabError(
                 f"the {self.backend} lab is already up (hblab down first, or hblab status)"
@@ -80,6 +84,7 @@ class LabBase(abc.ABC):
         self.state = LabState(self.backend, profile, dict(overrides or {}), config)
         if fencing:
             self.topo, self.state.fencing = bmc.fenced(self.topo), True
+        self.state.blank = blank
         if self.topo.source and Path(self.topo.source) != REFERENCE_FILE:
             self.state.topology = str(Path(self.topo.source).resolve())
         self._describe(self.state)
@@ -91,7 +96,7 @@ class LabBase(abc.ABC):
                 launch.start(self)
             for host in self.topo.cluster_nodes:
                 self._arm_watchdog(host, self.record(host.name))
-            if start_daemons:
+            if start_daemons and not blank:
                 for host in self.topo.cluster_nodes:
                     self.service(host.name, "heartbeat", "start")
         except BaseException as exc:
@@ -278,7 +283,10 @@ class LabBase(abc.ABC):
             self._boot(host, rec)
             self._save()
             self._arm_watchdog(host, rec)
-            if start_daemon and host.role is Role.CLUSTER_NODE and rec.impl is not None:
+            # A blank node's heartbeat starts when the student says so (no chkconfig on).
+            blank = self.state is not None and self.state.blank
+            cluster_node = host.role is Role.CLUSTER_NODE and rec.impl is not None
+            if start_daemon and cluster_node and not blank:
                 self.service(name, "heartbeat", "start")
 
     def reset(self, name: str, boot: ProcessId | None = None) -> bool:

@@ -103,6 +103,7 @@ class LabState:
     source: dict[str, Any] = field(default_factory=dict)  # lab.source.SourceInfo the nodes run
     topology: str | None = None  # the topology file it was built from; None: the reference
     engine: str = ""  # docker: the engine's URL when the lab came up
+    blank: bool = False  # `up --blank`: the tutorial's machines before step 1 (lab.centos)
     namespaces: list[str] = field(default_factory=list)  # netns: every namespace we created
     networks: list[str] = field(default_factory=list)  # docker: every network we created
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
@@ -119,6 +120,7 @@ class LabState:
             "source": self.source,
             "topology": self.topology,
             "engine": self.engine,
+            "blank": self.blank,
             "namespaces": self.namespaces,
             "networks": self.networks,
             "nodes": {name: rec.to_json() for name, rec in self.nodes.items()},
@@ -143,6 +145,7 @@ class LabState:
             source=dict(data.get("source") or {}),
             topology=data.get("topology"),
             engine=data.get("engine", ""),
+            blank=bool(data.get("blank", False)),
             namespaces=list(data.get("namespaces", [])),
             networks=list(data.get("networks", [])),
             nodes={n: NodeRecord.from_json(r) for n, r in data.get("nodes", {}).items()},

@@ -14,9 +14,12 @@ cd "$(dirname "$0")/.."
 # cluster-glue's stonith and its external/ipmi plugin, which runs ipmitool).
 # rsyslog: each lab node runs its own (lab.nodeinit), writing /var/log/messages.
 # libfuse3-3: the lab's watchdog devices (lab.watchdog_fuse, through mfusepy).
+# openssh-server, iptables, vim, selinux-utils: what blank nodes (hblab up --blank) run
+# for the tutorial's steps, inside the nodes only (see the sshd note below).
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
               iputils-arping curl util-linux psmisc nftables tshark lua5.4 chromium tmux
-              openipmi ipmitool cluster-glue rsyslog libfuse3-3)
+              openipmi ipmitool cluster-glue rsyslog libfuse3-3
+              openssh-server iptables vim selinux-utils)
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.
@@ -46,6 +49,9 @@ if ((${#need_apt[@]})); then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # The lab runs sshd inside its nodes only. Debian's own init script and systemd unit
+  # honour this file: an sshd we installed never starts on the machine itself.
+  if [[ " ${need_apt[*]} " == *" openssh-server "* ]]; then touch /etc/ssh/sshd_not_to_be_run; fi
 fi
 
 # The GUI packages are all --wireshark-gui needs.
@@ -58,7 +64,7 @@ here=$(pwd -P)
 installed=$(cd / && "$PY" -c 'import hbnode, lab, os.path as p
 print(p.dirname(p.dirname(p.realpath(hbnode.__file__))), p.dirname(p.dirname(p.realpath(lab.__file__))))' 2>/dev/null || true)
 if [ "$installed" != "$here $here" ] \
-   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, xdist, hypothesis, matplotlib, docker, yaml, jsonschema, starlette, uvicorn, rich, playwright, mfusepy") 2>/dev/null \
+   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, xdist, hypothesis, matplotlib, docker, yaml, jsonschema, starlette, uvicorn, rich, playwright, mfusepy, pexpect") 2>/dev/null \
    || ! "$PY" -c "import importlib.metadata as m; m.version('types-PyYAML'); m.version('types-jsonschema')" 2>/dev/null \
    || ! command -v ruff >/dev/null || ! "$PY" -m mypy --version >/dev/null 2>&1; then
   echo "== pip install -e .[test,lab] (${installed:-nothing installed} -> $here)"
