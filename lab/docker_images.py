@@ -6,9 +6,9 @@
    mirror, packages): the image, or failing that the tarball
    ``build/docker/rootfs-<hash>.tar``, is the stamp, and a second build reuses it.
 2. ``hblab-d-base``, ``hblab-d-node``, ``hblab-d-gateway``, ``hblab-d-client``: the
-   Dockerfiles in ``images/``; the node's build context gets hbnode's wheel (built
-   here with ``pip wheel``, reproducibly, so Docker's layer cache holds when the
-   code did not change) and pyroute2's.
+   Dockerfiles in ``images/``; the node's build context gets the wheels of hbnode
+   and of the lab (built here with ``pip wheel``, reproducibly, so Docker's layer
+   cache holds when the code did not change) and pyroute2's.
 """
 
 from __future__ import annotations
@@ -153,15 +153,20 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
+LAB_DIST = REPO / "packaging" / "hblab"  # the lab's distribution (hbnode-lab)
+
+
 def build_wheels() -> list[Path]:
-    """hbnode's wheel from this checkout, pyroute2's at the version the host runs."""
+    """The wheels of this checkout's two distributions, the daemon (hbnode) and the
+    lab (hbnode-lab, for ``lab.docker_nodefiles`` at image build), and pyroute2's at
+    the version the host runs."""
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
-    for old in WHEELS_DIR.glob("hbnode-*.whl"):
+    for old in [*WHEELS_DIR.glob("hbnode-*.whl"), *WHEELS_DIR.glob("hbnode_lab-*.whl")]:
         old.unlink()
     env = {**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH}
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
-        [*pip, "wheel", str(REPO), "--no-deps", "-w", str(WHEELS_DIR)],
+        [*pip, "wheel", str(REPO), str(LAB_DIST), "--no-deps", "-w", str(WHEELS_DIR)],
         check=True,
         env=env,
         cwd=REPO,

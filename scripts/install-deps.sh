@@ -51,9 +51,11 @@ here=$(pwd -P)
 installed=$(cd / && "$PY" -c 'import hbnode, lab, os.path as p
 print(p.dirname(p.dirname(p.realpath(hbnode.__file__))), p.dirname(p.dirname(p.realpath(lab.__file__))))' 2>/dev/null || true)
 if [ "$installed" != "$here $here" ] \
-   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, hypothesis, matplotlib, docker, yaml, jsonschema") 2>/dev/null \
+   || ! (cd / && "$PY" -c "import pyroute2, scapy, pytest, hypothesis, matplotlib, docker, yaml, jsonschema, prometheus_client") 2>/dev/null \
    || ! "$PY" -c "import importlib.metadata as m; m.version('types-PyYAML'); m.version('types-jsonschema')" 2>/dev/null \
    || ! command -v ruff >/dev/null || ! "$PY" -m mypy --version >/dev/null 2>&1; then
-  echo "== pip install -e .[test,lab] (${installed:-nothing installed} -> $here)"
-  "$PY" -m pip install -q --disable-pip-version-check -e '.[test,lab]'
+  # Two distributions (pyproject.toml): the daemon hbnode, and the lab, hbnode-lab,
+  # in packaging/hblab (its `lab` is a symlink to this tree's lab/).
+  echo "== pip install -e .[metrics] -e packaging/hblab[test] (${installed:-nothing installed} -> $here)"
+  "$PY" -m pip install -q --disable-pip-version-check -e '.[metrics]' -e 'packaging/hblab[test]'
 fi
