@@ -156,6 +156,7 @@ class HaCf:
     log_badpack: bool = True
     isolation: bool = True  # hbnode_isolation: only acts when ping nodes are configured
     resource_timeout_ms: int = 120000  # hbnode_resource_timeout: script start/stop limit
+    metrics: tuple[str, int] | None = None  # hbnode_metrics ADDRESS:PORT: Prometheus endpoint
     compression: str = "zlib"
     compression_threshold_kb: int = 2
     traditional_compression: bool = False
