@@ -224,6 +224,13 @@ class Daemon:
                 self.log.debug_level += 1
 
     def _reload(self) -> None:
+        self.service.reloading()
+        try:
+            self._reread()
+        finally:
+            self.service.reloaded()
+
+    def _reread(self) -> None:
         """SIGHUP (``service heartbeat reload``): reopen logs, re-read the config.
 
         New authkeys take effect at once (key rollover without a restart, as with

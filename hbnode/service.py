@@ -6,7 +6,8 @@
   and a lone first node would never settle).
 * ``STATUS=`` with the cluster as this node sees it, whenever that changes:
   ``systemctl status hbnode`` shows ``active, holding all; slave active (eth1 up)``.
-* ``STOPPING=1`` when the orderly shutdown begins, i.e. the handover to the peer.
+* ``STOPPING=1`` when the orderly shutdown begins, i.e. the handover to the peer;
+  ``RELOADING=1`` then ``READY=1`` around a SIGHUP (``systemctl reload``).
 * ``WATCHDOG=1`` from the daemon's loop (``WatchdogSec=``): a loop that stops
   turning stops pinging, and systemd restarts the daemon.
 
@@ -62,6 +63,13 @@ class ServiceNotices:
 
     def stopping(self) -> None:
         self.notifier.stopping(status_line(self.node))
+
+    def reloading(self) -> None:
+        """SIGHUP (ExecReload): systemctl shows "reloading" until :meth:`reloaded`."""
+        self.notifier.notify("RELOADING=1")
+
+    def reloaded(self) -> None:
+        self.notifier.notify("READY=1", f"STATUS={status_line(self.node)}")
 
     def get_timer(self) -> float | None:
         timers = [t for t in (self.notifier.get_timer(), self._next_status) if t is not None]

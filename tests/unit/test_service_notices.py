@@ -53,3 +53,16 @@ def test_notices_reach_the_manager_on_the_loop_s_timer(tmp_path: Path) -> None:
         notices.stopping()
         assert sock.recv(512).decode().startswith("STOPPING=1\nSTATUS=")
         notices.close()
+
+
+def test_a_reload_is_bracketed_for_systemctl(tmp_path: Path) -> None:
+    pair = SteppedPair(tmp_path)
+    pair.start("master")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "notify"))
+        sock.settimeout(2.0)
+        notices = ServiceNotices(Notifier(str(tmp_path / "notify")), pair.nodes["master"])
+        notices.reloading()
+        notices.reloaded()
+        assert sock.recv(64) == b"RELOADING=1"
+        assert sock.recv(512).decode().split("\n")[0] == "READY=1"
