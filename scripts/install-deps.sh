@@ -3,19 +3,26 @@
 # Idempotent: a second run installs nothing and takes about a second.
 # --docker: what the containerized lab needs (make images, make engine-start) instead.
 # --wireshark-gui: Wireshark itself under Xvfb (make wireshark-screenshot) instead.
+# --package: what `make deb` and `make test-package` need (debhelper, lintian, nspawn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # tshark and lua5.4: the Heartbeat dissector's tests run it (lab/wireshark/heartbeat.lua)
 # in tshark's Lua and in a Lua 5.4 like the one of newer Wireshark releases.
+# prometheus: promtool tests the alert rules, and its server scrapes the lab's nodes.
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
-              iputils-arping curl util-linux psmisc nftables tshark lua5.4)
+              iputils-arping curl util-linux psmisc nftables tshark lua5.4 prometheus)
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.
   APT_PACKAGES=(docker.io docker-compose debootstrap)
 elif [ "${1:-}" = --wireshark-gui ]; then
   APT_PACKAGES=(wireshark xvfb xdotool imagemagick)
+elif [ "${1:-}" = --package ]; then
+  # The package's Build-Depends, lintian, and systemd-nspawn (hbnode.service under a
+  # real systemd as PID 1: tests/package/test_systemd.py).
+  APT_PACKAGES=(debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools
+                lintian systemd-container)
 fi
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -41,8 +48,8 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# The GUI packages are all --wireshark-gui needs.
-if [ "${1:-}" = --wireshark-gui ]; then exit 0; fi
+# The GUI packages are all --wireshark-gui needs; the build tools all --package needs.
+if [ "${1:-}" = --wireshark-gui ] || [ "${1:-}" = --package ]; then exit 0; fi
 
 PY=${PYTHON:-python3}
 here=$(pwd -P)
