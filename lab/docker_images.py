@@ -171,11 +171,13 @@ def build_wheels() -> list[Path]:
         env=env,
         cwd=REPO,
     )
-    if not list(WHEELS_DIR.glob("pyroute2-*.whl")):
-        from importlib.metadata import version
+    # pyroute2 for the daemon; PyYAML for lab.docker_nodefiles (the topology file).
+    for dist, wheel in (("pyroute2", "pyroute2-*.whl"), ("PyYAML", "[Pp]y[Yy][Aa][Mm][Ll]-*.whl")):
+        if not list(WHEELS_DIR.glob(wheel)):
+            from importlib.metadata import version
 
-        pin = f"pyroute2=={version('pyroute2')}"
-        subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
+            pin = f"{dist}=={version(dist)}"
+            subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
     return sorted(WHEELS_DIR.glob("*.whl"))
 
 
