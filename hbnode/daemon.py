@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from hbnode import __version__
 from hbnode.config import ClusterConfig, ConfigError, load_config
@@ -39,6 +39,9 @@ from hbnode.sdnotify import Notifier
 from hbnode.service import ServiceNotices
 from hbnode.takeovers import TakeoverStats
 from hbnode.watchdog_io import Watchdog, WatchdogDevice
+
+if TYPE_CHECKING:
+    from hbnode.metrics import MetricsServer  # prometheus_client: imported only when asked for
 
 CLIENT_GROUP = "haclient"
 MAX_IDLE_WAIT = 1.0  # wake at least this often even if the core has no timer
@@ -68,7 +71,7 @@ class Daemon:
         self.takeovers = TakeoverStats()
         # systemd (Type=notify): READY, STATUS, STOPPING, WATCHDOG (hbnode.service).
         self.service = ServiceNotices(notifier or Notifier(None), self.node)
-        self.metrics: Any = None  # hbnode.metrics.MetricsServer with hbnode_metrics
+        self.metrics: MetricsServer | None = None  # with ha.cf's hbnode_metrics
         self.respawn_started = False
         self.control: socket.socket | None = None
         self.signal_r, self.signal_w = socket.socketpair()

@@ -58,6 +58,9 @@ def events(lab: DockerLab, node: str) -> list[dict[str, object]]:
 
 
 def test_the_package_replaces_heartbeat(pkg_lab: DockerLab, debs: Debs) -> None:
+    # On slave, as on a machine that never had Heartbeat's packages, the accounts are
+    # not there yet: the postinst makes them.
+    sh(pkg_lab, "slave", "userdel hacluster && groupdel haclient")
     for node in NODES:
         assert status(pkg_lab, node, "heartbeat").startswith("install ok installed")
         deb = put(pkg_lab, node, debs.current)
@@ -66,7 +69,9 @@ def test_the_package_replaces_heartbeat(pkg_lab: DockerLab, debs: Debs) -> None:
         assert "leftover of the removed heartbeat package" in out  # logrotate notice
         assert status(pkg_lab, node, "heartbeat").startswith("deinstall ok config-files")
         assert status(pkg_lab, node, "hbnode") == f"install ok installed {deb.split('_')[1]}"
-        sh(pkg_lab, node, "getent passwd hacluster && getent group haclient")
+        account = sh(pkg_lab, node, "getent passwd hacluster").strip().split(":")
+        group = sh(pkg_lab, node, "getent group haclient").strip().split(":")
+        assert account[3] == group[2] and int(account[2]) < 1000  # a system user in haclient
         # No checkout, no lab: hbnode comes from the system Python's dist-packages.
         where = sh(pkg_lab, node, "python3 -c 'import hbnode; print(hbnode.__file__)'")
         assert where.strip() == "/usr/lib/python3/dist-packages/hbnode/__init__.py"
