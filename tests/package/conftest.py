@@ -51,7 +51,7 @@ def _missing() -> str | None:
         return "package tests need root"
     for program in ("dpkg-buildpackage", "lintian", "apt-get"):
         if shutil.which(program) is None:
-            return f"package tests need {program} (scripts/install-deps.sh --package)"
+            return f"package tests need {program}"
     from lab import docker_engine
 
     if not docker_engine.reachable():
@@ -61,10 +61,14 @@ def _missing() -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reason = _missing()
+    nspawn = None if shutil.which("systemd-nspawn") else "test_systemd needs systemd-nspawn"
     for item in items:
-        if "package" in item.nodeid.split("/") and reason:
+        if "package" not in item.nodeid.split("/"):
+            continue
+        why = reason or (nspawn if "test_systemd" in item.nodeid else None)
+        if why:
             # Locally a non-root run skips; CI fails on a skipped package test.
-            item.add_marker(pytest.mark.skip(reason=reason))
+            item.add_marker(pytest.mark.skip(reason=f"{why} (scripts/install-deps.sh --package)"))
 
 
 def _build(version: str | None) -> Path:
