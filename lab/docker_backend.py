@@ -30,6 +30,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,21 @@ BOOTED = "run/hblab-booted"  # hblab-boot/hblab-netboot touch it once the host i
 class DockerLab(LabBase):
     backend = "docker"
 
-    def __init__(self, topo: Topology = REFERENCE, state_dir: Path = DOCKER_STATE_DIR) -> None:
+    def __init__(
+        self,
+        topo: Topology = REFERENCE,
+        state_dir: Path = DOCKER_STATE_DIR,
+        images: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(topo, state_dir)
         self.prefix = f"{topo.prefix}-d"
         self._api: Any = None
+        # Image kind (node, gateway, client) → image, instead of hblab-d-KIND:latest:
+        # the package tests run nodes with hbnode installed from its .deb (lab.pkg_images).
+        self.images = dict(images or {})
+
+    def image(self, kind: str) -> str:
+        return self.images.get(kind) or image_name(kind)
 
     @property
     def api(self) -> Any:
@@ -79,14 +91,14 @@ class DockerLab(LabBase):
 
         for kind in sorted(set(IMAGE_OF_ROLE.values())):
             try:
-                self.api.images.get(image_name(kind))
+                self.api.images.get(self.image(kind))
             except docker.errors.ImageNotFound:
-                raise LabError(f"image {image_name(kind)} is missing (run: make images)") from None
+                raise LabError(f"image {self.image(kind)} is missing (run: make images)") from None
 
     def _describe(self, state: LabState) -> None:
         state.engine = docker_engine.engine_url()
         # Which hbnode the node image holds: the label `make images` stamped on it.
-        labels = self.api.images.get(image_name("node")).labels or {}
+        labels = self.api.images.get(self.image("node")).labels or {}
         with contextlib.suppress(ValueError):
             state.source = dict(json.loads(labels.get(SOURCE_LABEL, "{}")))
 
@@ -169,7 +181,7 @@ class DockerLab(LabBase):
             }
         )
         low.create_container(
-            image_name(IMAGE_OF_ROLE[host.role]),
+            self.image(IMAGE_OF_ROLE[host.role]),
             name=rec.container,
             hostname=centos.BLANK_HOSTNAME if blank else host.name,
             # The lab starts heartbeat itself; names and MACs come from the topology.

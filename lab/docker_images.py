@@ -6,9 +6,9 @@
    mirror, packages): the image, or failing that the tarball
    ``build/docker/rootfs-<hash>.tar``, is the stamp, and a second build reuses it.
 2. ``hblab-d-base``, ``hblab-d-node``, ``hblab-d-gateway``, ``hblab-d-client``: the
-   Dockerfiles in ``images/``; the node's build context gets hbnode's wheel (built
-   here with ``pip wheel``, reproducibly, so Docker's layer cache holds when the
-   code did not change) and pyroute2's.
+   Dockerfiles in ``images/``; the node's build context gets the wheels of hbnode
+   and of the lab (built here with ``pip wheel``, reproducibly, so Docker's layer
+   cache holds when the code did not change) and pyroute2's.
 """
 
 from __future__ import annotations
@@ -161,30 +161,29 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
-# Distributions the node image installs beside hbnode, at the versions the host runs:
-# pyroute2 (hbnode's one dependency) and PyYAML (lab.topology reads the topology file
-# when the image build runs lab.docker_nodefiles).
-IMAGE_DISTRIBUTIONS = ("pyroute2", "PyYAML")
+LAB_DIST = REPO / "packaging" / "hblab"  # the lab's distribution (hbnode-lab)
 
 
 def build_wheels() -> list[Path]:
-    """hbnode's wheel from this checkout, and IMAGE_DISTRIBUTIONS' at the host's versions."""
+    """The wheels of this checkout's two distributions, the daemon (hbnode) and the
+    lab (hbnode-lab, for ``lab.docker_nodefiles`` at image build), and pyroute2's at
+    the version the host runs."""
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
-    for old in WHEELS_DIR.glob("hbnode-*.whl"):
+    for old in [*WHEELS_DIR.glob("hbnode-*.whl"), *WHEELS_DIR.glob("hbnode_lab-*.whl")]:
         old.unlink()
     env = {**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH}
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
-        [*pip, "wheel", str(REPO), "--no-deps", "-w", str(WHEELS_DIR)],
+        [*pip, "wheel", str(REPO), str(LAB_DIST), "--no-deps", "-w", str(WHEELS_DIR)],
         check=True,
         env=env,
         cwd=REPO,
     )
-    from importlib.metadata import version
+    # pyroute2 for the daemon; PyYAML for lab.docker_nodefiles (the topology file).
+    for dist, wheel in (("pyroute2", "pyroute2-*.whl"), ("PyYAML", "[Pp]y[Yy][Aa][Mm][Ll]-*.whl")):
+        if not list(WHEELS_DIR.glob(wheel)):
+            from importlib.metadata import version
 
-    have = {w.name.split("-", 1)[0].lower() for w in WHEELS_DIR.glob("*.whl")}
-    for dist in IMAGE_DISTRIBUTIONS:
-        if dist.lower() not in have:
             pin = f"{dist}=={version(dist)}"
             subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
     return sorted(WHEELS_DIR.glob("*.whl"))
