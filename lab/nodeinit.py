@@ -13,9 +13,12 @@ Layout of the node directory (made by :mod:`lab.rootfs` on the host):
   log/                         bound on /var/log (kept across reboots)
   hblib/                       bound on /var/lib/heartbeat (hb_generation survives)
   www/                         bound on /var/www/html (the page naming the node)
-/run and /tmp are fresh tmpfs at every boot, as on a real machine. The hbnode source
-tree hblab runs from is bound read-only on /run/hblab/src (see lab.source): the
-node's own /tmp would hide a clone that lives in the host's /tmp.
+/run and /tmp are fresh tmpfs at every boot, as on a real machine. Then, as a booting
+host runs systemd-tmpfiles, the node makes what the cluster packages put in /run,
+/var/lib/heartbeat and /var/log (lab.pkgfiles; /etc/tmpfiles.d/hblab-packages.conf in
+the etc overlay), and starts what they start at boot (lab.bootsvc: ha_logd).
+The hbnode source tree hblab runs from is bound read-only on /run/hblab/src (see
+lab.source): the node's own /tmp would hide a clone that lives in the host's /tmp.
 
 This module only uses the standard library: it must start in well under a second.
 """
@@ -23,9 +26,7 @@ This module only uses the standard library: it must start in well under a second
 from __future__ import annotations
 
 import argparse
-import grp
 import os
-import pwd
 import signal
 import socket
 import subprocess
@@ -36,6 +37,17 @@ READY_FILE = "booted"
 # Also named in lab.source and lab.implfiles: this module imports nothing of ours.
 NODE_SOURCE = "/run/hblab/src"
 IMPL_SWITCH = "/usr/local/sbin/hblab-impl"
+BOOT_SERVICES = "/etc/hblab/boot-services"  # lab.bootsvc.SCRIPT_PATH
+# lab.pkgfiles.CONF_PATH and BOOT_COMMAND (tests/unit/test_pkgfiles.py keeps them equal).
+PACKAGE_FILES = "/etc/tmpfiles.d/hblab-packages.conf"
+PACKAGE_FILES_BOOT = (
+    "systemd-tmpfiles",
+    "--create",
+    "--prefix=/run",
+    "--prefix=/var/lib/heartbeat",
+    "--prefix=/var/log",
+    "hblab-packages.conf",
+)
 
 
 def _mount(args: list[str]) -> None:
@@ -61,16 +73,6 @@ def _bind(source: Path, target: str) -> None:
     _mount(["--bind", str(source), target])
 
 
-def _chown_cluster(path: Path) -> None:
-    """Heartbeat's children run as hacluster:haclient and need these dirs."""
-    try:
-        uid = pwd.getpwnam("hacluster").pw_uid
-        gid = grp.getgrnam("haclient").gr_gid
-    except KeyError:
-        return  # heartbeat not installed: hbnode-only nodes don't need it
-    os.chown(path, uid, gid)
-
-
 def _fresh_run(source: Path | None) -> None:
     _mount(["-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", "/run"])
     if source is not None:
@@ -78,15 +80,25 @@ def _fresh_run(source: Path | None) -> None:
         _bind(source, NODE_SOURCE)
         _mount(["-o", "remount,bind,ro", NODE_SOURCE])
     _mount(["-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/tmp"])
-    # What the real Heartbeat expects to find (docs/heartbeat-in-the-lab.md):
-    # without /run/resource-agents IPaddr fails with "Generic error".
-    for sub in ("heartbeat/ccm", "heartbeat/crm", "heartbeat/dopd", "crm"):
-        path = Path("/run") / sub
-        path.mkdir(parents=True, exist_ok=True)
-        _chown_cluster(path)
-    _chown_cluster(Path("/run/heartbeat"))
-    for sub in ("resource-agents", "lock", "nginx", "hbnode"):
+    # Not the cluster packages' (those come from PACKAGE_FILES): the base system's
+    # lock dir, nginx's and hbnode's own.
+    for sub in ("lock", "nginx", "hbnode"):
         (Path("/run") / sub).mkdir(parents=True, exist_ok=True)
+
+
+def _boot_services() -> None:
+    """The services the cluster packages start at boot (lab.bootsvc: ha_logd). They
+    background themselves; this init adopts and reaps them."""
+    if Path(BOOT_SERVICES).exists():
+        subprocess.run(["sh", BOOT_SERVICES], check=True)
+
+
+def _package_files() -> None:
+    """What the cluster packages put in /run, /var/lib/heartbeat and /var/log (lab.pkgfiles
+    writes the file at hblab up; without it the real Heartbeat cannot chdir to its
+    cores directory, and IPaddr fails without /run/resource-agents)."""
+    if Path(PACKAGE_FILES).exists():
+        subprocess.run(list(PACKAGE_FILES_BOOT), check=True)
 
 
 def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) -> None:
@@ -100,12 +112,14 @@ def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) 
     _bind(node_dir / "log", "/var/log")
     _bind(node_dir / "hblib", "/var/lib/heartbeat")
     _bind(node_dir / "www", "/var/www/html")
+    _package_files()
     socket.sethostname(hostname)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     if Path(IMPL_SWITCH).exists():
         # The tools and ipfail point at the implementation /etc/sysconfig/heartbeat
         # names from boot on, as on the node image (lab.implfiles).
         subprocess.run([IMPL_SWITCH], check=True)
+    _boot_services()
 
 
 def reap_forever(ready: Path) -> None:

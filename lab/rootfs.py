@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lab import hafiles, implfiles
+from lab import bootsvc, hafiles, implfiles, pkgfiles
 from lab.impls import Impl
 from lab.source import NODE_SOURCE
 from lab.topology import Host, Role, Topology
@@ -53,7 +53,7 @@ def prepare_node_dir(
         "www",
     ):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
-    (node_dir / "log" / "nginx").mkdir(parents=True, exist_ok=True)
+    (node_dir / "log").mkdir(parents=True, exist_ok=True)  # /var/log/nginx: lab.pkgfiles
     etc = node_dir / "etc" / "upper"
     _write(etc / "hostname", f"{host.name}\n")
     _write(etc / "hosts", _hosts_file(topo))
@@ -64,6 +64,10 @@ def prepare_node_dir(
     _write(etc / "init.d" / "nginx", (ASSETS / "nginx.init").read_text(), 0o755)
     if host.role is not Role.CLUSTER_NODE or impl is None:
         return
+    # What the installed packages put in the node's own /run, /var/lib/heartbeat
+    # and /var/log; lab.nodeinit applies it at every boot.
+    _write(host_path(node_dir, pkgfiles.CONF_PATH), pkgfiles.node_conf())
+    _write(host_path(node_dir, bootsvc.SCRIPT_PATH), bootsvc.node_script(), 0o755)  # ha_logd
     hafiles.write_ha_d(
         etc / "ha.d", topo, host, profile, hafiles.overrides_for(impl.value, overrides), config_dir
     )
