@@ -55,6 +55,11 @@ def host_environment(topo: Topology, host: Host) -> dict[str, str]:
     }
 
 
+def _caps(host: Host) -> list[str]:
+    """A cluster node also locks its memory as root on a real host does (lab.memlock)."""
+    return ["NET_ADMIN", "NET_RAW", *(["IPC_LOCK"] if host.role is Role.CLUSTER_NODE else [])]
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -81,7 +86,8 @@ def render(topo: Topology, source: str) -> str:
             f"  {host.name}:",
             f"    image: hblab-d-{IMAGE_OF_ROLE[host.role]}:latest",
             f"    hostname: {host.name}",
-            "    cap_add: [NET_ADMIN, NET_RAW]",
+            f"    cap_add: [{', '.join(_caps(host))}]",
+            *(["    ulimits: {memlock: -1}"] if host.role is Role.CLUSTER_NODE else []),
             "    tmpfs: [/run, /tmp]",
             "    stop_grace_period: 2s",
             "    extra_hosts: *hosts",

@@ -11,9 +11,11 @@ either. What it builds, through the Docker SDK, from the same Topology:
   namespace; under a system engine they are two address-less ``br-<id>`` links in
   the root namespace, removed again by ``down``;
 * one container per host, ``hblab-d-<host>`` (images from lab.docker_images),
-  with NET_ADMIN and NET_RAW, static addresses, tini as PID 1, a fresh tmpfs on
-  /run and /tmp at every boot, and /var/log bound to a directory of the lab's
-  state (logs survive a power cut and can be read while the node is off).
+  with NET_ADMIN and NET_RAW (cluster nodes: IPC_LOCK and an unlimited
+  RLIMIT_MEMLOCK too, when the engine can grant it: lab.memlock), static
+  addresses, tini as PID 1, a fresh tmpfs on /run and /tmp at every boot, and
+  /var/log bound to a directory of the lab's state (logs survive a power cut
+  and can be read while the node is off).
 
 Faults: ``poweroff`` is ``docker kill`` (every process dies, the interfaces and
 the VIP go with the container's network namespace); ``poweron`` starts it again.
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab import cleanup, docker_engine, docker_nodefiles
+from lab import cleanup, docker_engine, docker_nodefiles, memlock
 from lab import node as nodes
 from lab.compose import IMAGE_OF_ROLE, gateway_of, host_environment
 from lab.docker_images import LABEL, SOURCE_LABEL, image_name
@@ -42,7 +44,7 @@ from lab.impls import Impl
 from lab.labcore import LabBase
 from lab.proc import ProcessId, wait_gone
 from lab.state import DOCKER_STATE_DIR, LabState, NodeRecord
-from lab.topology import REFERENCE, Host, Segment, Topology
+from lab.topology import REFERENCE, Host, Role, Segment, Topology
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -145,7 +147,8 @@ class DockerLab(LabBase):
             if (addr := h.address_on("eth0") or h.address_on("eth1")) is not None
         }
         host_config = low.create_host_config(
-            cap_add=["NET_ADMIN", "NET_RAW"],
+            cap_add=["NET_ADMIN", "NET_RAW", *self._memlock_caps(host)],
+            ulimits=self._memlock_ulimits(host),
             tmpfs={"/run": "mode=0755", "/tmp": "mode=1777"},
             binds={str(rec.log_dir): {"bind": "/var/log", "mode": "rw"}},
             extra_hosts=extra_hosts,
@@ -172,6 +175,23 @@ class DockerLab(LabBase):
             low.connect_container_to_network(
                 rec.container, self.network_name(iface.segment), ipv4_address=str(iface.address.ip)
             )
+
+    def _memlock_caps(self, host: Host) -> list[str]:
+        """A cluster node locks its memory as root on a real host does (lab.memlock)."""
+        return ["IPC_LOCK"] if host.role is Role.CLUSTER_NODE else []
+
+    def _memlock_ulimits(self, host: Host) -> list[Any]:
+        """``--ulimit memlock=-1`` for a cluster node, when the engine can grant it: an
+        engine that cannot (its own limit is finite and it lacks CAP_SYS_RESOURCE)
+        would refuse to start the container."""
+        import docker.types
+
+        if host.role is not Role.CLUSTER_NODE:
+            return []
+        pid = docker_engine.engine_pid(self.require_up().engine or docker_engine.engine_url())
+        if pid is not None and not memlock.grantable(memlock.of_process(pid)):
+            return []
+        return [docker.types.Ulimit(name="memlock", soft=-1, hard=-1)]
 
     def _put_node_files(self, host: Host, rec: NodeRecord, impl: Impl) -> None:
         state = self.require_up()

@@ -79,6 +79,15 @@ def client(url: str | None = None, timeout: int = 120) -> Any:
         raise LabError(f"no Docker engine answers at {target} ({exc})") from None
 
 
+def engine_pid(url: str) -> int | None:
+    """dockerd's pid, for an engine on this machine whose pid file is known."""
+    pidfile = {private_url(): RUN_DIR / "docker.pid", DEFAULT_URL: Path("/var/run/docker.pid")}
+    try:
+        return int(pidfile[url].read_text().split()[0])
+    except (KeyError, OSError, ValueError, IndexError):
+        return None
+
+
 def reachable(url: str | None = None) -> bool:
     """True if an engine answers at ``url`` (the client asks its version on creation)."""
     try:
