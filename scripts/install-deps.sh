@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 # in tshark's Lua and in a Lua 5.4 like the one of newer Wireshark releases.
 APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-ping
               iputils-arping curl util-linux psmisc nftables tshark lua5.4)
+# A node's boot makes what the packages put in /run with systemd-tmpfiles (lab.pkgfiles):
+# systemd has it; a machine without systemd gets the standalone one (they conflict).
+if ! command -v systemd-tmpfiles >/dev/null; then APT_PACKAGES+=(systemd-standalone-tmpfiles); fi
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.
