@@ -125,7 +125,10 @@ def lab_factory(
             if failed is not None and failed.failed and _is_up(lab):
                 _print_logs(lab)
             elif failed is not None and failed.passed and _is_up(lab):
-                news += scan(lab, expect_log)
+                found = scan(lab, expect_log)
+                if found:
+                    _print_logs(lab)
+                news += found
         finally:
             lab.down()
     if news:
