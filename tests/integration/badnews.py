@@ -32,6 +32,22 @@ PATTERNS = (
 )
 BAD_NEWS = re.compile("|".join(f"(?:{p})" for p in PATTERNS))
 MEMLOCK_LINE = r"ERROR: Cannot lock ourselves into memory"
+# What either implementation logs for a datagram it rejects (forged, fuzzed, wrong key):
+# hbnode's one line per reason, Heartbeat's line and its dump of the message's fields.
+REJECTED_PACKET = (
+    r"ERROR: (netstring authentication failed|authtoken does not match|bad packet from"
+    r"|MSG(\[\d+\])? ?:)"
+)
+# The real Heartbeat's send failures while a node's cable is out: hblab link sets the
+# interface down, so its connected route goes and each send fails with ENETUNREACH.
+CABLE_PULLED = (
+    r"ERROR: (write_child: write failure on .*|glib: Error sending packet|"
+    r"glib: ucast_write: Unable to send .*): Network is unreachable"
+)
+# Both sides of a healed partition, in both implementations.
+PARTITION_RETURN = r"CRIT: Cluster node \S+ returning after partition\."
+# The first heartbeat heard across a healed cut comes more than deadtime late.
+LATE_AFTER_HEAL = r"CRIT: Late heartbeat: .*\(> deadtime\)"
 
 
 @dataclass(frozen=True, slots=True)
