@@ -19,9 +19,11 @@ either. What it builds, through the Docker SDK, from the same Topology:
 
 Faults: ``poweroff`` is ``docker kill`` (every process dies, the interfaces and
 the VIP go with the container's network namespace); ``poweron`` starts it again.
-Cables are cut with ``ip link`` inside the container (a network disconnect would
-bring the interface back under another name), netem is ``tc`` inside it. Sockets
-for probes, status and captures enter the container's namespace by path
+Cables are cut by setting the container's veth end in the private engine's namespace
+down (the container's interface loses its carrier), or under a system engine with
+``ip link`` inside the container (a network disconnect would bring the interface
+back under another name); netem is ``tc`` inside it. Sockets for probes, status and
+captures enter the container's namespace by path
 (``/proc/PID/ns/net``), as lab.netsock already does for named namespaces.
 """
 
@@ -265,6 +267,15 @@ class DockerLab(LabBase):
 
     def _netns_ref(self, rec: NodeRecord) -> str:
         return f"/proc/{rec.init.pid}/ns/net" if rec.init is not None and rec.on else ""
+
+    def _cable_far_end(self) -> str | None:
+        """The private engine's namespace holds the bridges and the containers' veth ends;
+        a system engine's are in the machine's root namespace, which the lab leaves alone."""
+        state = self.require_up()
+        private = state.engine == docker_engine.private_url()
+        if private and Path(f"/run/netns/{docker_engine.ENGINE_NETNS}").exists():
+            return docker_engine.ENGINE_NETNS
+        return None
 
     def _status_extra(self, state: LabState) -> dict[str, Any]:
         return {"engine": state.engine}

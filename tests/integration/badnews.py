@@ -38,8 +38,9 @@ REJECTED_PACKET = (
     r"ERROR: (netstring authentication failed|authtoken does not match|bad packet from"
     r"|MSG(\[\d+\])? ?:)"
 )
-# The real Heartbeat's send failures while a node's cable is out: hblab link sets the
-# interface down, so its connected route goes and each send fails with ENETUNREACH.
+# The real Heartbeat's send failures while a node's cable is out, where hblab link can
+# only set the interface down (a system Docker engine): its route goes and each send
+# fails with ENETUNREACH. Elsewhere it cuts the carrier and the sends vanish silently.
 CABLE_PULLED = (
     r"ERROR: (write_child: write failure on .*|glib: Error sending packet|"
     r"glib: ucast_write: Unable to send .*): Network is unreachable"

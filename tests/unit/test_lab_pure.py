@@ -117,3 +117,11 @@ def test_windows_of_counts_two_and_none() -> None:
     assert w.no_holder == pytest.approx(0.2)
     assert w.longest_no_holder == pytest.approx(0.2)
     assert w.holders_seen == [a, a | b, b]
+
+
+def test_link_states_tell_a_pulled_cable_from_an_interface_set_down() -> None:
+    from lab.wiring import IFF_LOWER_UP, IFF_UP, _state
+
+    assert _state(IFF_UP | IFF_LOWER_UP) == "up"
+    assert _state(IFF_UP) == "no-carrier"  # hblab link … down: the far end is down
+    assert _state(0) == "down"
