@@ -156,8 +156,13 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
+# What the node image's venv needs besides hbnode's wheel, at the versions the host runs:
+# pyroute2 (hbnode's dependency) and PyYAML (lab.docker_nodefiles reads the topology file).
+NODE_WHEELS = ("pyroute2", "PyYAML")
+
+
 def build_wheels() -> list[Path]:
-    """hbnode's wheel from this checkout, pyroute2's at the version the host runs."""
+    """hbnode's wheel from this checkout, NODE_WHEELS at the versions the host runs."""
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
     for old in WHEELS_DIR.glob("hbnode-*.whl"):
         old.unlink()
@@ -169,11 +174,12 @@ def build_wheels() -> list[Path]:
         env=env,
         cwd=REPO,
     )
-    if not list(WHEELS_DIR.glob("pyroute2-*.whl")):
-        from importlib.metadata import version
+    from importlib.metadata import version
 
-        pin = f"pyroute2=={version('pyroute2')}"
-        subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
+    for name in NODE_WHEELS:
+        if not list(WHEELS_DIR.glob(f"{name.lower()}-*.whl")):
+            pin = f"{name}=={version(name)}"
+            subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
     return sorted(WHEELS_DIR.glob("*.whl"))
 
 
