@@ -56,8 +56,10 @@ def host_environment(topo: Topology, host: Host) -> dict[str, str]:
 
 
 def _caps(host: Host) -> list[str]:
-    """A cluster node also locks its memory as root on a real host does (lab.memlock)."""
-    return ["NET_ADMIN", "NET_RAW", *(["IPC_LOCK"] if host.role is Role.CLUSTER_NODE else [])]
+    """A cluster node also locks its memory and runs Heartbeat under SCHED_RR as root on a
+    real host does (lab.memlock, lab.rtsched)."""
+    root = ["IPC_LOCK", "SYS_NICE"] if host.role is Role.CLUSTER_NODE else []  # lab.rtsched
+    return ["NET_ADMIN", "NET_RAW", *root]
 
 
 def _quote(text: str) -> str:

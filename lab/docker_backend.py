@@ -11,8 +11,9 @@ either. What it builds, through the Docker SDK, from the same Topology:
   namespace; under a system engine they are two address-less ``br-<id>`` links in
   the root namespace, removed again by ``down``;
 * one container per host, ``hblab-d-<host>`` (images from lab.docker_images),
-  with NET_ADMIN and NET_RAW (cluster nodes: IPC_LOCK and an unlimited
-  RLIMIT_MEMLOCK too, when the engine can grant it: lab.memlock), static
+  with NET_ADMIN and NET_RAW (cluster nodes: IPC_LOCK and SYS_NICE too, and an
+  unlimited RLIMIT_MEMLOCK and a real-time budget when the engine can grant them:
+  lab.memlock, lab.rtsched), static
   addresses, tini as PID 1, a fresh tmpfs on /run and /tmp at every boot, and
   /var/log bound to a directory of the lab's state (logs survive a power cut
   and can be read while the node is off).
@@ -37,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab import cleanup, docker_engine, docker_nodefiles, memlock
+from lab import cleanup, docker_engine, docker_nodefiles, memlock, rtsched
 from lab import node as nodes
 from lab.compose import IMAGE_OF_ROLE, gateway_of, host_environment
 from lab.docker_images import LABEL, SOURCE_LABEL, image_name
@@ -149,8 +150,9 @@ class DockerLab(LabBase):
             if (addr := h.address_on("eth0") or h.address_on("eth1")) is not None
         }
         host_config = low.create_host_config(
-            cap_add=["NET_ADMIN", "NET_RAW", *self._memlock_caps(host)],
+            cap_add=["NET_ADMIN", "NET_RAW", *self._root_caps(host)],
             ulimits=self._memlock_ulimits(host),
+            cpu_rt_runtime=rtsched.node_rt_runtime() if self._cluster(host) else None,
             tmpfs={"/run": "mode=0755", "/tmp": "mode=1777"},
             binds={str(rec.log_dir): {"bind": "/var/log", "mode": "rw"}},
             extra_hosts=extra_hosts,
@@ -178,9 +180,14 @@ class DockerLab(LabBase):
                 rec.container, self.network_name(iface.segment), ipv4_address=str(iface.address.ip)
             )
 
-    def _memlock_caps(self, host: Host) -> list[str]:
-        """A cluster node locks its memory as root on a real host does (lab.memlock)."""
-        return ["IPC_LOCK"] if host.role is Role.CLUSTER_NODE else []
+    @staticmethod
+    def _cluster(host: Host) -> bool:
+        return host.role is Role.CLUSTER_NODE
+
+    def _root_caps(self, host: Host) -> list[str]:
+        """A cluster node locks its memory (lab.memlock) and runs Heartbeat under SCHED_RR
+        (lab.rtsched) as root on a real host does."""
+        return ["IPC_LOCK", "SYS_NICE"] if self._cluster(host) else []
 
     def _memlock_ulimits(self, host: Host) -> list[Any]:
         """``--ulimit memlock=-1`` for a cluster node, when the engine can grant it: an

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lab import rtsched
 from lab.errors import LabError
 from lab.proc import ProcessId, descendants, wait_gone
 
@@ -158,6 +159,8 @@ def start(data_root: Path = DATA_ROOT) -> str:
         "--ip-forward=false",
         "--bridge=none",
     ]
+    if rtsched.rt_group_sched():  # a real-time budget the nodes can share (lab.rtsched)
+        argv.append(f"--cpu-rt-runtime={rtsched.ENGINE_RT_RUNTIME_US}")
     with (RUN_DIR / "dockerd.log").open("a") as log:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True

@@ -8,7 +8,9 @@ after every scenario: conftest's ``lab_factory`` scans both cluster nodes' ha-lo
 down. A test declares the lines its scenario causes with the ``expect_log``
 fixture, naming why; a line the machine causes whatever the lab does (the real
 Heartbeat's ``Cannot lock ourselves into memory`` where root may not lift
-RLIMIT_MEMLOCK, lab.memlock) is declared by the fixture itself.
+RLIMIT_MEMLOCK, lab.memlock; ``Unable to set scheduler parameters`` where a
+container gets no real-time budget, lab.rtsched) is declared by the fixture itself,
+from what the node's init may do, read in /proc.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lab import memlock
+from lab import memlock, rtsched
 from lab.backends import Lab
 from lab.impls import Impl
 from lab.topology import REFERENCE
@@ -32,6 +34,7 @@ PATTERNS = (
 )
 BAD_NEWS = re.compile("|".join(f"(?:{p})" for p in PATTERNS))
 MEMLOCK_LINE = r"ERROR: Cannot lock ourselves into memory"
+REALTIME_LINE = r"ERROR: Unable to set scheduler parameters\."
 # What either implementation logs for a datagram it rejects (forged, fuzzed, wrong key):
 # hbnode's one line per reason, Heartbeat's line and its dump of the message's fields.
 REJECTED_PACKET = (
@@ -96,6 +99,9 @@ def expect_machine_lines(lab: Lab, expected: ExpectedLog) -> None:
         limits = memlock.of_process(rec.init.pid)
         if not memlock.heartbeat_can_lock(limits):
             expected(MEMLOCK_LINE, f"the node's {limits.describe()}", [host.name])
+        if not rtsched.process_can_realtime(rec.init.pid):
+            why = "the node may not use SCHED_RR (no CAP_SYS_NICE or no real-time budget)"
+            expected(REALTIME_LINE, why, [host.name])
 
 
 def scan(lab: Lab, expected: ExpectedLog) -> list[str]:

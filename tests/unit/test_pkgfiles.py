@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import bootsvc, memlock, nodeinit, pkgfiles
+from lab import bootsvc, memlock, nodeinit, pkgfiles, rtsched
 
 REPO = Path(__file__).resolve().parents[2]
 HEARTBEAT_INSTALLED = bool(pkgfiles.file_list("heartbeat"))
@@ -121,3 +121,27 @@ def test_this_process_limits_read_from_proc() -> None:
     mine = memlock.of_process()
     assert mine.hard is None or mine.hard >= 0
     assert "locked-memory limit" in mine.describe()
+
+
+def test_rtsched_reads_the_cpu_cgroup_budget_and_cap_sys_nice(tmp_path: Path) -> None:
+    (tmp_path / "cpu.rt_runtime_us").write_text("950000\n")
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "cpu.rt_runtime_us").write_text("0\n")
+    assert rtsched.rt_group_sched(tmp_path)
+    assert rtsched.rt_runtime("/", tmp_path) == 950000
+    assert rtsched.rt_runtime("/docker", tmp_path) == 0
+    assert rtsched.rt_runtime("/docker/none", tmp_path) == 0
+    assert rtsched.node_rt_runtime(tmp_path) is None  # the engine has no budget to share
+    (tmp_path / "docker" / "cpu.rt_runtime_us").write_text("100000\n")
+    assert rtsched.node_rt_runtime(tmp_path) == rtsched.NODE_RT_RUNTIME_US
+    assert rtsched.node_rt_runtime(tmp_path / "v2") is None  # no RT group scheduling
+    text = "12:cpu,cpuacct:/docker/abc\n3:memory:/x\n"
+    assert rtsched.cpu_cgroup(text) == "/docker/abc"
+    assert rtsched.cpu_cgroup("0::/user.slice\n") is None
+    assert rtsched.has_cap_sys_nice("CapEff:\t00000000a88425fb\n")
+    assert not rtsched.has_cap_sys_nice("CapEff:\t00000000a80425fb\n")
+
+
+def test_this_process_may_use_sched_rr_as_the_netns_nodes_do() -> None:
+    """The netns nodes run in hblab's cgroup with its capabilities: what root has here."""
+    assert isinstance(rtsched.process_can_realtime("self"), bool)
