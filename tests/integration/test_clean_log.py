@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from .badnews import ExpectedLog, scan
 from .helpers import Cluster, wait_until
+
+pytestmark = pytest.mark.failover  # the suite CI also runs on containers
 
 STARTUP_TIMEOUT = 60.0
 TAKEOVER_MARGIN = 6.0
