@@ -13,10 +13,9 @@ either. What it builds, through the Docker SDK, from the same Topology:
 * one container per host, ``hblab-d-<host>`` (images from lab.docker_images),
   with NET_ADMIN and NET_RAW (cluster nodes: IPC_LOCK and SYS_NICE too, and an
   unlimited RLIMIT_MEMLOCK and a real-time budget when the engine can grant them:
-  lab.memlock, lab.rtsched), static
-  addresses, tini as PID 1, a fresh tmpfs on /run and /tmp at every boot, and
-  /var/log bound to a directory of the lab's state (logs survive a power cut
-  and can be read while the node is off).
+  lab.memlock, lab.rtsched), static addresses, tini as PID 1, a fresh tmpfs on
+  /run and /tmp at every boot, and /var/log bound to a directory of the lab's
+  state (logs survive a power cut and can be read while the node is off).
 
 Faults: ``poweroff`` is ``docker kill`` (every process dies, the interfaces and
 the VIP go with the container's network namespace); ``poweron`` starts it again.
@@ -195,7 +194,7 @@ class DockerLab(LabBase):
         would refuse to start the container."""
         import docker.types
 
-        if host.role is not Role.CLUSTER_NODE:
+        if not self._cluster(host):
             return []
         pid = docker_engine.engine_pid(self.require_up().engine or docker_engine.engine_url())
         if pid is not None and not memlock.grantable(memlock.of_process(pid)):
