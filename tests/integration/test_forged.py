@@ -34,8 +34,8 @@ AUTH_FAILURE_LOGS = (
 
 @contextmanager
 def forging(cluster: Cluster, keys_text: str) -> Iterator[StatusForger]:
-    state = cluster.lab.require_up()
-    netns = {name: rec.netns for name, rec in state.nodes.items()}
+    # By lab.netns_of: a name on netns, a /proc path on docker (the record's is empty there).
+    netns = {name: cluster.lab.netns_of(name) for name in cluster.lab.require_up().nodes}
     forger = StatusForger(
         REFERENCE,
         netns,
