@@ -115,7 +115,9 @@ def test_the_daemon_runs_without_the_lab_libraries() -> None:
         "print(' '.join(bad))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-I", "-c", code],
+        # -s -P, not -I: -I would drop PYTHONPATH and import whichever clone the
+        # machine's editable install points at (or none), not this tree.
+        [sys.executable, "-s", "-P", "-c", code],
         capture_output=True,
         text=True,
         check=True,
