@@ -15,6 +15,7 @@ class Metric(enum.StrEnum):
     DETECTION_EVENTS = "detection_events_s"  # the same from hbnode's own event log (ms)
     CPU = "cpu_pct"  # idle daemon CPU, % of one core
     PSS = "pss_kib"  # idle daemon memory, proportional set size
+    PROCESSES = "processes"  # idle daemon: its processes (respawned clients included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ INFO: dict[Metric, MetricInfo] = {
     Metric.DETECTION_EVENTS: MetricInfo("detection (event log)", "s"),
     Metric.CPU: MetricInfo("idle CPU per daemon", "%"),
     Metric.PSS: MetricInfo("idle PSS per daemon", "MiB", 1 / 1024),
+    Metric.PROCESSES: MetricInfo("idle daemon processes", "count"),
 }
 
 FAILOVER_METRICS = (
@@ -43,4 +45,4 @@ FAILOVER_METRICS = (
     Metric.DETECTION,
     Metric.DETECTION_EVENTS,
 )
-IDLE_METRICS = (Metric.CPU, Metric.PSS)
+IDLE_METRICS = (Metric.CPU, Metric.PSS, Metric.PROCESSES)
