@@ -28,6 +28,7 @@ from hbnode.daemonize import daemonize as detach_and_run
 from hbnode.eventlog import EVENTS_FILE, EventLog
 from hbnode.executor import ActionExecutor
 from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink
+from hbnode.held_clients import HeldClients
 from hbnode.link_io import LinkIO
 from hbnode.loadavg import read_loadavg
 from hbnode.node import Node
@@ -62,6 +63,7 @@ class Daemon:
         self.respawn = Supervisor(list(config.hacf.respawn), logger)
         self.respawn_started = False
         self.control: socket.socket | None = None
+        self.held = HeldClients(self.selector, self._client_gone)
         self.signal_r, self.signal_w = socket.socketpair()
         self.pending_signals: list[int] = []
         self.stopping = False
@@ -120,6 +122,7 @@ class Daemon:
         if self.watchdog is not None:
             self.watchdog.close(orderly)
         self.respawn.stop_all()
+        self.held.close()
         self.executor.close()
         self.links.close()
         if self.control is not None:
@@ -229,21 +232,32 @@ class Daemon:
             conn, _ = sock.accept()
         except BlockingIOError:
             return
-        with conn:
-            # A slow or silent client must not hold up heartbeats for long.
-            conn.settimeout(CONTROL_TIMEOUT)
-            try:
-                data = _read_all(conn)
-                req = parse_request_untrusted(data)
+        # A slow or silent client must not hold up heartbeats for long.
+        conn.settimeout(CONTROL_TIMEOUT)
+        held: str | None = None
+        try:
+            data = _read_all(conn)
+            req = parse_request_untrusted(data)
+            if req.get("hold") is True and not self.held.room():
+                reply: dict[str, Any] = {"error": "too many clients hold a connection"}
+            else:
                 reply = answer(self.node, req, time.monotonic(), pid=os.getpid())
-                if req["cmd"] == "status":
-                    reply["io"] = self.links.counters()
-                    reply["respawn"] = self.respawn.status()
-            except (OSError, ValueError) as exc:
-                reply = {"error": str(exc)}
-            with contextlib.suppress(OSError):
-                conn.sendall(_json(reply))
+            if req["cmd"] == "status":
+                reply["io"] = self.links.counters()
+                reply["respawn"] = self.respawn.status()
+            held = str(req.get("name")) if reply.get("held") is True else None
+        except (OSError, ValueError) as exc:
+            reply = {"error": str(exc)}
+        with contextlib.suppress(OSError):
+            conn.sendall(_json(reply))
+        if held is not None:
+            self.held.hold(conn, held)  # hbnode.held_clients: its closing is the client's end
+        else:
+            conn.close()
         self._after_input(time.monotonic())
+
+    def _client_gone(self, name: str) -> None:
+        self.node.client_gone(name, time.monotonic())
 
 
 def _read_all(conn: socket.socket) -> bytes:
@@ -253,16 +267,18 @@ def _read_all(conn: socket.socket) -> bytes:
         if time.monotonic() > deadline:
             raise TimeoutError("control request too slow")
         chunk = conn.recv(4096)
-        if not chunk:
-            break
         chunks.append(chunk)
+        # EOF ends a request, or a newline: a client that holds its connection
+        # (hbnode.held_clients) cannot half-close it. JSON has no raw newline inside.
+        if not chunk or chunk.endswith(b"\n"):
+            break
     return b"".join(chunks)
 
 
 def _json(obj: object) -> bytes:
     import json
 
-    return json.dumps(obj).encode()
+    return json.dumps(obj).encode() + b"\n"  # a held client reads up to the newline
 
 
 def make_logger(

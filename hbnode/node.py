@@ -163,9 +163,17 @@ class Node:
         self._pump(now)
         return error
 
-    def client(self, name: str, op: ClientOp, now: float, pid: object = None) -> None:
-        """An API client (hbnode-ipfail) signs on, says it is alive or signs off."""
-        self.rm.liveness.client(name, op, now, pid)
+    def client(
+        self, name: str, op: ClientOp, now: float, pid: object = None, *, held: bool = False
+    ) -> None:
+        """An API client (hbnode-ipfail) signs on, says it is alive or signs off;
+        ``held``: it keeps its connection open and is alive until :meth:`client_gone`."""
+        self.rm.liveness.client(name, op, now, pid, held=held)
+        self._pump(now)
+
+    def client_gone(self, name: str, now: float) -> None:
+        """A held client's connection closed (it exited or was killed)."""
+        self.rm.liveness.client_gone(name, now)
         self._pump(now)
 
     # -- outputs -----------------------------------------------------------------
