@@ -30,7 +30,7 @@ from hbnode.executor import ActionExecutor
 from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink
 from hbnode.held_clients import HeldClients
 from hbnode.link_io import LinkIO
-from hbnode.loadavg import read_loadavg
+from hbnode.loadavg import LoadAvg
 from hbnode.node import Node
 from hbnode.persist import load_persisted
 from hbnode.pidfile import remove_pid, write_pid
@@ -40,6 +40,7 @@ from hbnode.watchdog_io import Watchdog, WatchdogDevice
 
 CLIENT_GROUP = "haclient"
 MAX_IDLE_WAIT = 1.0  # wake at least this often even if the core has no timer
+TIMER_SLACK = 0.001  # epoll counts in ms: a timer this close is due now
 CONTROL_TIMEOUT = 0.25  # a whole control request must arrive within this
 
 
@@ -49,6 +50,7 @@ class Daemon:
         self.log = logger
         self.selector = selectors.DefaultSelector()
         self.events = EventLog(EVENTS_FILE, time.time, echo=logger.info)
+        self.loadavg = LoadAvg()
         self.node = Node(
             config,
             logger,
@@ -56,7 +58,7 @@ class Daemon:
             wallclock=time.time,
             events=self.events,
             persisted=load_persisted(config.hacf.hbgenmethod.value),
-            loadavg=read_loadavg,
+            loadavg=self.loadavg,
         )
         self.links = LinkIO(config, self.node, logger)
         self.executor = ActionExecutor(make_runner(config, logger))
@@ -125,6 +127,7 @@ class Daemon:
         self.held.close()
         self.executor.close()
         self.links.close()
+        self.loadavg.close()
         if self.control is not None:
             self.control.close()
             with contextlib.suppress(FileNotFoundError):
@@ -138,7 +141,8 @@ class Daemon:
         for _ in iter(int, 1):  # until shutdown completes; each turn is bounded
             now = time.monotonic()
             watchdog = self.watchdog.get_timer() if self.watchdog else None
-            timers = (self.node.get_timer(), self.respawn.get_timer(), watchdog)
+            node_due = self.node.get_timer()
+            timers = (node_due, self.respawn.get_timer(), watchdog)
             deadlines = [t for t in timers if t]
             deadline = min(deadlines) if deadlines else None
             wait = (
@@ -147,7 +151,10 @@ class Daemon:
             for key, _mask in self.selector.select(wait):
                 key.data(key.fileobj)
             now = time.monotonic()
-            self.node.handle_timer(now)
+            # Only when due: a datagram that woke us was handed to the node already,
+            # and most wake-ups are datagrams (two of three at keepalive 250 ms).
+            if node_due is None or now + TIMER_SLACK >= node_due:
+                self.node.handle_timer(now)
             self._after_input(now)
             if self.watchdog is not None:
                 self.watchdog.poll(now)
@@ -164,7 +171,7 @@ class Daemon:
         if self.node.core.comm_up() and not self.respawn_started and not self.stopping:
             self.respawn_started = True
             self.respawn.start_all(now)
-        self.respawn.poll(now)
+        self.respawn.poll(now, reap=False)  # reaping waits for SIGCHLD (_drain_signals)
 
     def _on_outcomes(self, _executor: Any) -> None:
         for outcome in self.executor.drain():

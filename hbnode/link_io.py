@@ -29,7 +29,7 @@ from hbnode.media import (
     interface_broadcast,
     local_ipv4_addresses,
 )
-from hbnode.message import Message
+from hbnode.message import Field, Message
 from hbnode.wire import (
     NETSTRING_START,
     WireError,
@@ -41,6 +41,8 @@ from hbnode.wire import (
 
 if TYPE_CHECKING:
     from hbnode.node import Node
+
+MAX_ECHOES = 8  # our latest probes, recognised by their bytes when they come back
 
 
 class Rejection(enum.StrEnum):
@@ -78,12 +80,28 @@ class RejectLog:
 class LinkIO:
     def __init__(self, config: ClusterConfig, node: Node, log: HbLogger) -> None:
         self.config, self.node, self.log = config, node, log
-        self.keys: AuthKeys = config.authkeys
+        # Each ping node's last probe (its fields and signed bytes), and the probes we
+        # signed, by their bytes: a probe changes only when its ts (seconds) does, and
+        # its echo comes back byte for byte (_probe_datagram, _on_ping).
+        self._probes: dict[str, tuple[tuple[Field, ...], bytes]] = {}
+        self._echoes: dict[bytes, Message] = {}
+        self._keys: AuthKeys = config.authkeys
         self.links: dict[str, UdpLink] = {}
         self.ping: PingLink | None = None
         self.rejects = RejectLog()
         self.sent = 0
         self.received = 0
+
+    @property
+    def keys(self) -> AuthKeys:
+        return self._keys
+
+    @keys.setter
+    def keys(self, keys: AuthKeys) -> None:
+        """New authkeys (SIGHUP): what was signed with the old ones is forgotten."""
+        self._keys = keys
+        self._probes.clear()
+        self._echoes.clear()
 
     # -- set-up ------------------------------------------------------------------
     def open(self, selector: selectors.BaseSelector) -> None:
@@ -190,7 +208,8 @@ class LinkIO:
         if self.ping is None:
             return
         for name, payload in self.ping.receive():
-            message = self._accept(payload, f"ping {name}")
+            # Byte for byte a probe we signed ourselves: nothing to decode or check.
+            message = self._echoes.get(payload) or self._accept(payload, f"ping {name}")
             if message is None or message.get("info") not in ("ping", "ping_group"):
                 continue
             self.node.ping_reply(name, time.monotonic())
@@ -205,7 +224,21 @@ class LinkIO:
                 self.sent += 1
         for name, probe in self.node.take_ping_probes(now):
             if self.ping is not None:
-                self.ping.send(name, encode_datagram(probe, self.keys))
+                self.ping.send(name, self._probe_datagram(name, probe))
+
+    def _probe_datagram(self, name: str, probe: Message) -> bytes:
+        """The probe signed; at keepalive 250 ms three in four are the last one's bytes
+        (only ts, in seconds, changes), so they are signed once."""
+        fields = tuple(probe.fields)
+        last = self._probes.get(name)
+        if last is not None and last[0] == fields:
+            return last[1]
+        data = encode_datagram(probe, self.keys)
+        self._probes[name] = (fields, data)
+        self._echoes[data] = probe
+        while len(self._echoes) > MAX_ECHOES:  # the oldest first (dicts keep order)
+            del self._echoes[next(iter(self._echoes))]
+        return data
 
     def counters(self) -> dict[str, Any]:
         return {

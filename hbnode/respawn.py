@@ -87,11 +87,12 @@ class Supervisor:
             times.append(self.kill_at)
         return min(times) if times else None
 
-    def poll(self, now: float) -> None:
-        """Reap exited clients and start those that are due. Call after SIGCHLD or a timer."""
+    def poll(self, now: float, *, reap: bool = True) -> None:
+        """Reap exited clients (``reap``: after SIGCHLD; a waitpid each) and start or
+        KILL those that are due (after a timer)."""
         for client in self.clients:
             if client.process is not None:
-                status = client.process.poll()
+                status = client.process.poll() if reap else None
                 if status is None:
                     if self.kill_at is not None and now >= self.kill_at:
                         with contextlib.suppress(ProcessLookupError):
