@@ -7,6 +7,7 @@ parsing the authkeys *file* lives in :mod:`hbnode.config.authkeys`.
 from __future__ import annotations
 
 import enum
+import functools
 import hmac
 import re
 from dataclasses import dataclass
@@ -89,6 +90,15 @@ def heartbeat_crc(data: bytes) -> int:
 _DIGEST_NAMES = {AuthMethod.MD5: "md5", AuthMethod.SHA1: "sha1"}
 
 
+@functools.lru_cache(maxsize=32)
+def _keyed(secret: bytes, digest: str) -> hmac.HMAC:
+    """The HMAC state once the key is in: every datagram sent or received is signed
+    from a copy of it (HMAC.copy) instead of keying from scratch, which OpenSSL 3
+    does slowly (a provider lookup each time; 3.7 % of the idle daemon's
+    instructions, BENCHMARKS.md "Idle cost")."""
+    return hmac.new(secret, digestmod=digest)
+
+
 def compute_digest(key: AuthKey, data: bytes) -> str:
     """The digest text one key gives for ``data``, exactly as Heartbeat prints it.
 
@@ -97,9 +107,9 @@ def compute_digest(key: AuthKey, data: bytes) -> str:
     """
     if key.method is AuthMethod.CRC:
         return f"{heartbeat_crc(data):x}"
-    # hmac.digest with a name is OpenSSL's one-shot HMAC, without building the two
-    # hash objects of hmac.new: this runs for every datagram sent and received.
-    return hmac.digest(key.secret, data, _DIGEST_NAMES[key.method]).hex()
+    mac = _keyed(key.secret, _DIGEST_NAMES[key.method]).copy()
+    mac.update(data)
+    return mac.hexdigest()
 
 
 def sign(keys: AuthKeys, data: bytes) -> str:

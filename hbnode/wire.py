@@ -43,6 +43,10 @@ DEPTH_SYMS = bytes((20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 15, 16, 17, 
 _MAX_LEN_DIGITS = 6  # len(str(MAXMSG)): longer length prefixes cannot be honest
 _NETSTRING_LEN = re.compile(rb"(0|[1-9][0-9]{0,%d}):" % (_MAX_LEN_DIGITS - 1))
 _STRUCT_TYPES = (FieldType.STRUCT, FieldType.UNCOMPRESS)
+# Bytes looked for with ``in`` are ints: ``b"\0" in raw`` first tries b"\0" as an
+# integer and formats a TypeError it then drops (CPython 3.11 bytes_contains),
+# which was 11 % of the idle daemon's instructions (BENCHMARKS.md, "Idle cost").
+_NUL, _LF, _EQUALS = ord("\0"), ord("\n"), ord("=")
 
 
 class WireError(Exception):
@@ -216,13 +220,13 @@ def _netstring_field_untrusted(payload: bytes, depth: int) -> Field:
 def _field_type_untrusted(digit: bytes, *, allow_string: bool) -> FieldType:
     # ha_msg.h knows types 0..5; the classic text never writes "(0)" and
     # add_string_field refuses it there ("wrong type").
-    if len(digit) != 1 or digit not in b"012345" or (digit == b"0" and not allow_string):
+    if len(digit) != 1 or digit[0] not in b"012345" or (digit == b"0" and not allow_string):
         raise WireError(f"bad field type {digit!r}")
     return FieldType(int(digit))
 
 
 def _name_untrusted(raw: bytes) -> str:
-    if not raw or b"\0" in raw or b"\n" in raw:
+    if not raw or _NUL in raw or _LF in raw:
         raise WireError(f"bad field name {raw[:32]!r}")
     return _text(raw)
 
@@ -263,7 +267,7 @@ def _classic_message_untrusted(text: bytes, depth: int) -> Message:
     """``>>>\\n`` lines ``<<<\\n`` (cl_msg.c string2msg_ll), nothing after it."""
     if not text.startswith(CLASSIC_START):
         raise WireError("nested classic message lacks '>>>\\n'")
-    if b"\0" in text:
+    if _NUL in text:
         raise WireError("NUL inside a classic message")  # C would stop reading there
     fields: list[Field] = []
     pos = len(CLASSIC_START)
@@ -384,7 +388,7 @@ def encode_classic(
     if keys is not None:
         message = with_inner_auth(message, keys)
     text = _classic_message(message, 0, strict=True)
-    if b"\0" in text:  # a C reader stops at the NUL
+    if _NUL in text:  # a C reader stops at the NUL
         raise EncodeError("classic text cannot carry a NUL byte")
     return _check_size(text + b"\0" if trailing_nul else text)
 
@@ -397,7 +401,7 @@ def _check_size(data: bytes) -> bytes:
 
 def _check_name(name: str) -> bytes:
     raw = _raw(name)
-    if not raw or b"=" in raw or b"\0" in raw or b"\n" in raw:
+    if not raw or _EQUALS in raw or _NUL in raw or _LF in raw:
         raise EncodeError(f"bad field name {name!r}")
     return raw
 
@@ -430,7 +434,7 @@ def _pack_list(items: list[str], *, strict: bool) -> bytes:
     if not items or not all(items):
         raise EncodeError("a list field needs at least one item, none empty")
     packed = [_raw(item) for item in items]
-    if strict and any(b"\n" in item for item in packed):
+    if strict and any(_LF in item for item in packed):
         raise EncodeError("classic list items cannot hold a newline")
     return b"".join(b"%d:%s," % (len(item), item) for item in packed)
 
