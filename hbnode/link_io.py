@@ -29,13 +29,14 @@ from hbnode.media import (
     interface_broadcast,
     local_ipv4_addresses,
 )
-from hbnode.message import Field, Message
+from hbnode.message import Message
 from hbnode.wire import (
     NETSTRING_START,
     WireError,
     decode_untrusted,
     encode_datagram,
-    split_netstring_untrusted,
+    message_from_split_untrusted,
+    split_netstring_items_untrusted,
     verify_datagram,
 )
 
@@ -80,10 +81,10 @@ class RejectLog:
 class LinkIO:
     def __init__(self, config: ClusterConfig, node: Node, log: HbLogger) -> None:
         self.config, self.node, self.log = config, node, log
-        # Each ping node's last probe (its fields and signed bytes), and the probes we
-        # signed, by their bytes: a probe changes only when its ts (seconds) does, and
-        # its echo comes back byte for byte (_probe_datagram, _on_ping).
-        self._probes: dict[str, tuple[tuple[Field, ...], bytes]] = {}
+        # Each ping node's last probe and its signed bytes, and the probes we signed,
+        # by their bytes: the core hands out the same probe while its ts (seconds)
+        # holds, and its echo comes back byte for byte (_probe_datagram, _on_ping).
+        self._probes: dict[str, tuple[Message, bytes]] = {}
         self._echoes: dict[bytes, Message] = {}
         self._keys: AuthKeys = config.authkeys
         self.links: dict[str, UdpLink] = {}
@@ -161,16 +162,17 @@ class LinkIO:
         auth failure (the first check it fails) rather than as malformed.
         """
         try:
-            signed, auth_string = split_netstring_untrusted(data)
+            split = split_netstring_items_untrusted(data)
         except WireError as exc:
             self._malformed(origin, exc, now)
             return None
-        failure = check_untrusted(self.keys, auth_string, signed)
+        failure = check_untrusted(self.keys, split.auth_string, split.signed)
         if failure is not None:
-            self._auth_failed(failure, origin, auth_string, data, now)
+            self._auth_failed(failure, origin, split.auth_string, data, now)
             return None
         try:
-            return decode_untrusted(data).message
+            # The fields of the walk just made: decode_untrusted would walk them again.
+            return message_from_split_untrusted(data, split)
         except WireError as exc:
             self._malformed(origin, exc, now)
             return None
@@ -227,14 +229,13 @@ class LinkIO:
                 self.ping.send(name, self._probe_datagram(name, probe))
 
     def _probe_datagram(self, name: str, probe: Message) -> bytes:
-        """The probe signed; at keepalive 250 ms three in four are the last one's bytes
-        (only ts, in seconds, changes), so they are signed once."""
-        fields = tuple(probe.fields)
+        """The probe signed; at keepalive 250 ms three in four are the last one again
+        (hbnode.core.sender: only ts, in seconds, changes), signed once."""
         last = self._probes.get(name)
-        if last is not None and last[0] == fields:
+        if last is not None and last[0] is probe:
             return last[1]
         data = encode_datagram(probe, self.keys)
-        self._probes[name] = (fields, data)
+        self._probes[name] = (probe, data)
         self._echoes[data] = probe
         while len(self._echoes) > MAX_ECHOES:  # the oldest first (dicts keep order)
             del self._echoes[next(iter(self._echoes))]

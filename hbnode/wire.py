@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import re
 from dataclasses import dataclass
 
@@ -46,7 +47,9 @@ _STRUCT_TYPES = (FieldType.STRUCT, FieldType.UNCOMPRESS)
 # Bytes looked for with ``in`` are ints: ``b"\0" in raw`` first tries b"\0" as an
 # integer and formats a TypeError it then drops (CPython 3.11 bytes_contains),
 # which was 11 % of the idle daemon's instructions (BENCHMARKS.md, "Idle cost").
-_NUL, _LF, _EQUALS = ord("\0"), ord("\n"), ord("=")
+_NUL, _LF, _EQUALS, _OPEN, _CLOSE = ord("\0"), ord("\n"), ord("="), ord("("), ord(")")
+_FIELD_TYPES = {ord(str(t.value)): t for t in FieldType}  # b"0".."5" of "(T)"
+_NEWLINE_SYM_BYTE = bytes([NEWLINE_SYM])
 
 
 class WireError(Exception):
@@ -118,6 +121,16 @@ def decode_untrusted(data: bytes) -> Datagram:
     raise WireError(f"starts with {data[:4]!r}, neither '###\\n' nor '>>>\\n'")
 
 
+@dataclass(frozen=True, slots=True)
+class NetstringSplit:
+    """A netstring datagram walked once: its signed part, its auth trailer, and where
+    each top-level field's payload lies, none of them decoded yet."""
+
+    signed: bytes
+    auth_string: str | None
+    items: tuple[tuple[int, int], ...]  # (start, stop) of each field's payload in data
+
+
 def split_netstring_untrusted(data: bytes) -> tuple[bytes, str | None]:
     """(signed bytes, auth trailer text) of a netstring datagram, fields left undecoded.
 
@@ -128,23 +141,42 @@ def split_netstring_untrusted(data: bytes) -> tuple[bytes, str | None]:
     well-framed packets with a wrong key costs one walk and one digest each
     (link_io). Raises only WireError (also for a datagram that is not netstring).
     """
+    split = split_netstring_items_untrusted(data)
+    return split.signed, split.auth_string
+
+
+def split_netstring_items_untrusted(data: bytes) -> NetstringSplit:
+    """:func:`split_netstring_untrusted`, keeping the items' places for
+    :func:`message_from_split_untrusted`. Raises only WireError."""
     if len(data) >= MAXMSG:
         raise WireError(f"datagram of {len(data)} bytes: MAXMSG is {MAXMSG}")
     if not data.startswith(NETSTRING_START):
         raise WireError(f"starts with {data[:4]!r}, not '###\\n'")
     size = len(data)
     pos = len(NETSTRING_START)
+    items = []
     while not data.startswith(NETSTRING_END, pos):
         if pos >= size:
             raise WireError("netstring message lacks '%%%\\n'")
-        pos = _peel_netstring_untrusted(data, pos)[2]
+        start, stop, pos = _peel_netstring_untrusted(data, pos)
+        items.append((start, stop))
     end = pos + len(NETSTRING_END)
     if end == size:
-        return data, None
+        return NetstringSplit(data, None, tuple(items))
     start, stop, after = _peel_netstring_untrusted(data, end)
     if after != size:
         raise WireError(f"{size - after} bytes of garbage after the auth trailer")
-    return data[:end], _text(data[start:stop])
+    return NetstringSplit(data[:end], _text(data[start:stop]), tuple(items))
+
+
+def message_from_split_untrusted(data: bytes, split: NetstringSplit) -> Message:
+    """The message of a split datagram: ``decode_untrusted(data).message``, without
+    walking the items a second time (the receiver authenticates between the two).
+    Raises only WireError."""
+    try:
+        return Message([_netstring_field_untrusted(data[a:b], 0) for a, b in split.items])
+    except RecursionError:  # belt and braces, as decode_untrusted
+        raise WireError("message nested too deeply") from None
 
 
 def _datagram(
@@ -194,17 +226,26 @@ def _netstring_message_untrusted(data: bytes, depth: int) -> tuple[Message, int]
 
 
 def _netstring_field_untrusted(payload: bytes, depth: int) -> Field:
-    """``(T)name=value`` with a raw value (cl_netstring.c process_netstring_nvpair)."""
-    if len(payload) < 3 or payload[0] != ord("(") or payload[2] != ord(")"):
+    """``(T)name=value`` with a raw value (cl_netstring.c process_netstring_nvpair).
+
+    Every received field passes here: the type digit is looked up in a table and
+    the name checked in line (what _field_type_untrusted and _name_untrusted do).
+    """
+    if len(payload) < 3 or payload[0] != _OPEN or payload[2] != _CLOSE:
         raise WireError(f"netstring field lacks its '(T)' prefix: {payload[:16]!r}")
-    field_type = _field_type_untrusted(payload[1:2], allow_string=True)
+    field_type = _FIELD_TYPES.get(payload[1])
+    if field_type is None:
+        raise WireError(f"bad field type {payload[1:2]!r}")
     equals = payload.find(b"=", 3)
     if equals < 0:
         raise WireError(f"netstring field has no '=': {payload[:32]!r}")
-    name = _name_untrusted(payload[3:equals])
+    raw_name = payload[3:equals]
+    if not raw_name or _NUL in raw_name or _LF in raw_name:
+        raise WireError(f"bad field name {raw_name[:32]!r}")
+    name = raw_name.decode("utf-8", "surrogateescape")
     value = payload[equals + 1 :]
     if field_type is FieldType.STRING:
-        return Field(name, field_type, _text(value))
+        return Field(name, field_type, value.decode("utf-8", "surrogateescape"))
     if field_type in (FieldType.BINARY, FieldType.COMPRESS):
         return Field(name, field_type, value)
     if field_type is FieldType.LIST:
@@ -335,7 +376,7 @@ def classic_signed_bytes(message: Message) -> bytes:
     classic text cannot express (type 5, a nesting marker inside a nested message).
     """
     return b"".join(
-        _classic_line(f, 0, strict=False) for f in message.fields if f.name != AUTH_FIELD
+        [_classic_line(f, 0, strict=False) for f in message.fields if f.name != AUTH_FIELD]
     )
 
 
@@ -399,7 +440,9 @@ def _check_size(data: bytes) -> bytes:
     return data
 
 
+@functools.lru_cache(maxsize=256)
 def _check_name(name: str) -> bytes:
+    """A field name, checked and encoded; names repeat (t, src, seq…), so once each."""
     raw = _raw(name)
     if not raw or _EQUALS in raw or _NUL in raw or _LF in raw:
         raise EncodeError(f"bad field name {name!r}")
@@ -411,7 +454,13 @@ def _netstring_message(message: Message, depth: int) -> bytes:
         raise EncodeError(f"messages nested deeper than {MAXDEPTH}")
     parts = [NETSTRING_START]
     for f in message.fields:
-        payload = b"(%d)%s=%s" % (f.type, _check_name(f.name), _netstring_value(f, depth))
+        value = f.value
+        raw = (  # strings, most fields, without the dispatch of _netstring_value
+            _raw(value)
+            if f.type is FieldType.STRING and isinstance(value, str)
+            else _netstring_value(f, depth)
+        )
+        payload = b"(%d)%s=%s" % (f.type, _check_name(f.name), raw)
         parts.append(b"%d:%s," % (len(payload), payload))
     parts.append(NETSTRING_END)
     return b"".join(parts)
@@ -456,7 +505,7 @@ def _classic_line(f: Field, depth: int, *, strict: bool) -> bytes:
         raw = _raw(value)
         if strict and (not raw or NEWLINE_SYM in raw or name.startswith(b"(")):
             raise EncodeError(f"field {f.name!r}: cannot be read back from classic text")
-        return b"%s=%s\n" % (name, raw.replace(b"\n", bytes([NEWLINE_SYM])))
+        return b"%s=%s\n" % (name, raw.replace(b"\n", _NEWLINE_SYM_BYTE))
     if f.type in (FieldType.BINARY, FieldType.COMPRESS) and isinstance(value, bytes):
         if strict and not value:
             raise EncodeError(f"field {f.name!r}: empty binary value")

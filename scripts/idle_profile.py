@@ -135,7 +135,9 @@ class IdlePair:
     def run(self, seconds: float) -> None:
         end = self.now + seconds
         for _ in range(10_000_000):  # bounded: a few events per keepalive
-            due = [t for t in (n.get_timer() for n in self.nodes.values()) if t is not None]
+            # One get_timer per node and turn, before the inputs, as the daemon's loop.
+            timers = {name: node.get_timer() for name, node in self.nodes.items()}
+            due = [t for t in timers.values() if t is not None]
             if self.queue:
                 due.append(self.queue[0][0])
             when = min(due, default=end)
@@ -145,7 +147,7 @@ class IdlePair:
             while self.queue and self.queue[0][0] <= self.now:
                 heapq.heappop(self.queue)[2]()
             for name, node in self.nodes.items():
-                timer = node.get_timer()
+                timer = timers[name]
                 if timer is not None and timer <= self.now:
                     node.handle_timer(self.now)  # as the daemon: only when due
                     self._after(name)
