@@ -128,10 +128,12 @@ class Node:
         self._pump(now)
 
     def get_timer(self) -> float | None:
-        deadlines = [t for t in (self.core.get_timer(), self.rm.get_timer()) if t is not None]
-        if self.stop_deadline is not None:
-            deadlines.append(self.stop_deadline)
-        return min(deadlines) if deadlines else None
+        # Asked at every turn of the daemon's loop: no list, no min() of one.
+        earliest = self.core.get_timer()
+        for other in (self.rm.get_timer(), self.stop_deadline):
+            if other is not None and (earliest is None or other < earliest):
+                earliest = other
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         self.core.handle_timer(now)
