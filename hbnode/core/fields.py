@@ -65,8 +65,11 @@ def stamp(msg: Message, control: Stamp) -> None:
     ]
     if control.destuuid is not None:
         fields.insert(0, Field("destuuid", FieldType.BINARY, control.destuuid))
-    if not any(f.name in _CONTROL_NAMES for f in msg.fields):
-        msg.fields.extend(fields)  # what every _put appends for a message built here
+    for existing in msg.fields:
+        if existing.name in _CONTROL_NAMES:
+            break
+    else:  # a message built here: every _put would append, in this order
+        msg.fields.extend(fields)
         return
     if control.seq is None:
         msg.remove("seq")

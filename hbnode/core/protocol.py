@@ -348,7 +348,7 @@ class HeartbeatCore:
         keep, events = self._table.judge_generation(
             peer, is_status=msg_type == f.T_STATUS, seq=seq, hg=hg, now=now
         )
-        if any(isinstance(event, ev.PartitionHealed) for event in events):
+        if events and any(isinstance(event, ev.PartitionHealed) for event in events):
             # Heartbeat restarts both sides here, so nothing either said while apart is
             # ever acted on. We heal without a restart: what we sent while apart (ping
             # counts, takeovers, standby steps of the partition's view) is refused when
@@ -426,9 +426,13 @@ class HeartbeatCore:
 
     def _flow_control_on(self) -> bool:
         """ACKs and reqnodes only while every peer that sent a status sent protocol."""
-        return self._flow_control and all(
-            peer.protocol is not False for peer in self._table.normal_peers()
-        )
+        if not self._flow_control:
+            return False
+        # A loop, not all(genexpr), a function call in 3.11: every receive asks this.
+        for peer in self._table.normal_peers():  # noqa: SIM110
+            if peer.protocol is False:
+                return False
+        return True
 
     # -- comm up (§4.2) -----------------------------------------------------------------
     def _check_comm_up(self, now: float) -> None:

@@ -52,7 +52,11 @@ class SilenceWatch:
     def verdict(self, now: float) -> bool | None:
         """The new verdict (True: everyone silent, we look cut off) when it changed."""
         limit = self.limit
-        silent = all(now - self.heard.get(name, -limit) >= limit for name in self.watched)
+        silent = True  # a loop, not all(genexpr): this runs after every input
+        for name in self.watched:
+            if now - self.heard.get(name, -limit) < limit:
+                silent = False
+                break
         if silent == self.suspected:
             return None
         self.suspected = silent

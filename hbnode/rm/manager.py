@@ -426,16 +426,20 @@ class ResourceManager:
     # == time ==============================================================================
     def get_timer(self) -> float | None:
         """The next time ``handle_timer`` must be called, or None."""
-        times = [
+        earliest = None
+        # A loop, not comprehensions: each is a function call in Python 3.11, and the
+        # daemon asks this at every turn of its loop.
+        for when in (
             self.startup.timer(),
             self.standby_protocol.timer(),
             self.table.timer(),
             self.ping_policy.timer(),
             self.failed.timer(),
             self.isolation.timer(),
-        ]
-        due = [t for t in times if t is not None]
-        return min(due) if due else None
+        ):
+            if when is not None and (earliest is None or when < earliest):
+                earliest = when
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         self.liveness.handle_timer(now)
