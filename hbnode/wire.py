@@ -51,6 +51,24 @@ _NUL, _LF, _EQUALS, _OPEN, _CLOSE = ord("\0"), ord("\n"), ord("="), ord("("), or
 _ZERO, _COMMA = ord("0"), ord(",")
 _FIELD_TYPES = {ord(str(t.value)): t for t in FieldType}  # b"0".."5" of "(T)"
 _NEWLINE_SYM_BYTE = bytes([NEWLINE_SYM])
+# Authenticated datagrams from the same peer repeat most of their fields byte for
+# byte (t, st, dt, src, srcuuid, hg, ttl: 8 of a status's 13): each is parsed once
+# and the Field shared, which is safe for str and bytes values only (immutable).
+_FIELD_MEMO: dict[bytes, Field] = {}
+_FIELD_MEMO_SIZE = 256
+_MEMO_TYPES = (FieldType.STRING, FieldType.BINARY, FieldType.COMPRESS)
+# And what we send repeats too: a string field's netstring item and its classic
+# line (signed for the inner auth) are rendered once per (name, value).
+_STRING_ITEMS: dict[tuple[str, str], bytes] = {}
+_STRING_LINES: dict[tuple[str, str], bytes] = {}
+
+
+def _memo(memo: dict[tuple[str, str], bytes], key: tuple[str, str], value: bytes) -> bytes:
+    """Remember ``value``; a full memo starts again (seq and ts fill it with one-offs)."""
+    if len(memo) >= _FIELD_MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class WireError(Exception):
@@ -174,10 +192,22 @@ def message_from_split_untrusted(data: bytes, split: NetstringSplit) -> Message:
     """The message of a split datagram: ``decode_untrusted(data).message``, without
     walking the items a second time (the receiver authenticates between the two).
     Raises only WireError."""
+    fields = []
+    memo = _FIELD_MEMO
     try:
-        return Message([_netstring_field_untrusted(data[a:b], 0) for a, b in split.items])
+        for start, stop in split.items:
+            payload = data[start:stop]
+            field = memo.get(payload)
+            if field is None:
+                field = _netstring_field_untrusted(payload, 0)
+                if field.type in _MEMO_TYPES:
+                    if len(memo) >= _FIELD_MEMO_SIZE:
+                        memo.clear()
+                    memo[payload] = field
+            fields.append(field)
     except RecursionError:  # belt and braces, as decode_untrusted
         raise WireError("message nested too deeply") from None
+    return Message(fields)
 
 
 def _datagram(
@@ -463,12 +493,15 @@ def _netstring_message(message: Message, depth: int) -> bytes:
     parts = [NETSTRING_START]
     for f in message.fields:
         value = f.value
-        raw = (  # strings, most fields, without the dispatch of _netstring_value
-            _raw(value)
-            if f.type is FieldType.STRING and isinstance(value, str)
-            else _netstring_value(f, depth)
-        )
-        payload = b"(%d)%s=%s" % (f.type, _check_name(f.name), raw)
+        if f.type is FieldType.STRING and isinstance(value, str):
+            key = (f.name, value)
+            item = _STRING_ITEMS.get(key)
+            if item is None:
+                payload = b"(0)%s=%s" % (_check_name(f.name), _raw(value))
+                item = _memo(_STRING_ITEMS, key, b"%d:%s," % (len(payload), payload))
+            parts.append(item)
+            continue
+        payload = b"(%d)%s=%s" % (f.type, _check_name(f.name), _netstring_value(f, depth))
         parts.append(b"%d:%s," % (len(payload), payload))
     parts.append(NETSTRING_END)
     return b"".join(parts)
@@ -507,13 +540,18 @@ def _classic_line(f: Field, depth: int, *, strict: bool) -> bytes:
     ``strict`` adds the checks a receiver needs to read the line back; the
     digest rendering skips them, as Heartbeat does when it signs.
     """
-    name = _check_name(f.name)
     value = f.value
+    if not strict and f.type is FieldType.STRING and isinstance(value, str):
+        line = _STRING_LINES.get((f.name, value))  # what is signed: mostly the same lines
+        if line is not None:
+            return line
+    name = _check_name(f.name)
     if f.type is FieldType.STRING and isinstance(value, str):
         raw = _raw(value)
         if strict and (not raw or NEWLINE_SYM in raw or name.startswith(b"(")):
             raise EncodeError(f"field {f.name!r}: cannot be read back from classic text")
-        return b"%s=%s\n" % (name, raw.replace(b"\n", _NEWLINE_SYM_BYTE))
+        line = b"%s=%s\n" % (name, raw.replace(b"\n", _NEWLINE_SYM_BYTE))
+        return line if strict else _memo(_STRING_LINES, (f.name, value), line)
     if f.type in (FieldType.BINARY, FieldType.COMPRESS) and isinstance(value, bytes):
         if strict and not value:
             raise EncodeError(f"field {f.name!r}: empty binary value")
