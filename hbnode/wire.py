@@ -413,9 +413,16 @@ def classic_signed_bytes(message: Message) -> bytes:
     ``>>>``/``<<<`` (msg2string_buf with NOHEAD). Raises EncodeError for what the
     classic text cannot express (type 5, a nesting marker inside a nested message).
     """
-    return b"".join(
-        [_classic_line(f, 0, strict=False) for f in message.fields if f.name != AUTH_FIELD]
-    )
+    lines = []
+    for f in message.fields:
+        if f.name == AUTH_FIELD:
+            continue
+        value = f.value
+        # A string field we signed before: its line from the memo, without a call.
+        string = f.type is FieldType.STRING and isinstance(value, str)
+        line = _STRING_LINES.get((f.name, value)) if string else None
+        lines.append(line if line is not None else _classic_line(f, 0, strict=False))
+    return b"".join(lines)
 
 
 def with_inner_auth(message: Message, keys: AuthKeys) -> Message:
