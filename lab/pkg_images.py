@@ -44,7 +44,6 @@ from lab.topology import REFERENCE
 # Depends and Suggests of the package, logrotate with the cron it needs, systemd and
 # man-db (systemd-analyze verify runs man for the unit's Documentation= pages).
 DEPENDENCIES = (
-    "python3-pyroute2",
     "python3-prometheus-client",
     "logrotate",
     "cron",

@@ -495,7 +495,10 @@ class ResourceManager:
     # == time ==============================================================================
     def get_timer(self) -> float | None:
         """The next time ``handle_timer`` must be called, or None."""
-        times = [
+        earliest = None
+        # A loop, not comprehensions: each is a function call in Python 3.11, and the
+        # daemon asks this at every turn of its loop.
+        for when in (
             self.startup.timer(),
             self.standby_protocol.timer(),
             self.table.timer(),
@@ -505,9 +508,10 @@ class ResourceManager:
             self.fencing.timer(),
             self.heal.timer(),
             self._shutdown_after,
-        ]
-        due = [t for t in times if t is not None]
-        return min(due) if due else None
+        ):
+            if when is not None and (earliest is None or when < earliest):
+                earliest = when
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         self.liveness.handle_timer(now)
