@@ -177,10 +177,12 @@ def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     from lab.cts import command as cts
     from lab.fuzz import command as fuzz
     from lab.live import command as live
+    from lab.nemesis import command as nemesis
     from lab.soak import command as soak
 
     command.add_parser(sub)
     cts.add_parser(sub)
+    nemesis.add_parser(sub)
     report_cmd.add_parsers(sub)
     soak.add_parser(sub)
     fuzz.add_parsers(sub)
@@ -372,6 +374,10 @@ def _dispatch_bench(args: argparse.Namespace) -> int:
         from lab.cts import command as cts
 
         return cts.main(args)
+    if args.command == "nemesis":
+        from lab.nemesis import command as nemesis
+
+        return nemesis.main(args)
     return report_cmd.main(args)
 
 
@@ -415,7 +421,9 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_wireshark(args)
         if needs_root and os.geteuid() != 0:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
-        if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood", "cts"):
+        if args.command in ("cts", "nemesis"):
+            return _dispatch_bench(args)
+        if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
         if args.command in ("web", "watch"):
             from lab.live import command as live
