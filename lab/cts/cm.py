@@ -33,6 +33,7 @@ from pathlib import Path
 from lab.backends import Lab
 from lab.cts.logwatch import LogWatcher
 from lab.cts.patterns import THEY_STARTED, WE_STARTED, Timing
+from lab.cts.resources import first_owner
 from lab.errors import LabError
 from lab.labcore import SERVICE_TIMEOUT
 
@@ -63,7 +64,7 @@ class LabCM:
         self.impls = {n: lab.record(n).impl or "" for n in self.nodes}
         # CTS reads haresources where it runs; the lab's nodes share one.
         self.haresources = lab.node_file(self.nodes[0], "/etc/ha.d/haresources").read_text()
-        self.owner = _first_owner(self.haresources) or self.nodes[0]
+        self.owner = first_owner(self.haresources) or self.nodes[0]
 
     # -- what CTS's log() did -----------------------------------------------------------
     def log(self, text: str) -> None:
@@ -259,12 +260,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return -1
-
-
-def _first_owner(haresources: str) -> str | None:
-    """The node named first on haresources' first group line (the group's owner)."""
-    for line in haresources.replace("\\\n", " ").splitlines():
-        words = line.split("#", 1)[0].split()
-        if words:
-            return words[0]
-    return None

@@ -70,6 +70,15 @@ def parse_groups(text: str) -> list[list[Resource]]:
     return groups
 
 
+def first_owner(haresources: str) -> str | None:
+    """The node named first on haresources' first group line (the group's owner)."""
+    for line in haresources.replace("\\\n", " ").splitlines():
+        words = line.split("#", 1)[0].split()
+        if words:
+            return words[0]
+    return None
+
+
 class Prober:
     """Ask nodes and the client about resources (the lab-facing half of the audit)."""
 

@@ -35,7 +35,6 @@ EXPLAIN_BEFORE = 0.5  # a PID change this long before a step's start still count
 EXPLAIN_AFTER = 3.0  # ... and this long after its end (a 0.5 s sampler, a slow exit)
 SELF_RESTART = ("Heartbeat restart triggered", "Performing heartbeat restart exec")
 CRASH_WORDS = ("Traceback (most recent call last)",)
-HELD = {"local", "foreign", "all"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,15 +223,33 @@ def _settled_state(
 
 
 def _views(tl: Timeline, lo: float, hi: float, holder: str) -> list[Violation]:
+    """Each daemon's last view in the settled window names the holder.
+
+    hbnode says who holds each group. cl_status rscstatus speaks of a node's own
+    sets: its local set (groups it owns) and its foreign set (the peer's), so the
+    owner holds the group when it says local or all, the other node when it says
+    foreign or all (a node holding only its own, empty, set says local)."""
     last: dict[str, dict[str, Any]] = {}
     for t, node, view in tl.views:
         if lo <= t <= hi:
             last[node] = view
     found: list[Violation] = []
     for node, view in sorted(last.items()):
+        resources = view.get("resources")
+        if isinstance(resources, dict) and resources:
+            says = {str(r.get("holder")) for r in resources.values() if isinstance(r, dict)}
+            if says != {holder}:
+                found.append(
+                    Violation(
+                        "view_disagrees",
+                        hi,
+                        f"{node} says {sorted(says)} hold(s) the group; the VIP is on {holder}",
+                    )
+                )
+            continue
         rsc = str(view.get("rscstatus", ""))
-        holds = rsc in HELD
-        if holds != (node == holder):
+        mine = {"local", "all"} if node == tl.owner else {"foreign", "all"}
+        if (rsc in mine) != (node == holder):
             found.append(
                 Violation(
                     "view_disagrees", hi, f"{node} says rscstatus {rsc!r}; the VIP is on {holder}"

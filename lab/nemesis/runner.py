@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.backends import Lab, make_lab
+from lab.cts.resources import first_owner
 from lab.errors import LabError
 from lab.nemesis.checker import Bounds, Violation, check
 from lab.nemesis.play import Done, Player, play
@@ -94,6 +95,8 @@ def _observe(
 
     baseline, _ = leaks.settle(take, steady, LEAK_SETTLE)
     timeline = Timeline(impls, deadtime, schedule.duration)
+    haresources = lab.node_file("master", "/etc/ha.d/haresources").read_text()
+    timeline.owner = first_owner(haresources) or "master"
     bounds = Bounds(deadtime, timeline.hbnode_only)
     t0 = time.monotonic()
     recorder = Recorder(lab, timeline, t0)

@@ -172,6 +172,7 @@ class _Model:
             found.append((Action.POWEROFF, None))
         if node not in self.daemon:
             found += [(Action.KILL, None), (Action.FREEZE, None), (Action.STOP, None)]
+        if not (self.off or self.daemon):  # an admin asks for a move on a healthy cluster
             found += [(Action.STANDBY, None), (Action.TAKEOVER, None)]
         found += [(Action.CUT, i) for i in ("eth1", "eth0") if (node, i) not in self.cut]
         if node not in self.loss:

@@ -46,6 +46,7 @@ class Timeline:
     steps: list[StepRecord] = field(default_factory=list)
     end: float = 0.0  # when recording stopped
     leaks: list[str] = field(default_factory=list)  # what the end snapshot found
+    owner: str = "master"  # the group's owner in haresources
 
     @property
     def faults_end(self) -> float:
@@ -75,4 +76,5 @@ class Timeline:
             steps=[StepRecord(**s) for s in data["steps"]],
             end=float(data["end"]),
             leaks=list(data.get("leaks", [])),
+            owner=str(data.get("owner", "master")),
         )

@@ -222,8 +222,16 @@ def test_a_kill_explains_the_daemon_going() -> None:
 
 def test_views_must_agree_with_the_lab() -> None:
     tl = _timeline(_held("master", 0.0, 10.0))
+    # slave holding only its own (empty) local set says "local": that agrees.
     tl.views = [(8.0, "master", {"rscstatus": "all"}), (8.0, "slave", {"rscstatus": "local"})]
+    assert check(tl) == []
+    tl.views.append((9.0, "slave", {"rscstatus": "foreign"}))  # claims master's group
     assert [v.invariant for v in check(tl)] == ["view_disagrees"]
+    group = {"192.168.0.38/24/eth0:0": {"holder": "slave"}}
+    tl.views = [(8.0, "master", {"rscstatus": "all", "resources": group})]
+    assert [v.detail for v in check(tl)] == [
+        "master says ['slave'] hold(s) the group; the VIP is on master"
+    ]
 
 
 def test_leaks_are_violations() -> None:
