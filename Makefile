@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
 
-.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot classroom web watch web-screenshots live-recordings cts nemesis
+.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot classroom web watch web-screenshots live-recordings deb test-package promtool-test
 
 deps:
 	@bash scripts/install-deps.sh
@@ -152,6 +152,7 @@ flood: deps
 	  --mix $(FLOOD_MIX) --impl '$(FUZZ_IMPL)' --profile $(PROFILE) \
 	  --json build/flood-$(FUZZ_IMPL)-$(FLOOD_MIX).json $(FLOOD_ARGS)
 
+.PHONY: cts nemesis
 ## make cts: Heartbeat's Cluster Test Suite (its R1 tests, docs/cts.md) against a lab of
 ## its own (CTS_PREFIX), CTS_ITERATIONS tests in a random order from CTS_SEED.
 CTS_IMPL        ?= hbnode
@@ -226,3 +227,19 @@ web-screenshots: deps
 
 live-recordings: deps
 	HBLAB_PREFIX=hbrec HBLAB_STATE_DIR=/var/lib/hbrec $(PYTHON) scripts/make_live_recordings.py
+## make deb: the Debian package of the daemon (debhelper + dh-python/pybuild, from a
+## copy of the tree in build/deb/), checked by lintian: build/deb/hbnode_VERSION_all.deb.
+deb:
+	@bash scripts/install-deps.sh --package
+	bash scripts/build-deb.sh
+
+## make test-package: the installed package, not the checkout (tests/package): the
+## reference cluster on containers from the .deb, and hbnode.service under systemd.
+## Needs a Docker engine (make engine-start) and the lab's images (make images).
+test-package: deps
+	@bash scripts/install-deps.sh --package
+	$(PYTHON) -m pytest tests/package --lab -ra -p no:cacheprovider $(PYTEST_ARGS)
+
+## make promtool-test: the alert rules against recorded series (Debian's promtool).
+promtool-test: deps
+	cd monitoring/prometheus && promtool check rules hbnode-alerts.yml && promtool test rules hbnode-alerts.test.yml

@@ -31,11 +31,15 @@ def default_backend(prefix: str | None = None) -> str:
 
 
 def make_lab(
-    backend: str | None = None, topology: Path | None = None, prefix: str | None = None
+    backend: str | None = None,
+    topology: Path | None = None,
+    prefix: str | None = None,
+    state_dir: Path | None = None,
 ) -> Lab:
     """The lab of ``backend``; ``topology``: a topology file for a lab about to come up
     (a lab that is up is driven by the file it was built from); ``prefix``: a lab
-    beside the default one (its names and state directories)."""
+    beside the default one (its names and state directories); ``state_dir``: where its
+    record is, when not the prefix's default (the lab's watchdog is told)."""
     if prefix is not None and not _PREFIX.fullmatch(prefix):
         raise LabError(f"bad prefix {prefix!r}: 2 to 8 lowercase letters and digits")
     name = backend or default_backend(prefix)
@@ -44,9 +48,9 @@ def make_lab(
     if name == "docker":
         from lab.docker_backend import DockerLab
 
-        return DockerLab(topo, docker_dir)
+        return DockerLab(topo, state_dir or docker_dir)
     if name == "netns":
         from lab.netns_backend import NetnsLab
 
-        return NetnsLab(topo, netns_dir)
+        return NetnsLab(topo, state_dir or netns_dir)
     raise LabError(f"unknown lab backend {name!r} (LAB= or --backend: {', '.join(BACKENDS)})")

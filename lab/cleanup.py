@@ -79,6 +79,7 @@ def sweep_netns(prefix: str, state_dir: Path) -> list[str]:
         shutil.rmtree(nodes, ignore_errors=True)
         removed.append(str(nodes))
     (state_dir / "state.json").unlink(missing_ok=True)
+    (state_dir / "lock").unlink(missing_ok=True)  # labcore.LOCK_FILE
     with contextlib.suppress(OSError):
         state_dir.rmdir()  # only if empty: never remove what we did not make
     return removed
@@ -121,4 +122,5 @@ def sweep_docker(prefix: str, state_dir: Path) -> list[str]:
     if nodes.is_dir():
         shutil.rmtree(nodes, ignore_errors=True)
     (state_dir / "state.json").unlink(missing_ok=True)
+    (state_dir / "lock").unlink(missing_ok=True)  # labcore.LOCK_FILE
     return removed

@@ -93,6 +93,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="a BMC per node (ipmi_sim on a management segment) and stonith_host lines",
     )
     up.add_argument(
+        "--blank",
+        action="store_true",
+        help="the tutorial's machines before step 1: networked, no /etc/ha.d files, "
+        "heartbeat stopped (docs/lessons/00-the-tutorial.md)",
+    )
+    up.add_argument(
         "--no-wait",
         action="store_true",
         help="return once the daemons are started, before the VIP is up",
@@ -241,10 +247,22 @@ def _status(lab: Lab) -> dict[str, Any]:
 def _cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     impls = parse_impls(args.impl, [h.name for h in lab.topo.cluster_nodes])
     overrides = parse_overrides(args.set)
+    if args.blank and (args.config or overrides):
+        raise LabError("--blank nodes have no ha.d files: --config and --set do not apply")
     started = time.monotonic()
-    lab.up(impls, args.profile, overrides, args.config, not args.no_start, args.fencing)
+    lab.up(
+        impls,
+        args.profile,
+        overrides,
+        args.config,
+        not args.no_start,
+        fencing=args.fencing,
+        blank=args.blank,
+    )
     print(f"lab up in {time.monotonic() - started:.2f} s", flush=True)
-    if not (args.no_start or args.no_wait):
+    if args.blank:
+        print("blank nodes: hblab shell master (and slave), then the tutorial's steps", flush=True)
+    elif not (args.no_start or args.no_wait):
         timers = cluster_timers(lab.topo, args.profile, overrides, args.config)
         timeout = args.wait_timeout or ready.ready_timeout(timers)
         took = ready.wait_ready(lab, timeout, lambda line: print(line, flush=True))

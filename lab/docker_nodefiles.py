@@ -19,9 +19,11 @@ import io
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 from lab import hafiles, implfiles
+from lab.centos import DOCKER_MANAGED, BlankNode
 from lab.impls import Impl
 from lab.topology import REFERENCE, Host, Topology
 
@@ -57,8 +59,12 @@ def node_overlay_tar(
     profile: str,
     overrides: dict[str, str],
     config_dir: Path | None,
+    blank: BlankNode | None = None,
 ) -> bytes:
-    """A tar of the node's /etc/ha.d and /etc/sysconfig/heartbeat for ``put_archive('/')``."""
+    """A tar of the node's /etc/ha.d and /etc/sysconfig/heartbeat for ``put_archive('/')``;
+    for a ``blank`` node (lab.centos), its files instead of /etc/ha.d."""
+    if blank is not None:
+        return blank_tar(blank, impl)
     with tempfile.TemporaryDirectory(prefix="hblab-d-") as tmp:
         ha_d = Path(tmp) / "ha.d"
         hafiles.write_ha_d(
@@ -77,10 +83,38 @@ def node_overlay_tar(
         return buf.getvalue()
 
 
-def _add_text(tar: tarfile.TarFile, name: str, text: str) -> None:
+def blank_tar(blank: BlankNode, impl: Impl) -> bytes:
+    """A blank node's files, links and private dirs, and the implementation's choice.
+    /etc/hosts is Docker's own (a bind mount): the node edits that one."""
+    now = time.time()  # the files are made as the lab comes up, as on the netns nodes
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for directory in blank.private_dirs:
+            info = tarfile.TarInfo(directory.lstrip("/"))
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o700, now
+            tar.addfile(info)
+        for node_file in [*blank.files, implfiles.choice_file(impl)]:
+            if node_file.path not in DOCKER_MANAGED:
+                name = node_file.path.lstrip("/")
+                _add_text(tar, name, node_file.text, node_file.mode, now)
+        for link in blank.links:
+            info = tarfile.TarInfo(link.path.lstrip("/"))
+            info.type, info.linkname, info.mode, info.mtime = (
+                tarfile.SYMTYPE,
+                link.target,
+                0o777,
+                now,
+            )
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def _add_text(
+    tar: tarfile.TarFile, name: str, text: str, mode: int = 0o644, mtime: float = 0
+) -> None:
     data = text.encode()
     info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), 0o644
+    info.size, info.mode, info.mtime = len(data), mode, mtime
     tar.addfile(info, io.BytesIO(data))
 
 

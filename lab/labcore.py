@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import fcntl
+import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from hbnode.core.timers import Timers
-from lab import bmc, faults, netsock, wiring
+from lab import bmc, faults, netsock, watchdogs, wiring
 from lab import node as nodes
 from lab.errors import LabError
 from lab.hafiles import cluster_timers
@@ -35,6 +37,7 @@ from lab.topology import REFERENCE_FILE, Host, Role, Topology
 from lab.topology import load as load_topology_file
 
 SERVICE_TIMEOUT = 120.0
+LOCK_FILE = "lock"  # beside state.json: one process at a time switches power
 
 
 class LabBase(abc.ABC):
@@ -46,8 +49,9 @@ class LabBase(abc.ABC):
         self.topo = topo
         self.state_dir = state_dir
         self.state_file = state_dir / "state.json"
+        self._stamp = _stamp(self.state_file)
         self.state = LabState.load(self.state_file)
-        self._state_mtime = self._mtime()
+        self._lock_depth = 0
         if self.state is not None and self.state.topology:
             # A lab built from a topology file is driven by that file from then on.
             self.topo = load_topology_file(Path(self.state.topology))
@@ -63,10 +67,14 @@ class LabBase(abc.ABC):
         config_dir: Path | None = None,
         start_daemons: bool = True,
         fencing: bool = False,
+        blank: bool = False,
     ) -> None:
         """Build the topology, boot every host, start the daemons (unless told not to).
 
-        ``fencing``: a BMC per node and the ``stonith_host`` lines (lab.bmc)."""
+        ``fencing``: a BMC per node and the ``stonith_host`` lines (lab.bmc).
+        ``blank``: the cluster nodes are the tutorial's machines before its first step
+        (lab.centos): no /etc/ha.d files, and no daemon is started, now or at poweron.
+        """
         if self.state is not None:
             raise LabError(
                 f"the {self.backend} lab is already up (hblab down first, or hblab status)"
@@ -76,6 +84,7 @@ class LabBase(abc.ABC):
         self.state = LabState(self.backend, profile, dict(overrides or {}), config)
         if fencing:
             self.topo, self.state.fencing = bmc.fenced(self.topo), True
+        self.state.blank = blank
         if self.topo.source and Path(self.topo.source) != REFERENCE_FILE:
             self.state.topology = str(Path(self.topo.source).resolve())
         self._describe(self.state)
@@ -85,7 +94,9 @@ class LabBase(abc.ABC):
                 from lab.bmc import launch
 
                 launch.start(self)
-            if start_daemons:
+            for host in self.topo.cluster_nodes:
+                self._arm_watchdog(host, self.record(host.name))
+            if start_daemons and not blank:
                 for host in self.topo.cluster_nodes:
                     self.service(host.name, "heartbeat", "start")
         except BaseException as exc:
@@ -97,23 +108,26 @@ class LabBase(abc.ABC):
 
     def down(self) -> list[str]:
         """Remove everything the state file records; safe to call again."""
-        state = self.state or LabState.load(self.state_file)
-        if state is None:
-            return []
-        self._kill_recorded(state)
-        removed = self._teardown(state)
-        for rec in state.nodes.values():
-            shutil.rmtree(rec.node_dir, ignore_errors=True)
-        if state.fencing:
-            shutil.rmtree(self.state_dir / "bmc", ignore_errors=True)
-        self._forget_state()
-        return removed
+        with self.exclusive():  # not while a watchdog resets a node: it records as it goes
+            state = self.state or LabState.load(self.state_file)
+            if state is None:
+                self._forget_state()  # the lock file, and our directory if it is empty
+                return []
+            self._kill_recorded(state)
+            removed = self._teardown(state)
+            for rec in state.nodes.values():
+                shutil.rmtree(rec.node_dir, ignore_errors=True)
+            if state.fencing:
+                shutil.rmtree(self.state_dir / "bmc", ignore_errors=True)
+            self._forget_state()
+            return removed
 
     @property
     def is_up(self) -> bool:
         return self.state is not None
 
     def require_up(self) -> LabState:
+        self._refresh()
         if self.state is None:
             hint = "hblab up" if self.backend == "netns" else f"hblab --backend {self.backend} up"
             raise LabError(f"the {self.backend} lab is not up (run: {hint})")
@@ -252,21 +266,84 @@ class LabBase(abc.ABC):
     # == faults ==============================================================================
     def poweroff(self, name: str) -> None:
         """Pull the plug: every process dies, the links go down, the VIP is gone."""
-        host, rec = self.host(name), self.record(name)
-        if rec.on:
-            self._power_off(rec)
-        rec.init = rec.unshare = None
-        self._after_power_off(host, rec)
-        self._save()
+        with self.exclusive():
+            host, rec = self.host(name), self.record(name)
+            if rec.on:
+                self._power_off(rec)
+            rec.init = rec.unshare = None
+            self._after_power_off(host, rec)
+            watchdogs.stop(rec)  # the device has no power either
+            self._save()
 
     def poweron(self, name: str, start_daemon: bool = True) -> None:
-        host, rec = self.host(name), self.record(name)
-        if rec.on:
-            raise LabError(f"{name} is already on")
-        self._boot(host, rec)
+        with self.exclusive():
+            host, rec = self.host(name), self.record(name)
+            if rec.on:
+                raise LabError(f"{name} is already on")
+            self._boot(host, rec)
+            self._save()
+            self._arm_watchdog(host, rec)
+            # A blank node's heartbeat starts when the student says so (no chkconfig on).
+            blank = self.state is not None and self.state.blank
+            cluster_node = host.role is Role.CLUSTER_NODE and rec.impl is not None
+            if start_daemon and cluster_node and not blank:
+                self.service(name, "heartbeat", "start")
+
+    def reset(self, name: str, boot: ProcessId | None = None) -> bool:
+        """What a hardware reset does: power off, then on (heartbeat starts at boot).
+
+        With ``boot`` (the node's init when the watchdog ran out), only if that boot
+        still runs: False when the node was powered off or restarted meanwhile.
+        """
+        with self.exclusive():
+            rec = self.record(name)
+            if boot is not None and (rec.init != boot or not rec.on):
+                return False
+            self.poweroff(name)
+            self.poweron(name)
+            return True
+
+    def _arm_watchdog(self, host: Host, rec: NodeRecord) -> None:
+        """ha.cf's ``watchdog DEVICE``: the lab's device there, before the daemon starts."""
+        if host.role is not Role.CLUSTER_NODE or rec.impl is None:
+            return
+        path = watchdogs.configured(nodes.node_path(rec, "/etc/ha.d/ha.cf"))
+        if path is None:
+            return
+        rec.watchdog = watchdogs.start(
+            self.backend, self.state_dir, self.topo.prefix, rec, self._netns_ref(rec), path
+        )
         self._save()
-        if start_daemon and host.role is Role.CLUSTER_NODE and rec.impl is not None:
-            self.service(name, "heartbeat", "start")
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the lab's lock (re-entrant): one process at a time changes power, since
+        the lab's watchdog resets nodes from a process of its own."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        if not self.state_dir.is_dir():  # no lab: nothing to guard, and nothing to leave
+            self._refresh()
+            yield
+            return
+        with (self.state_dir / LOCK_FILE).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._lock_depth = 1
+            try:
+                self._refresh()
+                yield
+            finally:
+                self._lock_depth = 0
+
+    def _refresh(self) -> None:
+        """Read the record again if another process rewrote it (a watchdog's reset)."""
+        stamp = _stamp(self.state_file)
+        if stamp != self._stamp:
+            self.state, self._stamp = LabState.load(self.state_file), stamp
 
     def crash(self, name: str) -> list[int]:
         """kill -9 the heartbeat daemon (and its children) only; resources stay."""
@@ -331,26 +408,13 @@ class LabBase(abc.ABC):
     def _save(self) -> None:
         if self.state is not None:
             self.state.save(self.state_file)
-            self._state_mtime = self._mtime()
-
-    def _mtime(self) -> int | None:
-        try:
-            return self.state_file.stat().st_mtime_ns
-        except OSError:
-            return None
-
-    def _refresh(self) -> None:
-        """Re-read the record if another process changed it: with --fencing, the BMC
-        power agent powers nodes off and on behind this object's back."""
-        mtime = self._mtime()
-        if self.state is not None and mtime is not None and mtime != self._state_mtime:
-            fresh = LabState.load(self.state_file)
-            if fresh is not None:
-                self.state, self._state_mtime = fresh, mtime
+            self._stamp = _stamp(self.state_file)
 
     def _kill_recorded(self, state: LabState) -> None:
         """SIGKILL the helper processes the record names, and wait for them."""
         pids = list(state.extra_pids)
+        pids += [rec.watchdog for rec in state.nodes.values() if rec.watchdog is not None]
+        pids = [pid for pid in pids if pid.pid != os.getpid()]  # a watchdog's own reset
         for pid in pids:
             pid.kill(signal.SIGKILL)
         wait_gone(pids, 5.0)
@@ -358,6 +422,8 @@ class LabBase(abc.ABC):
     def _forget_state(self) -> None:
         """The record is done with: remove it, and our directories if they are empty."""
         self.state_file.unlink(missing_ok=True)
+        (self.state_dir / LOCK_FILE).unlink(missing_ok=True)
+        self._stamp = None
         for leftover in (self.state_dir / "nodes", self.state_dir):
             with contextlib.suppress(OSError):
                 leftover.rmdir()  # only if empty: never remove what we did not make
@@ -427,6 +493,15 @@ class LabBase(abc.ABC):
     def _translate(self, exc: BaseException) -> BaseException:
         """A backend's own error type as a LabError (one line for the CLI)."""
         return exc
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Which version of the record is on disk (state.save replaces the file)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_mtime_ns)
 
 
 def capture_argv(netns: str, iface: str, out: Path, bpf: str = "") -> list[str]:

@@ -13,6 +13,9 @@ Layout of the node directory (made by :mod:`lab.rootfs` on the host):
   log/                         bound on /var/log (kept across reboots)
   hblib/                       bound on /var/lib/heartbeat (hb_generation survives)
   www/                         bound on /var/www/html (the page naming the node)
+  dev/                         a tmpfs, in the node only: the upper layer of its /dev
+  doc/upper, doc/work          blank nodes: overlay over /usr/share/doc (Heartbeat's samples)
+  root/upper, root/work        blank nodes: overlay over /root (root's own ~/.ssh)
 /run and /tmp are fresh tmpfs at every boot, as on a real machine. The hbnode source
 tree hblab runs from is bound read-only on /run/hblab/src (see lab.source): the
 node's own /tmp would hide a clone that lives in the host's /tmp.
@@ -26,6 +29,7 @@ import argparse
 import grp
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,9 +37,13 @@ import sys
 from pathlib import Path
 
 READY_FILE = "booted"
-# Also named in lab.source and lab.implfiles: this module imports nothing of ours.
+# Also named in lab.source, lab.implfiles and lab.centos: this module imports nothing of ours.
 NODE_SOURCE = "/run/hblab/src"
 IMPL_SWITCH = "/usr/local/sbin/hblab-impl"
+RSYSLOGD = "rsyslogd"
+NETWORK_FILE = "/etc/sysconfig/network"
+RC_DIR = "/etc/rc.d/rc3.d"
+RC_TIMEOUT = 30.0  # one start script; a stuck one must not keep the node from booting
 
 
 def _mount(args: list[str]) -> None:
@@ -89,9 +97,40 @@ def _fresh_run(source: Path | None) -> None:
         (Path("/run") / sub).mkdir(parents=True, exist_ok=True)
 
 
+def _private_dev(node_dir: Path) -> None:
+    """The node's own /dev: this machine's devices, but what the node creates there
+    (rsyslog's /dev/log, the lab's watchdog device) stays in the node, fresh at each boot.
+
+    An overlay whose upper layer is a tmpfs mounted in the node only. /dev/pts stays
+    this machine's (`hblab shell` runs on its terminal); /dev/shm is the node's own.
+    """
+    scratch = node_dir / "dev"
+    scratch.mkdir(exist_ok=True)
+    _mount(["-t", "tmpfs", "-o", "mode=0755", "tmpfs", str(scratch)])
+    for sub in ("upper", "work", "pts"):
+        (scratch / sub).mkdir()
+    _mount(["--bind", "/dev/pts", str(scratch / "pts")])  # before the overlay hides it
+    layers = f"lowerdir=/dev,upperdir={scratch}/upper,workdir={scratch}/work"
+    _mount(["-t", "overlay", "overlay", "-o", layers, "/dev"])
+    _mount(["--move", str(scratch / "pts"), "/dev/pts"])
+    _mount(["-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm"])
+
+
+def start_syslog() -> None:
+    """rsyslogd, as a CentOS box starts it at boot: /dev/log to /var/log/messages.
+
+    Its /etc/rsyslog.conf is the node's (lab.rootfs writes CentOS's rules). The
+    daemon detaches and this init adopts it; a node without rsyslog boots without.
+    """
+    if shutil.which(RSYSLOGD) is None:
+        return
+    subprocess.run([RSYSLOGD], check=False, stdin=subprocess.DEVNULL)
+
+
 def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) -> None:
     # /sys must show this namespace's interfaces (ifconfig -a, ip -d link read it).
     _mount(["-t", "sysfs", "sysfs", "/sys"])
+    _private_dev(node_dir)
     _overlay("/etc", node_dir, "etc")
     _overlay("/usr/lib64", node_dir, "lib64")
     # hbnode nodes put their cl_status/hb_standby/hb_takeover first on PATH.
@@ -100,12 +139,44 @@ def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) 
     _bind(node_dir / "log", "/var/log")
     _bind(node_dir / "hblib", "/var/lib/heartbeat")
     _bind(node_dir / "www", "/var/www/html")
-    socket.sethostname(hostname)
+    if (node_dir / "doc" / "upper").is_dir():
+        _overlay("/usr/share/doc", node_dir, "doc")
+    if (node_dir / "root" / "upper").is_dir():
+        _overlay("/root", node_dir, "root")
+    socket.sethostname(boot_hostname(hostname))
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     if Path(IMPL_SWITCH).exists():
         # The tools and ipfail point at the implementation /etc/sysconfig/heartbeat
         # names from boot on, as on the node image (lab.implfiles).
         subprocess.run([IMPL_SWITCH], check=True)
+
+
+def boot_hostname(default: str) -> str:
+    """CentOS 6's rc.sysinit: the name is HOSTNAME= in /etc/sysconfig/network, so a
+    name set there (the tutorial's step 1) survives a poweroff; else the lab's."""
+    try:
+        text = Path(NETWORK_FILE).read_text()
+    except OSError:
+        return default
+    name = ""
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "HOSTNAME":
+            name = value.strip().strip("\"'")
+    return name or default
+
+
+def run_start_scripts() -> None:
+    """CentOS's rc for runlevel 3: each S* link with ``start``, in order (blank nodes
+    have iptables and sshd there; other nodes have no such directory)."""
+    rc = Path(RC_DIR)
+    if not rc.is_dir():
+        return
+    for script in sorted(rc.glob("S*")):
+        try:
+            subprocess.run([str(script), "start"], stdin=subprocess.DEVNULL, timeout=RC_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            print(f"hblab node: {script}: {exc}", file=sys.stderr, flush=True)
 
 
 def reap_forever(ready: Path) -> None:
@@ -116,6 +187,7 @@ def reap_forever(ready: Path) -> None:
     """
     watched = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    _reap_all()  # children of the start scripts that exited before the mask
     ready.write_text(f"{os.getpid()}\n")
     while True:
         info = signal.sigwaitinfo(watched)
@@ -145,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"hblab node {args.hostname}: boot failed: {exc}", file=sys.stderr)
         return 1
+    start_syslog()
+    run_start_scripts()
     reap_forever(args.node_dir / READY_FILE)
     return 0
 

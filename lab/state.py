@@ -57,6 +57,7 @@ class NodeRecord:
     container: str = ""  # docker backend: the container's name
     unshare: ProcessId | None = None  # netns backend: the `unshare` parent we spawned
     init: ProcessId | None = None  # PID 1 of the node's PID namespace while it runs
+    watchdog: ProcessId | None = None  # this boot's lab.watchdog_server, if ha.cf has one
 
     @property
     def on(self) -> bool:
@@ -75,6 +76,7 @@ class NodeRecord:
             "container": self.container,
             "unshare": self.unshare.to_json() if self.unshare else None,
             "init": self.init.to_json() if self.init else None,
+            "watchdog": self.watchdog.to_json() if self.watchdog else None,
         }
 
     @classmethod
@@ -88,6 +90,7 @@ class NodeRecord:
         )
         rec.unshare = ProcessId.from_json(data["unshare"]) if data.get("unshare") else None
         rec.init = ProcessId.from_json(data["init"]) if data.get("init") else None
+        rec.watchdog = ProcessId.from_json(data["watchdog"]) if data.get("watchdog") else None
         return rec
 
 
@@ -100,6 +103,7 @@ class LabState:
     source: dict[str, Any] = field(default_factory=dict)  # lab.source.SourceInfo the nodes run
     topology: str | None = None  # the topology file it was built from; None: the reference
     engine: str = ""  # docker: the engine's URL when the lab came up
+    blank: bool = False  # `up --blank`: the tutorial's machines before step 1 (lab.centos)
     namespaces: list[str] = field(default_factory=list)  # netns: every namespace we created
     networks: list[str] = field(default_factory=list)  # docker: every network we created
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
@@ -116,6 +120,7 @@ class LabState:
             "source": self.source,
             "topology": self.topology,
             "engine": self.engine,
+            "blank": self.blank,
             "namespaces": self.namespaces,
             "networks": self.networks,
             "nodes": {name: rec.to_json() for name, rec in self.nodes.items()},
@@ -140,6 +145,7 @@ class LabState:
             source=dict(data.get("source") or {}),
             topology=data.get("topology"),
             engine=data.get("engine", ""),
+            blank=bool(data.get("blank", False)),
             namespaces=list(data.get("namespaces", [])),
             networks=list(data.get("networks", [])),
             nodes={n: NodeRecord.from_json(r) for n, r in data.get("nodes", {}).items()},

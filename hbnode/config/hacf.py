@@ -177,6 +177,7 @@ class HaCf:
     stonith_timeout_ms: int = 60000  # hbnode_stonith_timeout: one reset's time limit
     stonith_retry_ms: int = 5000  # hbnode_stonith_retry: Heartbeat's 5 s between tries
     stonith_delay_ms: int = 5000  # hbnode_stonith_delay: a node holding nothing waits
+    metrics: tuple[str, int] | None = None  # hbnode_metrics ADDRESS:PORT: Prometheus endpoint
     compression: str = "zlib"
     compression_threshold_kb: int = 2
     traditional_compression: bool = False

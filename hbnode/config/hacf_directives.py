@@ -9,6 +9,7 @@ to (``hopfudge 3x`` is 3 there: ``atoi``). Each table row names the setter.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections.abc import Callable
 
 from hbnode.config.hacf import AutoFailback, AutoJoin, BcastMedium, GenMethod, MsgFormat, UuidFrom
@@ -321,6 +322,22 @@ def _watchdog(state: ParseState, value: str) -> None:
     state.cfg.watchdog = value
 
 
+def _metrics(state: ParseState, value: str) -> None:
+    """``hbnode_metrics ADDRESS:PORT``: the Prometheus endpoint (hbnode.metrics)."""
+    if state.cfg.metrics is not None:
+        raise ValueSyntaxError("specified more than once")
+    address, colon, port = value.rpartition(":")
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        address = ""
+    if not colon or not address or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueSyntaxError(
+            f"want ADDRESS:PORT, an IPv4 address and a port (e.g. 0.0.0.0:9694), not {value!r}"
+        )
+    state.cfg.metrics = (address, int(port))
+
+
 def _quorum_server(state: ParseState, value: str) -> None:
     # set_quorum_server also overwrites the cluster name; only Pacemaker's quorumd uses it.
     state.cfg.quorum_server = state.cfg.cluster = value
@@ -345,6 +362,8 @@ SPECIAL: dict[str, Handler] = {
     "use_apphbd": _use_apphbd,
     "watchdog": _watchdog,
     "quorum_server": _quorum_server,
+    # hbnode's own (docs/differences.md): where to serve Prometheus metrics.
+    "hbnode_metrics": _metrics,
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 
 class ScenarioName(enum.StrEnum):
+    START = "start"
     POWEROFF = "poweroff"
     CRASH = "crash"
     STOP = "stop"
@@ -52,6 +53,15 @@ class Scenario:
 SCENARIOS: dict[ScenarioName, Scenario] = {
     s.name: s
     for s in (
+        Scenario(
+            ScenarioName.START,
+            "start-up: both daemons started together (service heartbeat start)",
+            "start both",
+            "master",
+            settle_timeout=60.0,
+            stable_deadtimes=3.0,
+            detects=False,
+        ),
         Scenario(ScenarioName.POWEROFF, "poweroff of the VIP holder", "poweroff master", "slave"),
         Scenario(ScenarioName.CRASH, "kill -9 of the holder's daemon", "crash master", "slave"),
         Scenario(ScenarioName.STOP, "orderly `service heartbeat stop`", "stop master", "slave"),

@@ -96,13 +96,14 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluste
         start: bool = True,
         topology: Path | None = None,
         fencing: bool = False,
+        blank: bool = False,
     ) -> Cluster:
         lab = make_lab(backend_name())
         if _is_up(lab):
             lab.down()  # a previous run was killed: clean what it recorded
         lab = make_lab(backend_name(), topology)
         labs.append(lab)
-        lab.up(impls_of(spec), profile, overrides or {}, None, start, fencing)
+        lab.up(impls_of(spec), profile, overrides or {}, None, start, fencing, blank=blank)
         return Cluster(lab, spec)
 
     yield bring_up

@@ -115,7 +115,7 @@ class Cluster:
 
     def page(self) -> str | None:
         """The node named by http://VIP/ as the client sees it, or None."""
-        # netns_of, not the record's name: a container's namespace is a /proc path.
+        # netns_of: a name on the netns backend, the container's /proc path on docker.
         probe = HttpProbe(self.lab.netns_of("client"), str(REFERENCE.vip.ip), timeout=1.0)
         probe.probe_once(time.monotonic())
         sample = probe.samples[-1]
@@ -131,13 +131,12 @@ class Cluster:
         return done.stdout.strip()
 
     def arp_watch(self, interval: float = 0.05) -> ArpWatch:
-        state = self.lab.require_up()
         client = REFERENCE.host("client")
         assert client is not None
         addr = client.address_on("eth0")
         assert addr is not None
         return ArpWatch(
-            state.nodes["client"].netns,
+            self.lab.netns_of("client"),
             "eth0",
             str(REFERENCE.vip.ip),
             str(addr.ip),

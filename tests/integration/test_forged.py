@@ -34,7 +34,8 @@ AUTH_FAILURE_LOGS = (
 @contextmanager
 def forging(cluster: Cluster, keys_text: str) -> Iterator[StatusForger]:
     state = cluster.lab.require_up()
-    netns = {name: rec.netns for name, rec in state.nodes.items()}
+    # netns_of: a namespace name on netns, a container's /proc path on docker.
+    netns = {name: cluster.lab.netns_of(name) for name in state.nodes}
     forger = StatusForger(
         REFERENCE,
         netns,

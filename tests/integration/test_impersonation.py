@@ -70,7 +70,7 @@ def _counters(c: Cluster, node: str) -> dict[str, int]:
 
 
 def _netns(c: Cluster, node: str) -> str:
-    return c.lab.require_up().nodes[node].netns
+    return c.lab.netns_of(node)  # a name on netns, a /proc path on docker
 
 
 class Capture:
