@@ -91,6 +91,8 @@ class Bounds:
 
 
 CLOSERS = {"thaw": "freeze", "restart": "kill", "clear": "loss", "heal": "cut"}
+# every step that ends an episode (the ones above, and those no overlap is allowed for)
+ENDINGS = {*CLOSERS, "start", "poweron"}
 
 
 def allowance_windows(steps: list[StepRecord], bounds: Bounds) -> list[tuple[float, float, str]]:
@@ -299,3 +301,62 @@ def _explained(tl: Timeline, node: str, before: ProcSample, after: ProcSample) -
         n == node and before.t - 15.0 <= t <= after.t + 1.0 and any(w in line for w in SELF_RESTART)
         for t, n, line in tl.logs
     )
+
+
+def overlap_stats(tl: Timeline) -> dict[str, dict[str, float]]:
+    """Two holders (netlink) per fault class: how many episodes of the class ran, the
+    seconds two nodes held the VIP while one was on or just ended, and the longest
+    that lasted past the fault's end. The figures beside the bounds in the report."""
+    bounds = Bounds(tl.deadtime, tl.hbnode_only)
+    episodes = _episodes(tl.steps, tl.end)
+    stats: dict[str, dict[str, float]] = {}
+    for kind, _, _ in episodes:
+        entry = stats.setdefault(kind, {"episodes": 0, "two_holders_s": 0.0, "past_end_s": 0.0})
+        entry["episodes"] += 1
+    for start, end in _runs([t for t, nodes in tl.holders if len(nodes) >= 2]):
+        near = [e for e in episodes if e[1] <= start <= e[2] + bounds.heal]
+        # the fault that may cause it, if one was on; else the latest one
+        allowed = [e for e in near if bounds.after(*_opener_of(e[0])) is not None]
+        near = allowed or near
+        kind, _, ended = max(near, key=lambda e: e[1]) if near else ("no fault", start, end)
+        entry = stats.setdefault(kind, {"episodes": 0, "two_holders_s": 0.0, "past_end_s": 0.0})
+        entry["two_holders_s"] = round(entry["two_holders_s"] + end - start, 3)
+        entry["past_end_s"] = round(max(entry["past_end_s"], end - ended), 3)
+    return stats
+
+
+def _episodes(steps: list[StepRecord], end: float) -> list[tuple[str, float, float]]:
+    """(fault class, start, end) of every episode; a one-step episode lasts its step."""
+    opened: dict[int, StepRecord] = {}
+    found: list[tuple[str, float, float]] = []
+    for step in steps:
+        if step.action in ENDINGS:
+            opener = opened.pop(step.episode, None)
+            if opener is not None:
+                found.append((_kind(opener), opener.started, step.ended))
+        elif step.action in ("standby", "takeover"):
+            found.append((step.action, step.started, step.ended))
+        else:
+            opened[step.episode] = step
+    found += [(_kind(o), o.started, end) for o in opened.values()]
+    return found
+
+
+def _opener_of(kind: str) -> tuple[str, str | None]:
+    action, _, iface = kind.partition(" ")
+    return action, iface or None
+
+
+def _kind(step: StepRecord) -> str:
+    return f"{step.action} {step.iface}" if step.iface else step.action
+
+
+def _runs(times: list[float], gap: float = 0.35) -> list[tuple[float, float]]:
+    """Consecutive sample times (no more than ``gap`` apart) as (first, last + 0.1)."""
+    runs: list[tuple[float, float]] = []
+    for t in times:
+        if runs and t - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], t + 0.1)
+        else:
+            runs.append((t, t + 0.1))
+    return runs

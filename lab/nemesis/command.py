@@ -89,6 +89,12 @@ def _one(args: argparse.Namespace, schedule: Schedule) -> bool:
         bounds = Bounds(result.timeline.deadtime, result.timeline.hbnode_only)
         for what, bound in bounds.table().items():
             say(f"bound: two holders after {what}: {bound}" if what != "settle" else bound)
+    for kind, figures in sorted(result.to_json()["overlaps"].items()):
+        say(
+            f"{kind}: {figures['episodes']:g} episodes, two holders "
+            f"{figures['two_holders_s']:.2f} s (longest past the fault's end "
+            f"{figures['past_end_s']:.2f} s)"
+        )
     for violation in result.violations:
         say(f"VIOLATION {violation.invariant} at {violation.t:.2f} s: {violation.detail}")
     if result.error:

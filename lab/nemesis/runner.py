@@ -12,7 +12,7 @@ from typing import Any
 from lab.backends import Lab, make_lab
 from lab.cts.resources import first_owner
 from lab.errors import LabError
-from lab.nemesis.checker import Bounds, Violation, check
+from lab.nemesis.checker import Bounds, Violation, check, overlap_stats
 from lab.nemesis.play import Done, Player, play
 from lab.nemesis.recorder import Recorder
 from lab.nemesis.schedule import Schedule
@@ -44,6 +44,7 @@ class RunResult:
         return {
             "schedule": self.schedule.to_json(),
             "violations": [v.to_json() for v in self.violations],
+            "overlaps": overlap_stats(self.timeline) if self.timeline else {},
             "error": self.error,
             "left_after_down": self.left_after_down,
             "seconds": round(self.seconds, 1),

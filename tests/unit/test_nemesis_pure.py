@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.nemesis.checker import Bounds, allowance_windows, check, settled_window
+from lab.nemesis.checker import Bounds, allowance_windows, check, overlap_stats, settled_window
 from lab.nemesis.schedule import CLOSES, OPENS, Action, Schedule, Step, generate
 from lab.nemesis.shrink import after_violation, compact, ddmin
 from lab.nemesis.timeline import ProcSample, StepRecord, Timeline
@@ -246,3 +246,22 @@ def test_timeline_round_trips_through_json() -> None:
     tl.views = [(1.0, "master", {"rscstatus": "all"})]
     again = Timeline.from_json(tl.to_json())
     assert again == tl
+
+
+def test_overlap_stats_name_the_fault_that_allows_it() -> None:
+    steps = [
+        _step("freeze", "master", 0, 1.0, 1.1),
+        _step("cut", "slave", 1, 1.5, 1.6, "eth0"),
+        _step("thaw", "master", 0, 3.0, 3.1),
+        _step("heal", "slave", 1, 3.5, 3.6, "eth0"),
+    ]
+    holders = [
+        *_held("master", 0.0, 2.0),
+        *[(round(2.0 + i / 10, 3), ["master", "slave"]) for i in range(15)],
+        *_held("slave", 3.5, 12.0),
+    ]
+    stats = overlap_stats(_timeline(holders, steps))
+    assert stats["freeze"]["episodes"] == 1
+    assert stats["freeze"]["two_holders_s"] == pytest.approx(1.5)
+    assert stats["freeze"]["past_end_s"] == pytest.approx(0.4)
+    assert stats["cut eth0"] == {"episodes": 1, "two_holders_s": 0.0, "past_end_s": 0.0}
