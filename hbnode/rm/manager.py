@@ -417,7 +417,7 @@ class ResourceManager:
         scope = StandbyScope.parse(what)  # an operator's word: checked, not trusted
         if scope is None:
             return f"usage: hb_standby [{'|'.join(StandbyScope)}]"
-        return self.standby_protocol.request(scope.hold, now)
+        return self.standby_protocol.request(scope.hold, now, operator=True)
 
     def takeover(self, what: StandbyScope, now: float) -> str | None:
         """hb_takeover [all|local|foreign|failback]: ask the peer to go standby (mirrored)."""
