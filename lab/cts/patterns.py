@@ -11,8 +11,9 @@ Timeouts: CTS was tuned for ``deadtime 30`` (CM_hb: ``"DeadTime": 30``,
 timers (the fast profile: deadtime 1.5 s), so every time CTS derives from those
 three is scaled by ``deadtime / 30``. The constants CTS adds on top (``+10``,
 ``+60`` s) and its fixed pauses are kept as they are: they allow for the machine
-(slow commands, log delivery) and for Heartbeat's own fixed delays that no ha.cf
-timer sets (RQSTDELAY, 10 s before a starting node asks for its resources).
+(slow commands, log delivery). The two watches for a start-up line also get
+Heartbeat's own fixed delay that no ha.cf timer sets (RQSTDELAY, 10 s before a
+starting node asks for its resources), for both implementations alike.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ CTS_STABLETIME = 30.0  # CM_hb "StableTime"
 CTS_STARTTIME = 90.0  # ClusterManager "StartTime"
 CTS_STONITH_TIMEOUT = 900.0  # StonithTest: a reset machine must be back within this
 CTS_DETECTION_TIMEOUT = 60.0  # Fastdetection(timeout=60)
+# Heartbeat waits this long, whatever ha.cf says, before a starting node asks for its
+# resources (hb_resource.c RQSTDELAY). CTS's 30 s-deadtime budgets absorbed it; a
+# budget scaled to a 1.5 s deadtime cannot, so the watches for a start-up line add it.
+RQSTDELAY = 10.0
 AUDIT_TRIES = 5  # ResourceAudit: five looks, a second apart, unless a group runs twice
 AUDIT_PAUSE = 1.0
 STANDBY_RETRIES = 10  # StandbyTest: a standby ignored "in flux" is asked again
@@ -102,7 +107,7 @@ class Timing:
     # Each watch as CTS wrote it, with the scaled base and the unscaled constant.
     @property
     def start_watch(self) -> float:
-        return self.start_time + 10  # StartaCM: StartTime+10
+        return self.start_time + 10 + RQSTDELAY  # StartaCM: StartTime+10, + RQSTDELAY
 
     @property
     def stop_watch(self) -> float:
@@ -110,7 +115,11 @@ class Timing:
 
     @property
     def lite_watch(self) -> float:
-        return self.dead_time + 10  # SimulStartLite, SimulStopLite, standby, Stonith stop
+        return self.dead_time + 10  # SimulStopLite, standby, Stonith's death watch
+
+    @property
+    def lite_start_watch(self) -> float:
+        return self.dead_time + 10 + RQSTDELAY  # SimulStartLite: DeadTime+10, + RQSTDELAY
 
     @property
     def partition_watch(self) -> float:
@@ -130,9 +139,10 @@ class Timing:
             ("DeadTime", "30 s", self.dead_time),
             ("StableTime", "30 s", self.stable_time),
             ("StartTime", "90 s", self.start_time),
-            ("start watch (StartaCM)", "StartTime+10", self.start_watch),
+            ("start watch (StartaCM)", "StartTime+10 (+ RQSTDELAY 10 s)", self.start_watch),
             ("stop watch (StopTest)", "DeadTime", self.stop_watch),
-            ("Simul*Lite, standby, Stonith death watch", "DeadTime+10", self.lite_watch),
+            ("SimulStartLite", "DeadTime+10 (+ RQSTDELAY 10 s)", self.lite_start_watch),
+            ("SimulStopLite, standby, Stonith death watch", "DeadTime+10", self.lite_watch),
             ("Split_brain watches", "DeadTime+60", self.partition_watch),
             ("Stonith: node back up", "900 s", self.stonith_up_watch),
             ("DetectionTime: death seen", "60 s", self.detection_watch),

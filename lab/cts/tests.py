@@ -137,7 +137,7 @@ class SimulStartLite(CTSTest):
         down = [n for n in cm.nodes if cm.should_be[n] is Status.DOWN]
         if not down:
             return self.skipped()
-        watch = cm.watcher([THEY_STARTED % n for n in down], cm.timing.lite_watch)
+        watch = cm.watcher([THEY_STARTED % n for n in down], cm.timing.lite_start_watch)
         watch.setwatch()
         for n in down:
             cm.start_noblock(n)

@@ -104,8 +104,9 @@ def test_timing_scales_cts_times_by_deadtime_over_30() -> None:
     assert fast.dead_time == pytest.approx(1.5)
     assert fast.stable_time == pytest.approx(1.5)
     assert fast.start_time == pytest.approx(4.5)
-    assert fast.start_watch == pytest.approx(14.5)  # StartTime + 10: the 10 is kept
-    assert fast.lite_watch == pytest.approx(11.5)
+    assert fast.start_watch == pytest.approx(24.5)  # StartTime + 10 + RQSTDELAY
+    assert fast.lite_watch == pytest.approx(11.5)  # the 10 is kept
+    assert fast.lite_start_watch == pytest.approx(21.5)
     assert fast.partition_watch == pytest.approx(61.5)
     assert fast.stonith_up_watch == pytest.approx(45.0)
     assert fast.detection_watch == pytest.approx(3.0)
