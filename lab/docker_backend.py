@@ -11,15 +11,19 @@ either. What it builds, through the Docker SDK, from the same Topology:
   namespace; under a system engine they are two address-less ``br-<id>`` links in
   the root namespace, removed again by ``down``;
 * one container per host, ``hblab-d-<host>`` (images from lab.docker_images),
-  with NET_ADMIN and NET_RAW, static addresses, tini as PID 1, a fresh tmpfs on
+  with NET_ADMIN and NET_RAW (cluster nodes: IPC_LOCK and SYS_NICE too, and an
+  unlimited RLIMIT_MEMLOCK and a real-time budget when the engine can grant them:
+  lab.memlock, lab.rtsched), static addresses, tini as PID 1, a fresh tmpfs on
   /run and /tmp at every boot, and /var/log bound to a directory of the lab's
   state (logs survive a power cut and can be read while the node is off).
 
 Faults: ``poweroff`` is ``docker kill`` (every process dies, the interfaces and
 the VIP go with the container's network namespace); ``poweron`` starts it again.
-Cables are cut with ``ip link`` inside the container (a network disconnect would
-bring the interface back under another name), netem is ``tc`` inside it. Sockets
-for probes, status and captures enter the container's namespace by path
+Cables are cut by setting the container's veth end in the private engine's namespace
+down (the container's interface loses its carrier), or under a system engine with
+``ip link`` inside the container (a network disconnect would bring the interface
+back under another name); netem is ``tc`` inside it. Sockets for probes, status and
+captures enter the container's namespace by path
 (``/proc/PID/ns/net``), as lab.netsock already does for named namespaces.
 """
 
@@ -34,7 +38,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lab import centos, cleanup, docker_engine, docker_nodefiles, sshkeys
+from lab import centos, cleanup, docker_engine, docker_nodefiles, memlock, rtsched, sshkeys
 from lab import node as nodes
 from lab.compose import IMAGE_OF_ROLE, gateway_of, host_environment
 from lab.docker_images import LABEL, SOURCE_LABEL, image_name
@@ -43,7 +47,7 @@ from lab.impls import Impl
 from lab.labcore import LabBase
 from lab.proc import ProcessId, wait_gone
 from lab.state import DOCKER_STATE_DIR, LabState, NodeRecord
-from lab.topology import REFERENCE, Host, Segment, Topology
+from lab.topology import REFERENCE, Host, Role, Segment, Topology
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -168,7 +172,9 @@ class DockerLab(LabBase):
             env["HB_BLANK"] = "yes"
             env["HBLAB_NODE"] = host.name  # the page through the VIP names the node
         host_config = low.create_host_config(
-            cap_add=caps,
+            cap_add=[*caps, *self._root_caps(host)],
+            ulimits=self._memlock_ulimits(host),
+            cpu_rt_runtime=rtsched.node_rt_runtime() if self._cluster(host) else None,
             tmpfs={"/run": "mode=0755", "/tmp": "mode=1777"},
             binds={str(rec.log_dir): {"bind": "/var/log", "mode": "rw"}},
             extra_hosts=extra_hosts,
@@ -195,6 +201,28 @@ class DockerLab(LabBase):
             low.connect_container_to_network(
                 rec.container, self.network_name(iface.segment), ipv4_address=str(iface.address.ip)
             )
+
+    @staticmethod
+    def _cluster(host: Host) -> bool:
+        return host.role is Role.CLUSTER_NODE
+
+    def _root_caps(self, host: Host) -> list[str]:
+        """A cluster node locks its memory (lab.memlock) and runs Heartbeat under SCHED_RR
+        (lab.rtsched) as root on a real host does."""
+        return ["IPC_LOCK", "SYS_NICE"] if self._cluster(host) else []
+
+    def _memlock_ulimits(self, host: Host) -> list[Any]:
+        """``--ulimit memlock=-1`` for a cluster node, when the engine can grant it: an
+        engine that cannot (its own limit is finite and it lacks CAP_SYS_RESOURCE)
+        would refuse to start the container."""
+        import docker.types
+
+        if not self._cluster(host):
+            return []
+        pid = docker_engine.engine_pid(self.require_up().engine or docker_engine.engine_url())
+        if pid is not None and not memlock.grantable(memlock.of_process(pid)):
+            return []
+        return [docker.types.Ulimit(name="memlock", soft=-1, hard=-1)]
 
     def _put_node_files(
         self, host: Host, rec: NodeRecord, impl: Impl, blank: centos.BlankNode | None = None
@@ -271,6 +299,15 @@ class DockerLab(LabBase):
 
     def _netns_ref(self, rec: NodeRecord) -> str:
         return f"/proc/{rec.init.pid}/ns/net" if rec.init is not None and rec.on else ""
+
+    def _cable_far_end(self) -> str | None:
+        """The private engine's namespace holds the bridges and the containers' veth ends;
+        a system engine's are in the machine's root namespace, which the lab leaves alone."""
+        state = self.require_up()
+        private = state.engine == docker_engine.private_url()
+        if private and Path(f"/run/netns/{docker_engine.ENGINE_NETNS}").exists():
+            return docker_engine.ENGINE_NETNS
+        return None
 
     def _status_extra(self, state: LabState) -> dict[str, Any]:
         return {"engine": state.engine}

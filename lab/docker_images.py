@@ -61,6 +61,9 @@ PACKAGES = (
     "openssh-server",
     "vim",
     "selinux-utils",
+    # hblab-boot makes what the packages put in /run (lab.pkgfiles), as a booting host
+    # does; the image has no systemd, and this one provides just that program.
+    "systemd-standalone-tmpfiles",
 )
 ROOTFS_REPO = "hblab-d-rootfs"
 LABEL = "org.hblab.image"

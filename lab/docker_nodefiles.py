@@ -4,9 +4,11 @@ Two uses:
 
 * inside the node image's build (``python -m lab.docker_nodefiles /``, run by the
   virtualenv that hbnode's wheel is installed into): the files that let a node run
-  either implementation (:mod:`lab.implfiles`, as the netns nodes have them), and
-  the reference ``/etc/ha.d`` files of every cluster node for every profile
-  (from :mod:`lab.hafiles`);
+  either implementation (:mod:`lab.implfiles`, as the netns nodes have them), the
+  tmpfiles.d file of what the packages put in the node's own places
+  (:mod:`lab.pkgfiles`, from the image's dpkg), the services they start at boot
+  (:mod:`lab.bootsvc`), and the reference ``/etc/ha.d``
+  files of every cluster node for every profile (from :mod:`lab.hafiles`);
 * on the host, by the docker backend: :func:`node_overlay_tar` packs the files
   one ``hblab up`` chooses (profile, ``--set``, ``--config``, implementation) for
   ``put_archive`` into the created container, before it first boots.
@@ -22,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab import hafiles, implfiles
+from lab import bootsvc, hafiles, implfiles, pkgfiles
 from lab.centos import DOCKER_MANAGED, BlankNode
 from lab.impls import Impl
 from lab.topology import REFERENCE, Host, Topology
@@ -46,6 +48,10 @@ def install_into(root: Path, topo: Topology = REFERENCE) -> None:
     # exited; Debian's sleeps a second): the same handover timing on both backends.
     if NGINX_INIT.exists():
         _write(root / "etc/init.d/nginx", NGINX_INIT.read_text(), 0o755)
+    # What the packages put in /run and /var/log (a tmpfs and a bind at run time),
+    # from the image's own dpkg: hblab-boot applies it at every boot.
+    _write(root / pkgfiles.CONF_PATH.lstrip("/"), pkgfiles.node_conf())
+    _write(root / bootsvc.SCRIPT_PATH.lstrip("/"), bootsvc.node_script(), 0o755)  # ha_logd
     for profile in hafiles.PROFILES:
         for host in topo.cluster_nodes:
             target = root / SHARE.lstrip("/") / "ha.d" / profile / host.name

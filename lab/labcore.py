@@ -357,9 +357,25 @@ class LabBase(abc.ABC):
         return tree
 
     def link(self, name: str, iface: str, up: bool) -> None:
-        """Pull or replug the node's cable on ``iface`` (the node's side)."""
+        """Pull or replug the node's cable on ``iface``.
+
+        Where the backend reaches the cable's other end, that end goes down: the node's
+        interface loses its carrier and stays up, its route stays, and what it sends
+        vanishes without an error, as on a real machine. Otherwise the node's own
+        interface goes down: its route goes with it and sends fail with ENETUNREACH,
+        which the real Heartbeat logs as an ERROR at every send.
+        """
         self.interface(name, iface)
-        wiring.set_link(self.netns_of(name), iface, up)
+        far_end = self._cable_far_end()
+        if far_end is not None:
+            wiring.set_carrier(self.netns_of(name), iface, far_end, up)
+        else:
+            wiring.set_link(self.netns_of(name), iface, up)
+
+    @property
+    def pulls_carrier(self) -> bool:
+        """Does ``link`` cut the carrier (True) or set the node's interface down?"""
+        return self._cable_far_end() is not None
 
     def netem(self, name: str, iface: str, params: dict[str, str] | None) -> None:
         """Loss/delay on the node's side of the cable (lab.faults); ``None`` clears it."""
@@ -483,6 +499,11 @@ class LabBase(abc.ABC):
     @abc.abstractmethod
     def _found_objects(self) -> list[str]:
         """This prefix's hosts and segments that exist now, found by name and label."""
+
+    def _cable_far_end(self) -> str | None:
+        """The network namespace that holds the other end of every node's cables, if
+        the lab may touch it (never the machine's own)."""
+        return None
 
     def _status_extra(self, state: LabState) -> dict[str, Any]:
         return {}

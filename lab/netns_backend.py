@@ -111,6 +111,9 @@ class NetnsLab(LabBase):
     def _netns_ref(self, rec: NodeRecord) -> str:
         return rec.netns
 
+    def _cable_far_end(self) -> str | None:
+        return self.topo.switch_netns  # the bridges' side of every cable is the lab's
+
     def _node_extra(self, rec: NodeRecord) -> dict[str, str]:
         return {"netns": rec.netns}
 

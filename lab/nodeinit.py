@@ -16,9 +16,13 @@ Layout of the node directory (made by :mod:`lab.rootfs` on the host):
   dev/                         a tmpfs, in the node only: the upper layer of its /dev
   doc/upper, doc/work          blank nodes: overlay over /usr/share/doc (Heartbeat's samples)
   root/upper, root/work        blank nodes: overlay over /root (root's own ~/.ssh)
-/run and /tmp are fresh tmpfs at every boot, as on a real machine. The hbnode source
-tree hblab runs from is bound read-only on /run/hblab/src (see lab.source): the
-node's own /tmp would hide a clone that lives in the host's /tmp.
+/run and /tmp are fresh tmpfs at every boot, as on a real machine. Then, as a booting
+host runs systemd-tmpfiles, the node makes what the cluster packages put in /run,
+/var/lib/heartbeat and /var/log (lab.pkgfiles; /etc/tmpfiles.d/hblab-packages.conf in
+the etc overlay), starts its syslog, and what the packages start at boot
+(lab.bootsvc: ha_logd), then runlevel 3's start scripts (blank nodes).
+The hbnode source tree hblab runs from is bound read-only on /run/hblab/src (see
+lab.source): the node's own /tmp would hide a clone that lives in the host's /tmp.
 
 This module only uses the standard library: it must start in well under a second.
 """
@@ -26,9 +30,7 @@ This module only uses the standard library: it must start in well under a second
 from __future__ import annotations
 
 import argparse
-import grp
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -44,6 +46,17 @@ RSYSLOGD = "rsyslogd"
 NETWORK_FILE = "/etc/sysconfig/network"
 RC_DIR = "/etc/rc.d/rc3.d"
 RC_TIMEOUT = 30.0  # one start script; a stuck one must not keep the node from booting
+BOOT_SERVICES = "/etc/hblab/boot-services"  # lab.bootsvc.SCRIPT_PATH
+# lab.pkgfiles.CONF_PATH and BOOT_COMMAND (tests/unit/test_pkgfiles.py keeps them equal).
+PACKAGE_FILES = "/etc/tmpfiles.d/hblab-packages.conf"
+PACKAGE_FILES_BOOT = (
+    "systemd-tmpfiles",
+    "--create",
+    "--prefix=/run",
+    "--prefix=/var/lib/heartbeat",
+    "--prefix=/var/log",
+    "hblab-packages.conf",
+)
 
 
 def _mount(args: list[str]) -> None:
@@ -69,16 +82,6 @@ def _bind(source: Path, target: str) -> None:
     _mount(["--bind", str(source), target])
 
 
-def _chown_cluster(path: Path) -> None:
-    """Heartbeat's children run as hacluster:haclient and need these dirs."""
-    try:
-        uid = pwd.getpwnam("hacluster").pw_uid
-        gid = grp.getgrnam("haclient").gr_gid
-    except KeyError:
-        return  # heartbeat not installed: hbnode-only nodes don't need it
-    os.chown(path, uid, gid)
-
-
 def _fresh_run(source: Path | None) -> None:
     _mount(["-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", "/run"])
     if source is not None:
@@ -86,14 +89,9 @@ def _fresh_run(source: Path | None) -> None:
         _bind(source, NODE_SOURCE)
         _mount(["-o", "remount,bind,ro", NODE_SOURCE])
     _mount(["-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/tmp"])
-    # What the real Heartbeat expects to find (docs/heartbeat-in-the-lab.md):
-    # without /run/resource-agents IPaddr fails with "Generic error".
-    for sub in ("heartbeat/ccm", "heartbeat/crm", "heartbeat/dopd", "crm"):
-        path = Path("/run") / sub
-        path.mkdir(parents=True, exist_ok=True)
-        _chown_cluster(path)
-    _chown_cluster(Path("/run/heartbeat"))
-    for sub in ("resource-agents", "lock", "nginx", "hbnode"):
+    # Not the cluster packages' (those come from PACKAGE_FILES): the base system's
+    # lock dir, nginx's and hbnode's own.
+    for sub in ("lock", "nginx", "hbnode"):
         (Path("/run") / sub).mkdir(parents=True, exist_ok=True)
 
 
@@ -127,6 +125,21 @@ def start_syslog() -> None:
     subprocess.run([RSYSLOGD], check=False, stdin=subprocess.DEVNULL)
 
 
+def _boot_services() -> None:
+    """The services the cluster packages start at boot (lab.bootsvc: ha_logd). They
+    background themselves; this init adopts and reaps them."""
+    if Path(BOOT_SERVICES).exists():
+        subprocess.run(["sh", BOOT_SERVICES], check=True)
+
+
+def _package_files() -> None:
+    """What the cluster packages put in /run, /var/lib/heartbeat and /var/log (lab.pkgfiles
+    writes the file at hblab up; without it the real Heartbeat cannot chdir to its
+    cores directory, and IPaddr fails without /run/resource-agents)."""
+    if Path(PACKAGE_FILES).exists():
+        subprocess.run(list(PACKAGE_FILES_BOOT), check=True)
+
+
 def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) -> None:
     # /sys must show this namespace's interfaces (ifconfig -a, ip -d link read it).
     _mount(["-t", "sysfs", "sysfs", "/sys"])
@@ -143,6 +156,7 @@ def setup_filesystem(node_dir: Path, hostname: str, source: Path | None = None) 
         _overlay("/usr/share/doc", node_dir, "doc")
     if (node_dir / "root" / "upper").is_dir():
         _overlay("/root", node_dir, "root")
+    _package_files()
     socket.sethostname(boot_hostname(hostname))
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     if Path(IMPL_SWITCH).exists():
@@ -218,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hblab node {args.hostname}: boot failed: {exc}", file=sys.stderr)
         return 1
     start_syslog()
+    try:  # after syslog: ha_logd writes through it
+        _boot_services()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"hblab node {args.hostname}: boot services: {exc}", file=sys.stderr, flush=True)
     run_start_scripts()
     reap_forever(args.node_dir / READY_FILE)
     return 0

@@ -11,7 +11,7 @@ import stat
 import sys
 from pathlib import Path
 
-from lab import hafiles, implfiles
+from lab import bootsvc, hafiles, implfiles, pkgfiles
 from lab.centos import BlankNode
 from lab.impls import Impl
 from lab.source import NODE_SOURCE
@@ -60,7 +60,7 @@ def prepare_node_dir(
         "www",
     ):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
-    (node_dir / "log" / "nginx").mkdir(parents=True, exist_ok=True)
+    (node_dir / "log").mkdir(parents=True, exist_ok=True)  # /var/log/nginx: lab.pkgfiles
     etc = node_dir / "etc" / "upper"
     _write(node_dir / "www" / "index.html", f"<h1>{host.name}</h1>\n{host.name}\n")
     # CentOS-like nginx init script (fast stop): see lab/assets/nginx.init.
@@ -77,6 +77,10 @@ def prepare_node_dir(
     _write(etc / "sysconfig" / "network", f"NETWORKING=yes\nHOSTNAME={host.name}\n")
     if host.role is not Role.CLUSTER_NODE or impl is None:
         return
+    # What the installed packages put in the node's own /run, /var/lib/heartbeat
+    # and /var/log; lab.nodeinit applies it at every boot.
+    _write(host_path(node_dir, pkgfiles.CONF_PATH), pkgfiles.node_conf())
+    _write(host_path(node_dir, bootsvc.SCRIPT_PATH), bootsvc.node_script(), 0o755)  # ha_logd
     hafiles.write_ha_d(
         etc / "ha.d", topo, host, profile, hafiles.overrides_for(impl.value, overrides), config_dir
     )

@@ -22,6 +22,9 @@ APT_PACKAGES=(iproute2 heartbeat nginx-light tcpdump net-tools procps iputils-pi
               iputils-arping curl util-linux psmisc nftables tshark lua5.4 chromium tmux
               openipmi ipmitool cluster-glue rsyslog libfuse3-3
               openssh-server iptables vim selinux-utils prometheus)
+# A node's boot makes what the packages put in /run with systemd-tmpfiles (lab.pkgfiles):
+# systemd has it; a machine without systemd gets the standalone one (they conflict).
+if ! command -v systemd-tmpfiles >/dev/null; then APT_PACKAGES+=(systemd-standalone-tmpfiles); fi
 if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.

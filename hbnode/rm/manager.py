@@ -41,6 +41,10 @@ from hbnode.rm.startup import Startup
 from hbnode.rm.state import Mode, PeerView, Shared
 from hbnode.rm.takeover import Takeover
 
+# How long an orderly stop waits for a standby exchange to end (seconds of the
+# peer starting what we gave it); Heartbeat waits without a limit.
+SHUTDOWN_WAIT = 30.0
+
 
 class ResourceManager:
     """Who holds which resource group, and the actions and messages that move them."""
@@ -115,6 +119,7 @@ class ResourceManager:
             unfenced=self._never_heard,
         )
         self._failback_to: set[str] = set()  # auto failback that found us busy
+        self._shutdown_after: float | None = None  # an orderly stop waits for a standby
 
     # == start-up =========================================================================
     def start(self, now: float) -> None:
@@ -399,6 +404,9 @@ class ResourceManager:
 
     def _idle(self, now: float) -> None:
         """A standby exchange ended: run what waited for it."""
+        if self._shutdown_after is not None:
+            self.shutdown(now)
+            return
         for name in sorted(self._failback_to):
             self._failback_to.discard(name)
             peer = self.s.peers.get(name)
@@ -427,10 +435,24 @@ class ResourceManager:
         return self.standby_protocol.ask_takeover(scope, now)
 
     def shutdown(self, now: float) -> None:
-        """Orderly stop (§4.3): say so, release everything, then ``shutdone``."""
+        """Orderly stop (§4.3): say so, release everything, then ``shutdone``.
+
+        A standby exchange under way ends first, as Heartbeat's hb_rsc_isstable has
+        it: a peer acquiring what we gave would otherwise get our shutdown notice in
+        the middle, start a second acquisition, and log ``ERROR: Ignored standby
+        message 'done'`` when the two cross. The wait is bounded by SHUTDOWN_WAIT.
+        """
         s = self.s
         if s.mode in (Mode.STOPPING, Mode.STOPPED):
             return
+        if self.standby_protocol.busy and s.mode is Mode.STABLE:
+            if self._shutdown_after is None:
+                self._shutdown_after = now + SHUTDOWN_WAIT
+                self.out.log("warn", "Shutdown delayed until current resource activity finishes.")
+            if now < self._shutdown_after:
+                return
+            self.out.log("warn", "Standby operation abandoned: shutting down")
+        self._shutdown_after = None
         was, s.mode = s.mode, Mode.STOPPING
         self.standby_protocol.abort()
         self.ping_policy.cancel()
@@ -476,6 +498,7 @@ class ResourceManager:
             self.failed.timer(),
             self.isolation.timer(),
             self.fencing.timer(),
+            self._shutdown_after,
         ]
         due = [t for t in times if t is not None]
         return min(due) if due else None
@@ -489,6 +512,8 @@ class ResourceManager:
         self.failed.handle_timer(now)
         self.isolation.handle_timer(now)
         self.fencing.handle_timer(now)
+        if self._shutdown_after is not None and now >= self._shutdown_after:
+            self.shutdown(now)
 
     # == outputs and queries ===============================================================
     def take_outgoing(self) -> list[Message]:

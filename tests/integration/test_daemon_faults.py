@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from .badnews import ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 SPEC = "hbnode"
@@ -125,8 +126,9 @@ def test_kill9_then_restart_after_takeover_reconciles_within_deadtime(
 
 
 def test_respawn_of_a_client_that_exits_at_once_is_rate_limited(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    expect_log(r"ERROR: .*respawning too fast", "the respawned client exits at once: rate-limited")
     c = lab_factory(SPEC, {"respawn": "hacluster /bin/false"})
     too_fast = "respawning too fast: waiting 30 s"
     waited = wait_until(lambda: too_fast in c.log("master"), 20, "the rate limit is reported")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from .badnews import CABLE_PULLED, LATE_AFTER_HEAL, PARTITION_RETURN, ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 pytestmark = pytest.mark.failover
@@ -93,10 +94,18 @@ def test_auto_failback(
 
 
 def test_split_brain_and_heal(
-    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    impl_spec: str,
+    measure: Callable[..., None],
+    expect_log: ExpectedLog,
 ) -> None:
+    expect_log(PARTITION_RETURN, "the split is healed")
+    expect_log(LATE_AFTER_HEAL, "the split is healed")
+    expect_log(r"Both machines own .* resources!", "both nodes hold the VIP until the heal")
     # Heartbeat's classic split-brain: no ping-based isolation policy in the way.
     cluster = lab_factory(impl_spec, {"hbnode_isolation": "off"})
+    if not cluster.lab.pulls_carrier:  # a system engine: hblab link sets eth1 down
+        expect_log(CABLE_PULLED, "master's eth1 is set down while the cable is out", ["master"])
     cluster.startup("master", STARTUP_TIMEOUT)
     with cluster.arp_watch() as watch:
         cluster.lab.link("master", "eth1", up=False)

@@ -144,3 +144,11 @@ def test_a_config_with_one_problem_is_that_problem(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as caught:
         cluster_timers(REFERENCE, "fast", {}, tmp_path)
     assert str(caught.value).startswith("ha.cf of master:2: ") and "more" not in str(caught.value)
+
+
+def test_link_states_tell_a_pulled_cable_from_an_interface_set_down() -> None:
+    from lab.wiring import IFF_LOWER_UP, IFF_UP, _state
+
+    assert _state(IFF_UP | IFF_LOWER_UP) == "up"
+    assert _state(IFF_UP) == "no-carrier"  # hblab link … down: the far end is down
+    assert _state(0) == "down"
