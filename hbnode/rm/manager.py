@@ -445,7 +445,9 @@ class ResourceManager:
         s = self.s
         if s.mode in (Mode.STOPPING, Mode.STOPPED):
             return
-        if self.standby_protocol.busy and s.mode is Mode.STABLE:
+        # A request nobody can answer (hb_standby alone) is no exchange to wait for.
+        exchange = self.standby_protocol.busy and bool(s.present_peers())
+        if exchange and s.mode is Mode.STABLE:
             if self._shutdown_after is None:
                 self._shutdown_after = now + SHUTDOWN_WAIT
                 self.out.log("warn", "Shutdown delayed until current resource activity finishes.")

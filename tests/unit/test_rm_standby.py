@@ -244,3 +244,19 @@ def test_the_wait_for_a_standby_exchange_is_bounded() -> None:
     c.run(2)
     assert "Standby operation abandoned: shutting down" in c.texts("master")
     assert len(c.messages("master", "shutdone")) == 1
+
+
+def test_an_orderly_stop_does_not_wait_for_a_request_nobody_can_answer() -> None:
+    """hb_standby alone goes out and waits 10 s for no one; a stop meanwhile has no
+    exchange to wait for (no peer is acquiring anything)."""
+    c = started()
+    c.crash("slave")
+    c.run(12)
+    assert c.call("master", lambda rm: rm.standby("all", c.now)) is None
+    c.run(1)
+    c.stop("master")
+    assert "Shutdown delayed until current resource activity finishes." not in c.texts("master")
+    c.run(3)
+    assert c.sims["master"].rm is None  # stopped, well before the request's 10 s
+    assert "Giving up all HA resources." in c.texts("master")
+    assert c.where() == {"master": set(), "slave": set()}
