@@ -1,6 +1,10 @@
 """The recorder: the lab sampled into one timeline while a schedule plays.
 
-* the VIP's holders, by netlink inside each node (every 0.1 s);
+* the VIP's holders, each node's addresses read inside its namespace (SIOCGIFCONF
+  on a socket kept open there, microseconds a read), every 0.05 s. The nodes are
+  read A, B, A, B: two holders are recorded only when one node is seen holding
+  before and after the other was, so a fast hand-over read between the two
+  nodes' reads is not taken for an overlap;
 * who answers the client's ARP who-has for the VIP, and the client's HTTP GET
   through the VIP (each every 0.1 s, the bench's probes);
 * each node's power, its daemon's PID and whether the service runs (every 0.5 s);
@@ -22,15 +26,40 @@ from typing import Any
 
 from lab.backends import Lab, make_lab
 from lab.bench.watchers import LogTail
+from lab.live.netview import NetHandle
 from lab.nemesis.timeline import ProcSample, Timeline
 from lab.probes import ArpWatch, HttpProbe
 from lab.soak.leaks import node_processes
 
 PROBE_INTERVAL = 0.1
+HOLDERS_INTERVAL = 0.05
 PROC_INTERVAL = 0.5
 VIEW_INTERVAL = 1.0
 MAX_SECONDS = 590.0  # under the probes' own 600 s limit
 SERVICE_LABEL = "nginx: master process"
+
+
+def holders_of(reads: list[tuple[str, bool]]) -> list[str]:
+    """The holders from reads of the nodes in turn (A, B, A, B): a lone holder is one
+    seen in any read; two only when each was seen holding on both sides of a read
+    of the other (pure)."""
+    seen = sorted({node for node, holds in reads if holds})
+    if len(seen) < 2:
+        return seen
+    both = any(
+        reads[i][1] and reads[i + 1][1] and reads[i + 2][1]
+        for i in range(len(reads) - 2)
+        if reads[i][0] == reads[i + 2][0] != reads[i + 1][0]
+    )
+    if both:
+        return seen
+    return [reads[-1][0]] if reads[-1][1] else [reads[-2][0]]
+
+
+def _event_text(event: dict[str, Any]) -> str:
+    skip = {"ts", "source", "step"}
+    fields = " ".join(f"{k}={v}" for k, v in event.items() if k not in skip)
+    return f"{event.get('step', '?')} {fields}".strip()
 
 
 class _Loop:
@@ -80,8 +109,10 @@ class Recorder:
         self.http = HttpProbe(netns, self.vip, PROBE_INTERVAL, 0.2, MAX_SECONDS)
         self.arp = ArpWatch(netns, "eth0", self.vip, str(address.ip), PROBE_INTERVAL, MAX_SECONDS)
         self.logs = LogTail({n: lab.log_dir(n) for n in self.nodes}, interval=0.1)
+        self.handles = {n: NetHandle() for n in self.nodes}
+        self.wall_t0 = time.time() - (time.monotonic() - t0)
         self.loops = [
-            _Loop("nemesis-holders", self._holders, PROBE_INTERVAL),
+            _Loop("nemesis-holders", self._holders, HOLDERS_INTERVAL),
             _Loop("nemesis-procs", self._procs, PROC_INTERVAL),
             _Loop("nemesis-views", self._views, VIEW_INTERVAL),
         ]
@@ -99,6 +130,8 @@ class Recorder:
     def stop(self) -> None:
         for loop in self.loops:
             loop.stop()
+        for handle in self.handles.values():
+            handle.close()
         self.http.stop()
         self.arp.stop()
         self.logs.stop()
@@ -110,10 +143,22 @@ class Recorder:
             for s in self.arp.samples
         ]
         tl.logs = [(round(t - self.t0, 3), node, line) for t, node, line in self.logs.lines]
+        tl.events = [
+            (round(float(e["ts"]) - self.wall_t0, 3), str(e["source"]), _event_text(e))
+            for e in self.logs.events
+        ]
 
     # -- samplers ---------------------------------------------------------------------------
     def _holders(self) -> None:
-        self.timeline.holders.append((self._now(), self.lab.vip_holders()))
+        for node, handle in self.handles.items():
+            handle.point_at(self.lab.netns_of(node) if self.lab.is_on(node) else "")
+        at = self._now()
+        reads = [(node, self._holds(node)) for node in self.nodes * 2]
+        self.timeline.holders.append((at, holders_of(reads)))
+
+    def _holds(self, node: str) -> bool:
+        state = self.handles[node].look([], with_qdiscs=False)
+        return state is not None and self.vip in state.addresses
 
     def _procs(self) -> None:
         for node in self.nodes:

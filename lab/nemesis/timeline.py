@@ -43,6 +43,7 @@ class Timeline:
     procs: list[ProcSample] = field(default_factory=list)
     views: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     logs: list[tuple[float, str, str]] = field(default_factory=list)
+    events: list[tuple[float, str, str]] = field(default_factory=list)  # hbnode's, ms
     steps: list[StepRecord] = field(default_factory=list)
     end: float = 0.0  # when recording stopped
     leaks: list[str] = field(default_factory=list)  # what the end snapshot found
@@ -73,6 +74,7 @@ class Timeline:
             procs=[ProcSample(**p) for p in data["procs"]],
             views=[(float(t), str(n), dict(v)) for t, n, v in data["views"]],
             logs=[(float(t), str(n), str(line)) for t, n, line in data["logs"]],
+            events=[(float(t), str(n), str(e)) for t, n, e in data.get("events", [])],
             steps=[StepRecord(**s) for s in data["steps"]],
             end=float(data["end"]),
             leaks=list(data.get("leaks", [])),

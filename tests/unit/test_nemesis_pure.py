@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lab.nemesis.checker import Bounds, allowance_windows, check, overlap_stats, settled_window
+from lab.nemesis.recorder import holders_of
 from lab.nemesis.schedule import CLOSES, OPENS, Action, Schedule, Step, generate
 from lab.nemesis.shrink import after_violation, compact, ddmin
 from lab.nemesis.timeline import ProcSample, StepRecord, Timeline
@@ -265,3 +266,25 @@ def test_overlap_stats_name_the_fault_that_allows_it() -> None:
     assert stats["freeze"]["two_holders_s"] == pytest.approx(1.5)
     assert stats["freeze"]["past_end_s"] == pytest.approx(0.4)
     assert stats["cut eth0"] == {"episodes": 1, "two_holders_s": 0.0, "past_end_s": 0.0}
+
+
+def test_two_holders_only_when_one_is_seen_around_the_other() -> None:
+    # a hand-over read between the nodes' reads: master gone, slave there
+    assert holders_of([("master", True), ("slave", True), ("master", False), ("slave", True)]) == [
+        "slave"
+    ]
+    # master seen before and after slave: both held at slave's read
+    assert holders_of([("master", True), ("slave", True), ("master", True), ("slave", False)]) == [
+        "master",
+        "slave",
+    ]
+    assert holders_of([("master", False), ("slave", True), ("master", True), ("slave", True)]) == [
+        "master",
+        "slave",
+    ]
+    # a move back the other way, read in between
+    assert holders_of([("master", False), ("slave", True), ("master", True), ("slave", False)]) == [
+        "master"
+    ]
+    assert holders_of([("master", False), ("slave", False)] * 2) == []
+    assert holders_of([("master", True), ("slave", False)] * 2) == ["master"]
