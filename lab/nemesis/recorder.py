@@ -19,16 +19,19 @@ anything but the client's probes, and only to the VIP.
 from __future__ import annotations
 
 import json
+import select
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from scapy.layers.l2 import ARP, Ether
+
 from lab.backends import Lab, make_lab
 from lab.bench.watchers import LogTail
 from lab.live.netview import NetHandle
 from lab.nemesis.timeline import ProcSample, Timeline
-from lab.probes import ArpWatch, HttpProbe
+from lab.probes import ArpSample, ArpWatch, HttpProbe
 from lab.soak.leaks import node_processes
 
 PROBE_INTERVAL = 0.1
@@ -60,6 +63,31 @@ def _event_text(event: dict[str, Any]) -> str:
     skip = {"ts", "source", "step"}
     fields = " ".join(f"{k}={v}" for k, v in event.items() if k not in skip)
     return f"{event.get('step', '?')} {fields}".strip()
+
+
+class ReplyWatch(ArpWatch):
+    """ArpWatch counting only replies to the client's own who-has: a gratuitous ARP
+    (the new holder announcing itself, addressed to the VIP) arriving in the same
+    window as the old holder's last reply would look like two holders."""
+
+    def probe_once(self, now: float) -> None:
+        request = Ether(dst="ff:ff:ff:ff:ff:ff", src=self.mac) / ARP(
+            op=1, hwsrc=self.mac, psrc=self.client_ip, pdst=self.vip
+        )
+        self.sock.send(bytes(request))
+        macs: set[str] = set()
+        until = now + self.interval * 0.9
+        while (left := until - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if not ready:
+                break
+            frame = Ether(self.sock.recv(2048))
+            if ARP not in frame:
+                continue
+            arp = frame[ARP]
+            if arp.op == 2 and arp.psrc == self.vip and arp.pdst == self.client_ip:
+                macs.add(arp.hwsrc)
+        self.samples.append(ArpSample(now, frozenset(macs)))
 
 
 class _Loop:
@@ -107,7 +135,7 @@ class Recorder:
             i.mac: h.name for h in lab.topo.cluster_nodes for i in h.interfaces if i.name == "eth0"
         }
         self.http = HttpProbe(netns, self.vip, PROBE_INTERVAL, 0.2, MAX_SECONDS)
-        self.arp = ArpWatch(netns, "eth0", self.vip, str(address.ip), PROBE_INTERVAL, MAX_SECONDS)
+        self.arp = ReplyWatch(netns, "eth0", self.vip, str(address.ip), PROBE_INTERVAL, MAX_SECONDS)
         self.logs = LogTail({n: lab.log_dir(n) for n in self.nodes}, interval=0.1)
         self.handles = {n: NetHandle() for n in self.nodes}
         self.wall_t0 = time.time() - (time.monotonic() - t0)
