@@ -130,6 +130,21 @@ def diff(base: Snapshot, now: Snapshot, addresses: bool = True) -> list[str]:
     return lines
 
 
+def follow_the_vip(
+    processes: dict[str, dict[str, int]], old: str, new: str
+) -> dict[str, dict[str, int]]:
+    """The baseline's processes with the VIP moved from ``old`` to ``new``: what only
+    the old holder ran (the resource group's service) is expected on the new one.
+    A takeover that leaves the group on the other node is not a leak."""
+    if old == new:
+        return processes
+    moved = {node: dict(counts) for node, counts in processes.items()}
+    was, gets = moved.setdefault(old, {}), moved.setdefault(new, {})
+    for command in [c for c, n in was.items() if n and not gets.get(c)]:
+        gets[command] = was.pop(command)
+    return moved
+
+
 def moving(before: Snapshot, after: Snapshot) -> list[str]:
     """Processes that came or went between two close snapshots (a lab not yet still)."""
     lines: list[str] = []

@@ -11,6 +11,7 @@ from lab.soak.leaks import (
     diff,
     expected_addresses,
     fd_kind,
+    follow_the_vip,
     lab_mount_lines,
     leftovers_after_down,
     process_label,
@@ -187,3 +188,15 @@ def test_moving_names_processes_that_came_or_went() -> None:
         "master processes: python3 -m hbnode start: 0 (baseline 1)",
     ]
     assert moving(_snap(), _snap(fds={})) == []  # descriptors are not judged here
+
+
+def test_what_only_the_holder_ran_follows_the_vip() -> None:
+    base = {
+        "master": {"heartbeat: master control process": 1, "nginx: worker process": 2},
+        "slave": {"heartbeat: master control process": 1},
+    }
+    moved = follow_the_vip(base, "master", "slave")
+    assert moved["master"] == {"heartbeat: master control process": 1}
+    assert moved["slave"] == {"heartbeat: master control process": 1, "nginx: worker process": 2}
+    assert base["master"]["nginx: worker process"] == 2  # the baseline itself is kept
+    assert follow_the_vip(base, "master", "master") is base
