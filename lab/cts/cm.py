@@ -25,6 +25,7 @@ does what CM_hb's commands did over ssh with the lab's own means:
 from __future__ import annotations
 
 import enum
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -117,7 +118,8 @@ class LabCM:
     def _service(self, node: str, verb: str) -> bool:
         try:
             done = self.lab.run(node, ["service", "heartbeat", verb], timeout=SERVICE_TIMEOUT)
-        except (LabError, OSError) as exc:
+        except (LabError, OSError, subprocess.TimeoutExpired) as exc:
+            # a command that hangs fails, as CTS's rsh did: the test fails, the run goes on
             self.log(f"service heartbeat {verb} on {node}: {exc}")
             return False
         return done.returncode == 0
