@@ -20,7 +20,7 @@ from .conftest import backend_name
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nemesis"
 SEED = 2511
-SECONDS = 90
+SECONDS = 60
 TIMEOUT = 420.0
 
 
