@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lab.backends import Lab, make_lab
@@ -121,11 +121,11 @@ def _observe(
     holders = lab.vip_holders()
     expected = leaks.expected_addresses(lab.topo, holders[0] if len(holders) == 1 else None)
 
-    if len(holders) == 1:  # the baseline was taken with the group on master (at_start)
-        baseline.processes = leaks.follow_the_vip(baseline.processes, "master", holders[0])
+    moved_to = holders[0] if len(holders) == 1 else "master"  # the baseline's holder: master
 
     def compare(snap: leaks.Snapshot) -> list[str]:
-        found = leaks.diff(baseline, snap, addresses=False)
+        procs = leaks.follow_the_vip(baseline.processes, snap.processes, "master", moved_to)
+        found = leaks.diff(replace(baseline, processes=procs), snap, addresses=False)
         return found + leaks.unexpected_addresses(expected, snap.addresses)
 
     _, timeline.leaks = leaks.settle(take, compare, LEAK_SETTLE)

@@ -131,17 +131,21 @@ def diff(base: Snapshot, now: Snapshot, addresses: bool = True) -> list[str]:
 
 
 def follow_the_vip(
-    processes: dict[str, dict[str, int]], old: str, new: str
+    base: dict[str, dict[str, int]], now: dict[str, dict[str, int]], old: str, new: str
 ) -> dict[str, dict[str, int]]:
-    """The baseline's processes with the VIP moved from ``old`` to ``new``: what only
-    the old holder ran (the resource group's service) is expected on the new one.
-    A takeover that leaves the group on the other node is not a leak."""
+    """The baseline's processes with the VIP moved from ``old`` to ``new``: a command
+    only the old holder ran (the group's service) that now runs on the new holder
+    alone, as many times, moved with the group. A takeover that leaves the group on
+    the other node is not a leak; a second copy, or one left behind, still is."""
     if old == new:
-        return processes
-    moved = {node: dict(counts) for node, counts in processes.items()}
+        return base
+    moved = {node: dict(counts) for node, counts in base.items()}
     was, gets = moved.setdefault(old, {}), moved.setdefault(new, {})
-    for command in [c for c, n in was.items() if n and not gets.get(c)]:
-        gets[command] = was.pop(command)
+    now_old, now_new = now.get(old, {}), now.get(new, {})
+    for command, count in list(was.items()):
+        gone_over = not now_old.get(command) and now_new.get(command) == count
+        if count and not gets.get(command) and gone_over:
+            gets[command] = was.pop(command)
     return moved
 
 
