@@ -152,6 +152,37 @@ flood: deps
 	  --mix $(FLOOD_MIX) --impl '$(FUZZ_IMPL)' --profile $(PROFILE) \
 	  --json build/flood-$(FUZZ_IMPL)-$(FLOOD_MIX).json $(FLOOD_ARGS)
 
+.PHONY: cts nemesis
+## make cts: Heartbeat's Cluster Test Suite (its R1 tests, docs/cts.md) against a lab of
+## its own (CTS_PREFIX), CTS_ITERATIONS tests in a random order from CTS_SEED.
+CTS_IMPL        ?= hbnode
+CTS_ITERATIONS  ?= 20
+CTS_SEED        ?= $(shell date +%s)
+CTS_ARGS        ?=
+CTS_PREFIX      ?= hbc
+CTS_STATE_DIR   ?= /var/lib/hbc
+
+cts: deps
+	HBLAB_PREFIX=$(CTS_PREFIX) HBLAB_STATE_DIR=$(CTS_STATE_DIR) $(HBLAB) cts --impl '$(CTS_IMPL)' \
+	  --iterations $(CTS_ITERATIONS) --seed $(CTS_SEED) --profile $(PROFILE) \
+	  --json build/cts-$(CTS_IMPL).json $(CTS_ARGS)
+
+## make nemesis: random fault schedules from NEMESIS_SEED (NEMESIS_RUNS runs of
+## NEMESIS_SECONDS each), the invariant checker, a minimal schedule for each failure
+## (docs/nemesis.md). Its own lab (NEMESIS_PREFIX).
+NEMESIS_IMPL    ?= hbnode
+NEMESIS_SEED    ?= $(shell date +%s)
+NEMESIS_SECONDS ?= 180
+NEMESIS_RUNS    ?= 1
+NEMESIS_ARGS    ?=
+NEMESIS_PREFIX  ?= hbn
+NEMESIS_STATE_DIR ?= /var/lib/hbn
+
+nemesis: deps
+	HBLAB_PREFIX=$(NEMESIS_PREFIX) HBLAB_STATE_DIR=$(NEMESIS_STATE_DIR) $(HBLAB) nemesis \
+	  --impl '$(NEMESIS_IMPL)' --seed $(NEMESIS_SEED) --duration $(NEMESIS_SECONDS) \
+	  --runs $(NEMESIS_RUNS) --profile $(PROFILE) --out build/nemesis $(NEMESIS_ARGS)
+
 ## make report [SCENARIO=heal] [IMPL=hbnode]: one run drawn as a timeline, and the
 ## topology, into build/report/ (SVG + HTML).
 report: deps

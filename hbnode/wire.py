@@ -419,8 +419,9 @@ def classic_signed_bytes(message: Message) -> bytes:
             continue
         value = f.value
         # A string field we signed before: its line from the memo, without a call.
-        string = f.type is FieldType.STRING and isinstance(value, str)
-        line = _STRING_LINES.get((f.name, value)) if string else None
+        line = None
+        if f.type is FieldType.STRING and isinstance(value, str):
+            line = _STRING_LINES.get((f.name, value))
         lines.append(line if line is not None else _classic_line(f, 0, strict=False))
     return b"".join(lines)
 

@@ -180,11 +180,15 @@ def make_parser() -> argparse.ArgumentParser:
 def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     """bench, report and topology live in lab.bench (matplotlib loads only when drawing)."""
     from lab.bench import command, report_cmd
+    from lab.cts import command as cts
     from lab.fuzz import command as fuzz
     from lab.live import command as live
+    from lab.nemesis import command as nemesis
     from lab.soak import command as soak
 
     command.add_parser(sub)
+    cts.add_parser(sub)
+    nemesis.add_parser(sub)
     report_cmd.add_parsers(sub)
     soak.add_parser(sub)
     fuzz.add_parsers(sub)
@@ -384,6 +388,14 @@ def _dispatch_bench(args: argparse.Namespace) -> int:
         from lab.fuzz import command as fuzz
 
         return fuzz.main(args)
+    if args.command == "cts":
+        from lab.cts import command as cts
+
+        return cts.main(args)
+    if args.command == "nemesis":
+        from lab.nemesis import command as nemesis
+
+        return nemesis.main(args)
     return report_cmd.main(args)
 
 
@@ -427,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_wireshark(args)
         if needs_root and os.geteuid() != 0:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
+        if args.command in ("cts", "nemesis"):
+            return _dispatch_bench(args)
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
         if args.command in ("web", "watch"):

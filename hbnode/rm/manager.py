@@ -430,7 +430,7 @@ class ResourceManager:
         scope = StandbyScope.parse(what)  # an operator's word: checked, not trusted
         if scope is None:
             return f"usage: hb_standby [{'|'.join(StandbyScope)}]"
-        return self.standby_protocol.request(scope.hold, now)
+        return self.standby_protocol.request(scope.hold, now, operator=True)
 
     def takeover(self, what: StandbyScope, now: float) -> str | None:
         """hb_takeover [all|local|foreign|failback]: ask the peer to go standby (mirrored)."""
@@ -450,7 +450,9 @@ class ResourceManager:
         s = self.s
         if s.mode in (Mode.STOPPING, Mode.STOPPED):
             return
-        if self.standby_protocol.busy and s.mode is Mode.STABLE:
+        # A request nobody can answer (hb_standby alone) is no exchange to wait for.
+        exchange = self.standby_protocol.busy and bool(s.present_peers())
+        if exchange and s.mode is Mode.STABLE:
             if self._shutdown_after is None:
                 self._shutdown_after = now + SHUTDOWN_WAIT
                 self.out.log("warn", "Shutdown delayed until current resource activity finishes.")

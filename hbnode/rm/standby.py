@@ -13,6 +13,7 @@ failback (the holder gives back ``foreign``), ipfail and a failed start.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,15 +66,30 @@ class StandbyProtocol:
 
     # -- G: start ---------------------------------------------------------------------
     def request(
-        self, what: Hold, now: float, *, reason: str = "standby", via_ipfail: bool = False
+        self,
+        what: Hold,
+        now: float,
+        *,
+        reason: str = "standby",
+        via_ipfail: bool = False,
+        operator: bool = False,
     ) -> str | None:
-        """Go standby for ``what``; returns why not, or None when the request is out."""
+        """Go standby for ``what``; returns why not, or None when the request is out.
+
+        ``operator``: hb_standby (or the peer's hb_takeover). Its refusals are logged
+        in Heartbeat's words, and without a peer the request still goes out, as
+        Heartbeat's does: nobody answers and it is cancelled after REPLY_TIMEOUT
+        ("No reply to standby request"), which is what an admin, and CTS's standby
+        test, reads in the log. The node's own requests (failback, ipfail) need a peer.
+        """
         s = self.s
         if not s.nice:
             return NOT_NICE
-        if s.mode is not Mode.STABLE or self.busy:
+        if self.busy or s.mode is not Mode.STABLE:
+            if operator:
+                self._say_ignored(now)
             return IN_FLUX
-        if not s.present_peers():
+        if not operator and not s.present_peers():
             return "no other node is active to take over"
         self.op = StandbyOp(
             StandbyRole.GIVER, what, Phase.ASKED, now + REPLY_TIMEOUT, reason=reason
@@ -90,6 +106,18 @@ class StandbyProtocol:
             reason=reason,
         )
         return None
+
+    def _say_ignored(self, now: float) -> None:
+        """A refused request of ours, in the words Heartbeat logs when its own standby
+        message finds the node busy (hb_resource.c): greppable, and CTS's standby test
+        reads them as "try again"."""
+        s = self.s
+        if self.op is not None:
+            left = max(0, math.ceil(self.op.deadline - now))
+            text = f"Standby in progress- new request from {s.me} ignored [{left} seconds left]"
+        else:
+            text = f"standby message [me] from {s.me} ignored.  local resources in flux."
+        s.out.log("warn", text)
 
     def ask_takeover(self, what: StandbyScope, now: float) -> str | None:
         """hb_takeover: ask the peer to go standby for the mirror of ``what``."""
@@ -117,7 +145,7 @@ class StandbyProtocol:
         scope = StandbyScope.parse(msg.get("rsc_hold"))
         if scope is None:
             return
-        error = self.request(scope.mirror, now, reason="takeover")
+        error = self.request(scope.mirror, now, reason="takeover", operator=True)
         if error is not None:
             self.s.out.log("info", f"hb_takeover from {src} ignored: {error}")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.hafiles import PROFILES, cluster_timers, parse_overrides
+from lab.soak.growth import DaemonSample, growth_report
 from lab.soak.stats import distribution
 
 FORMAT = "hblab-soak/1"
@@ -86,11 +87,16 @@ class SoakResult:
         for key in ("outage_s", "outage_total_s", "two_holders_s", "takeover_s", "converge_s"):
             spread = distribution(c[key] for c in self.cycles)
             figures[key] = spread.to_json() if spread else None
+        samples = [
+            {node: DaemonSample(**d) for node, d in c.get("daemons", {}).items()}
+            for c in self.cycles
+        ]
         return {
             "cycles_run": len(self.cycles),
             "cycles_converged": self.converged,
             "cycles_with_two_holders": sum(1 for c in self.cycles if c["two_holders_s"]),
             "figures": figures,
+            "growth": growth_report(samples),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -283,6 +289,7 @@ def render(result: SoakResult) -> str:
         f"two holders (two MACs answered ARP): {two['total'] if two else 0:.3f} s in total, "
         f"in {summary['cycles_with_two_holders']} cycles"
     )
+    lines += growth_lines(summary["growth"])
     for title, found in (
         ("addresses at the baseline", result.baseline_problems),
         ("leaks after the cycles", result.leaks),
@@ -291,6 +298,25 @@ def render(result: SoakResult) -> str:
         lines.append(f"{title}: " + ("none" if not found else ""))
         lines += [f"  {line}" for line in found]
     return "\n".join(lines) + "\n"
+
+
+def growth_lines(growth: dict[str, Any]) -> list[str]:
+    """Each long-lived daemon's RSS, fds and threads, and whether they level off."""
+    lines = []
+    for node, entry in growth.items():
+        if "rss_kib" not in entry:
+            continue
+        parts = []
+        for key, unit in (("rss_kib", "KiB"), ("fds", "fds"), ("threads", "threads")):
+            item, fit = entry[key], entry[key]["fit"] or {}
+            verdict = "levels off" if item["levels_off"] else "GROWS"
+            parts.append(
+                f"{key} {item['first']} -> {item['at_half']} -> {item['last']} {unit} "
+                f"(last half: {fit.get('slope_per_cycle', 0):+.3f}/cycle "
+                f"± {fit.get('stderr', 0):.3f}, {verdict})"
+            )
+        lines.append(f"{node}'s daemon over {entry['cycles_same_pid']} cycles: " + "; ".join(parts))
+    return lines
 
 
 def main(args: argparse.Namespace) -> int:

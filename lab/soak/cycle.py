@@ -17,6 +17,8 @@ from lab.backends import Lab
 from lab.bench.analysis import ARP_INTERVAL
 from lab.bench.runner import HTTP_INTERVAL, HTTP_TIMEOUT, BenchError, holders_are, wait
 from lab.probes import ArpWatch, HttpProbe, windows_of
+from lab.soak.growth import DaemonSample
+from lab.soak.leaks import fd_kinds, status_field
 from lab.soak.stats import failure_runs
 from lab.topology import REFERENCE
 
@@ -45,6 +47,7 @@ class CycleResult:
     holders_at_end: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    daemons: dict[str, dict[str, Any]] = field(default_factory=dict)  # node → DaemonSample
 
     @property
     def ok(self) -> bool:
@@ -150,7 +153,21 @@ def run_cycle(lab: Lab, number: int, expected_owner: str | None) -> CycleResult:
         result.seconds = round(time.monotonic() - began, 3)
     _figures(result, probes, time.monotonic())
     result.holders_at_end = lab.vip_holders()
+    result.daemons = {
+        host.name: sample.to_json()
+        for host in REFERENCE.cluster_nodes
+        if (sample := daemon_sample(lab, host.name)) is not None
+    }
     return result
+
+
+def daemon_sample(lab: Lab, node: str) -> DaemonSample | None:
+    """The node's heartbeat daemon (the main process): PID, RSS, fds, threads."""
+    pid = lab.daemon_pid(node) if lab.is_on(node) else None
+    if pid is None:
+        return None
+    fds = sum(fd_kinds(pid).values())
+    return DaemonSample(pid, status_field(pid, "VmRSS"), fds, status_field(pid, "Threads"))
 
 
 def _power_on_all(lab: Lab) -> None:

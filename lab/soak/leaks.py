@@ -130,6 +130,25 @@ def diff(base: Snapshot, now: Snapshot, addresses: bool = True) -> list[str]:
     return lines
 
 
+def follow_the_vip(
+    base: dict[str, dict[str, int]], now: dict[str, dict[str, int]], old: str, new: str
+) -> dict[str, dict[str, int]]:
+    """The baseline's processes with the VIP moved from ``old`` to ``new``: a command
+    only the old holder ran (the group's service) that now runs on the new holder
+    alone, as many times, moved with the group. A takeover that leaves the group on
+    the other node is not a leak; a second copy, or one left behind, still is."""
+    if old == new:
+        return base
+    moved = {node: dict(counts) for node, counts in base.items()}
+    was, gets = moved.setdefault(old, {}), moved.setdefault(new, {})
+    now_old, now_new = now.get(old, {}), now.get(new, {})
+    for command, count in list(was.items()):
+        gone_over = not now_old.get(command) and now_new.get(command) == count
+        if count and not gets.get(command) and gone_over:
+            gets[command] = was.pop(command)
+    return moved
+
+
 def moving(before: Snapshot, after: Snapshot) -> list[str]:
     """Processes that came or went between two close snapshots (a lab not yet still)."""
     lines: list[str] = []

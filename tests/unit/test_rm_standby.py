@@ -132,19 +132,53 @@ def test_standby_request_times_out_without_an_answer() -> None:
     assert c.where() == HOME
 
 
-def test_standby_is_refused_while_in_flux_and_without_a_peer() -> None:
+def test_standby_in_flux_is_refused_in_heartbeats_words() -> None:
     c = started()
     assert c.call("master", lambda rm: rm.standby("all", c.now)) is None
     error = c.call("master", lambda rm: rm.standby("all", c.now))
     assert isinstance(error, str) and "transition" in error
+    # Heartbeat's line for a request that finds a standby running: CTS reads the log
+    assert "Standby in progress- new request from master ignored [10 seconds left]" in c.texts(
+        "master"
+    )
     c.run(3)
     c.crash("slave")
-    c.run(12)
-    error = c.call("master", lambda rm: rm.standby("all", c.now))
-    assert isinstance(error, str) and "no other node" in error
+    c.run(0.1)
     assert c.call("master", lambda rm: rm.standby("bogus", c.now)) == (
         "usage: hb_standby [all|local|foreign|failback]"
     )
+
+
+def test_standby_before_start_up_ends_says_local_resources_in_flux() -> None:
+    c = RmClusterSim()
+    c.boot("master")
+    c.run(1.0)  # initdead: master still waits for its peer
+    assert c.rm("master").rscstatus() == "transition"
+    error = c.call("master", lambda rm: rm.standby("all", c.now))
+    assert isinstance(error, str) and "transition" in error
+    assert "standby message [me] from master ignored.  local resources in flux." in c.texts(
+        "master"
+    )
+    c.run(12)
+    assert c.where() == {"master": BOTH, "slave": set()}
+
+
+def test_standby_alone_asks_and_times_out_as_heartbeat_does() -> None:
+    """Heartbeat 3.0.6, measured in the lab: with its peer stopped, hb_standby exits 0,
+    the daemon logs "master wants to go standby [all]" and 10 s later "No reply to
+    standby request.  Standby request cancelled."; the resources stay."""
+    c = started()
+    c.crash("slave")
+    c.run(12)
+    assert c.where() == {"master": BOTH, "slave": set()}
+    assert c.call("master", lambda rm: rm.standby("all", c.now)) is None
+    assert "master wants to go standby [all]" in c.texts("master")
+    c.run(9.9)
+    assert "No reply to standby request.  Standby request cancelled." not in c.texts("master")
+    c.run(0.2)
+    assert "No reply to standby request.  Standby request cancelled." in c.texts("master")
+    assert c.rm("master").stable()
+    assert c.where() == {"master": BOTH, "slave": set()}
 
 
 def test_peer_in_flux_ignores_the_request() -> None:
@@ -210,3 +244,19 @@ def test_the_wait_for_a_standby_exchange_is_bounded() -> None:
     c.run(2)
     assert "Standby operation abandoned: shutting down" in c.texts("master")
     assert len(c.messages("master", "shutdone")) == 1
+
+
+def test_an_orderly_stop_does_not_wait_for_a_request_nobody_can_answer() -> None:
+    """hb_standby alone goes out and waits 10 s for no one; a stop meanwhile has no
+    exchange to wait for (no peer is acquiring anything)."""
+    c = started()
+    c.crash("slave")
+    c.run(12)
+    assert c.call("master", lambda rm: rm.standby("all", c.now)) is None
+    c.run(1)
+    c.stop("master")
+    assert "Shutdown delayed until current resource activity finishes." not in c.texts("master")
+    c.run(3)
+    assert c.sims["master"].rm is None  # stopped, well before the request's 10 s
+    assert "Giving up all HA resources." in c.texts("master")
+    assert c.where() == {"master": set(), "slave": set()}

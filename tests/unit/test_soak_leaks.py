@@ -11,6 +11,7 @@ from lab.soak.leaks import (
     diff,
     expected_addresses,
     fd_kind,
+    follow_the_vip,
     lab_mount_lines,
     leftovers_after_down,
     process_label,
@@ -187,3 +188,26 @@ def test_moving_names_processes_that_came_or_went() -> None:
         "master processes: python3 -m hbnode start: 0 (baseline 1)",
     ]
     assert moving(_snap(), _snap(fds={})) == []  # descriptors are not judged here
+
+
+def test_what_only_the_holder_ran_follows_the_vip() -> None:
+    daemon, nginx = "heartbeat: master control process", "nginx: worker process"
+    init_m = "init master"
+    base = {"master": {daemon: 1, nginx: 2, init_m: 1}, "slave": {daemon: 1, "init slave": 1}}
+    now = {"master": {daemon: 1, init_m: 1}, "slave": {daemon: 1, nginx: 2, "init slave": 1}}
+    moved = follow_the_vip(base, now, "master", "slave")
+    assert moved["master"] == {daemon: 1, init_m: 1}  # a command only master runs stays
+    assert moved["slave"] == {daemon: 1, nginx: 2, "init slave": 1}
+    assert diff(Snapshot(processes=moved), Snapshot(processes=now), addresses=False) == []
+    assert base["master"][nginx] == 2  # the baseline itself is kept
+    assert follow_the_vip(base, now, "master", "master") is base
+
+
+def test_a_service_left_behind_or_doubled_does_not_follow_the_vip() -> None:
+    nginx = "nginx: worker process"
+    base: dict[str, dict[str, int]] = {"master": {nginx: 2}, "slave": {}}
+    left = {"master": {nginx: 2}, "slave": {nginx: 2}}
+    assert follow_the_vip(base, left, "master", "slave") == base
+    assert diff(Snapshot(processes=base), Snapshot(processes=left), addresses=False)
+    more = {"master": {}, "slave": {nginx: 3}}
+    assert follow_the_vip(base, more, "master", "slave") == base

@@ -1,0 +1,59 @@
+"""The nemesis in CI: a short random schedule from a fixed seed on hbnode, and the
+minimal schedules of every violation found and fixed, replayed (regressions).
+
+Each runs `hblab nemesis` as a user would (a subprocess, its own lab under this
+worker's prefix) and must exit 0: every invariant held (docs/nemesis.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.backends import make_lab
+
+from .conftest import backend_name
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nemesis"
+SEED = 2511
+SECONDS = 60
+TIMEOUT = 420.0
+
+
+def _nemesis(args: list[str], out: Path) -> subprocess.CompletedProcess[str]:
+    assert not make_lab(backend_name()).is_up, "a lab is up: the nemesis needs its own"
+    argv = [sys.executable, "-m", "lab", "--backend", backend_name(), "nemesis", *args]
+    argv += ["--no-shrink", "--out", str(out)]
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
+    )
+
+
+def _results(out: Path) -> list[dict[str, object]]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*.result.json"))]
+
+
+def test_a_random_schedule_keeps_every_invariant(tmp_path: Path) -> None:
+    done = _nemesis(["--impl", "hbnode", "--seed", str(SEED), "--duration", str(SECONDS)], tmp_path)
+    results = _results(tmp_path)
+    assert len(results) == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    result = results[0]
+    assert result["error"] is None, result["error"]
+    assert result["violations"] == [], done.stdout[-4000:]
+    assert result["left_after_down"] == []
+    schedule = result["schedule"]
+    assert isinstance(schedule, dict) and len(schedule["steps"]) >= 20  # type: ignore[arg-type]
+    assert done.returncode == 0
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
+def test_a_fixed_violation_stays_fixed(path: Path, tmp_path: Path) -> None:
+    done = _nemesis(["--replay", str(path)], tmp_path)
+    results = _results(tmp_path)
+    assert len(results) == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert results[0]["violations"] == [], done.stdout[-4000:]
+    assert done.returncode == 0
