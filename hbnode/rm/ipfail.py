@@ -18,7 +18,11 @@ restart, so the policy keeps the rule itself:
   nodes is down, our count may be stale until the next ping round: we wait
   2×keepalive ("settling") before we tell it or compare with the peer's;
 * every such change cancels a give-up decided on the old counts, and both sides
-  tell their count again, as ipfail does when another ipfail joins.
+  tell their count again, as ipfail does when another ipfail joins;
+* a verdict carries no count, so one answering the count we told just before may
+  arrive after we told a newer one: a give-up for the peer's sake (its
+  ``you_are_dead``, or its count above ours) stands only while the last count the
+  peer told us is above ours, checked when it arrives and again when it falls due.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ class PingPolicy:
         self.ping: dict[str, bool | None] = dict.fromkeys(ping_nodes)  # None: not heard of
         self.enabled = enabled
         self.give_up = give_up
-        self.pending: tuple[float, Hold] | None = None  # (when, what) we give up
+        # (when, what, for whom) we give up: the peer that sees more, if that is why
+        self.pending: tuple[float, Hold, str | None] | None = None
         self.told: dict[str, int] = {}  # peer → the count we last told it (this contact)
         self.theirs: dict[str, int] = {}  # peer → the count it last told us (this contact)
         self.settle_until: float | None = None  # our count may be stale until then
@@ -144,6 +149,11 @@ class PingPolicy:
                 self.s.out.log("debug", f"{kind} from {src} answers an old ping count: ignored")
                 return
             if kind == T.YOU_ARE_DEAD:
+                if not self._sees_more(src):
+                    self.s.out.log(
+                        "debug", f"{kind} from {src}, which told no more ping nodes: ignored"
+                    )
+                    return
                 self._you_are_dead(src, now)
             else:
                 if self.pending is not None:
@@ -167,7 +177,12 @@ class PingPolicy:
             "ipfail_giveup",
             peer=src,
         )
-        self.pending = (now + delay, Hold.ALL)
+        self.pending = (now + delay, Hold.ALL, src)
+
+    def _sees_more(self, peer: str) -> bool:
+        """The peer's last told count is above ours (or it told none in this contact)."""
+        theirs = self.theirs.get(peer)
+        return theirs is None or theirs > self.count()
 
     def _compare(self, peer: str, now: float) -> None:
         theirs = self.theirs.get(peer)
@@ -187,13 +202,13 @@ class PingPolicy:
                 theirs=theirs,
                 mine=mine,
             )
-            self.pending = (now + delay, Hold.ALL)
+            self.pending = (now + delay, Hold.ALL, peer)
         else:
             s.out.send(m.ipfail_verdict(T.ABORT_GIVEUP, s.me, peer))
             self.pending = None
             failback = s.auto_failback is AutoFailback.ON and s.mode is Mode.STABLE
             if failback and s.hold & Hold.FOREIGN:
-                self.pending = (now + delay, Hold.FOREIGN)
+                self.pending = (now + delay, Hold.FOREIGN, None)
 
     # -- time -------------------------------------------------------------------------
     def timer(self) -> float | None:
@@ -211,13 +226,18 @@ class PingPolicy:
                 self._compare(peer, now)
         if self.pending is None or now < self.pending[0]:
             return
-        what = self.pending[1]
+        _, what, sees_more = self.pending
         self.pending = None
         if not self.s.present_peers():
             return
+        if sees_more is not None and not self._sees_more(sees_more):
+            self.s.out.log(
+                "info", f"Giveup dropped: {sees_more} sees no more ping nodes than we do"
+            )
+            return
         if not self.give_up(what, now):
             # ipfail only gives up while the cluster is stable; ask again shortly.
-            self.pending = (now + self.s.keepalive, what)
+            self.pending = (now + self.s.keepalive, what, sees_more)
 
     def cancel(self) -> None:
         self.pending = None

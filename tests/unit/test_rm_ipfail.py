@@ -125,3 +125,20 @@ def test_bad_count_from_a_peer_is_ignored() -> None:
     )
     c.rm("master").receive(bad, c.now)
     assert c.rm("master").get_timer() is None
+
+
+def test_a_verdict_on_an_old_count_is_dropped_when_the_peer_told_no_more() -> None:
+    """The heal race (lesson 05, partition-heal.yaml): master's ping node is down at the
+    heal, so it tells 0 and hears slave's 1; its ping node is back a moment later and it
+    tells 1. Slave's ``you_are_dead`` answering the 0 arrives after that: it must not
+    make master give everything away, since slave told it sees no more than master."""
+    c = started()
+    master = c.rm("master")
+    master.ping_status(PING, False, c.now)  # master tells 0
+    master.receive(m.num_ping_nodes("slave", "master", 1), c.now)  # slave sees 1
+    master.ping_status(PING, True, c.now + 0.1)  # back: master tells 1
+    late = m.ipfail_verdict(m.T.YOU_ARE_DEAD, "slave", "master")  # the answer to the 0
+    master.receive(late, c.now + 0.2)
+    c.run(5)
+    assert c.where() == HOME
+    assert c.messages("master", "ask_resources") == []
