@@ -2,6 +2,10 @@
 
 Margins: a takeover must complete within deadtime plus TAKEOVER_MARGIN (the real
 Heartbeat runs shell resource scripts after declaring the peer dead).
+
+Each scenario also reads the wire (the ``wire_trace`` fixture, tests/integration/
+wire.py): the protocol exchange behind the outcome, every packet verified with the
+cluster's key.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ from collections.abc import Callable
 
 import pytest
 
+from lab.wirequery import msg
+from lab.wiretrace import WireTrace
+
+from . import wire
 from .helpers import Cluster, holds_for, wait_until
 
 pytestmark = pytest.mark.failover
@@ -36,14 +44,30 @@ def test_startup_master_takes_vip_and_nginx(
 
 
 def test_takeover_on_poweroff(
-    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    impl_spec: str,
+    measure: Callable[..., None],
 ) -> None:
     cluster = lab_factory(impl_spec)
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
+    # A steady cluster (start-up's resource reports over): the cut is then the only news.
+    wire.wait_quiet(trace, 2 * cluster.timers["keepalive"])
+    before = trace.mark("poweroff master")
     cluster.lab.poweroff("master")
+    cut = time.time()
     took = cluster.wait_holder("slave", cluster.deadtime + TAKEOVER_MARGIN)
     cluster.wait_page("slave", 5.0)
+    trace.wait_for(msg("resource", "slave", info="mach_down"), 10.0, after=before)
+    death = wire.assert_takeover_after_power_cut(
+        trace, cluster, "master", "slave", cut, time.time()
+    )
+    wire.assert_all_signed(trace, cluster.impl)
     measure("takeover_poweroff_s", took, impl=impl_spec, deadtime=cluster.deadtime)
+    stonith = trace.first("stonith", "slave", after=death)
+    assert stonith is not None
+    measure("wire_silence_to_stonith_s", round(stonith.time - death.time, 3), impl=impl_spec)
     assert "node master: is dead" in cluster.log("slave")
 
 
@@ -64,13 +88,22 @@ def test_takeover_on_daemon_crash(
 
 @pytest.mark.parametrize("failback", ["on", "off"])
 def test_auto_failback(
-    lab_factory: Callable[..., Cluster], impl_spec: str, failback: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    impl_spec: str,
+    failback: str,
+    measure: Callable[..., None],
 ) -> None:
     cluster = lab_factory(impl_spec, {"auto_failback": failback})
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     cluster.lab.poweroff("master")
+    cut = time.time()
     cluster.wait_holder("slave", cluster.deadtime + TAKEOVER_MARGIN)
+    old_hg = wire.last_status(trace, "master", before=cut).hg
+    assert old_hg is not None
     with cluster.arp_watch() as watch:
+        back = trace.mark("poweron master")
         cluster.lab.poweron("master")
         wait_until(
             lambda: cluster.nodestatus("slave", "master") == "active",
@@ -90,6 +123,20 @@ def test_auto_failback(
     windows = watch.windows()
     measure(f"failback_{failback}_two_macs_s", round(windows.two_holders, 3), impl=impl_spec)
     measure(f"failback_{failback}_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
+    # The wire: master is back with a new generation (st=init, seq 1, hg above the
+    # one before the cut); with auto_failback on the group comes back through the
+    # standby protocol, with it off nobody asks for anything.
+    wire.restarted(trace, "master", old_hg, 10.0, back)
+    if failback == "on":
+        wire.assert_failback(trace, cluster, "master", "slave", back, 10.0)
+    else:
+        asked = trace.messages("ask_resources", after=back)
+        assert asked == [], trace.render(asked)
+        trace.wait_for(msg("resource", "master", rsc_hold="none", isstable="1"), 10.0, after=back)
+        held = trace.messages("resource", "slave", after=back, rtype="full")
+        assert held and {e.get("rsc_hold") for e in held} == {"all"}, trace.render(held)
+    wire.assert_standby_exchanges_complete(trace, cluster, back)
+    wire.assert_all_signed(trace, cluster.impl)
 
 
 def test_split_brain_and_heal(
