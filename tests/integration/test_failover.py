@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
+from lab.wireevents import HeartbeatEvent
 from lab.wirequery import msg
 from lab.wiretrace import WireTrace
 
@@ -140,28 +141,99 @@ def test_auto_failback(
 
 
 def test_split_brain_and_heal(
-    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    impl_spec: str,
+    measure: Callable[..., None],
 ) -> None:
     # Heartbeat's classic split-brain: no ping-based isolation policy in the way.
     cluster = lab_factory(impl_spec, {"hbnode_isolation": "off"})
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
+    generations = {n: wire.last_status(trace, n).hg or 0 for n in NODES}
     with cluster.arp_watch() as watch:
         cluster.lab.link("master", "eth1", up=False)
+        cut = time.time()
         split = wait_until(
             cluster.held_by("master", "slave"),
             cluster.deadtime + TAKEOVER_MARGIN,
             "both nodes hold the VIP",
         )
+        healing = time.time()
         cluster.lab.link("master", "eth1", up=True)
-        # auto_failback on: the owner ends up with it, and keeps it. Heartbeat
-        # restarts both nodes after a heal (some 20 s); hbnode keeps one holder.
-        healed = cluster.settles_on("master", 90.0)
+        healed_at = time.time()
+        # A real Heartbeat node restarts itself after a partition (§4.7): give up
+        # everything, sleep deadtime + 1 s, start again with a new generation. The
+        # holder is judged once that is over, on the wire.
+        for node in NODES:
+            if cluster.impl(node) == "heartbeat":
+                wire.restarted(trace, node, generations[node], 60.0, healed_at)
+        # auto_failback on: the owner ends up with it, and keeps it. hbnode keeps
+        # one holder and restarts nothing.
+        judged = time.time()
+        healed = judged - healed_at + cluster.settles_on("master", 90.0)
     windows = watch.windows()
     measure("split_brain_after_s", split, impl=impl_spec)
     measure("heal_converged_s", healed, impl=impl_spec)
     measure("split_two_macs_s", round(windows.two_holders, 3), impl=impl_spec)
     measure("heal_longest_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.two_holders > 0, "ARP never showed two holders during the split"
+    _assert_cut_on_the_wire(trace, cluster, cut, healing)
+    _assert_heal_on_the_wire(trace, cluster, generations, healed_at)
+    wire.assert_all_signed(trace, cluster.impl)
+
+
+NODES = ("master", "slave")
+
+
+def _assert_cut_on_the_wire(trace: WireTrace, cluster: Cluster, cut: float, heal: float) -> None:
+    """The cut is real: nothing crossed eth1 while it lasted; master's pings to the
+    ping node went unanswered (its eth1 is its only way there) while slave's were
+    answered; each side took the group, so both announced the VIP."""
+    at = wire.where(cluster)
+    assert wire.crossing(trace, cluster, "eth1", cut, heal) == []
+    requests, replies = wire.answered_pings(trace, at.ip("master"), cut, heal)
+    assert replies == [], trace.render(replies)
+    assert requests == [], f"master's pings left a cut cable: {trace.render(requests)}"
+    requests, replies = wire.answered_pings(trace, at.ip("slave"), cut, heal)
+    assert requests and replies, "slave's pings were not answered during the cut"
+    stonith = trace.first("stonith", "slave", after=cut, before=heal, node="master")
+    assert stonith is not None, "slave never declared master dead on the wire"
+    assert trace.first_gratuitous_arp(at.vip, mac=at.mac("slave"), after=stonith, before=heal)
+
+
+def _newer_than(hg: int) -> Callable[[HeartbeatEvent], bool]:
+    return lambda event: (event.hg or 0) > hg
+
+
+def _assert_heal_on_the_wire(
+    trace: WireTrace, cluster: Cluster, generations: dict[str, int], healed: float
+) -> None:
+    """After the heal statuses cross again, both ways. A real Heartbeat node gives
+    up everything (resource rsc_hold=none info=shutdown, then shutdone) and comes
+    back with a new generation; an hbnode node keeps its generation, its seq going
+    on (docs/differences.md, "partition heal"). What one side asks to have sent
+    again: hbnode refuses what it sent while apart (NS_nak_rexmit), the real
+    Heartbeat sends it."""
+    for node in NODES:
+        peer = cluster.lab.topo.peer_of(node).name
+        heard = trace.first("status", node, iface=f"{peer}:eth1", after=healed)
+        assert heard is not None, f"{peer} never heard {node}'s status after the heal"
+        if cluster.impl(node) == "heartbeat":
+            trace.sequence(
+                msg("resource", node, rsc_hold="none", info="shutdown"),
+                msg("shutdone", node),
+                msg("status", node, st="init", where=_newer_than(generations[node])),
+                after=healed,
+            )
+        else:
+            assert wire.generation(trace, node, healed, None) == {generations[node]}
+            assert trace.messages("shutdone", node, after=healed) == []
+    for asked in wire.rexmits(trace, healed):
+        if cluster.impl(asked.sender) == "hbnode":
+            assert asked.refused is not None and asked.resent is None, str(asked)
+        else:
+            assert asked.resent is not None, str(asked)
 
 
 @pytest.mark.parametrize("ping", ["ping", "noping"])

@@ -349,3 +349,59 @@ def restarted(
     assert isinstance(event, HeartbeatEvent)
     assert event.seq == 1, f"{node} came back with seq {event.seq}: {event}"
     return event
+
+
+# -- retransmission (protocol.md §3.4) -----------------------------------------------------------
+@dataclass
+class Rexmit:
+    """One missing message a node asked for (its first ``NS_rexmit``) and what came of it."""
+
+    request: HeartbeatEvent
+    sender: str  # the node asked to send it again
+    seq: int
+    hg: int | None  # the sender's generation when asked
+    earlier: HeartbeatEvent | None = None  # a copy seen on the wire before the request
+    resent: HeartbeatEvent | None = None  # the message sent again
+    refused: HeartbeatEvent | None = None  # NS_nak_rexmit for it
+
+    def __str__(self) -> str:
+        outcome = self.resent or self.refused or "unanswered"
+        return f"{self.request.src} asked {self.sender} for seq {self.seq:x}: {outcome}"
+
+
+def rexmits(trace: WireTrace, after: float, before: float | None = None) -> list[Rexmit]:
+    """Each (sender, seq) some node asked to have retransmitted in the window, first
+    request only, with the answer: the message itself (same generation and seq) or
+    a refusal. ``firstseq`` is decimal in a request, hex in a refusal (§3.2)."""
+    found: dict[tuple[str, int], Rexmit] = {}
+    for request in trace.messages("NS_rexmit", after=after, before=before):
+        sender, first = request.get("dest") or "", request.get("firstseq") or ""
+        if not first.isdigit() or (sender, int(first)) in found:
+            continue
+        seq = int(first)
+        current = trace.last(src=sender, before=request, where=lambda e: e.seq is not None)
+        hg = current.hg if current is not None else None
+
+        def same(event: HeartbeatEvent, s: int = seq, g: int | None = hg) -> bool:
+            return event.seq == s and event.hg == g
+
+        def refusal(event: HeartbeatEvent, s: int = seq) -> bool:
+            return _hex(event.get("firstseq")) == s
+
+        found[(sender, seq)] = Rexmit(
+            request,
+            sender,
+            seq,
+            hg,
+            earlier=trace.first(src=sender, before=request, where=same),
+            resent=trace.first(src=sender, after=request, where=same),
+            refused=trace.first("NS_nak_rexmit", sender, after=request, where=refusal),
+        )
+    return list(found.values())
+
+
+def _hex(text: str | None) -> int | None:
+    try:
+        return int(text or "", 16)
+    except ValueError:
+        return None
