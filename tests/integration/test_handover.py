@@ -10,6 +10,10 @@ from collections.abc import Callable
 
 import pytest
 
+from lab.wirequery import garp, msg
+from lab.wiretrace import WireTrace
+
+from . import wire
 from .helpers import Cluster, holds_for, wait_until
 
 pytestmark = pytest.mark.failover
@@ -40,15 +44,18 @@ def _nginx_running(cluster: Cluster, node: str) -> bool:
 @pytest.mark.parametrize("tool", ["hb_standby", "hb_takeover"])
 def test_planned_handover_without_two_holders(
     lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
     impl_spec: str,
     tool: str,
     measure: Callable[..., None],
 ) -> None:
     cluster = lab_factory(impl_spec, {"auto_failback": "off"})
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     # hb_standby on the holder, or hb_takeover on the other node: same result.
     on = "master" if tool == "hb_standby" else "slave"
     with cluster.arp_watch() as watch:
+        asked = trace.mark(f"{tool} all on {on}")
         done = cluster.tool(on, tool, "all")
         assert done.returncode == 0, done.stdout + done.stderr
         took = cluster.wait_holder("slave", HANDOVER_TIMEOUT)
@@ -58,14 +65,31 @@ def test_planned_handover_without_two_holders(
     measure(f"{tool}_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.two_holders == 0
     assert not _nginx_running(cluster, "master")
+    # On the wire, the same for both implementations (measured): hb_takeover sends
+    # `hb_takeover rsc_hold=all`, whose receiver (master) runs hb_standby all; then
+    # the three-step standby exchange, master going standby (§4.5).
+    if tool == "hb_takeover":
+        trace.sequence(
+            msg("hb_takeover", "slave", rsc_hold="all"),
+            msg("ask_resources", "master", rsc_hold="all", info="me"),
+            after=asked,
+        )
+    wire.assert_standby_exchange(trace, cluster, "master", "slave", "all", asked)
+    wire.assert_standby_exchanges_complete(trace, cluster, asked)
+    wire.assert_all_signed(trace, cluster.impl)
 
 
 def test_orderly_stop_hands_over_before_deadtime(
-    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    impl_spec: str,
+    measure: Callable[..., None],
 ) -> None:
     cluster = lab_factory(impl_spec, {"auto_failback": "on"})
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     with cluster.arp_watch() as watch:
+        stopping = trace.mark("service heartbeat stop on master")
         done = cluster.lab.service("master", "heartbeat", "stop")
         assert done.returncode == 0, done.stdout + done.stderr
         took = cluster.wait_holder("slave", HANDOVER_TIMEOUT)
@@ -75,6 +99,20 @@ def test_orderly_stop_hands_over_before_deadtime(
     measure("orderly_stop_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.two_holders == 0
     assert "Received shutdown notice from 'master'" in cluster.log("slave")
+    # On the wire (§4.3, both implementations): master says it holds nothing now,
+    # releases, says shutdone; slave takes the group at once, announcing the VIP
+    # after master's shutdone, well before a deadtime of silence could pass.
+    at = wire.where(cluster)
+    released, gone = trace.sequence(
+        msg("resource", "master", rsc_hold="none", info="shutdown"),
+        msg("shutdone", "master", st="dead"),
+        after=stopping,
+    )
+    announced = trace.wait_for(garp(at.vip, mac=at.mac("slave")), 10.0, after=stopping)
+    assert announced.time > gone.time > released.time
+    assert announced.time < gone.time + cluster.deadtime, "slave waited for master's death"
+    assert trace.first("stonith", "slave", after=stopping, result="n_stnth") is None
+    wire.assert_all_signed(trace, cluster.impl)
 
 
 def test_failed_start_gives_the_group_back(lab_factory: Callable[..., Cluster]) -> None:
