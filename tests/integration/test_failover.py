@@ -10,6 +10,7 @@ cluster's key.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -61,14 +62,16 @@ def test_takeover_on_poweroff(
     took = cluster.wait_holder("slave", cluster.deadtime + TAKEOVER_MARGIN)
     cluster.wait_page("slave", 5.0)
     trace.wait_for(msg("resource", "slave", info="mach_down"), 10.0, after=before)
-    death = wire.assert_takeover_after_power_cut(
-        trace, cluster, "master", "slave", cut, time.time()
-    )
+    until = time.time()
+    death = wire.assert_takeover_after_power_cut(trace, cluster, "master", "slave", cut, until)
     wire.assert_all_signed(trace, cluster.impl)
     measure("takeover_poweroff_s", took, impl=impl_spec, deadtime=cluster.deadtime)
     stonith = trace.first("stonith", "slave", after=death)
     assert stonith is not None
     measure("wire_silence_to_stonith_s", round(stonith.time - death.time, 3), impl=impl_spec)
+    cadence = trace.intervals("slave", "status", "slave:eth1", death, until)
+    gaps = json.dumps([round(g, 3) for g in cadence.gaps])
+    measure("wire_slave_status_gaps_s", gaps, impl=impl_spec)
     assert "node master: is dead" in cluster.log("slave")
 
 
