@@ -121,7 +121,8 @@ def wire_trace(
     """Record a cluster's wire (tests/integration/wire.py): heartbeats on every medium of
     both nodes, ARP at the client, pings at the ping node, each datagram verified with
     the lab's authkeys. Stopped whatever happens (before its lab goes down); a failed
-    test prints the trace's last seconds."""
+    test prints the trace's last seconds (and writes all of it into HBLAB_WIRE_DUMP,
+    a directory, when that is set)."""
     traces: list[WireTrace] = []
 
     def start(cluster: Cluster) -> WireTrace:
@@ -135,6 +136,7 @@ def wire_trace(
         trace.stop()
         if failed is not None and failed.failed:
             print(wire.failure_report(trace))
+            wire.dump(trace, os.environ.get("HBLAB_WIRE_DUMP"), request.node.name)
 
 
 def _is_up(lab: Lab) -> bool:

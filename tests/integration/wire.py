@@ -15,11 +15,14 @@ where it matters (:meth:`~lab.wirequery.Timeline.intervals`).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from lab.backends import Lab
+from lab.forge import Forged
 from lab.hafiles import AUTHKEYS
 from lab.hbcodec import parse_authkeys
 from lab.topology import Host, Interface, Topology
@@ -84,6 +87,16 @@ def failure_report(trace: WireTrace, window: float = FAILURE_WINDOW) -> str:
     notes += [f"tap error: {e}" for e in trace.errors]
     notes += [f"link down {label} at {when:.6f}" for when, label in trace.link_downs]
     return "\n".join([head, *notes, trace.render(shown)])
+
+
+def dump(trace: WireTrace, directory: str | None, name: str) -> None:
+    """The whole trace, one line per event, into ``directory``/``name``.txt (if set)."""
+    if not directory:
+        return
+    path = Path(directory) / f"{re.sub(r'[^A-Za-z0-9_.=-]+', '_', name)}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(trace.render() + "\n")
+    print(f"----- wire: the whole trace is in {path} -----")
 
 
 # -- where things are ------------------------------------------------------------------------------
@@ -405,3 +418,52 @@ def _hex(text: str | None) -> int | None:
         return int(text or "", 16)
     except ValueError:
         return None
+
+
+# -- forgeries (lab/forge.py) -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Forgery:
+    """A forged message and where the trace saw it arrive."""
+
+    forged: Forged
+    seen: HeartbeatEvent  # on the target's tap
+
+    @property
+    def time(self) -> float:
+        return self.seen.time
+
+
+def forgery_on_the_wire(
+    trace: WireTrace,
+    forged: Forged,
+    victim: str,
+    target: str,
+    *,
+    authentic: bool = True,
+    timeout: float = 5.0,
+) -> Forgery:
+    """The forged message reached the target (its signature verifying with the
+    cluster's key, or not when ``authentic`` is False) and the victim never sent it:
+    it is not among the victim's outgoing packets."""
+    kind = forged.message.get("t")
+    stamp = forged.message.get("ts")
+
+    def same(event: HeartbeatEvent) -> bool:
+        return (
+            event.seq == forged.seq
+            and event.hg == forged.hg
+            and event.get("ts") == stamp
+            and event.t == kind
+        )
+
+    media = where_media(trace, target)
+    seen = trace.wait_for(msg(kind, victim, media, auth=authentic, where=same), timeout)
+    assert isinstance(seen, HeartbeatEvent)
+    own = trace.messages(kind, victim, where=same, outgoing=True)
+    assert own == [], f"{victim} did send it: {trace.render(own)}"
+    return Forgery(forged, seen)
+
+
+def where_media(trace: WireTrace, node: str) -> list[str]:
+    """The labels of ``node``'s heartbeat taps in ``trace``."""
+    return [tap.label for tap in trace.taps if tap.heartbeat and tap.label.startswith(f"{node}:")]
