@@ -27,6 +27,7 @@ pytestmark = pytest.mark.failover
 
 TAKEOVER_MARGIN = 6.0
 STARTUP_TIMEOUT = 60.0
+NODES = ("master", "slave")
 
 
 def test_startup_master_takes_vip_and_nginx(
@@ -186,9 +187,6 @@ def test_split_brain_and_heal(
     wire.assert_all_signed(trace, cluster.impl)
 
 
-NODES = ("master", "slave")
-
-
 def _assert_cut_on_the_wire(trace: WireTrace, cluster: Cluster, cut: float, heal: float) -> None:
     """The cut is real: nothing crossed eth1 while it lasted; master's pings to the
     ping node went unanswered (its eth1 is its only way there) while slave's were
@@ -242,6 +240,7 @@ def _assert_heal_on_the_wire(
 @pytest.mark.parametrize("ping", ["ping", "noping"])
 def test_the_tutorial_split_brain_demo_ends_on_master(
     lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
     impl_spec: str,
     ping: str,
     measure: Callable[..., None],
@@ -251,6 +250,7 @@ def test_the_tutorial_split_brain_demo_ends_on_master(
     ping count measured while cut off). One lab, cuts of several lengths in turn."""
     overrides = {} if ping == "ping" else {"ping": "", "respawn": ""}
     cluster = lab_factory(impl_spec, overrides)
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     # hbnode heals without a restart: master within deadtime + 1 s, whatever the cut. A
     # real Heartbeat node restarts itself after a partition (give up, sleep deadtime +
@@ -258,8 +258,14 @@ def test_the_tutorial_split_brain_demo_ends_on_master(
     cuts = (0.5, 2.0, 6.0) if cluster.hbnode_only else (6.0,)
     limit = cluster.deadtime + 1.0 if cluster.hbnode_only else 90.0
     for cut in cuts:
+        generations = {n: wire.last_status(trace, n).hg or 0 for n in NODES}
         cluster.lab.link("master", "eth1", up=False)
         time.sleep(cut)  # the length of the cut: the fault itself, not a wait for anything
         cluster.lab.link("master", "eth1", up=True)
-        took = cluster.settles_on("master", limit)
+        healed_at = time.time()
+        # A real Heartbeat master restarts after a partition and gives the group up
+        # meanwhile: the holder is judged after that restart, seen on the wire.
+        if cluster.impl("master") == "heartbeat" and cut > cluster.deadtime:
+            wire.restarted(trace, "master", generations["master"], 60.0, healed_at)
+        took = time.time() - healed_at + cluster.settles_on("master", limit)
         measure(f"heal_{ping}_{cut:g}s_master_after_s", round(took, 3), impl=impl_spec)

@@ -6,6 +6,7 @@ and heal are hbnode's own policies, tested on an all-hbnode cluster.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -138,15 +139,20 @@ def test_failed_start_gives_the_group_back(lab_factory: Callable[..., Cluster]) 
 
 
 def test_isolated_node_never_holds_with_the_other(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    measure: Callable[..., None],
 ) -> None:
     impl_spec = HBNODE
     cluster = lab_factory(impl_spec, {"auto_failback": "on"})
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     with cluster.arp_watch() as watch, cluster.addr_watch() as addrs:
         cluster.lab.link("master", "eth1", up=False)
+        cut = time.time()
         took = cluster.wait_holder("slave", cluster.deadtime + 6.0)
         holds_for(cluster.held_by("slave"), 2 * cluster.deadtime, "slave alone holds the VIP")
+        healing = time.time()
         cluster.lab.link("master", "eth1", up=True)
         healed = cluster.settles_on("master", 30.0)
     windows = watch.windows()
@@ -156,6 +162,18 @@ def test_isolated_node_never_holds_with_the_other(
     measure("isolation_longest_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.two_holders == 0, "two MACs answered ARP for the VIP"
     assert addrs.max_holders() == 1, f"ip addr showed two holders: {addrs.both_samples()}"
+    # On the wire (hbnode's isolation, docs/differences.md): the cut is real, master
+    # hears neither slave nor its ping node, and it announces the VIP no more once
+    # slave has taken it (the real Heartbeat would hold on: both would answer).
+    at = wire.where(cluster)
+    assert wire.crossing(trace, cluster, "eth1", cut, healing) == []
+    _, replies = wire.answered_pings(trace, at.ip("master"), cut, healing)
+    assert replies == [], trace.render(replies)
+    taken = trace.first_gratuitous_arp(at.vip, mac=at.mac("slave"), after=cut, before=healing)
+    assert taken is not None, "slave never announced the VIP"
+    late = trace.gratuitous_arps(at.vip, mac=at.mac("master"), after=taken, before=healing)
+    assert late == [], trace.render(late)
+    wire.assert_all_signed(trace, cluster.impl)
 
 
 def test_partition_heal_keeps_one_holder(
