@@ -201,6 +201,14 @@ def last_status(trace: WireTrace, src: str, before: float | None = None) -> Hear
     return found
 
 
+def current_generation(trace: WireTrace, src: str, timeout: float = 10.0) -> int:
+    """``src``'s generation now: the hg of a status it sends from now on (waited for:
+    a trace started with the lab may not have heard it yet)."""
+    event = trace.wait_for(msg("status", src), timeout, after=time.time())
+    assert isinstance(event, HeartbeatEvent) and event.hg is not None, str(event)
+    return event.hg
+
+
 def generation(trace: WireTrace, src: str, after: float | None, before: float | None) -> set[int]:
     """The generations (hg) of ``src``'s status messages in the window."""
     return {e.hg for e in trace.messages("status", src, after=after, before=before) if e.hg}
