@@ -72,7 +72,7 @@ class HeartbeatEvent:
         return self.number("hg")
 
     def __str__(self) -> str:
-        names = ("t", "st", "src", "dest", "seq", "rsc_hold", "info")
+        names = ("t", "st", "src", "dest", "seq", "firstseq", "rsc_hold", "info")
         shown = " ".join(f"{n}={v}" for n in names if (v := self.get(n)) is not None)
         body = shown if self.decoded else f"<{self.reason}>"
         return f"{self.time:.6f} {self.iface} {body} auth={self.auth.value}"

@@ -28,12 +28,19 @@ pytestmark = pytest.mark.failover
 TAKEOVER_MARGIN = 6.0
 STARTUP_TIMEOUT = 60.0
 NODES = ("master", "slave")
+RQSTDELAY = 10.0  # seconds a starting 3.0.6 node waits for a stable peer (§4.3)
 
 
 def test_startup_master_takes_vip_and_nginx(
-    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    impl_spec: str,
+    measure: Callable[..., None],
 ) -> None:
-    cluster = lab_factory(impl_spec)
+    cluster = lab_factory(impl_spec, start=False)
+    trace = wire_trace(cluster)  # from before the daemons start: the whole start-up
+    for node in NODES:
+        cluster.lab.service(node, "heartbeat", "start")
     took = cluster.startup("master", STARTUP_TIMEOUT)
     measure("startup_vip_s", took, impl=impl_spec)
     assert cluster.page() == "master"
@@ -44,6 +51,37 @@ def test_startup_master_takes_vip_and_nginx(
     assert "nginx: master process" not in cluster.lab.run("slave", ["ps", "aux"]).stdout
     assert cluster.nodestatus("slave", "master") == "active"
     assert cluster.nodestatus("master", "slave") == "active"
+    waited = _assert_startup_on_the_wire(trace, cluster)
+    measure("wire_starting_to_acquired_s", round(waited, 3), impl=impl_spec)
+
+
+def _assert_startup_on_the_wire(trace: WireTrace, cluster: Cluster) -> float:
+    """Start-up on the wire (§4.2-4.3): each node's first status says st=init with
+    seq 1; each says ``starting`` and reports what it holds, unsettled (isstable=0);
+    master then reports its group held, settled. Two hbnode nodes negotiate at once:
+    their unsettled reports carry ``hbnode_quickstart=1`` (docs/differences.md; a real
+    Heartbeat never sends it), and master acquires at once. With a real Heartbeat in
+    the cluster both wait RQSTDELAY (10 s), as 3.0.6 does (measured: 10.1-10.3 s).
+    Returns the wait, from master's ``starting`` to its settled report."""
+    for node in NODES:
+        first = trace.first("status", node)
+        assert first is not None and (first.get("st"), first.seq) == ("init", 1), str(first)
+        trace.sequence(msg("starting", node), msg("resource", node, rtype="full", isstable="0"))
+        unsettled = trace.messages("resource", node, rtype="full", isstable="0")
+        quick = {e.get("hbnode_quickstart") for e in unsettled}
+        assert quick == ({"1"} if cluster.impl(node) == "hbnode" else {None}), quick
+    starting = trace.first("starting", "master")
+    assert starting is not None
+    settled = trace.wait_for(
+        msg("resource", "master", rsc_hold="local", isstable="1"), 10.0, after=starting
+    )
+    waited = settled.time - starting.time
+    if cluster.hbnode_only:
+        assert waited < RQSTDELAY / 4, f"an hbnode pair waited {waited:.3f} s"
+    else:
+        assert waited >= RQSTDELAY - 1.0, f"a cluster with Heartbeat waited {waited:.3f} s"
+    wire.assert_all_signed(trace, cluster.impl)
+    return waited
 
 
 def test_takeover_on_poweroff(
@@ -161,6 +199,16 @@ def test_split_brain_and_heal(
             cluster.deadtime + TAKEOVER_MARGIN,
             "both nodes hold the VIP",
         )
+        # A split brain is each side declaring the other dead; the one that still
+        # held the VIP may do so a tick later (3.0.6's 250 ms dead check). Healed
+        # before that, it is no partition for that side (and no restart).
+        for node in NODES:
+            peer = "slave" if node == "master" else "master"
+            wait_until(
+                lambda n=node, p=peer: f"node {p}: is dead" in cluster.log(n),
+                cluster.deadtime + TAKEOVER_MARGIN,
+                f"{node} declares {peer} dead",
+            )
         healing = time.time()
         cluster.lab.link("master", "eth1", up=True)
         healed_at = time.time()
