@@ -40,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--lab"):
         return
-    lab_items = [item for item in items if "integration" in item.nodeid.split("/")]
+    lab_items = [item for item in items if {"integration", "package"} & set(item.nodeid.split("/"))]
     if not lab_items:
         return
     keep = [item for item in items if item not in lab_items]

@@ -21,6 +21,7 @@ from lab.wirequery import msg
 from lab.wiretrace import WireTrace
 
 from . import wire
+from .badnews import CABLE_PULLED, LATE_AFTER_HEAL, PARTITION_RETURN, ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 pytestmark = pytest.mark.failover
@@ -185,9 +186,15 @@ def test_split_brain_and_heal(
     wire_trace: Callable[[Cluster], WireTrace],
     impl_spec: str,
     measure: Callable[..., None],
+    expect_log: ExpectedLog,
 ) -> None:
+    expect_log(PARTITION_RETURN, "the split is healed")
+    expect_log(LATE_AFTER_HEAL, "the split is healed")
+    expect_log(r"Both machines own .* resources!", "both nodes hold the VIP until the heal")
     # Heartbeat's classic split-brain: no ping-based isolation policy in the way.
     cluster = lab_factory(impl_spec, {"hbnode_isolation": "off"})
+    if not cluster.lab.pulls_carrier:  # a system engine: hblab link sets eth1 down
+        expect_log(CABLE_PULLED, "master's eth1 is set down while the cable is out", ["master"])
     trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     generations = {n: wire.current_generation(trace, n) for n in NODES}

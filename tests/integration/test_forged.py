@@ -17,6 +17,7 @@ from lab.hafiles import AUTHKEYS
 from lab.hbcodec import parse_authkeys
 from lab.topology import REFERENCE
 
+from .badnews import REJECTED_PACKET, ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 pytestmark = pytest.mark.failover
@@ -33,8 +34,8 @@ AUTH_FAILURE_LOGS = (
 
 @contextmanager
 def forging(cluster: Cluster, keys_text: str) -> Iterator[StatusForger]:
-    state = cluster.lab.require_up()
-    netns = {name: rec.netns for name, rec in state.nodes.items()}
+    # By lab.netns_of: a name on netns, a /proc path on docker (the record's is empty there).
+    netns = {name: cluster.lab.netns_of(name) for name in cluster.lab.require_up().nodes}
     forger = StatusForger(
         REFERENCE,
         netns,
@@ -73,8 +74,12 @@ def test_forged_status_with_the_key_keeps_master_alive(
 
 
 def test_forged_status_with_a_wrong_key_is_ignored(
-    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    impl_spec: str,
+    measure: Callable[..., None],
+    expect_log: ExpectedLog,
 ) -> None:
+    expect_log(REJECTED_PACKET, "the forged packets carry a wrong key", ["slave"])
     cluster = lab_factory(impl_spec)
     cluster.startup("master", 60.0)
     with forging(cluster, WRONG_KEYS) as forger:

@@ -15,6 +15,7 @@ from lab.wirequery import garp, msg
 from lab.wiretrace import WireTrace
 
 from . import wire
+from .badnews import LATE_AFTER_HEAL, PARTITION_RETURN, ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 pytestmark = pytest.mark.failover
@@ -116,7 +117,12 @@ def test_orderly_stop_hands_over_before_deadtime(
     wire.assert_all_signed(trace, cluster.impl)
 
 
-def test_failed_start_gives_the_group_back(lab_factory: Callable[..., Cluster]) -> None:
+def test_failed_start_gives_the_group_back(
+    lab_factory: Callable[..., Cluster], expect_log: ExpectedLog
+) -> None:
+    why = "slave's nginx script fails to start"
+    expect_log(r"ERROR: (Return code 1 from|acquire of .* failed)", why, ["slave"])
+    expect_log(r"CRIT: Giving up resources due to failure of", why, ["slave"])
     impl_spec = HBNODE
     cluster = lab_factory(impl_spec, {"auto_failback": "off"}, start=False)
     script = cluster.lab.node_file("slave", "/etc/ha.d/resource.d/nginx")
@@ -142,7 +148,11 @@ def test_isolated_node_never_holds_with_the_other(
     lab_factory: Callable[..., Cluster],
     wire_trace: Callable[[Cluster], WireTrace],
     measure: Callable[..., None],
+    expect_log: ExpectedLog,
 ) -> None:
+    why = "master's eth1 is replugged after slave declared it dead"
+    expect_log(PARTITION_RETURN, why)
+    expect_log(LATE_AFTER_HEAL, why)
     impl_spec = HBNODE
     cluster = lab_factory(impl_spec, {"auto_failback": "on"})
     trace = wire_trace(cluster)
@@ -177,8 +187,10 @@ def test_isolated_node_never_holds_with_the_other(
 
 
 def test_partition_heal_keeps_one_holder(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    expect_log(PARTITION_RETURN, "the split is healed")
+    expect_log(LATE_AFTER_HEAL, "the split is healed")
     impl_spec = HBNODE
     cluster = lab_factory(impl_spec, {"auto_failback": "on", "hbnode_isolation": "off"})
     cluster.startup("master", STARTUP_TIMEOUT)

@@ -14,13 +14,17 @@ STARTUP_TIMEOUT = 60.0
 
 
 def _block_ping(cluster: Cluster, node: str, blocked: bool) -> None:
-    """Drop ICMP from ``node`` to the ping node, inside the node's own namespace only."""
+    """Drop the ping node's echo replies to ``node``, inside the node's own namespace only.
+
+    On input, so the pings go unanswered as when the path to the ping node breaks:
+    a drop on output would fail the sender's sendto with EPERM, which the real
+    Heartbeat logs as an ERROR at every ping (tests/integration/badnews.py)."""
     gw = "172.16.254.1"
     if blocked:
         script = (
             "add table inet hbtest\n"
-            "add chain inet hbtest out { type filter hook output priority 0; }\n"
-            f"add rule inet hbtest out ip daddr {gw} icmp type echo-request drop\n"
+            "add chain inet hbtest in { type filter hook input priority 0; }\n"
+            f"add rule inet hbtest in ip saddr {gw} icmp type echo-reply drop\n"
         )
     else:
         script = "delete table inet hbtest\n"
