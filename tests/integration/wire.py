@@ -32,6 +32,7 @@ from lab.wiretrace import WireTrace
 
 from .helpers import Cluster, wait_until
 
+NODES = ("master", "slave")  # the reference cluster's nodes
 FAILURE_WINDOW = 10.0  # seconds of the trace a failed test prints
 KEEPALIVE_TOLERANCE = 0.20  # the issue's "keepalive ±20 %"
 CADENCE_SHARE = 0.9  # share of the gaps that must be within it (a busy 2-core machine)
@@ -136,13 +137,23 @@ def where(cluster: Cluster) -> Where:
 
 
 # -- waiting on the wire -------------------------------------------------------------------------
-def wait_quiet(trace: WireTrace, seconds: float, timeout: float = 20.0) -> None:
+def wait_quiet(
+    trace: WireTrace, seconds: float, timeout: float = 20.0, nodes: Iterable[str] = NODES
+) -> None:
     """Wait until ``seconds`` have passed with nothing but status, ACK and ipfail
-    chatter on the wire: the start-up exchange is over, the cluster is steady."""
+    chatter on the wire: the start-up exchange is over, the cluster is steady.
+
+    The quiet is what the trace saw from this call on, with a status from every
+    node in it: a trace started on a steady cluster has heard nothing yet, and
+    nothing heard is no proof of quiet (nor leaves a last status to judge by)."""
+    watched = time.time()
+    senders = tuple(nodes)
 
     def quiet() -> bool:
         busy = trace.last(where=lambda e: e.t not in QUIET_TYPES)
-        return busy is None or time.time() - busy.time >= seconds
+        since = watched if busy is None else max(busy.time, watched)
+        heard = all(trace.last("status", n, after=since) for n in senders)
+        return heard and time.time() - since >= seconds
 
     wait_until(quiet, timeout, f"{seconds:g} s without resource traffic on the wire")
 
