@@ -58,23 +58,29 @@ def test_startup_master_takes_vip_and_nginx(
 
 def _assert_startup_on_the_wire(trace: WireTrace, cluster: Cluster) -> float:
     """Start-up on the wire (§4.2-4.3): each node's first status says st=init with
-    seq 1; each says ``starting`` and reports what it holds, unsettled (isstable=0);
-    master then reports its group held, settled. Two hbnode nodes negotiate at once:
-    their unsettled reports carry ``hbnode_quickstart=1`` (docs/differences.md; a real
-    Heartbeat never sends it), and master acquires at once. With a real Heartbeat in
-    the cluster both wait RQSTDELAY (10 s), as 3.0.6 does (measured: 10.1-10.3 s).
-    Returns the wait, from master's ``starting`` to its settled report."""
+    seq 1, and each says ``starting``; master then reports its group held, settled.
+    Two hbnode nodes negotiate at once: each reports what it holds, unsettled
+    (isstable=0), with ``hbnode_quickstart=1`` (docs/differences.md), and master
+    acquires at once. A real Heartbeat never says it; it may send no unsettled report
+    at all (measured: a 3.0.6 node that hears its peer's ``starting`` before its own
+    first reports when RQSTDELAY runs out), and with it in the cluster the group is
+    taken RQSTDELAY (10 s) after the first ``starting`` (measured: 10.0-10.5 s).
+    Returns the wait, from the first ``starting`` to master's settled report."""
     for node in NODES:
         first = trace.first("status", node)
         assert first is not None and (first.get("st"), first.seq) == ("init", 1), str(first)
-        trace.sequence(msg("starting", node), msg("resource", node, rtype="full", isstable="0"))
         unsettled = trace.messages("resource", node, rtype="full", isstable="0")
         quick = {e.get("hbnode_quickstart") for e in unsettled}
-        assert quick == ({"1"} if cluster.impl(node) == "hbnode" else {None}), quick
-    starting = trace.first("starting", "master")
+        if cluster.impl(node) == "hbnode":
+            trace.sequence(msg("starting", node), msg("resource", node, isstable="0"))
+            assert quick == {"1"}, quick
+        else:
+            assert trace.first("starting", node) is not None, f"{node} never said starting"
+            assert quick <= {None}, quick
+    starting = trace.first("starting")
     assert starting is not None
     settled = trace.wait_for(
-        msg("resource", "master", rsc_hold="local", isstable="1"), 10.0, after=starting
+        msg("resource", "master", rsc_hold="local", isstable="1"), 2 * RQSTDELAY, after=starting
     )
     waited = settled.time - starting.time
     if cluster.hbnode_only:
