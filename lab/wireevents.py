@@ -2,7 +2,8 @@
 
 A heartbeat event is a UDP datagram to or from the heartbeat port, decoded and
 authenticated by the lab's own codec (lab.hbcodec); an ARP event is one ARP
-packet; a mark is a moment the test itself noted ("poweroff master"). Each event
+packet; a ping event is one ICMP echo request or reply (a node and its ping
+node); a mark is a moment the test itself noted ("poweroff master"). Each event
 carries its capture time (seconds since the epoch, as in a pcap) and the label of
 the interface it was seen on, ``node:iface`` by convention (``slave:eth1``).
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.hbcodec import CodecError, Encoding, Message, parse_untrusted, schema, verify
-from lab.wireframe import ArpPacket, UdpPacket
+from lab.wireframe import ArpPacket, IcmpPacket, UdpPacket
 
 
 class AuthStatus(enum.Enum):
@@ -71,7 +72,7 @@ class HeartbeatEvent:
         return self.number("hg")
 
     def __str__(self) -> str:
-        names = ("t", "st", "src", "dest", "seq", "rsc_hold", "info")
+        names = ("t", "st", "src", "dest", "seq", "firstseq", "rsc_hold", "info")
         shown = " ".join(f"{n}={v}" for n in names if (v := self.get(n)) is not None)
         body = shown if self.decoded else f"<{self.reason}>"
         return f"{self.time:.6f} {self.iface} {body} auth={self.auth.value}"
@@ -100,6 +101,61 @@ class ArpEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PingEvent:
+    """An ICMP echo: a node's ping (request) or the ping node's answer (reply).
+
+    Heartbeat's ping medium carries the node's ``NS_st`` message after the ICMP
+    header and reads it back from the reply (protocol.md §4.6); ``message`` is that
+    message when the payload parses, else None (an ordinary ping)."""
+
+    time: float
+    iface: str
+    icmp: IcmpPacket
+    message: Message | None = None
+    outgoing: bool | None = None
+
+    kind: str = field(default="ping", init=False)
+
+    @property
+    def request(self) -> bool:
+        return self.icmp.request
+
+    @property
+    def reply(self) -> bool:
+        return self.icmp.reply
+
+    @property
+    def pinger(self) -> str:
+        """The address of the host that pinged: the source of a request, the
+        destination of a reply."""
+        return self.icmp.ip_src if self.request else self.icmp.ip_dst
+
+    @property
+    def target(self) -> str:
+        """The address that was pinged."""
+        return self.icmp.ip_dst if self.request else self.icmp.ip_src
+
+    def __str__(self) -> str:
+        what = "echo request" if self.request else "echo reply"
+        carried = f" {self.message.get('t')}" if self.message is not None else ""
+        return (
+            f"{self.time:.6f} {self.iface} ICMP {what} {self.icmp.ip_src} > {self.icmp.ip_dst}"
+            f" id={self.icmp.ident} seq={self.icmp.seq}{carried}"
+        )
+
+
+def ping_event(
+    when: float, iface: str, icmp: IcmpPacket, outgoing: bool | None = None
+) -> PingEvent:
+    """An echo and, when its payload is one, the heartbeat message it carries."""
+    try:
+        message: Message | None = parse_untrusted(icmp.payload).message
+    except CodecError:
+        message = None
+    return PingEvent(when, iface, icmp, message, outgoing)
+
+
+@dataclass(frozen=True, slots=True)
 class MarkEvent:
     time: float
     label: str
@@ -111,7 +167,7 @@ class MarkEvent:
         return f"{self.time:.6f} mark {self.label}"
 
 
-Event = HeartbeatEvent | ArpEvent | MarkEvent
+Event = HeartbeatEvent | ArpEvent | PingEvent | MarkEvent
 
 
 def heartbeat_event(

@@ -1,4 +1,4 @@
-"""Link-layer frames to the two things the lab watches: UDP datagrams and ARP.
+"""Link-layer frames to what the lab watches: UDP datagrams, ARP and ICMP echo.
 
 Pure and scapy-free, so a sniffer thread can keep up and a pcap loads fast. Reads
 libpcap files (both byte orders, micro- or nanosecond stamps) with the link types
@@ -21,6 +21,8 @@ LINKTYPE_LINUX_SLL2 = 276
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_ARP = 0x0806
 _VLAN = (0x8100, 0x88A8)
+IPPROTO_ICMP, IPPROTO_UDP = 1, 17
+ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8
 _PCAP_MAGIC = {  # first four bytes: (byte order, seconds per tick of the fraction)
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
     b"\xa1\xb2\xc3\xd4": (">", 1e-6),
@@ -55,11 +57,34 @@ class ArpPacket:
         return self.sender_ip == self.target_ip
 
 
-Parsed = UdpPacket | ArpPacket
+@dataclass(frozen=True, slots=True)
+class IcmpPacket:
+    """An ICMP echo request (type 8) or reply (type 0): a node pinging its ping node
+    (ha.cf ``ping``), the payload being the node's NS_st message (protocol.md §4.6)."""
+
+    ip_src: str
+    ip_dst: str
+    type: int
+    code: int
+    ident: int
+    seq: int
+    payload: bytes
+
+    @property
+    def request(self) -> bool:
+        return self.type == ICMP_ECHO_REQUEST
+
+    @property
+    def reply(self) -> bool:
+        return self.type == ICMP_ECHO_REPLY
+
+
+Parsed = UdpPacket | ArpPacket | IcmpPacket
 
 
 def parse_frame(frame: bytes, linktype: int = LINKTYPE_ETHERNET) -> Parsed | None:
-    """The UDP datagram or ARP packet in ``frame``, or None (anything else, or malformed)."""
+    """The UDP datagram, ARP packet or ICMP echo in ``frame``, or None (anything else,
+    or malformed)."""
     try:
         located = _network_layer(frame, linktype)
         if located is None:
@@ -68,7 +93,7 @@ def parse_frame(frame: bytes, linktype: int = LINKTYPE_ETHERNET) -> Parsed | Non
         if ethertype == ETHERTYPE_ARP:
             return _arp(frame, offset)
         if ethertype == ETHERTYPE_IPV4:
-            return _udp(frame, offset)
+            return _ipv4(frame, offset)
     except (struct.error, IndexError, ValueError):
         return None
     return None
@@ -90,18 +115,35 @@ def _network_layer(frame: bytes, linktype: int) -> tuple[int, int] | None:
     return None
 
 
-def _udp(frame: bytes, offset: int) -> UdpPacket | None:
+def _ipv4(frame: bytes, offset: int) -> UdpPacket | IcmpPacket | None:
     version_ihl, total, fragment, protocol = struct.unpack_from("!BxH2xHxB", frame, offset)
     header = (version_ihl & 0x0F) * 4
-    if version_ihl >> 4 != 4 or header < 20 or protocol != 17 or fragment & 0x3FFF:
-        return None  # not IPv4/UDP, or a fragment (Heartbeat's datagrams fit one frame)
-    src, dst = frame[offset + 12 : offset + 16], frame[offset + 16 : offset + 20]
-    udp = offset + header
+    if version_ihl >> 4 != 4 or header < 20 or fragment & 0x3FFF:
+        return None  # not IPv4, or a fragment (Heartbeat's datagrams fit one frame)
+    src, dst = _ip(frame[offset + 12 : offset + 16]), _ip(frame[offset + 16 : offset + 20])
+    start, end = offset + header, min(offset + total, len(frame))
+    if protocol == IPPROTO_UDP:
+        return _udp(frame, start, end, src, dst)
+    if protocol == IPPROTO_ICMP:
+        return _icmp(frame[start:end], src, dst)
+    return None
+
+
+def _udp(frame: bytes, udp: int, end: int, src: str, dst: str) -> UdpPacket | None:
     sport, dport, length = struct.unpack_from("!HHH", frame, udp)
-    end = min(udp + length, offset + total, len(frame))
+    end = min(udp + length, end)
     if length < 8 or end < udp + 8:
         return None
-    return UdpPacket(_ip(src), sport, _ip(dst), dport, bytes(frame[udp + 8 : end]))
+    return UdpPacket(src, sport, dst, dport, bytes(frame[udp + 8 : end]))
+
+
+def _icmp(body: bytes, src: str, dst: str) -> IcmpPacket | None:
+    if len(body) < 8:
+        return None
+    kind, code, _checksum, ident, seq = struct.unpack_from("!BBHHH", body)
+    if kind not in (ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY):
+        return None  # unreachables and the like: not a ping node's business
+    return IcmpPacket(src, dst, kind, code, ident, seq, bytes(body[8:]))
 
 
 def _arp(frame: bytes, offset: int) -> ArpPacket | None:

@@ -3,6 +3,7 @@
     trace.messages(t="status", src="slave", iface="slave:eth1", after=t0)
     trace.first(t="resource", src="slave", rsc_hold="all", after=death)
     trace.gratuitous_arps(ip="192.168.0.38", after=t0)
+    trace.pings("172.16.254.18", after=t0, reply=True)   # answers to master's pings
     trace.intervals("master", t="status").median
     trace.sequence(msg(t="status", src="master", st="active"), garp(ip=vip))
 
@@ -32,6 +33,7 @@ from lab.wireevents import (
     HeartbeatEvent,
     IntervalStats,
     MarkEvent,
+    PingEvent,
     first_sightings,
 )
 
@@ -60,7 +62,7 @@ def _text_matches(value: str | None, wanted: Text) -> bool:
 class Query:
     """One kind of event and the filters it must pass; see :func:`msg` and :func:`garp`."""
 
-    kind: str  # "heartbeat", "arp" or "mark"
+    kind: str  # "heartbeat", "arp", "ping" or "mark"
     filters: dict[str, Any] = field(default_factory=dict)
 
     def matches(self, event: Event) -> bool:
@@ -73,6 +75,8 @@ class Query:
             return _heartbeat_matches(event, f)
         if isinstance(event, ArpEvent):
             return _arp_matches(event, f)
+        if isinstance(event, PingEvent):
+            return _ping_matches(event, f)
         return _text_matches(event.label, f.get("label"))
 
     def describe(self) -> str:
@@ -103,6 +107,16 @@ def _arp_matches(event: ArpEvent, f: dict[str, Any]) -> bool:
         _text_matches(arp.target_ip, f.get("target_ip")),
         f.get("op") is None or arp.op == f["op"],
         f.get("gratuitous") is None or arp.gratuitous == f["gratuitous"],
+        f.get("outgoing") is None or event.outgoing == f["outgoing"],
+    )
+    return all(checks)
+
+
+def _ping_matches(event: PingEvent, f: dict[str, Any]) -> bool:
+    checks = (
+        _text_matches(event.pinger, f.get("pinger")),
+        _text_matches(event.target, f.get("target")),
+        f.get("reply") is None or event.reply == f["reply"],
         f.get("outgoing") is None or event.outgoing == f["outgoing"],
     )
     return all(checks)
@@ -146,6 +160,20 @@ def arp(
 def garp(ip: Text = None, iface: Text = None, *, mac: Text = None) -> Query:
     """Gratuitous ARP (sender IP = target IP): a node announcing an address it took."""
     return arp(ip, iface, mac=mac, gratuitous=True)
+
+
+def ping(
+    pinger: Text = None,
+    target: Text = None,
+    iface: Text = None,
+    *,
+    reply: bool | None = None,
+    outgoing: bool | None = None,
+) -> Query:
+    """ICMP echoes between ``pinger`` (the node's address) and ``target`` (the ping
+    node's), requests (``reply=False``), answers (``reply=True``) or both."""
+    filters = {"pinger": pinger, "target": target, "iface": iface, "reply": reply}
+    return Query("ping", {**filters, "outgoing": outgoing})
 
 
 def mark(label: Text = None) -> Query:
@@ -273,6 +301,19 @@ class Timeline:
         found = self.gratuitous_arps(ip, iface, after, before, mac=mac)
         return found[0] if found else None
 
+    def pings(
+        self,
+        pinger: Text = None,
+        target: Text = None,
+        iface: Text = None,
+        after: When = None,
+        before: When = None,
+        *,
+        reply: bool | None = None,
+    ) -> list[PingEvent]:
+        """ICMP echoes in the window; filters as :func:`ping`."""
+        return self._typed(PingEvent, ping(pinger, target, iface, reply=reply), after, before)
+
     def marks(self, label: Text = None) -> list[MarkEvent]:
         return self._typed(MarkEvent, mark(label))
 
@@ -373,6 +414,7 @@ class Timeline:
             "bad_signatures": sum(1 for e in beats if e.decoded and e.auth is AuthStatus.BAD),
             "undecodable": sum(1 for e in beats if not e.decoded),
             "arps": sum(1 for e in events if isinstance(e, ArpEvent)),
+            "pings": sum(1 for e in events if isinstance(e, PingEvent)),
             "gratuitous_arps": sum(1 for e in events if isinstance(e, ArpEvent) and e.gratuitous),
             "marks": sum(1 for e in events if isinstance(e, MarkEvent)),
         }

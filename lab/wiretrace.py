@@ -1,9 +1,10 @@
-"""Record the heartbeat link and ARP during a test, and ask the recording questions.
+"""Record the heartbeat link, ARP and pings during a test, and ask the recording questions.
 
     trace = WireTrace(keys)                          # keys: lab.hbcodec.Keyring (or None)
     trace.sniff("hblab-master", "eth1", "master:eth1")
     trace.sniff("hblab-slave", "eth1", "slave:eth1")
     trace.sniff("hblab-client", "eth0", "client:eth0", heartbeat=False, arp=True)
+    trace.sniff("hblab-gw", "eth1", "gw:eth1", heartbeat=False, icmp=True)
     with trace:                                      # sniffing from here on
         t0 = trace.mark("poweroff master")
         ...
@@ -13,7 +14,8 @@
 
 Each (namespace, interface) pair gets a raw packet socket opened inside the
 namespace (lab.netsock), with a kernel filter for UDP to or from the heartbeat
-port and/or ARP, and kernel receive timestamps. One thread reads every socket;
+port, ARP and/or ICMP, and kernel receive timestamps. A tap whose interface goes
+down (a power cut, a pulled cable) keeps reading once it is up again. One thread reads every socket;
 each datagram is decoded and its signature checked with the lab's own codec
 (lab.hbcodec, never hbnode's). The sockets are bound before :meth:`start`
 returns, so nothing sent after it is missed; the thread has reported in, too.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import select
 import socket
 import struct
@@ -37,8 +40,15 @@ from typing import Any
 
 from lab import netsock
 from lab.hbcodec import keyring_of
-from lab.wireevents import ArpEvent, HeartbeatEvent, heartbeat_event
-from lab.wireframe import LINKTYPE_ETHERNET, ArpPacket, UdpPacket, parse_frame, read_pcap
+from lab.wireevents import ArpEvent, HeartbeatEvent, PingEvent, heartbeat_event, ping_event
+from lab.wireframe import (
+    LINKTYPE_ETHERNET,
+    ArpPacket,
+    IcmpPacket,
+    UdpPacket,
+    parse_frame,
+    read_pcap,
+)
 from lab.wirequery import Timeline, TraceError
 
 HB_PORT = 694  # ha.cf udpport default (protocol.md §1.1)
@@ -62,6 +72,7 @@ class Tap:
     heartbeat: bool = True
     arp: bool = False
     port: int = HB_PORT
+    icmp: bool = False
 
 
 Opener = Callable[[str, str, Tap], socket.socket]
@@ -74,20 +85,28 @@ _LDH, _LDB, _LDXB_MSH, _LDH_IND = 0x28, 0x30, 0xB1, 0x48
 _JEQ, _JSET, _RET = 0x15, 0x45, 0x06
 
 
-def bpf_program(heartbeat: bool, arp: bool, port: int = HB_PORT) -> list[tuple[int, int, int, int]]:
-    """Accept ARP (if ``arp``) and unfragmented IPv4 UDP from or to ``port`` (if
-    ``heartbeat``), on Ethernet; drop everything else. (3.0.6's datagrams are far
-    below the MTU, protocol.md §1.1; parse_frame refuses fragments too.)"""
+def bpf_program(
+    heartbeat: bool, arp: bool, port: int = HB_PORT, icmp: bool = False
+) -> list[tuple[int, int, int, int]]:
+    """Accept ARP (if ``arp``), unfragmented IPv4 UDP from or to ``port`` (if
+    ``heartbeat``) and unfragmented ICMP (if ``icmp``: pings to a ping node), on
+    Ethernet; drop everything else. (3.0.6's datagrams are far below the MTU,
+    protocol.md §1.1; parse_frame refuses fragments too.)"""
     ops: list[tuple[int, str, str, int]] = [(_LDH, "", "", 12)]  # ethertype
     if arp:
         ops.append((_JEQ, "accept", "next", 0x0806))
-    if heartbeat:
+    if heartbeat or icmp:
         ops += [
             (_JEQ, "next", "drop", 0x0800),
-            (_LDB, "", "", 23),  # IP protocol
-            (_JEQ, "next", "drop", 17),
             (_LDH, "", "", 20),  # flags and fragment offset
             (_JSET, "drop", "next", 0x3FFF),  # any fragment: we do not reassemble
+            (_LDB, "", "", 23),  # IP protocol
+        ]
+    if icmp:
+        ops.append((_JEQ, "accept", "next", 1))
+    if heartbeat:
+        ops += [
+            (_JEQ, "next", "drop", 17),
             (_LDXB_MSH, "", "", 14),  # X = IP header length
             (_LDH_IND, "", "", 14),  # UDP source port
             (_JEQ, "accept", "next", port),
@@ -119,7 +138,7 @@ def open_tap(netns: str, iface: str, tap: Tap) -> socket.socket:
     and timestamped by the kernel, non-blocking."""
     sock = netsock.packet_socket(netns, iface)
     try:
-        _attach_filter(sock, bpf_program(tap.heartbeat, tap.arp, tap.port))
+        _attach_filter(sock, bpf_program(tap.heartbeat, tap.arp, tap.port, tap.icmp))
         sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         sock.setblocking(False)
     except OSError:
@@ -150,6 +169,7 @@ class WireTrace(Timeline):
         self.opener = opener
         self.taps: list[Tap] = []
         self.errors: list[str] = []  # sockets that failed while reading
+        self.link_downs: list[tuple[float, str]] = []  # (when, label): the tap's link went down
         self.dropped = 0  # packets not recorded once max_events was reached
         self.stopped_because: str | None = None
         self._sockets: dict[socket.socket, Tap] = {}
@@ -173,6 +193,12 @@ class WireTrace(Timeline):
         event = ArpEvent(when, label, packet, outgoing)
         return event if self._record(event) else None
 
+    def add_ping(
+        self, when: float, label: str, packet: IcmpPacket, outgoing: bool | None = None
+    ) -> PingEvent | None:
+        event = ping_event(when, label, packet, outgoing)
+        return event if self._record(event) else None
+
     def add_frame(
         self,
         frame: bytes,
@@ -183,16 +209,20 @@ class WireTrace(Timeline):
         outgoing: bool | None = None,
         heartbeat: bool = True,
         arp: bool = True,
-    ) -> HeartbeatEvent | ArpEvent | None:
-        """Record a link-layer frame: a heartbeat datagram or an ARP packet, else nothing."""
+        icmp: bool = True,
+    ) -> HeartbeatEvent | ArpEvent | PingEvent | None:
+        """Record a link-layer frame: a heartbeat datagram, an ARP packet or an ICMP
+        echo, else nothing."""
         packet = parse_frame(frame, linktype)
         if heartbeat and isinstance(packet, UdpPacket):
             return self.add_udp(when, label, packet, outgoing)
         if arp and isinstance(packet, ArpPacket):
             return self.add_arp(when, label, packet, outgoing)
+        if icmp and isinstance(packet, IcmpPacket):
+            return self.add_ping(when, label, packet, outgoing)
         return None
 
-    def _record(self, event: HeartbeatEvent | ArpEvent) -> bool:
+    def _record(self, event: HeartbeatEvent | ArpEvent | PingEvent) -> bool:
         if len(self) >= self.max_events:
             self.dropped += 1
             return False
@@ -233,16 +263,18 @@ class WireTrace(Timeline):
         *,
         heartbeat: Iterable[str] = ("master:eth1", "slave:eth1"),
         arp: Iterable[str] = (),
+        icmp: Iterable[str] = (),
         **options: Any,
     ) -> WireTrace:
-        """A trace (not started) on ``node:iface`` labels, e.g. ``arp=["client:eth0"]``.
+        """A trace (not started) on ``node:iface`` labels, e.g. ``arp=["client:eth0"]``,
+        ``icmp=["gw:eth1"]`` (the pings a ping node gets and answers).
 
         ``netns_of`` maps a node to its namespace: ``{n: lab.netns_of(n) for n in
-        nodes}``. A label in both lists gets one tap.
+        nodes}``. A label in several lists gets one tap.
         """
         trace = cls(keys, **options)
-        wanted_heartbeat, wanted_arp = list(heartbeat), list(arp)
-        for label in dict.fromkeys([*wanted_heartbeat, *wanted_arp]):
+        wanted_heartbeat, wanted_arp, wanted_icmp = list(heartbeat), list(arp), list(icmp)
+        for label in dict.fromkeys([*wanted_heartbeat, *wanted_arp, *wanted_icmp]):
             node, _, iface = label.partition(":")
             if node not in netns_of or not iface:
                 raise ValueError(f"{label!r}: want node:iface with a node among {sorted(netns_of)}")
@@ -252,6 +284,7 @@ class WireTrace(Timeline):
                 label,
                 heartbeat=label in wanted_heartbeat,
                 arp=label in wanted_arp,
+                icmp=label in wanted_icmp,
             )
         return trace
 
@@ -263,11 +296,13 @@ class WireTrace(Timeline):
         *,
         heartbeat: bool = True,
         arp: bool = False,
+        icmp: bool = False,
     ) -> WireTrace:
         """Add an interface to sniff once started; ``label`` defaults to ``netns:iface``."""
         if self._thread is not None:
             raise RuntimeError("add every interface before start()")
-        self.taps.append(Tap(netns, iface, label or f"{netns}:{iface}", heartbeat, arp, self.port))
+        name = label or f"{netns}:{iface}"
+        self.taps.append(Tap(netns, iface, name, heartbeat, arp, self.port, icmp))
         return self
 
     def start(self, timeout: float = 10.0) -> WireTrace:
@@ -345,6 +380,12 @@ class WireTrace(Timeline):
             except BlockingIOError:
                 return True
             except OSError as exc:
+                if exc.errno == errno.ENETDOWN:
+                    # The interface went down (a power cut, a pulled cable): a packet
+                    # socket says so once and stays bound; frames flow again once it
+                    # is back up, so keep reading it.
+                    self.link_downs.append((time.time(), tap.label))
+                    continue
                 self.errors.append(f"{tap.label}: {exc}")
                 return False
             if not frame and not ancillary:  # end of file: no packet socket says that
@@ -360,6 +401,7 @@ class WireTrace(Timeline):
                 outgoing=outgoing,
                 heartbeat=tap.heartbeat,
                 arp=tap.arp,
+                icmp=tap.icmp,
             )
             if self.dropped:
                 break

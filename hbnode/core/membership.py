@@ -43,6 +43,7 @@ class Peer:
     status: NodeStatus = NodeStatus.INIT
     heard: bool = False  # sent at least one packet: counts towards comm-up
     last_status_at: float | None = None  # arrival of the last in-order status
+    status_seq: int = 0  # seq of that status: a missing one above it is no older
     dt: float | None = None  # dead interval it advertises (status ``dt``)
     protocol: bool | None = None  # sent protocol= in its last status; None: no status yet
     generation: int = 0  # its ``hg``; 0 until the first seq'd message
@@ -195,6 +196,7 @@ class NodeTable:
             peer.generation = hg
             peer.window.reset()
             peer.last_status_at = None
+            peer.status_seq = 0
             peer.acked = 0
             return True, [restarted]
         last = peer.window.last_seq
@@ -211,17 +213,22 @@ class NodeTable:
         dt_ms: int | None,
         protocol: bool,
         in_order: bool,
+        seq: int,
         now: float,
     ) -> list[ev.Event]:
         """A kept status: it keeps the node alive and tells us its st, dt and protocol.
 
-        ``in_order`` is False for a retransmitted old one, which proves life but
-        whose st and dt are stale.
+        ``in_order`` is False for one that filled a gap in its seqs: if a status with a
+        higher seq came before it, it proves life but its st and dt are stale; if not,
+        it is the newest status there is (the gap was opened by another message), and
+        counts as 3.0.6 counts it (HBDoMsg_T_STATUS compares with the last status's
+        seq): a keepalive, not a stale copy.
         """
         peer.protocol = protocol
-        if not in_order:
+        if not in_order and seq <= peer.status_seq:
             peer.last_alive = max(peer.last_alive, now)
             return []
+        peer.status_seq = seq
         if dt_ms:
             peer.dt = dt_ms / 1000
         found: list[ev.Event] = []

@@ -378,6 +378,7 @@ class HeartbeatCore:
                 dt_ms=f.parse_hex(msg.get("dt")),
                 protocol="protocol" in msg,
                 in_order=verdict is SeqVerdict.ACCEPT,
+                seq=seq,
                 now=now,
             )
             self._emit_all(events)

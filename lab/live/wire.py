@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.topology import Topology
-from lab.wireframe import ArpPacket, UdpPacket, parse_frame
+from lab.wireframe import ArpPacket, Parsed, UdpPacket, parse_frame
 from lab.wiretrace import SNAPLEN, Tap, open_tap
 
 PACKET_OUTGOING = 4  # linux/if_packet.h: a frame this host sent
@@ -183,15 +183,14 @@ class WireWatch:
             outgoing = outgoing and address[2] == PACKET_OUTGOING
             self._record(target, parse_frame(frame), outgoing, time.time())
 
-    def _record(
-        self, target: Target, packet: UdpPacket | ArpPacket | None, outgoing: bool, now: float
-    ) -> None:
+    def _record(self, target: Target, packet: Parsed | None, outgoing: bool, now: float) -> None:
         if isinstance(packet, ArpPacket):
             if target.arp and packet.op == 2 and packet.sender_ip == self.vip:
                 with self._lock:
                     self._answering.add(self.node_of_mac.get(packet.sender_mac, packet.sender_mac))
             return
-        if packet is None or outgoing or target.arp:
+        # Only heartbeats count; pings (parsed since the wire trace reads them) do not.
+        if not isinstance(packet, UdpPacket) or outgoing or target.arp:
             return
         sender = self.node_of_ip.get(packet.ip_src)
         if sender is None or sender == target.node or sender not in self.cluster:

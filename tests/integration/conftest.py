@@ -21,7 +21,9 @@ import pytest
 from lab.backends import Lab, make_lab
 from lab.impls import Impl, parse_impl_list, parse_impls
 from lab.topology import REFERENCE
+from lab.wiretrace import WireTrace
 
+from . import wire
 from .badnews import ExpectedLog, expect_machine_lines, scan
 from .helpers import Cluster
 from .leftovers import leftovers
@@ -139,6 +141,31 @@ def lab_factory(
             "bad news in ha-log (declare with expect_log if the scenario causes it):\n"
             + "\n".join(news)
         )
+
+
+@pytest.fixture
+def wire_trace(
+    request: pytest.FixtureRequest, lab_factory: Callable[..., Cluster]
+) -> Iterator[Callable[[Cluster], WireTrace]]:
+    """Record a cluster's wire (tests/integration/wire.py): heartbeats on every medium of
+    both nodes, ARP at the client, pings at the ping node, each datagram verified with
+    the lab's authkeys. Stopped whatever happens (before its lab goes down); a failed
+    test prints the trace's last seconds (and writes all of it into HBLAB_WIRE_DUMP,
+    a directory, when that is set)."""
+    traces: list[WireTrace] = []
+
+    def start(cluster: Cluster) -> WireTrace:
+        trace = wire.trace_for(cluster.lab)
+        traces.append(trace)
+        return trace.start()
+
+    yield start
+    failed = getattr(request.node, "rep_call", None)
+    for trace in traces:
+        trace.stop()
+        if failed is not None and failed.failed:
+            print(wire.failure_report(trace))
+            wire.dump(trace, os.environ.get("HBLAB_WIRE_DUMP"), request.node.name)
 
 
 def _is_up(lab: Lab) -> bool:

@@ -6,10 +6,15 @@ and heal are hbnode's own policies, tested on an all-hbnode cluster.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
 
+from lab.wirequery import garp, msg
+from lab.wiretrace import WireTrace
+
+from . import wire
 from .badnews import LATE_AFTER_HEAL, PARTITION_RETURN, ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
@@ -41,15 +46,18 @@ def _nginx_running(cluster: Cluster, node: str) -> bool:
 @pytest.mark.parametrize("tool", ["hb_standby", "hb_takeover"])
 def test_planned_handover_without_two_holders(
     lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
     impl_spec: str,
     tool: str,
     measure: Callable[..., None],
 ) -> None:
     cluster = lab_factory(impl_spec, {"auto_failback": "off"})
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     # hb_standby on the holder, or hb_takeover on the other node: same result.
     on = "master" if tool == "hb_standby" else "slave"
     with cluster.arp_watch() as watch:
+        asked = trace.mark(f"{tool} all on {on}")
         done = cluster.tool(on, tool, "all")
         assert done.returncode == 0, done.stdout + done.stderr
         took = cluster.wait_holder("slave", HANDOVER_TIMEOUT)
@@ -59,14 +67,31 @@ def test_planned_handover_without_two_holders(
     measure(f"{tool}_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.two_holders == 0
     assert not _nginx_running(cluster, "master")
+    # On the wire, the same for both implementations (measured): hb_takeover sends
+    # `hb_takeover rsc_hold=all`, whose receiver (master) runs hb_standby all; then
+    # the three-step standby exchange, master going standby (§4.5).
+    if tool == "hb_takeover":
+        trace.sequence(
+            msg("hb_takeover", "slave", rsc_hold="all"),
+            msg("ask_resources", "master", rsc_hold="all", info="me"),
+            after=asked,
+        )
+    wire.assert_standby_exchange(trace, cluster, "master", "slave", "all", asked)
+    wire.assert_standby_exchanges_complete(trace, cluster, asked)
+    wire.assert_all_signed(trace, cluster.impl)
 
 
 def test_orderly_stop_hands_over_before_deadtime(
-    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    impl_spec: str,
+    measure: Callable[..., None],
 ) -> None:
     cluster = lab_factory(impl_spec, {"auto_failback": "on"})
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     with cluster.arp_watch() as watch:
+        stopping = trace.mark("service heartbeat stop on master")
         done = cluster.lab.service("master", "heartbeat", "stop")
         assert done.returncode == 0, done.stdout + done.stderr
         took = cluster.wait_holder("slave", HANDOVER_TIMEOUT)
@@ -76,6 +101,20 @@ def test_orderly_stop_hands_over_before_deadtime(
     measure("orderly_stop_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.two_holders == 0
     assert "Received shutdown notice from 'master'" in cluster.log("slave")
+    # On the wire (§4.3, both implementations): master says it holds nothing now,
+    # releases, says shutdone; slave takes the group at once, announcing the VIP
+    # after master's shutdone, well before a deadtime of silence could pass.
+    at = wire.where(cluster)
+    released, gone = trace.sequence(
+        msg("resource", "master", rsc_hold="none", info="shutdown"),
+        msg("shutdone", "master", st="dead"),
+        after=stopping,
+    )
+    announced = trace.wait_for(garp(at.vip, mac=at.mac("slave")), 10.0, after=stopping)
+    assert announced.time > gone.time > released.time
+    assert announced.time < gone.time + cluster.deadtime, "slave waited for master's death"
+    assert trace.first("stonith", "slave", after=stopping, result="n_stnth") is None
+    wire.assert_all_signed(trace, cluster.impl)
 
 
 def test_failed_start_gives_the_group_back(
@@ -106,18 +145,24 @@ def test_failed_start_gives_the_group_back(
 
 
 def test_isolated_node_never_holds_with_the_other(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    measure: Callable[..., None],
+    expect_log: ExpectedLog,
 ) -> None:
     why = "master's eth1 is replugged after slave declared it dead"
     expect_log(PARTITION_RETURN, why)
     expect_log(LATE_AFTER_HEAL, why)
     impl_spec = HBNODE
     cluster = lab_factory(impl_spec, {"auto_failback": "on"})
+    trace = wire_trace(cluster)
     cluster.startup("master", STARTUP_TIMEOUT)
     with cluster.arp_watch() as watch, cluster.addr_watch() as addrs:
         cluster.lab.link("master", "eth1", up=False)
+        cut = time.time()
         took = cluster.wait_holder("slave", cluster.deadtime + 6.0)
         holds_for(cluster.held_by("slave"), 2 * cluster.deadtime, "slave alone holds the VIP")
+        healing = time.time()
         cluster.lab.link("master", "eth1", up=True)
         healed = cluster.settles_on("master", 30.0)
     windows = watch.windows()
@@ -127,6 +172,18 @@ def test_isolated_node_never_holds_with_the_other(
     measure("isolation_longest_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.two_holders == 0, "two MACs answered ARP for the VIP"
     assert addrs.max_holders() == 1, f"ip addr showed two holders: {addrs.both_samples()}"
+    # On the wire (hbnode's isolation, docs/differences.md): the cut is real, master
+    # hears neither slave nor its ping node, and it announces the VIP no more once
+    # slave has taken it (the real Heartbeat would hold on: both would answer).
+    at = wire.where(cluster)
+    assert wire.crossing(trace, cluster, "eth1", cut, healing) == []
+    _, replies = wire.answered_pings(trace, at.ip("master"), cut, healing)
+    assert replies == [], trace.render(replies)
+    taken = trace.first_gratuitous_arp(at.vip, mac=at.mac("slave"), after=cut, before=healing)
+    assert taken is not None, "slave never announced the VIP"
+    late = trace.gratuitous_arps(at.vip, mac=at.mac("master"), after=taken, before=healing)
+    assert late == [], trace.render(late)
+    wire.assert_all_signed(trace, cluster.impl)
 
 
 def test_partition_heal_keeps_one_holder(

@@ -387,6 +387,25 @@ def test_fast_timers_are_what_the_tests_assume() -> None:
     assert (FAST.keepalive, FAST.deadtime, FAST.warntime, FAST.initdead) == (0.25, 1.5, 0.75, 3.0)
 
 
+def test_statuses_filling_a_gap_keep_the_peer_alive() -> None:
+    """A message that jumps ahead of a peer's sequence (one forged with the key, say)
+    leaves a gap its next statuses fill as missing ones. They are newer than any
+    status seen, so they count as its keepalive, as 3.0.6 counts them (its status
+    check compares with the last status's seq, heartbeat.c HBDoMsg_T_STATUS): no late
+    heartbeat, no death. They used to be taken as stale: declared dead at the end."""
+    cluster = up_pair()
+    cluster.run_until(6.1)
+    master = cluster.cores["master"]
+    ahead = cluster.sent_of_type("slave", "status")[-1].copy()
+    ahead.set("t", "hb_takeover")
+    ahead.set("seq", f"{int(ahead.get('seq') or '0', 16) + 20:x}")
+    master.receive(ahead, "eth1", cluster.now)
+    cluster.run_until(15.0)
+    assert cluster.of_type("master", ev.LateHeartbeat) == []
+    assert cluster.status_changes("master", "slave")[-1][2] == "active"
+    assert master.counters()["lost"] >= 19
+
+
 def test_a_probe_is_the_same_message_while_its_second_lasts() -> None:
     timers = Timers(
         keepalive=0.25, deadtime=1.5, warntime=0.75, initdead=3.0, deadping=1.5,

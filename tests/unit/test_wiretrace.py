@@ -7,29 +7,32 @@ or written into a socketpair that stands in for a packet socket.
 
 from __future__ import annotations
 
+import errno
 import functools
 import socket
 import struct
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 from scapy.utils import wrpcap
 
 from lab.hbcodec import Keyring, Message, build, parse_authkeys
-from lab.wireevents import ArpEvent, AuthStatus, HeartbeatEvent, IntervalStats
+from lab.wireevents import ArpEvent, AuthStatus, HeartbeatEvent, IntervalStats, PingEvent
 from lab.wireframe import (
     LINKTYPE_LINUX_SLL,
     LINKTYPE_RAW,
     ArpPacket,
+    IcmpPacket,
     UdpPacket,
     parse_frame,
     read_pcap,
 )
-from lab.wirequery import TraceError, garp, mark, msg
+from lab.wirequery import TraceError, garp, mark, msg, ping
 from lab.wiretrace import Tap, WireTrace, bpf_program
 from tests.pcap_util import capture_path, udp_datagrams
 
@@ -96,6 +99,7 @@ def test_the_golden_capture_decodes_and_verifies() -> None:
         "bad_signatures": 0,
         "undecodable": 0,
         "arps": 0,
+        "pings": 0,
         "gratuitous_arps": 0,
         "marks": 0,
     }
@@ -285,6 +289,25 @@ def heartbeat_frame(payload: bytes, sport: int = 40000, dport: int = 694) -> byt
     )
 
 
+def echo_frame(payload: bytes, reply: bool = False, pinger: str = "172.16.254.28") -> bytes:
+    """A node's ping to the ping node (172.16.254.1), or the answer."""
+    ends = ("172.16.254.1", pinger) if reply else (pinger, "172.16.254.1")
+    return bytes(
+        Ether()
+        / IP(src=ends[0], dst=ends[1])
+        / ICMP(type=0 if reply else 8, id=35, seq=7)
+        / Raw(payload)
+    )
+
+
+def ns_st() -> bytes:
+    """The message Heartbeat's ping medium puts after the ICMP header (§3.2)."""
+    message = Message.of(
+        ("t", "NS_st"), ("st", "ping"), ("info", "ping"), ("src", "172.16.254.1"), ("ts", "1")
+    )
+    return build(message, REFERENCE)
+
+
 def test_parse_frame() -> None:
     payload = datagrams()[0].payload
     udp = parse_frame(heartbeat_frame(payload))
@@ -297,6 +320,12 @@ def test_parse_frame() -> None:
     assert parse_frame(cooked, LINKTYPE_LINUX_SLL) == parse_frame(ip_only, LINKTYPE_RAW)
     arp = parse_frame(garp_frame(VIP, MAC_SLAVE))
     assert arp == ArpPacket(1, MAC_SLAVE, VIP, "ff:ff:ff:ff:ff:ff", VIP) and arp.gratuitous
+    echo = parse_frame(echo_frame(b"abc"))
+    assert echo == IcmpPacket("172.16.254.28", "172.16.254.1", 8, 0, 35, 7, b"abc")
+    assert echo.request and not echo.reply
+    answer = parse_frame(echo_frame(b"abc", reply=True))
+    assert isinstance(answer, IcmpPacket) and answer.reply and answer.ip_dst == "172.16.254.28"
+    unreachable = bytes(Ether() / IP() / ICMP(type=3, code=1) / Raw(b"\x00" * 28))
     fragment = bytes(Ether() / IP(flags="MF") / UDP(dport=694) / Raw(b"z"))
     tcp = bytes(Ether() / IP(proto=6) / Raw(b"\x00" * 20))
     for junk in (
@@ -306,8 +335,33 @@ def test_parse_frame() -> None:
         fragment,
         tcp,
         garp_frame(VIP, MAC_SLAVE)[:30],
+        unreachable,
+        echo_frame(b"")[:40],  # an ICMP header cut short
     ):
         assert parse_frame(junk) is None
+
+
+def test_pings_carry_ns_st_and_answer_queries() -> None:
+    trace = WireTrace(REFERENCE)
+    t0 = trace.mark("cut", when=10.0)
+    for n, when in enumerate((9.0, 10.5, 11.0)):
+        trace.add_frame(echo_frame(ns_st()), when, "gw:eth1")
+        if n != 1:  # one request left unanswered
+            trace.add_frame(echo_frame(ns_st(), reply=True), when + 0.001, "gw:eth1")
+    trace.add_frame(echo_frame(b"plain", pinger="172.16.254.18"), 12.0, "gw:eth1")
+    assert len(trace.pings()) == 6 and trace.summary()["pings"] == 6
+    requests = trace.pings("172.16.254.28", "172.16.254.1", after=t0, reply=False)
+    replies = trace.pings("172.16.254.28", after=t0, reply=True)
+    assert [e.time for e in requests] == [10.5, 11.0] and [e.time for e in replies] == [11.001]
+    assert all(isinstance(e, PingEvent) and e.pinger == "172.16.254.28" for e in replies)
+    assert replies[0].target == "172.16.254.1" and replies[0].message is not None
+    assert replies[0].message.get("t") == "NS_st"
+    plain = trace.pings("172.16.254.18")
+    assert len(plain) == 1 and plain[0].message is None and plain[0].request
+    assert trace.pings(iface="client:eth0") == [] and trace.messages() == []
+    found = trace.wait_for(ping("172.16.254.18"), timeout=1)
+    assert found.kind == "ping"
+    assert "ICMP echo reply 172.16.254.1 > 172.16.254.28 id=35 seq=7 NS_st" in trace.render()
 
 
 def test_load_pcap_with_arp_and_heartbeats(tmp_path: Path) -> None:
@@ -354,15 +408,17 @@ def run_bpf(program: list[tuple[int, int, int, int]], frame: bytes) -> int:
 
 
 @pytest.mark.parametrize(
-    ("heartbeat", "arp", "expected"),
+    ("heartbeat", "arp", "icmp", "expected"),
     [
-        (True, False, (1, 1, 0, 0, 0, 1)),
-        (False, True, (0, 0, 0, 1, 0, 0)),
-        (True, True, (1, 1, 0, 1, 0, 1)),
+        (True, False, False, (1, 1, 0, 0, 0, 1, 0, 0)),
+        (False, True, False, (0, 0, 0, 1, 0, 0, 0, 0)),
+        (True, True, False, (1, 1, 0, 1, 0, 1, 0, 0)),
+        (False, False, True, (0, 0, 0, 0, 0, 0, 1, 0)),
+        (True, True, True, (1, 1, 0, 1, 0, 1, 1, 0)),
     ],
 )
-def test_bpf_program(heartbeat: bool, arp: bool, expected: tuple[int, ...]) -> None:
-    program = bpf_program(heartbeat, arp, 694)
+def test_bpf_program(heartbeat: bool, arp: bool, icmp: bool, expected: tuple[int, ...]) -> None:
+    program = bpf_program(heartbeat, arp, 694, icmp)
     frames = (
         heartbeat_frame(b"x", 40000, 694),  # to the port
         heartbeat_frame(b"x", 694, 40000),  # from it
@@ -370,6 +426,8 @@ def test_bpf_program(heartbeat: bool, arp: bool, expected: tuple[int, ...]) -> N
         garp_frame(VIP, MAC_SLAVE),
         bytes(Ether() / IP(flags="MF") / UDP(dport=694) / Raw(b"z")),
         bytes(Ether() / IP(options=[b"\x01\x01\x01\x00"]) / UDP(sport=7, dport=694)),  # IP options
+        echo_frame(b"ping"),
+        bytes(Ether() / IP(flags="MF") / ICMP() / Raw(b"z")),  # an ICMP fragment
     )
     accepted = tuple(int(run_bpf(program, frame) > 0) for frame in frames)
     assert accepted == expected
@@ -482,6 +540,39 @@ def test_a_socket_that_ends_is_dropped_and_reported() -> None:
     assert trace.errors == ["a: the socket was closed"]
 
 
+class DownOnce:
+    """A tap whose interface went down once: the first read fails with ENETDOWN, as a
+    packet socket's does after a power cut or a pulled cable; the next ones work."""
+
+    def __init__(self, reader: socket.socket) -> None:
+        self.reader, self.raised = reader, False
+
+    def fileno(self) -> int:
+        return self.reader.fileno()
+
+    def recvmsg(self, *args: Any) -> Any:
+        if not self.raised:
+            self.raised = True
+            raise OSError(errno.ENETDOWN, "Network is down")
+        return self.reader.recvmsg(*args)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def test_a_link_going_down_keeps_the_tap() -> None:
+    taps = FakeTaps()
+
+    def opener(netns: str, iface: str, tap: Tap) -> Any:
+        return DownOnce(taps(netns, iface, tap))
+
+    trace = WireTrace(opener=opener).sniff("ns", "eth1", "master:eth1")
+    with trace:
+        taps.writers["master:eth1"].send(heartbeat_frame(datagrams()[0].payload))
+        trace.wait_for(msg(t="status"), timeout=10)
+    assert trace.errors == [] and [label for _, label in trace.link_downs] == ["master:eth1"]
+
+
 def test_on_nodes_names_taps_by_node_and_interface() -> None:
     netns = {"master": "hblab-master", "slave": "hblab-slave", "client": "hblab-client"}
     trace = WireTrace.on_nodes(
@@ -494,6 +585,10 @@ def test_on_nodes_names_taps_by_node_and_interface() -> None:
     ]
     with pytest.raises(ValueError, match="node:iface"):
         WireTrace.on_nodes(netns, heartbeat=["gw:eth1"])
+    pinged = WireTrace.on_nodes(
+        {**netns, "gw": "hblab-gw"}, REFERENCE, icmp=["gw:eth1"], opener=FakeTaps()
+    )
+    assert pinged.taps[-1] == Tap("hblab-gw", "eth1", "gw:eth1", heartbeat=False, icmp=True)
 
 
 def test_nonconforming_messages() -> None:
