@@ -109,11 +109,37 @@ def schema_problems(marked: Marked, schema: dict[str, Any]) -> Iterator[Problem]
 
     validator = jsonschema.Draft202012Validator(schema)
     for error in validator.iter_errors(marked.data):
-        path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            yield from _unknown_keys(marked, path, error)
-            continue
-        yield marked.line(path), f"{dotted(path)}: {_say(error)}"
+        yield from _problems(marked, error)
+
+
+def _problems(marked: Marked, error: Any) -> Iterator[Problem]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        yield from _unknown_keys(marked, path, error)
+        return
+    inner = _branch_errors(error)
+    if inner:
+        # A mapping where a choice allows a word or a mapping: say what is wrong
+        # inside the mapping (a typo in a key) rather than "matches no choice".
+        for sub in inner:
+            yield from _problems(marked, sub)
+        return
+    yield marked.line(path), f"{dotted(path)}: {_say(error)}"
+
+
+def _branch_errors(error: Any) -> list[Any]:
+    """For a oneOf/anyOf over a container: the errors of the one branch of its type."""
+    if error.validator not in ("oneOf", "anyOf") or not isinstance(error.instance, dict | list):
+        return []
+    wanted = "object" if isinstance(error.instance, dict) else "array"
+    branches = [
+        i
+        for i, sub in enumerate(error.validator_value)
+        if isinstance(sub, dict) and sub.get("type") == wanted
+    ]
+    if len(branches) != 1:
+        return []
+    return [e for e in error.context if e.schema_path and e.schema_path[0] == branches[0]]
 
 
 def _unknown_keys(marked: Marked, path: DataPath, error: Any) -> Iterator[Problem]:
