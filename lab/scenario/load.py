@@ -64,6 +64,8 @@ class _Builder:
         self.path, self.marked, self.data = path, marked, marked.data
         self.problems: list[Problem] = []
         self.topo: Topology = REFERENCE
+        # Every step's name, before any is built: an order: check may name a later step.
+        self.step_names = [i["name"] for i in self.data.get("steps", []) if "name" in i]
 
     def bad(self, where: DataPath, text: str) -> None:
         self.problems.append((self.marked.line(where), text))
@@ -183,7 +185,7 @@ class _Builder:
         kind = StepKind(kinds[0])
         args = self._step_args(kind, item[kind], (*where, kind))
         expect = tuple(
-            self._check((*where, "expect", i), check, [], allow_after=False)
+            self._check((*where, "expect", i), check, self.step_names, allow_after=False)
             for i, check in enumerate(item.get("expect", []))
         )
         at = duration.parse(item["at"]) if "at" in item else None

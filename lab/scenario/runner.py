@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hbnode.core.timers import STARTUP_DT_PERIOD
 from lab.backends import Lab, default_backend, make_lab
 from lab.bench.runner import sees_active
 from lab.errors import LabError
@@ -90,11 +91,13 @@ def _bring_up(lab: Lab, scenario: Scenario, cluster: str, rows: _Rows, options: 
     nodes = [h.name for h in lab.topo.cluster_nodes]
     try:
         lab.up(parse_impls(cluster, nodes), spec.profile, spec.overrides, spec.config, spec.start)
+        daemons_started = time.monotonic()  # `service heartbeat start` has returned on each
         if spec.start:
             took = wait_ready(lab, ready_timeout(lab.timers()), options.progress)
             for node in nodes:
                 for peer in (n for n in nodes if n != node):
                     _wait(sees_active(lab, node, peer), PEER_ACTIVE_TIMEOUT)
+            _settle(daemons_started, lab.timers().keepalive)
             what += f"; ready in {took:.1f} s"
     except (LabError, OSError, subprocess.SubprocessError) as exc:
         status = Status.FAIL if isinstance(exc, NotReady) else Status.ERROR
@@ -102,6 +105,16 @@ def _bring_up(lab: Lab, scenario: Scenario, cluster: str, rows: _Rows, options: 
         return False
     rows.add(Row(Status.PASS, Section.LAB, spec.line, what, seconds=time.monotonic() - began))
     return True
+
+
+def _settle(started: float, keepalive: float) -> None:
+    """Wait out the daemons' start-up period: for STARTUP_DT_PERIOD a node announces a
+    deadtime 2 s longer (as Heartbeat does), so a fault right after start would be
+    detected late. The steady state begins once a status with the plain deadtime
+    has reached the peer."""
+    left = started + STARTUP_DT_PERIOD + 2 * keepalive - time.monotonic()
+    if left > 0:
+        time.sleep(left)
 
 
 def _wait(predicate: Callable[[], bool], timeout: float) -> None:
@@ -152,7 +165,8 @@ def _step(step: Step, ctx: Context, forgers: actions.Forgers, t0: float, rows: _
         rows.add(Row(Status.FAIL, Section.STEP, step.line, step.describe(), detail=_one_line(exc)))
         return False
     took = time.monotonic() - began
-    rows.add(Row(Status.PASS, Section.STEP, step.line, step.describe(), note, seconds=took))
+    done = f"{note}; took {took:.2f} s" if note else f"took {took:.2f} s"
+    rows.add(Row(Status.PASS, Section.STEP, step.line, step.describe(), done, seconds=took))
     for exp in step.expect:
         rows.add(judge(exp, ctx, Window(moment), Section.EXPECT))
     return True

@@ -56,7 +56,8 @@ def sightings(kind: CheckKind | str, spec: Spec, ctx: Context, start: float) -> 
     """Every matching thing seen after ``start`` (wall clock), in time order."""
     if kind == "step":
         moment = ctx.step_times.get(spec["name"])
-        return [(moment, f"step {spec['name']}")] if moment and moment > start else []
+        # A step is its own window's start: it counts from there on.
+        return [(moment, f"step {spec['name']}")] if moment and moment >= start else []
     if kind is CheckKind.LOG:
         lines = ctx.rec.log_lines(spec["node"])
         return [

@@ -20,10 +20,11 @@ Probe = Callable[[], tuple[bool, str]]  # (holds now, what was seen)
 def lasting(probe: Probe, since: float, wait: float, hold_s: float) -> tuple[float | None, str]:
     """Poll until the state has held ``hold_s`` without a break, having begun by
     ``since + wait``. Returns when it began (seconds after ``since``) or None, and the
-    last thing seen."""
+    last thing seen. A state already true at the first look began no later than that
+    look, and is not held against the deadline: it may have begun long before."""
     latest_start = since + wait
     began: float | None = None
-    seen = ""
+    seen, was_false = "", False
     # Bounded: a run that began in time ends by latest_start + hold_s.
     while True:
         ok, seen = probe()
@@ -32,12 +33,12 @@ def lasting(probe: Probe, since: float, wait: float, hold_s: float) -> tuple[flo
             began = now if began is None else began
             if now - began >= hold_s:
                 return max(0.0, began - since), seen
-            if began > latest_start:
+            if was_false and began > latest_start:
                 return None, f"{seen} only after {began - since:.2f} s"
         else:
             if began is not None:
-                seen = f"{seen} (it had lasted {now - began:.2f} s)"
-            began = None
+                seen = f"{seen} (after {now - began:.2f} s of the state wanted)"
+            began, was_false = None, True
             if now >= latest_start:
                 return None, seen
         time.sleep(POLL)
