@@ -156,7 +156,8 @@ def _unknown_keys(marked: Marked, path: DataPath, error: Any) -> Iterator[Proble
 def _say(error: Any) -> str:
     own = error.schema.get(ERROR_KEYWORD) if isinstance(error.schema, dict) else None
     if own:
-        return f"{error.instance!r}: {own}" if error.validator != "oneOf" else str(own)
+        scalar = not isinstance(error.instance, dict | list)
+        return f"{error.instance!r}: {own}" if scalar else str(own)
     if error.validator == "pattern":
         return f"{error.instance!r} is not a valid value here"
     return str(error.message)

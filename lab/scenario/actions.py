@@ -59,6 +59,16 @@ class Forgers:
             )
             forger.start_learning(FORGE_MAX)
             self.by_line[step.line] = forger
+        # Before the first step: the victim may be powered off by it.
+        deadline = time.monotonic() + LEARN_TIMEOUT
+        for forger in self.by_line.values():
+            while forger.learned.last is None:  # bounded by LEARN_TIMEOUT
+                if time.monotonic() > deadline:
+                    raise StepError(
+                        f"forge: no status from {forger.victim} on {forger.target}'s eth1 "
+                        f"within {LEARN_TIMEOUT:g} s of the start"
+                    )
+                time.sleep(0.05)
 
     def stop(self) -> None:
         for forger in self.by_line.values():

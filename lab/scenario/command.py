@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError
 from lab.scenario import lessons as course
-from lab.scenario import report, runner
+from lab.scenario import report
 from lab.scenario.load import ScenarioError, ScenarioErrors, load
 from lab.scenario.model import Scenario
 from lab.scenario.result import Row, ScenarioResult
+
+if TYPE_CHECKING:
+    from lab.scenario import runner
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -100,6 +102,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"{scn.path}: ok ({counts})")
         return 0
     _need_root()
+    from lab.scenario import runner  # the watchers load scapy: not for --validate
+
     if args.keep and len(scenarios) > 1:
         raise LabError("--keep leaves one lab up: give one file")
     options = runner.Options(impl=args.impl, backend=args.backend, keep=args.keep)
@@ -112,6 +116,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def run_all(
     scenarios: list[Scenario], options: runner.Options, observe: bool, hint: str = ""
 ) -> list[ScenarioResult]:
+    from lab.scenario import runner
+
     results = []
     started = time.monotonic()
     for scn in scenarios:
@@ -120,17 +126,13 @@ def run_all(
         def show(row: Row, path: Path = scn.path) -> None:
             print("\n".join(report.row_lines(row, path)), flush=True)
 
-        chosen = runner.Options(options.impl, options.backend, options.keep, show, _progress)
+        chosen = runner.Options(options.impl, options.backend, options.keep, show)
         result = runner.observe(scn, chosen, hint) if observe else runner.run(scn, chosen)
         print(report.verdict(result), flush=True)
         results.append(result)
     if len(results) > 1:
         print(report.summary(results) + f" in {time.monotonic() - started:.1f} s")
     return results
-
-
-def _progress(line: str) -> None:
-    print(f"        {line}", file=sys.stderr, flush=True)
 
 
 # -- lessons ---------------------------------------------------------------------------------
@@ -148,6 +150,8 @@ def _cmd_lessons(args: argparse.Namespace) -> int:
     scenario = load(scenario_path)
     _need_root()
     if what == "check":
+        from lab.scenario import runner
+
         hint = f"bring this lesson's lab up with: hblab lessons start {scenario_path.stem}"
         options = runner.Options(backend=args.backend)
         results = run_all([scenario], options, observe=True, hint=hint)

@@ -1,5 +1,5 @@
 """Durations in scenario files: ``500ms``, ``2s``, ``1.5`` (seconds), ``deadtime + 2s``,
-``3 * keepalive``.
+``3 * keepalive``, ``deadtime - 1s``.
 
 A teacher writes "the slave must hold the VIP within deadtime + 2 s": a time in
 terms of the cluster's own timers, so one file holds for the ``fast`` and the
@@ -17,8 +17,8 @@ from hbnode.core.timers import Timers
 TIMERS = ("keepalive", "deadtime", "warntime", "initdead")
 _NUMBER = r"\d+(?:\.\d+)?"
 _TERM = rf"(?:{_NUMBER}\s*(?:ms|s)?|(?:{_NUMBER}\s*\*\s*)?(?:{'|'.join(TIMERS)}))"
-PATTERN = rf"^\s*{_TERM}(?:\s*\+\s*{_TERM})*\s*$"
-FORMS = "not a duration (500ms, 2s, 1.5, deadtime + 2s, 3 * keepalive)"
+PATTERN = rf"^\s*{_TERM}(?:\s*[-+]\s*{_TERM})*\s*$"
+FORMS = "not a duration (500ms, 2s, 1.5, deadtime + 2s, 3 * keepalive, deadtime - 1s)"
 # The JSON schema of a duration: a number of seconds or an expression.
 SCHEMA = {
     "x-error": FORMS,
@@ -38,7 +38,9 @@ class Duration:
     factors: tuple[tuple[str, float], ...] = ()
 
     def resolve(self, timers: Timers) -> float:
-        return self.seconds + sum(f * float(getattr(timers, name)) for name, f in self.factors)
+        """Seconds, never below zero (``deadtime - 5s`` with a short deadtime is 0)."""
+        total = self.seconds + sum(f * float(getattr(timers, name)) for name, f in self.factors)
+        return max(0.0, total)
 
     def describe(self, timers: Timers | None) -> str:
         """``deadtime + 2s (3.5 s)``, or ``2 s`` when there is nothing to resolve."""
@@ -60,16 +62,16 @@ def parse(value: str | float | int) -> Duration:
     if re.fullmatch(PATTERN, value) is None:
         raise ValueError(FORMS)
     seconds, factors = 0.0, []
-    for term in value.split("+"):
-        term = term.strip()
+    for sign, term in re.findall(r"([-+]?)\s*([^-+]+)", value):
+        term, scale = term.strip(), -1.0 if sign == "-" else 1.0
         coefficient, _, name = term.rpartition("*") if "*" in term else ("1", "", term)
         name = name.strip()
         if name in TIMERS:
-            factors.append((name, float(coefficient)))
+            factors.append((name, scale * float(coefficient)))
         elif name.endswith("ms"):
-            seconds += float(name[:-2]) / 1000
+            seconds += scale * float(name[:-2]) / 1000
         else:
-            seconds += float(name.removesuffix("s"))
+            seconds += scale * float(name.removesuffix("s"))
     return Duration(value.strip(), seconds, tuple(factors))
 
 

@@ -97,10 +97,12 @@ class _Builder:
         )
         if not (steps or expect or checks):
             self.bad((), "nothing to do: want steps:, expect: or check:")
+        check_at = self.data.get("check_at")
+        if check_at is not None and check_at not in names:
+            self.bad(("check_at",), f"no step named {check_at!r} ({_known(names)})")
         name = self.data.get("name") or self.path.stem
-        return Scenario(
-            self.path, name, self.data.get("description", ""), lab, steps, tuple(expect), checks
-        )
+        description = self.data.get("description", "")
+        return Scenario(self.path, name, description, lab, steps, tuple(expect), checks, check_at)
 
     # -- lab: ---------------------------------------------------------------------------------
     def _lab(self) -> LabSpec:

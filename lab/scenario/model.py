@@ -119,6 +119,7 @@ class Scenario:
     steps: tuple[Step, ...]
     expect: tuple[Expectation, ...]  # tied to the end of the steps
     check: tuple[Expectation, ...]  # the end state, for --observe (and after a run)
+    check_at: str | None = None  # a run judges check: after this step's expect (default: the end)
 
     def step_named(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)

@@ -130,34 +130,55 @@ def _run_on(lab: Lab, scenario: Scenario, cluster: str, rows: _Rows) -> None:
     forgers = actions.Forgers(lab)
     try:
         rec.start()
-        forgers.prepare(scenario.steps)
+        try:
+            forgers.prepare(scenario.steps)
+        except (LabError, OSError) as exc:
+            rows.add(
+                Row(Status.ERROR, Section.STEP, 1, "prepare the forgers", detail=_one_line(exc))
+            )
+            return
         ctx = Context(lab, rec, lab.timers(), cluster, _node_impls(lab))
-        t0 = time.time()
-        for index, step in enumerate(scenario.steps):
-            if not _step(step, ctx, forgers, t0, rows):
-                for later in scenario.steps[index + 1 :]:
-                    rows.add(Row(Status.SKIP, Section.STEP, later.line, later.describe(),
-                                 detail="not reached"))  # fmt: skip
-                return
-        for exp in scenario.expect:
-            rows.add(judge(exp, ctx, Window(t0), Section.EXPECT))
-        _observe_checks(scenario, dataclasses.replace(ctx, observe=True), rows)
+        _steps_and_checks(scenario, ctx, forgers, rows)
     finally:
         forgers.stop()
         rec.stop()
 
 
-def _step(step: Step, ctx: Context, forgers: actions.Forgers, t0: float, rows: _Rows) -> bool:
-    """Do the step and judge its checks; False if the step itself failed."""
+def _steps_and_checks(
+    scenario: Scenario, ctx: Context, forgers: actions.Forgers, rows: _Rows
+) -> None:
+    t0 = time.time()
+    observing = dataclasses.replace(ctx, observe=True)
+    for index, step in enumerate(scenario.steps):
+        if not _do_step(step, ctx, forgers, t0, rows):
+            for later in scenario.steps[index + 1 :]:
+                rows.add(Row(Status.SKIP, Section.STEP, later.line, later.describe(),
+                             detail="not reached"))  # fmt: skip
+            return
+        for exp in step.expect:
+            rows.add(judge(exp, ctx, Window(ctx.step_times[_key(step)]), Section.EXPECT))
+        if step.name is not None and step.name == scenario.check_at:
+            _observe_checks(scenario, observing, rows)
+    for exp in scenario.expect:
+        rows.add(judge(exp, ctx, Window(t0), Section.EXPECT))
+    if scenario.check_at is None:
+        _observe_checks(scenario, observing, rows)
+
+
+def _key(step: Step) -> str:
+    """Where a step's start is kept: its name, or its line for unnamed steps."""
+    return step.name or f":{step.line}"
+
+
+def _do_step(step: Step, ctx: Context, forgers: actions.Forgers, t0: float, rows: _Rows) -> bool:
+    """Do the step; False if it failed (its checks are judged by the caller)."""
     if step.at is not None:
         actions.sleep_until_offset(t0, step.at.resolve(ctx.timers), MAX_RUN)
     if time.time() - t0 > MAX_RUN:
         late = f"the run is over {MAX_RUN:.0f} s: its watchers stop at 600 s"
         rows.add(Row(Status.ERROR, Section.STEP, step.line, step.describe(), detail=late))
         return False
-    moment = time.time()
-    if step.name:
-        ctx.step_times[step.name] = moment
+    ctx.step_times[_key(step)] = time.time()
     began = time.monotonic()
     try:
         note = actions.do(step, ctx.lab, ctx.timers, forgers)
@@ -167,8 +188,6 @@ def _step(step: Step, ctx: Context, forgers: actions.Forgers, t0: float, rows: _
     took = time.monotonic() - began
     done = f"{note}; took {took:.2f} s" if note else f"took {took:.2f} s"
     rows.add(Row(Status.PASS, Section.STEP, step.line, step.describe(), done, seconds=took))
-    for exp in step.expect:
-        rows.add(judge(exp, ctx, Window(moment), Section.EXPECT))
     return True
 
 

@@ -111,11 +111,11 @@ _GARP = _object({"on": _TAP, "ip": {"type": "string"}, "from": _NAME}, ("on",))
 _WINDOW = _object({"max": DURATION, "min": DURATION, "by": {"enum": ["arp", "addr"]}})
 _HOLDERS = {
     "x-error": "want a node, a list of nodes, or none",
-    "oneOf": [_NAME, {"const": "none"}, {"type": "array", "items": _NAME, "minItems": 1}],
+    "anyOf": [_NAME, {"const": "none"}, {"type": "array", "items": _NAME, "minItems": 1}],
 }
 CHECKS: dict[str, Any] = {
     "holder": _HOLDERS,
-    "page": {"x-error": "want a node, or none", "oneOf": [_NAME, {"const": "none"}]},
+    "page": {"x-error": "want a node, or none", "anyOf": [_NAME, {"const": "none"}]},
     "two_holders": _WINDOW,
     "no_holder": _object({**_WINDOW["properties"], "longest": {"type": "boolean"}}),
     "outage": _object({"max": DURATION, "min": DURATION}),
@@ -210,5 +210,6 @@ SCHEMA: dict[str, Any] = _object(
         "steps": {"type": "array", "items": STEP},
         "expect": {"type": "array", "items": CHECK},
         "check": {"type": "array", "items": CHECK},
+        "check_at": _STEP_NAME,
     }
 )

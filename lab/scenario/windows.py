@@ -15,12 +15,12 @@ from lab.scenario.record import ADDR_INTERVAL
 
 
 def _bounds(exp: Expectation, ctx: Context, figure: str) -> str:
-    parts = []
-    if exp.spec.get("max") is not None:
-        parts.append(f"{figure} ≤ {ctx.say(exp.spec['max'])}")
-    if exp.spec.get("min") is not None:
-        parts.append(f"{figure} ≥ {ctx.say(exp.spec['min'])}")
-    return " and ".join(parts)
+    upper, lower = exp.spec.get("max"), exp.spec.get("min")
+    if upper is not None and lower is not None:
+        return f"{figure} between {ctx.say(lower)} and {ctx.say(upper)}"
+    if upper is not None:
+        return f"{figure} ≤ {ctx.say(upper)}"
+    return f"{figure} ≥ {ctx.say(lower)}"
 
 
 def _compare(exp: Expectation, ctx: Context, value: float) -> str | None:
