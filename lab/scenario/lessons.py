@@ -48,7 +48,7 @@ def lessons(directory: Path = LESSONS_DIR) -> list[Lesson]:
 def _title(page: Path) -> str:
     for line in page.read_text().splitlines():
         if line.startswith("# "):
-            return line[2:].strip()
+            return re.sub(r"^Lesson \d+:\s*", "", line[2:].strip())
     return page.stem
 
 
@@ -71,7 +71,8 @@ def first_step(page: Path, scenario: Path | None) -> str:
     parts = re.split(r"(?m)^(?=## )", text)
     chosen = text
     if scenario is not None:
-        chosen = next((p for p in parts if f"{scenario.name}`" in p), text)
+        # A part names its file in its heading: "## Part 2: … (`05-split-brain-ipfail.yaml`)".
+        chosen = next((p for p in parts if f"{scenario.name}`" in p.partition("\n")[0]), text)
     steps = re.split(r"(?m)^(?=#{2,3} )", chosen)
     step = next((s for s in steps if s.startswith("### ")), "")
     return step.strip()
