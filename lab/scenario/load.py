@@ -102,7 +102,10 @@ class _Builder:
             self.bad(("check_at",), f"no step named {check_at!r} ({_known(names)})")
         name = self.data.get("name") or self.path.stem
         description = self.data.get("description", "")
-        return Scenario(self.path, name, description, lab, steps, tuple(expect), checks, check_at)
+        tags = tuple(self.data.get("tags", []))
+        return Scenario(
+            self.path, name, description, lab, steps, tuple(expect), checks, check_at, tags
+        )
 
     # -- lab: ---------------------------------------------------------------------------------
     def _lab(self) -> LabSpec:
@@ -272,14 +275,19 @@ class _Builder:
         self, kind: CheckKind, value: Any, where: DataPath, steps: list[str]
     ) -> dict[str, Any]:
         if kind is CheckKind.HOLDER:
+            one_of = isinstance(value, dict)
+            if one_of:
+                value, where = value["one_of"], (*where, "one_of")
             nodes = [] if value == "none" else [value] if isinstance(value, str) else value
             for i, node in enumerate(nodes):
                 self._node(node, (*where, i) if isinstance(value, list) else where, cluster=True)
-            return {"nodes": tuple(sorted(nodes))}
+            # one_of: exactly one holder, any of these; else exactly these holders.
+            return {"nodes": tuple(sorted(nodes)), "one_of": one_of}
         if kind is CheckKind.PAGE:
-            if value != "none":
-                self._node(value, where, cluster=True)
-            return {"node": None if value == "none" else value}
+            nodes = [] if value == "none" else [value] if isinstance(value, str) else value
+            for i, node in enumerate(nodes):
+                self._node(node, (*where, i) if isinstance(value, list) else where, cluster=True)
+            return {"nodes": tuple(nodes)}  # the page of any of them; () for no page
         if kind is CheckKind.ORDER:
             return {"items": [self._matcher(where, i, item, steps) for i, item in enumerate(value)]}
         spec = dict(value)

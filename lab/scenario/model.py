@@ -120,6 +120,7 @@ class Scenario:
     expect: tuple[Expectation, ...]  # tied to the end of the steps
     check: tuple[Expectation, ...]  # the end state, for --observe (and after a run)
     check_at: str | None = None  # a run judges check: after this step's expect (default: the end)
+    tags: tuple[str, ...] = ()  # words to select scenarios by (the tests' pytest markers)
 
     def step_named(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)

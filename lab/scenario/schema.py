@@ -110,12 +110,20 @@ _PACKET = _object(
 _GARP = _object({"on": _TAP, "ip": {"type": "string"}, "from": _NAME}, ("on",))
 _WINDOW = _object({"max": DURATION, "min": DURATION, "by": {"enum": ["arp", "addr"]}})
 _HOLDERS = {
-    "x-error": "want a node, a list of nodes, or none",
-    "anyOf": [_NAME, {"const": "none"}, {"type": "array", "items": _NAME, "minItems": 1}],
+    "x-error": "want a node, a list of nodes, none, or {one_of: [nodes]}",
+    "anyOf": [
+        _NAME,
+        {"const": "none"},
+        {"type": "array", "items": _NAME, "minItems": 1},
+        _object({"one_of": {"type": "array", "items": _NAME, "minItems": 1}}, ("one_of",)),
+    ],
 }
 CHECKS: dict[str, Any] = {
     "holder": _HOLDERS,
-    "page": {"x-error": "want a node, or none", "anyOf": [_NAME, {"const": "none"}]},
+    "page": {
+        "x-error": "want a node, a list of nodes (any of them), or none",
+        "anyOf": [_NAME, {"const": "none"}, {"type": "array", "items": _NAME, "minItems": 1}],
+    },
     "two_holders": _WINDOW,
     "no_holder": _object({**_WINDOW["properties"], "longest": {"type": "boolean"}}),
     "outage": _object({"max": DURATION, "min": DURATION}),
@@ -211,5 +219,6 @@ SCHEMA: dict[str, Any] = _object(
         "expect": {"type": "array", "items": CHECK},
         "check": {"type": "array", "items": CHECK},
         "check_at": _STEP_NAME,
+        "tags": {"type": "array", "items": _STEP_NAME},
     }
 )

@@ -64,13 +64,17 @@ def holders_phrase(holders: list[str]) -> str:
 
 
 def _holder(exp: Expectation, ctx: Context, window: Window) -> Verdict:
-    wanted = tuple(exp.spec["nodes"])
+    wanted, one_of = tuple(exp.spec["nodes"]), exp.spec.get("one_of", False)
 
     def probe() -> tuple[bool, str]:
         holders = sorted(ctx.lab.vip_holders())
+        if one_of:
+            return len(holders) == 1 and holders[0] in wanted, holders_phrase(holders)
         return tuple(holders) == wanted, holders_phrase(holders)
 
     what = f"VIP {holders_phrase(list(wanted))}" if wanted else "VIP held by nobody"
+    if one_of:
+        what = f"VIP held by one node alone, {' or '.join(wanted)}"
     return _judge_lasting(exp, ctx, window, what, probe)
 
 
@@ -82,13 +86,15 @@ def _client_netns(ctx: Context) -> str:
 
 
 def _page(exp: Expectation, ctx: Context, window: Window) -> Verdict:
-    wanted, netns, vip = exp.spec["node"], _client_netns(ctx), str(ctx.lab.topo.vip.ip)
+    wanted, netns, vip = exp.spec["nodes"], _client_netns(ctx), str(ctx.lab.topo.vip.ip)
 
     def probe() -> tuple[bool, str]:
         page = fetch_page(netns, vip)
-        return page == wanted, f"{page}'s page" if page else "no page"
+        ok = page in wanted if wanted else page is None
+        return ok, f"{page}'s page" if page else "no page"
 
-    what = f"client gets {wanted}'s page via the VIP" if wanted else "client gets no page"
+    whose = " or ".join(f"{node}'s" for node in wanted)
+    what = f"client gets {whose} page via the VIP" if wanted else "client gets no page"
     return _judge_lasting(exp, ctx, window, what, probe)
 
 
