@@ -85,7 +85,9 @@ class Step:
             case StepKind.CLEAR:
                 return f"clear {a['node']} {a['iface']}"
             case StepKind.EXEC:
-                return f"exec {a['node']}: {a['cmd']}"
+                cmd = a["cmd"] if isinstance(a["cmd"], str) else " ".join(a["cmd"])
+                lines = cmd.strip().splitlines()
+                return f"exec {a['node']}: {lines[0]}{' …' if len(lines) > 1 else ''}"
             case StepKind.SERVICE:
                 return f"service {a['name']} {a['verb']} on {a['node']}"
             case StepKind.HB_STANDBY | StepKind.HB_TAKEOVER:

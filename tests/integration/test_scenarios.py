@@ -1,0 +1,64 @@
+"""Scenario files on a lab each: the integration suite's scenarios (tests/scenarios)
+and every lesson's automatic run (docs/lessons).
+
+A file runs for each cluster of HBLAB_IMPLS that its ``lab.impls`` allows (the
+lessons are written for hbnode and for the real Heartbeat); the cases are made at
+collection, so none is skipped. A file's ``tags`` become pytest markers
+(``failover``: make test-failover, and CI's docker stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.backends import make_lab
+from lab.scenario import report, runner
+from lab.scenario.load import load
+
+from .conftest import _impl_specs, backend_name
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "tests" / "scenarios"
+LESSONS = REPO / "docs" / "lessons"
+
+
+def _cases(directory: Path) -> Iterator[Any]:
+    for path in sorted(directory.glob("*.yaml")):
+        scenario = load(path)
+        marks = [getattr(pytest.mark, tag) for tag in scenario.tags]
+        for spec in _impl_specs():
+            if scenario.lab.impls is None or spec in scenario.lab.impls:
+                yield pytest.param(path, spec, id=f"{path.stem}[{spec}]", marks=marks)
+
+
+def run_file(path: Path, spec: str, measure: Callable[..., None]) -> None:
+    """Run one file on a fresh lab; fail with the run's table if any check failed."""
+    lab = make_lab(backend_name())
+    if lab.is_up:
+        lab.down()  # a killed run left its lab: clean what it recorded
+    lines: list[str] = []
+    options = runner.Options(
+        impl=spec,
+        backend=backend_name(),
+        on_row=lambda row: lines.extend(report.row_lines(row, path)),
+    )
+    result = runner.run(load(path), options)
+    for row in result.rows:
+        if row.measured and not row.failed:
+            measure(f"{path.stem}:{row.line}", row.measured, impl=spec)
+    measure(f"{path.stem} run", round(result.seconds, 1), impl=spec)
+    assert not result.failed, "\n" + "\n".join(lines)
+
+
+@pytest.mark.parametrize(("path", "spec"), list(_cases(SCENARIOS)))
+def test_scenario(path: Path, spec: str, measure: Callable[..., None]) -> None:
+    run_file(path, spec, measure)
+
+
+@pytest.mark.parametrize(("path", "spec"), list(_cases(LESSONS)))
+def test_lesson(path: Path, spec: str, measure: Callable[..., None]) -> None:
+    run_file(path, spec, measure)
