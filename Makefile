@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
 
-.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot
+.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot lessons
 
 deps:
 	@bash scripts/install-deps.sh
@@ -77,6 +77,11 @@ test-unit: deps
 
 test-integration: deps
 	$(PYTHON) -m pytest tests/integration --lab -ra -p no:cacheprovider $(PYTEST_ARGS)
+
+## make lessons: every lesson's automatic run (docs/lessons) on its own lab (IMPL=heartbeat too).
+lessons: deps
+	$(HBLAB) $(if $(LAB),--backend $(LAB)) run docs/lessons/*.yaml $(if $(IMPL),--impl $(IMPL)) \
+	  --junit build/lessons.xml
 
 ## make test-failover: only the failover scenarios.
 test-failover: deps
