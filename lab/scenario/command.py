@@ -121,6 +121,8 @@ def run_all(
     results = []
     started = time.monotonic()
     for scn in scenarios:
+        if observe:
+            runner.observable(scn, options)  # a one-line error before any heading
         print(report.heading(scn.path, scn.name, observe), flush=True)
 
         def show(row: Row, path: Path = scn.path) -> None:

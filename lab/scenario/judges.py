@@ -15,7 +15,7 @@ JUDGES: dict[CheckKind, Judge] = {**states.JUDGES, **sightings.JUDGES, **windows
 def judge(exp: Expectation, ctx: Context, window: Window, section: Section) -> Row:
     started = time.monotonic()
     if exp.impls is not None and ctx.cluster not in exp.impls:
-        what = f"{exp.kind} (for {', '.join(exp.impls)} only)"
+        what = f"{summary(exp)} ({', '.join(exp.impls)} only)"
         return Row(Status.SKIP, section, exp.line, exp.label or what, f"cluster is {ctx.cluster}")
     try:
         verdict = JUDGES[exp.kind](exp, ctx, window)
@@ -40,3 +40,25 @@ def judge(exp: Expectation, ctx: Context, window: Window, section: Section) -> R
         exp.hint if status is Status.FAIL else None,
         time.monotonic() - started,
     )
+
+
+def summary(exp: Expectation) -> str:
+    """The check in words, without judging it (a row for a check that does not apply)."""
+    spec = exp.spec
+    if exp.kind is CheckKind.HOLDER:
+        return f"VIP {states.holders_phrase(list(spec['nodes']))}"
+    if exp.kind is CheckKind.PAGE:
+        return f"client gets {' or '.join(spec['nodes']) or 'no'} page"
+    if exp.kind is CheckKind.CL_STATUS:
+        argv = " ".join(states.cl_status_argv(spec))
+        return f"{argv} on {spec['on']} says {' or '.join(spec['is'])}"
+    if exp.kind in (CheckKind.LOG, CheckKind.EVENT, CheckKind.PACKET, CheckKind.GARP):
+        return sightings.describe(exp.kind, spec)
+    if exp.kind is CheckKind.NODE:
+        return f"{spec['name']}: {', '.join(f'{k} {v}' for k, v in spec.items() if k != 'name')}"
+    if exp.kind is CheckKind.EXEC:
+        return f"{spec['node']}: `{spec['cmd']}`"
+    if exp.kind is CheckKind.ORDER:
+        return "in order: " + " → ".join(sightings.describe(k, s) for k, s in spec["items"])
+    bounds = [f"{b} {spec[b].text}" for b in ("min", "max") if spec.get(b) is not None]
+    return f"{exp.kind} ({', '.join(bounds)})"

@@ -209,12 +209,7 @@ def _one_line(exc: BaseException) -> str:
 def observe(scenario: Scenario, options: Options, hint: str = "") -> ScenarioResult:
     """Judge the file's ``check:`` list on the lab that is up; change nothing."""
     started = time.monotonic()
-    if not scenario.check:
-        raise LabError(
-            f"{scenario.path} has no check: section to observe "
-            f"(it is a scenario to run: hblab run {scenario.path})"
-        )
-    lab = make_lab(options.backend or default_backend())
+    lab = observable(scenario, options)
     state = lab.require_up()
     impls = _node_impls(lab)
     cluster = spec_text(parse_impls(",".join(f"{n}={i}" for n, i in impls.items()), list(impls)))
@@ -232,6 +227,18 @@ def observe(scenario: Scenario, options: Options, hint: str = "") -> ScenarioRes
         rec.stop()
         result.seconds = time.monotonic() - started
     return result
+
+
+def observable(scenario: Scenario, options: Options) -> Lab:
+    """The lab to observe; LabError if the file has nothing to observe or no lab is up."""
+    if not scenario.check:
+        raise LabError(
+            f"{scenario.path} has no check: section to observe "
+            f"(it is a scenario to run: hblab run {scenario.path})"
+        )
+    lab = make_lab(options.backend or default_backend())
+    lab.require_up()
+    return lab
 
 
 def lab_differences(scenario: Scenario, lab: Lab, cluster: str, hint: str) -> list[Row]:
