@@ -103,6 +103,11 @@ def test_the_base_example_loads_as_the_model(tmp_path: Path) -> None:
         ('contains: "is dead"', 'regex: "(unclosed"', 13, "not a regular expression"),
         ('set: {auto_failback: "on"}', "sett: {}", 3, "unknown key 'sett' (did you mean 'set'?)"),
         ("name: base", "name: [base", 2, "not YAML"),
+        # A word-or-mapping choice: a typo inside the mapping is named, not "no choice".
+        ("  - poweroff: master", "  - poweron: {nod: master}", 5,
+         "steps[0].poweron: unknown key 'nod' (did you mean 'node'?)"),
+        ("      - holder: slave", "      - holder: {one_of: [slave], also: master}", 8,
+         "unknown key 'also'"),
     ],
 )  # fmt: skip
 def test_a_bad_file_says_where(tmp_path: Path, old: str, new: str, line: int, words: str) -> None:
