@@ -237,7 +237,15 @@ def observable(scenario: Scenario, options: Options) -> Lab:
             f"(it is a scenario to run: hblab run {scenario.path})"
         )
     lab = make_lab(options.backend or default_backend())
-    lab.require_up()
+    if not lab.is_up:
+        start = (
+            f"hblab lessons start {scenario.path.stem}"
+            if "lessons" in scenario.path.parts
+            else "hblab up"
+        )
+        raise LabError(
+            f"the {lab.backend} lab is not up: there is nothing to observe (run: {start})"
+        )
     return lab
 
 
