@@ -75,8 +75,11 @@ def snapshot(node: Node, now: float, *, pid: int) -> Reply:
     """``status``: the node's view of the cluster, its resources and its counters."""
     core, rm = node.core, node.rm
     nodes = []
+    heard: dict[str, dict[str, float]] = {}  # node → link → seconds since its last packet
     for name in [*node.hacf.nodes, *node.ping_names]:
         links = {link: core.link_status(name, link) for link in core.links(name)}
+        if name != node.me:
+            heard[name] = _ages(node, name, now)
         nodes.append(
             {
                 "name": name,
@@ -97,9 +100,19 @@ def snapshot(node: Node, now: float, *, pid: int) -> Reply:
         "holdings": rm.holdings(),
         "resources": rm.status(),
         "counters": core.counters(),
+        "link_heard_s": heard,
         "parameters": dict(node.hacf.parameters),
         "stopping": node.stopping,
     }
+
+
+def _ages(node: Node, name: str, now: float) -> dict[str, float]:
+    ages = {}
+    for link in node.core.links(name):
+        last = node.core.link_last_heard(name, link)
+        if last is not None:
+            ages[link] = round(max(0.0, now - last), 3)
+    return ages
 
 
 def _member(kind: type[E], value: object) -> E | None:

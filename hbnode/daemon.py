@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from hbnode import __version__
 from hbnode.config import ClusterConfig, ConfigError, load_config
@@ -27,15 +27,23 @@ from hbnode.control_commands import answer
 from hbnode.daemonize import daemonize as detach_and_run
 from hbnode.eventlog import EVENTS_FILE, EventLog
 from hbnode.executor import ActionExecutor
-from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink
+from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink, stream_is_journal
 from hbnode.link_io import LinkIO
 from hbnode.loadavg import read_loadavg
 from hbnode.node import Node
 from hbnode.persist import load_persisted
 from hbnode.pidfile import remove_pid, write_pid
-from hbnode.resource_runner import make_runner
+from hbnode.resource_runner import make_fence_runner, make_runner
 from hbnode.respawn import Supervisor
+from hbnode.rm import ActionKind
+from hbnode.rm.fencing import FenceResult
+from hbnode.sdnotify import Notifier
+from hbnode.service import ServiceNotices
+from hbnode.takeovers import TakeoverStats
 from hbnode.watchdog_io import Watchdog, WatchdogDevice
+
+if TYPE_CHECKING:
+    from hbnode.metrics import MetricsServer  # prometheus_client: imported only when asked for
 
 CLIENT_GROUP = "haclient"
 MAX_IDLE_WAIT = 1.0  # wake at least this often even if the core has no timer
@@ -43,7 +51,9 @@ CONTROL_TIMEOUT = 0.25  # a whole control request must arrive within this
 
 
 class Daemon:
-    def __init__(self, config: ClusterConfig, logger: HbLogger) -> None:
+    def __init__(
+        self, config: ClusterConfig, logger: HbLogger, notifier: Notifier | None = None
+    ) -> None:
         self.config = config
         self.log = logger
         self.selector = selectors.DefaultSelector()
@@ -59,7 +69,17 @@ class Daemon:
         )
         self.links = LinkIO(config, self.node, logger)
         self.executor = ActionExecutor(make_runner(config, logger))
+        # Resets run on a worker of their own (Heartbeat forks one per reset): a
+        # STONITH device that takes a minute must hold up neither the heartbeats
+        # nor a resource release.
+        self.fencer: ActionExecutor | None = None
+        if config.hacf.stonith is not None:
+            self.fencer = ActionExecutor(make_fence_runner(config))
         self.respawn = Supervisor(list(config.hacf.respawn), logger)
+        self.takeovers = TakeoverStats()
+        # systemd (Type=notify): READY, STATUS, STOPPING, WATCHDOG (hbnode.service).
+        self.service = ServiceNotices(notifier or Notifier(None), self.node)
+        self.metrics: MetricsServer | None = None  # with ha.cf's hbnode_metrics
         self.respawn_started = False
         self.control: socket.socket | None = None
         self.signal_r, self.signal_w = socket.socketpair()
@@ -79,6 +99,9 @@ class Daemon:
         self._open_control()
         self._install_signals()
         self.selector.register(self.executor, selectors.EVENT_READ, self._on_outcomes)
+        if self.fencer is not None:
+            self.selector.register(self.fencer, selectors.EVENT_READ, self._on_fences)
+        self._open_metrics()
         if self.watchdog is not None:
             self.watchdog.open(time.monotonic())  # last: hb_init_watchdog, once all is up
 
@@ -100,6 +123,22 @@ class Daemon:
         self.control = sock
         self.selector.register(sock, selectors.EVENT_READ, self._on_control)
 
+    def _open_metrics(self) -> None:
+        """ha.cf hbnode_metrics: a scraper's endpoint is no reason to refuse to run,
+        so a port that is taken is logged and the node runs without it."""
+        if self.config.hacf.metrics is None:
+            return
+        from hbnode.metrics import MetricsServer  # prometheus_client: only when asked for
+
+        address, port = self.config.hacf.metrics
+        try:
+            self.metrics = MetricsServer(address, port)
+        except OSError as exc:
+            self.log.error(f"hbnode_metrics: cannot listen on {address}:{port}: {exc}")
+            return
+        self.metrics.start()
+        self.log.info(f"Prometheus metrics on http://{address}:{port}/metrics")
+
     def _install_signals(self) -> None:
         self.signal_w.setblocking(False)
         self.signal_r.setblocking(False)
@@ -119,8 +158,13 @@ class Daemon:
         """
         if self.watchdog is not None:
             self.watchdog.close(orderly)
+        if self.metrics is not None:
+            self.metrics.close()
+        self.service.close()
         self.respawn.stop_all()
         self.executor.close()
+        if self.fencer is not None:
+            self.fencer.close()
         self.links.close()
         if self.control is not None:
             self.control.close()
@@ -132,10 +176,12 @@ class Daemon:
     def run(self) -> int:
         self.node.start(time.monotonic())
         self.links.flush(time.monotonic())
+        self.service.ready(time.monotonic())  # config loaded, links open, first status out
         for _ in iter(int, 1):  # until shutdown completes; each turn is bounded
             now = time.monotonic()
             watchdog = self.watchdog.get_timer() if self.watchdog else None
-            timers = (self.node.get_timer(), self.respawn.get_timer(), watchdog)
+            service = self.service.get_timer()
+            timers = (self.node.get_timer(), self.respawn.get_timer(), watchdog, service)
             deadlines = [t for t in timers if t]
             deadline = min(deadlines) if deadlines else None
             wait = (
@@ -148,7 +194,9 @@ class Daemon:
             self._after_input(now)
             if self.watchdog is not None:
                 self.watchdog.poll(now)
-            if self.node.finished(now) and self.executor.idle():
+            self.service.handle_timer(now)
+            fencing = self.fencer is not None and not self.fencer.idle()
+            if self.node.finished(now) and self.executor.idle() and not fencing:
                 self.log.info(f"{self.config.node_name} Heartbeat shutdown complete.")
                 return 0
         return 1
@@ -157,7 +205,11 @@ class Daemon:
         """Send what the node queued, hand its actions to the worker, start clients."""
         self.links.flush(now)
         for action in self.node.take_actions():
-            self.executor.submit(action)
+            self.takeovers.submitted(action, now)
+            if action.kind is ActionKind.FENCE and self.fencer is not None:
+                self.fencer.submit(action)
+            else:
+                self.executor.submit(action)
         if self.node.core.comm_up() and not self.respawn_started and not self.stopping:
             self.respawn_started = True
             self.respawn.start_all(now)
@@ -172,7 +224,20 @@ class Daemon:
                 self.log.error(
                     f"{outcome.action.kind} of {outcome.action.group} failed: {outcome.error}"
                 )
+            self.takeovers.finished(outcome.action, outcome.ok, time.monotonic(), time.time())
             self.node.action_done(outcome.action.id, outcome.ok, time.monotonic())
+        self._after_input(time.monotonic())
+
+    def _on_fences(self, _executor: Any) -> None:
+        assert self.fencer is not None
+        for outcome in self.fencer.drain():
+            for step in outcome.steps:
+                self.events.record(step.name, at=step.at, **step.fields)
+            word, _, detail = (outcome.error or "bad: no answer").partition(": ")
+            result = FenceResult(word) if word in set(FenceResult) else FenceResult.BAD
+            say = self.log.info if result is FenceResult.OK else self.log.error
+            say(f"stonith -T reset {outcome.action.group}: {detail or word}")
+            self.node.fence_done(outcome.action.id, result, time.monotonic())
         self._after_input(time.monotonic())
 
     def _drain_signals(self, _sock: Any) -> None:
@@ -190,6 +255,13 @@ class Daemon:
                 self.log.debug_level += 1
 
     def _reload(self) -> None:
+        self.service.reloading()
+        try:
+            self._reread()
+        finally:
+            self.service.reloaded()
+
+    def _reread(self) -> None:
         """SIGHUP (``service heartbeat reload``): reopen logs, re-read the config.
 
         New authkeys take effect at once (key rollover without a restart, as with
@@ -219,6 +291,7 @@ class Daemon:
             return
         self.stopping = True
         self.log.info(f"Heartbeat shutdown in progress. ({os.getpid()})")
+        self.service.stopping()
         self.respawn.terminate_all(time.monotonic())
         self.node.shutdown(time.monotonic())
         self._after_input(time.monotonic())
@@ -239,6 +312,7 @@ class Daemon:
                 if req["cmd"] == "status":
                     reply["io"] = self.links.counters()
                     reply["respawn"] = self.respawn.status()
+                    reply["takeovers"] = self.takeovers.to_json()
             except (OSError, ValueError) as exc:
                 reply = {"error": str(exc)}
             with contextlib.suppress(OSError):
@@ -266,13 +340,20 @@ def _json(obj: object) -> bytes:
 
 
 def make_logger(
-    config: ClusterConfig, foreground: bool, syslog_send: SyslogSend | None = None
+    config: ClusterConfig,
+    foreground: bool,
+    syslog_send: SyslogSend | None = None,
+    journal: TextIO | None = None,
 ) -> HbLogger:
-    """The daemon's logger, writing where Heartbeat would (hbnode.config.logsinks)."""
+    """The daemon's logger, writing where Heartbeat would (hbnode.config.logsinks).
+
+    ``journal``: the stream that is the journal (``hbnode run`` under systemd); it
+    takes the place of both the foreground echo and syslog (hbnode.hblog).
+    """
     hacf = config.hacf
     sinks = log_sinks(hacf)
     syslog = None
-    if sinks.facility is not None:
+    if sinks.facility is not None and journal is None:
         syslog = SyslogSink("heartbeat", sinks.facility, syslog_send)
     logger = HbLogger(
         logfile=Path(sinks.logfile) if sinks.logfile else None,
@@ -280,7 +361,8 @@ def make_logger(
         syslog=syslog,
         syslogmsgfmt=hacf.syslogmsgfmt,
         debug_level=hacf.debug,
-        echo=sys.stderr if foreground else None,
+        echo=sys.stderr if foreground and journal is None else None,
+        journal=journal,
     )
     if sinks.through_logd and hacf.directive_line("use_logd") is None:
         logger.info("No log entry found in ha.cf -- use logd")
@@ -291,15 +373,21 @@ def _serve(config: ClusterConfig, foreground: bool, report: Any = None) -> int:
     # ha.cf "env NAME=value": config.c set_env puts HA_NAME in the daemon's own
     # environment, which respawned clients and resource scripts inherit.
     os.environ.update(config.hacf.env)
-    logger = make_logger(config, foreground)
+    # Under systemd: stderr may be the journal, and $NOTIFY_SOCKET the service manager.
+    journal = os.environ.get("JOURNAL_STREAM") if foreground else None
+    logger = make_logger(
+        config, foreground, journal=sys.stderr if stream_is_journal(2, journal) else None
+    )
+    notifier = Notifier.from_environ(os.environ, os.getpid())
     logger.info(f"Configuration validated. Starting heartbeat {__version__} (hbnode)")
     for warning in config.warnings:
         logger.warn(str(warning))
-    daemon = Daemon(config, logger)
+    daemon = Daemon(config, logger, notifier)
     try:
         daemon.open()
     except OSError as exc:
         logger.log(Level.ERROR, f"cannot start: {exc}")
+        notifier.notify(f"STATUS=cannot start: {exc}")  # systemctl status says why
         daemon.close()  # cleanexit: an orderly exit, the watchdog is disarmed
         if report:
             report(str(exc))

@@ -8,6 +8,11 @@ true`` (the default) file lines look like syslog's:
     Nov 25 02:17:33 master heartbeat: [161]: info: Link slave:eth1 up.
 and with ``syslogmsgfmt false`` like Heartbeat's own:
     heartbeat[161]: 2026/11/25_02:17:33 info: Link slave:eth1 up.
+
+Under systemd, when stderr is the journal (``$JOURNAL_STREAM``), each line goes
+there once as ``<6>Link slave:eth1 up.``: the priority in sd-daemon(3)'s prefix,
+no time, host or pid (journald records its own). It then replaces the syslog
+sink, because /dev/log is the journal too and every line would appear twice.
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class HbLogger:
     ident: str = "heartbeat"
     debug_level: int = 0
     echo: TextIO | None = None  # foreground mode: also print to this stream
+    journal: TextIO | None = None  # stderr when it is the journal: "<prio>text" lines
     clock: Callable[[], float] = time.time
     write_errors: int = 0
     _handles: dict[Path, TextIO] = field(default_factory=dict)
@@ -103,6 +109,8 @@ class HbLogger:
                 self.syslog.emit(level, text, os.getpid())
             except OSError:
                 self.write_errors += 1
+        if self.journal is not None and wanted:
+            self._to_journal(level, text)
         if self.echo is not None:
             self.echo.write(line)
             self.echo.flush()
@@ -116,6 +124,16 @@ class HbLogger:
             return f"{stamp} {host} {ident}: [{os.getpid()}]: {level.label}: {text}\n"
         stamp = time.strftime("%Y/%m/%d_%H:%M:%S", time.localtime(now))
         return f"{ident}[{os.getpid()}]: {stamp} {level.label}: {text}\n"
+
+    def _to_journal(self, level: Level, text: str) -> None:
+        """sd-daemon(3) prefixes; journald applies one to its own line only."""
+        assert self.journal is not None
+        try:
+            for part in text.splitlines() or [""]:
+                self.journal.write(f"<{int(level)}>{part}\n")
+            self.journal.flush()
+        except OSError:
+            self.write_errors += 1
 
     def _write(self, path: Path, line: str) -> None:
         try:
@@ -154,3 +172,19 @@ class HbLogger:
 
     def debug(self, text: str) -> None:
         self.log(Level.DEBUG, text)
+
+
+def stream_is_journal(fd: int, journal_stream: str | None) -> bool:
+    """True when ``fd`` is the stream systemd named in ``$JOURNAL_STREAM`` (DEV:INODE).
+
+    systemd.exec(5): compare device and inode, because a descriptor inherited
+    from elsewhere (a redirect in an ExecStart= shell) must not be taken for it.
+    """
+    if not journal_stream:
+        return False
+    dev, _, ino = journal_stream.partition(":")
+    try:
+        st = os.fstat(fd)
+        return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+    except (OSError, ValueError):
+        return False

@@ -23,6 +23,7 @@ from hbnode.core.timers import Timers
 from hbnode.logwords import EventSink, HeartbeatWords, LogSink
 from hbnode.message import Message
 from hbnode.rm import Action, ResourceManager, StandbyScope
+from hbnode.rm.fencing import FenceResult
 from hbnode.rm.liveness import ClientOp
 from hbnode.rm.spec import AutoFailback
 
@@ -90,6 +91,10 @@ class Node:
             isolation=hacf.isolation and bool(self.ping_names),
             ipfail=False,  # on while the respawned ipfail client is signed on
             warntime=self.timers.warntime,  # the early isolation verdict (hbnode.rm.liveness)
+            # ha.cf stonith/stonith_host: reset a dead peer before taking over.
+            stonith=hacf.stonith.plugin if hacf.stonith is not None else None,
+            stonith_delay=hacf.stonith_delay_ms / 1000,
+            stonith_retry=hacf.stonith_retry_ms / 1000,
         )
         self.started_at = now
         self.actions: list[Action] = []
@@ -125,6 +130,11 @@ class Node:
 
     def action_done(self, action_id: int, ok: bool, now: float) -> None:
         self.rm.action_done(action_id, ok, now)
+        self._pump(now)
+
+    def fence_done(self, action_id: int, result: FenceResult, now: float) -> None:
+        """A reset through the STONITH device ended (hbnode.rm.fencing)."""
+        self.rm.fence_done(action_id, result, now)
         self._pump(now)
 
     def get_timer(self) -> float | None:

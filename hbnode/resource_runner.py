@@ -43,6 +43,26 @@ def make_runner(config: ClusterConfig, logger: HbLogger) -> Runner:
     return run
 
 
+def make_fence_runner(config: ClusterConfig) -> Runner:
+    """Resets through cluster-glue's ``stonith`` (hbnode.stonith_io), bounded by
+    ``hbnode_stonith_timeout``. The answer is the FenceResult's value, then what
+    the program said: ``OK: …``, ``bad: exit 5: …``."""
+    from hbnode.stonith_io import run_reset
+
+    device = config.hacf.stonith
+    timeout = config.hacf.stonith_timeout_ms / 1000.0
+
+    def run(action: Action, sink: StepSink) -> tuple[bool, str | None]:
+        if device is None:
+            return False, "bad: no STONITH device configured"
+        sink("fence_command", {"node": action.group, "device": device.plugin})
+        outcome = run_reset(device, action.group, timeout)
+        sink("fence_result", {"node": action.group, "result": outcome.result.value})
+        return outcome.result.value == "OK", f"{outcome.result.value}: {outcome.detail}"
+
+    return run
+
+
 def script_timeouts(config: ClusterConfig) -> Timeouts:
     """ha.cf ``hbnode_resource_timeout`` bounds every start and stop (status: 30 s at most)."""
     limit = config.hacf.resource_timeout_ms / 1000.0

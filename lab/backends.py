@@ -8,35 +8,49 @@ choose; without either, a docker lab that is up is driven, else the netns lab.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from lab.errors import LabError
 from lab.labcore import LabBase
-from lab.state import DOCKER_STATE_DIR
+from lab.state import state_dirs
 from lab.topology import REFERENCE, load
 
 BACKENDS = ("netns", "docker")
+# Short enough that <prefix>-<host> fits an interface name's 15 bytes where it must.
+_PREFIX = re.compile(r"[a-z][a-z0-9]{1,7}")
 Lab = LabBase
 
 
-def default_backend() -> str:
+def default_backend(prefix: str | None = None) -> str:
     chosen = os.environ.get("LAB", "")
     if chosen:
         return chosen
-    return "docker" if (DOCKER_STATE_DIR / "state.json").exists() else "netns"
+    docker_dir = state_dirs(prefix)[1]
+    return "docker" if (docker_dir / "state.json").exists() else "netns"
 
 
-def make_lab(backend: str | None = None, topology: Path | None = None) -> Lab:
+def make_lab(
+    backend: str | None = None,
+    topology: Path | None = None,
+    prefix: str | None = None,
+    state_dir: Path | None = None,
+) -> Lab:
     """The lab of ``backend``; ``topology``: a topology file for a lab about to come up
-    (a lab that is up is driven by the file it was built from)."""
-    name = backend or default_backend()
-    topo = load(topology) if topology is not None else REFERENCE
+    (a lab that is up is driven by the file it was built from); ``prefix``: a lab
+    beside the default one (its names and state directories); ``state_dir``: where its
+    record is, when not the prefix's default (the lab's watchdog is told)."""
+    if prefix is not None and not _PREFIX.fullmatch(prefix):
+        raise LabError(f"bad prefix {prefix!r}: 2 to 8 lowercase letters and digits")
+    name = backend or default_backend(prefix)
+    topo = load(topology, prefix) if topology is not None or prefix else REFERENCE
+    netns_dir, docker_dir = state_dirs(prefix)
     if name == "docker":
         from lab.docker_backend import DockerLab
 
-        return DockerLab(topo)
+        return DockerLab(topo, state_dir or docker_dir)
     if name == "netns":
         from lab.netns_backend import NetnsLab
 
-        return NetnsLab(topo)
+        return NetnsLab(topo, state_dir or netns_dir)
     raise LabError(f"unknown lab backend {name!r} (LAB= or --backend: {', '.join(BACKENDS)})")

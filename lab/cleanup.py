@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -28,8 +29,10 @@ KILL_WAIT = 5.0
 
 
 def lab_namespaces(prefix: str) -> list[str]:
-    """The namespaces this prefix's labs name: ``<prefix>-<anything>``."""
-    return sorted(n for n in wiring.existing_namespaces() if n.startswith(f"{prefix}-"))
+    """The namespaces this prefix's labs name: ``<prefix>-<host>``, a host name having no
+    dash of its own (so the private Docker engine's ``hblab-d-engine`` is never one)."""
+    name = re.compile(rf"{re.escape(prefix)}-[a-z][a-z0-9]*")
+    return sorted(n for n in wiring.existing_namespaces() if name.fullmatch(n))
 
 
 def _netns_inode(name: str) -> int | None:
@@ -76,6 +79,7 @@ def sweep_netns(prefix: str, state_dir: Path) -> list[str]:
         shutil.rmtree(nodes, ignore_errors=True)
         removed.append(str(nodes))
     (state_dir / "state.json").unlink(missing_ok=True)
+    (state_dir / "lock").unlink(missing_ok=True)  # labcore.LOCK_FILE
     with contextlib.suppress(OSError):
         state_dir.rmdir()  # only if empty: never remove what we did not make
     return removed
@@ -118,4 +122,5 @@ def sweep_docker(prefix: str, state_dir: Path) -> list[str]:
     if nodes.is_dir():
         shutil.rmtree(nodes, ignore_errors=True)
     (state_dir / "state.json").unlink(missing_ok=True)
+    (state_dir / "lock").unlink(missing_ok=True)  # labcore.LOCK_FILE
     return removed

@@ -48,6 +48,12 @@ def _common_options(parser: argparse.ArgumentParser, top: bool) -> None:
         help="netns or docker (default: $LAB, else the backend whose lab is up, else netns)",
     )
     parser.add_argument(
+        "--prefix",
+        default=None if top else argparse.SUPPRESS,
+        help="a lab beside the default one (a classroom: one prefix per student); "
+        "default $HBLAB_PREFIX, else hblab",
+    )
+    parser.add_argument(
         "--debug",
         action="store_true",
         default=False if top else argparse.SUPPRESS,
@@ -80,6 +86,17 @@ def make_parser() -> argparse.ArgumentParser:
         "--no-start",
         action="store_true",
         help="boot the nodes but leave heartbeat stopped (as after install)",
+    )
+    up.add_argument(
+        "--fencing",
+        action="store_true",
+        help="a BMC per node (ipmi_sim on a management segment) and stonith_host lines",
+    )
+    up.add_argument(
+        "--blank",
+        action="store_true",
+        help="the tutorial's machines before step 1: networked, no /etc/ha.d files, "
+        "heartbeat stopped (docs/lessons/00-the-tutorial.md)",
     )
     up.add_argument(
         "--no-wait",
@@ -164,6 +181,7 @@ def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     """bench, report and topology live in lab.bench (matplotlib loads only when drawing)."""
     from lab.bench import command, report_cmd
     from lab.fuzz import command as fuzz
+    from lab.live import command as live
     from lab.scenario import command as scenario
     from lab.soak import command as soak
 
@@ -172,6 +190,7 @@ def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     soak.add_parser(sub)
     fuzz.add_parsers(sub)
     scenario.add_parsers(sub)
+    live.add_parsers(sub)
 
 
 def _parse_netem(spec: list[str]) -> dict[str, str] | None:
@@ -206,7 +225,10 @@ def _print_status(status: dict[str, Any]) -> None:
         where = f"netns {info['netns']}"
         if "container" in info:  # the docker backend names the container instead
             where = f"container {info['container']}"
-        print(f"  {name:<7} {info['power']:<4}{daemon:<22} {where:<23} {addrs}")
+        if "bmc" in info:  # hblab up --fencing: what the BMC answers for its node
+            bmc = info["bmc"]
+            daemon = f" IPMI {bmc['ipmi']}: {bmc['bmc_for']} {bmc['answers']}"
+        print(f"  {name:<9} {info['power']:<4}{daemon:<22} {where:<23} {addrs}")
 
 
 def _holders_phrase(status: dict[str, Any]) -> str:
@@ -223,10 +245,22 @@ def _status(lab: Lab) -> dict[str, Any]:
 def _cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     impls = parse_impls(args.impl, [h.name for h in lab.topo.cluster_nodes])
     overrides = parse_overrides(args.set)
+    if args.blank and (args.config or overrides):
+        raise LabError("--blank nodes have no ha.d files: --config and --set do not apply")
     started = time.monotonic()
-    lab.up(impls, args.profile, overrides, args.config, not args.no_start)
+    lab.up(
+        impls,
+        args.profile,
+        overrides,
+        args.config,
+        not args.no_start,
+        fencing=args.fencing,
+        blank=args.blank,
+    )
     print(f"lab up in {time.monotonic() - started:.2f} s", flush=True)
-    if not (args.no_start or args.no_wait):
+    if args.blank:
+        print("blank nodes: hblab shell master (and slave), then the tutorial's steps", flush=True)
+    elif not (args.no_start or args.no_wait):
         timers = cluster_timers(lab.topo, args.profile, overrides, args.config)
         timeout = args.wait_timeout or ready.ready_timeout(timers)
         took = ready.wait_ready(lab, timeout, lambda line: print(line, flush=True))
@@ -358,10 +392,11 @@ def _dispatch_bench(args: argparse.Namespace) -> int:
 def sweep_all(lab: Lab) -> list[str]:
     """`down --all`: what a lost record no longer names, for both backends."""
     from lab import cleanup
-    from lab.state import DOCKER_STATE_DIR, STATE_DIR
+    from lab.state import state_dirs
 
     prefix = lab.topo.prefix
-    return cleanup.sweep_netns(prefix, STATE_DIR) + cleanup.sweep_docker(prefix, DOCKER_STATE_DIR)
+    netns_dir, docker_dir = state_dirs(prefix)
+    return cleanup.sweep_netns(prefix, netns_dir) + cleanup.sweep_docker(prefix, docker_dir)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -387,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     needs_root = not (args.command == "dump" and args.read is not None)
     if args.command in ("report", "topology"):
         needs_root = getattr(args, "read", None) is None and args.command == "report"
+    if args.command in ("web", "watch"):  # a replay needs neither root nor a lab
+        needs_root = args.replay is None
     try:
         if args.command == "wireshark":  # the user's own plugins folder: no root, no lab
             return _cmd_wireshark(args)
@@ -398,8 +435,14 @@ def main(argv: list[str] | None = None) -> int:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):
             return _dispatch_bench(args)
+        if args.command in ("web", "watch"):
+            from lab.live import command as live
+
+            return live.main(args)
         topology = getattr(args, "topology", None) if args.command == "up" else None
-        return dispatch(make_lab(args.backend or default_backend(), topology), args)
+        prefix = args.prefix
+        lab = make_lab(args.backend or default_backend(prefix), topology, prefix)
+        return dispatch(lab, args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -15,7 +15,14 @@ from pathlib import Path
 from lab.topology import REFERENCE, Host, Role, Segment, Topology, load
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGE_OF_ROLE = {Role.CLUSTER_NODE: "node", Role.PING_NODE: "gateway", Role.CLIENT: "client"}
+IMAGE_OF_ROLE = {
+    Role.CLUSTER_NODE: "node",
+    Role.PING_NODE: "gateway",
+    Role.CLIENT: "client",
+    # A BMC's container only holds its network namespace: ipmi_sim runs on this
+    # machine inside it (lab.bmc), so the small gateway image does.
+    Role.BMC: "gateway",
+}
 
 HEADER = """\
 # {name}: the hblab topology as plain Docker Compose, for people who never run hblab.
@@ -55,6 +62,13 @@ def host_environment(topo: Topology, host: Host) -> dict[str, str]:
     }
 
 
+def _caps(host: Host) -> list[str]:
+    """A cluster node also locks its memory and runs Heartbeat under SCHED_RR as root on a
+    real host does (lab.memlock, lab.rtsched)."""
+    root = ["IPC_LOCK", "SYS_NICE"] if host.role is Role.CLUSTER_NODE else []  # lab.rtsched
+    return ["NET_ADMIN", "NET_RAW", *root]
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -81,7 +95,8 @@ def render(topo: Topology, source: str) -> str:
             f"  {host.name}:",
             f"    image: hblab-d-{IMAGE_OF_ROLE[host.role]}:latest",
             f"    hostname: {host.name}",
-            "    cap_add: [NET_ADMIN, NET_RAW]",
+            f"    cap_add: [{', '.join(_caps(host))}]",
+            *(["    ulimits: {memlock: -1}"] if host.role is Role.CLUSTER_NODE else []),
             "    tmpfs: [/run, /tmp]",
             "    stop_grace_period: 2s",
             "    extra_hosts: *hosts",

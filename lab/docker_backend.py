@@ -11,15 +11,19 @@ either. What it builds, through the Docker SDK, from the same Topology:
   namespace; under a system engine they are two address-less ``br-<id>`` links in
   the root namespace, removed again by ``down``;
 * one container per host, ``hblab-d-<host>`` (images from lab.docker_images),
-  with NET_ADMIN and NET_RAW, static addresses, tini as PID 1, a fresh tmpfs on
+  with NET_ADMIN and NET_RAW (cluster nodes: IPC_LOCK and SYS_NICE too, and an
+  unlimited RLIMIT_MEMLOCK and a real-time budget when the engine can grant them:
+  lab.memlock, lab.rtsched), static addresses, tini as PID 1, a fresh tmpfs on
   /run and /tmp at every boot, and /var/log bound to a directory of the lab's
   state (logs survive a power cut and can be read while the node is off).
 
 Faults: ``poweroff`` is ``docker kill`` (every process dies, the interfaces and
 the VIP go with the container's network namespace); ``poweron`` starts it again.
-Cables are cut with ``ip link`` inside the container (a network disconnect would
-bring the interface back under another name), netem is ``tc`` inside it. Sockets
-for probes, status and captures enter the container's namespace by path
+Cables are cut by setting the container's veth end in the private engine's namespace
+down (the container's interface loses its carrier), or under a system engine with
+``ip link`` inside the container (a network disconnect would bring the interface
+back under another name); netem is ``tc`` inside it. Sockets for probes, status and
+captures enter the container's namespace by path
 (``/proc/PID/ns/net``), as lab.netsock already does for named namespaces.
 """
 
@@ -30,10 +34,11 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lab import cleanup, docker_engine, docker_nodefiles
+from lab import centos, cleanup, docker_engine, docker_nodefiles, memlock, rtsched, sshkeys
 from lab import node as nodes
 from lab.compose import IMAGE_OF_ROLE, gateway_of, host_environment
 from lab.docker_images import LABEL, SOURCE_LABEL, image_name
@@ -42,7 +47,7 @@ from lab.impls import Impl
 from lab.labcore import LabBase
 from lab.proc import ProcessId, wait_gone
 from lab.state import DOCKER_STATE_DIR, LabState, NodeRecord
-from lab.topology import REFERENCE, Host, Segment, Topology
+from lab.topology import REFERENCE, Host, Role, Segment, Topology
 
 BOOT_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -52,10 +57,21 @@ BOOTED = "run/hblab-booted"  # hblab-boot/hblab-netboot touch it once the host i
 class DockerLab(LabBase):
     backend = "docker"
 
-    def __init__(self, topo: Topology = REFERENCE, state_dir: Path = DOCKER_STATE_DIR) -> None:
+    def __init__(
+        self,
+        topo: Topology = REFERENCE,
+        state_dir: Path = DOCKER_STATE_DIR,
+        images: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(topo, state_dir)
         self.prefix = f"{topo.prefix}-d"
         self._api: Any = None
+        # Image kind (node, gateway, client) → image, instead of hblab-d-KIND:latest:
+        # the package tests run nodes with hbnode installed from its .deb (lab.pkg_images).
+        self.images = dict(images or {})
+
+    def image(self, kind: str) -> str:
+        return self.images.get(kind) or image_name(kind)
 
     @property
     def api(self) -> Any:
@@ -79,14 +95,14 @@ class DockerLab(LabBase):
 
         for kind in sorted(set(IMAGE_OF_ROLE.values())):
             try:
-                self.api.images.get(image_name(kind))
+                self.api.images.get(self.image(kind))
             except docker.errors.ImageNotFound:
-                raise LabError(f"image {image_name(kind)} is missing (run: make images)") from None
+                raise LabError(f"image {self.image(kind)} is missing (run: make images)") from None
 
     def _describe(self, state: LabState) -> None:
         state.engine = docker_engine.engine_url()
         # Which hbnode the node image holds: the label `make images` stamped on it.
-        labels = self.api.images.get(image_name("node")).labels or {}
+        labels = self.api.images.get(self.image("node")).labels or {}
         with contextlib.suppress(ValueError):
             state.source = dict(json.loads(labels.get(SOURCE_LABEL, "{}")))
 
@@ -100,6 +116,7 @@ class DockerLab(LabBase):
 
     def _build(self, impls: dict[str, Impl]) -> None:
         state = self.require_up()
+        keys = sshkeys.generate([h.name for h in self.topo.cluster_nodes]) if state.blank else {}
         for seg in self.topo.segments:
             state.networks.append(self.network_name(seg.name))  # recorded before it exists
             self._save()
@@ -115,9 +132,10 @@ class DockerLab(LabBase):
             state.nodes[host.name] = rec
             self._save()
             rec.log_dir.mkdir(parents=True, exist_ok=True)
-            self._create_container(host, rec)
+            blank = centos.blank_node(host, self.topo, keys) if host.name in keys else None
+            self._create_container(host, rec, blank is not None)
             if impl is not None:
-                self._put_node_files(host, rec, impl)
+                self._put_node_files(host, rec, impl, blank)
         for host in self.topo.hosts:
             self._boot(host, state.nodes[host.name])
 
@@ -136,7 +154,7 @@ class DockerLab(LabBase):
             labels={LABEL: "lab"},
         )
 
-    def _create_container(self, host: Host, rec: NodeRecord) -> None:
+    def _create_container(self, host: Host, rec: NodeRecord, blank: bool = False) -> None:
         low = self.api.api
         first, *others = host.interfaces
         extra_hosts = {
@@ -144,8 +162,19 @@ class DockerLab(LabBase):
             for h in self.topo.hosts
             if (addr := h.address_on("eth0") or h.address_on("eth1")) is not None
         }
+        caps = ["NET_ADMIN", "NET_RAW"]
+        env = {"HB_AUTOSTART": "no", **host_environment(self.topo, host)}
+        if blank:
+            # The tutorial's machines: CentOS's name, and /etc/hosts without the others
+            # (step 4 adds them). SYS_ADMIN lets hblab-boot set the name that
+            # /etc/sysconfig/network gives at each boot (sethostname needs it).
+            extra_hosts, caps = {}, [*caps, "SYS_ADMIN"]
+            env["HB_BLANK"] = "yes"
+            env["HBLAB_NODE"] = host.name  # the page through the VIP names the node
         host_config = low.create_host_config(
-            cap_add=["NET_ADMIN", "NET_RAW"],
+            cap_add=[*caps, *self._root_caps(host)],
+            ulimits=self._memlock_ulimits(host),
+            cpu_rt_runtime=rtsched.node_rt_runtime() if self._cluster(host) else None,
             tmpfs={"/run": "mode=0755", "/tmp": "mode=1777"},
             binds={str(rec.log_dir): {"bind": "/var/log", "mode": "rw"}},
             extra_hosts=extra_hosts,
@@ -158,11 +187,11 @@ class DockerLab(LabBase):
             }
         )
         low.create_container(
-            image_name(IMAGE_OF_ROLE[host.role]),
+            self.image(IMAGE_OF_ROLE[host.role]),
             name=rec.container,
-            hostname=host.name,
+            hostname=centos.BLANK_HOSTNAME if blank else host.name,
             # The lab starts heartbeat itself; names and MACs come from the topology.
-            environment={"HB_AUTOSTART": "no", **host_environment(self.topo, host)},
+            environment=env,
             labels={LABEL: "lab", "org.hblab.host": host.name},
             host_config=host_config,
             networking_config=networking,
@@ -173,7 +202,31 @@ class DockerLab(LabBase):
                 rec.container, self.network_name(iface.segment), ipv4_address=str(iface.address.ip)
             )
 
-    def _put_node_files(self, host: Host, rec: NodeRecord, impl: Impl) -> None:
+    @staticmethod
+    def _cluster(host: Host) -> bool:
+        return host.role is Role.CLUSTER_NODE
+
+    def _root_caps(self, host: Host) -> list[str]:
+        """A cluster node locks its memory (lab.memlock) and runs Heartbeat under SCHED_RR
+        (lab.rtsched) as root on a real host does."""
+        return ["IPC_LOCK", "SYS_NICE"] if self._cluster(host) else []
+
+    def _memlock_ulimits(self, host: Host) -> list[Any]:
+        """``--ulimit memlock=-1`` for a cluster node, when the engine can grant it: an
+        engine that cannot (its own limit is finite and it lacks CAP_SYS_RESOURCE)
+        would refuse to start the container."""
+        import docker.types
+
+        if not self._cluster(host):
+            return []
+        pid = docker_engine.engine_pid(self.require_up().engine or docker_engine.engine_url())
+        if pid is not None and not memlock.grantable(memlock.of_process(pid)):
+            return []
+        return [docker.types.Ulimit(name="memlock", soft=-1, hard=-1)]
+
+    def _put_node_files(
+        self, host: Host, rec: NodeRecord, impl: Impl, blank: centos.BlankNode | None = None
+    ) -> None:
         state = self.require_up()
         tar = docker_nodefiles.node_overlay_tar(
             self.topo,
@@ -182,6 +235,7 @@ class DockerLab(LabBase):
             state.profile,
             state.overrides,
             Path(state.config_dir) if state.config_dir else None,
+            blank,
         )
         self.api.api.put_archive(rec.container, "/", tar)
 
@@ -245,6 +299,15 @@ class DockerLab(LabBase):
 
     def _netns_ref(self, rec: NodeRecord) -> str:
         return f"/proc/{rec.init.pid}/ns/net" if rec.init is not None and rec.on else ""
+
+    def _cable_far_end(self) -> str | None:
+        """The private engine's namespace holds the bridges and the containers' veth ends;
+        a system engine's are in the machine's root namespace, which the lab leaves alone."""
+        state = self.require_up()
+        private = state.engine == docker_engine.private_url()
+        if private and Path(f"/run/netns/{docker_engine.ENGINE_NETNS}").exists():
+            return docker_engine.ENGINE_NETNS
+        return None
 
     def _status_extra(self, state: LabState) -> dict[str, Any]:
         return {"engine": state.engine}

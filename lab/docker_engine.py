@@ -30,12 +30,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lab import rtsched
 from lab.errors import LabError
 from lab.proc import ProcessId, descendants, wait_gone
 
+# A second private engine (a class outgrowing one engine, or a test of a "remote" one
+# reached only through DOCKER_HOST) sets all three to names of its own.
 RUN_DIR = Path(os.environ.get("HBLAB_D_RUN", "/run/hblab-d"))
 DATA_ROOT = Path(os.environ.get("HBLAB_D_DATA", "/var/lib/hblab-d/engine"))
-ENGINE_NETNS = "hblab-d-engine"
+ENGINE_NETNS = os.environ.get("HBLAB_D_NETNS", "hblab-d-engine")
 SOCKET = RUN_DIR / "docker.sock"
 RECORD = RUN_DIR / "engine.json"
 DEFAULT_URL = "unix:///var/run/docker.sock"
@@ -77,6 +80,15 @@ def client(url: str | None = None, timeout: int = 120) -> Any:
         return docker.DockerClient(base_url=target, timeout=timeout)
     except docker.errors.DockerException as exc:
         raise LabError(f"no Docker engine answers at {target} ({exc})") from None
+
+
+def engine_pid(url: str) -> int | None:
+    """dockerd's pid, for an engine on this machine whose pid file is known."""
+    pidfile = {private_url(): RUN_DIR / "docker.pid", DEFAULT_URL: Path("/var/run/docker.pid")}
+    try:
+        return int(pidfile[url].read_text().split()[0])
+    except (KeyError, OSError, ValueError, IndexError):
+        return None
 
 
 def reachable(url: str | None = None) -> bool:
@@ -149,6 +161,8 @@ def start(data_root: Path = DATA_ROOT) -> str:
         "--ip-forward=false",
         "--bridge=none",
     ]
+    if rtsched.rt_group_sched():  # a real-time budget the nodes can share (lab.rtsched)
+        argv.append(f"--cpu-rt-runtime={rtsched.ENGINE_RT_RUNTIME_US}")
     with (RUN_DIR / "dockerd.log").open("a") as log:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True

@@ -6,9 +6,9 @@
    mirror, packages): the image, or failing that the tarball
    ``build/docker/rootfs-<hash>.tar``, is the stamp, and a second build reuses it.
 2. ``hblab-d-base``, ``hblab-d-node``, ``hblab-d-gateway``, ``hblab-d-client``: the
-   Dockerfiles in ``images/``; the node's build context gets hbnode's wheel (built
-   here with ``pip wheel``, reproducibly, so Docker's layer cache holds when the
-   code did not change) and pyroute2's.
+   Dockerfiles in ``images/``; the node's build context gets the wheels of hbnode
+   and of the lab (built here with ``pip wheel``, reproducibly, so Docker's layer
+   cache holds when the code did not change) and pyroute2's.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ REPO = Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO / "images"
 BUILD_DIR = Path(os.environ.get("HBLAB_D_BUILD", REPO / "build" / "docker"))
 WHEELS_DIR = REPO / "build" / "wheels"
+RSYSLOG_CONF = Path(__file__).parent / "assets" / "rsyslog.conf"
 SUITE = "bookworm"
 # Everything a lab host runs. iputils-ping is left out: heartbeat's dependency
 # resolves to inetutils-ping under debootstrap, and the two conflict.
 PACKAGES = (
     "heartbeat",
+    "ipmitool",  # external/ipmi fences through it (hblab up --fencing)
     "nginx-light",
     "python3",
     "python3-venv",
@@ -53,6 +55,15 @@ PACKAGES = (
     "sysvinit-utils",
     "psmisc",
     "less",
+    "rsyslog",  # each host's syslog (/var/log/messages), as on CentOS
+    # What blank nodes (hblab up --blank) run for the tutorial's steps (lab.centos).
+    "iptables",
+    "openssh-server",
+    "vim",
+    "selinux-utils",
+    # hblab-boot makes what the packages put in /run (lab.pkgfiles), as a booting host
+    # does; the image has no systemd, and this one provides just that program.
+    "systemd-standalone-tmpfiles",
 )
 ROOTFS_REPO = "hblab-d-rootfs"
 LABEL = "org.hblab.image"
@@ -153,24 +164,31 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
+LAB_DIST = REPO / "packaging" / "hblab"  # the lab's distribution (hbnode-lab)
+
+
 def build_wheels() -> list[Path]:
-    """hbnode's wheel from this checkout, pyroute2's at the version the host runs."""
+    """The wheels of this checkout's two distributions, the daemon (hbnode) and the
+    lab (hbnode-lab, for ``lab.docker_nodefiles`` at image build), and pyroute2's at
+    the version the host runs."""
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
-    for old in WHEELS_DIR.glob("hbnode-*.whl"):
+    for old in [*WHEELS_DIR.glob("hbnode-*.whl"), *WHEELS_DIR.glob("hbnode_lab-*.whl")]:
         old.unlink()
     env = {**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH}
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
-        [*pip, "wheel", str(REPO), "--no-deps", "-w", str(WHEELS_DIR)],
+        [*pip, "wheel", str(REPO), str(LAB_DIST), "--no-deps", "-w", str(WHEELS_DIR)],
         check=True,
         env=env,
         cwd=REPO,
     )
-    if not list(WHEELS_DIR.glob("pyroute2-*.whl")):
-        from importlib.metadata import version
+    # pyroute2 for the daemon; PyYAML for lab.docker_nodefiles (the topology file).
+    for dist, wheel in (("pyroute2", "pyroute2-*.whl"), ("PyYAML", "[Pp]y[Yy][Aa][Mm][Ll]-*.whl")):
+        if not list(WHEELS_DIR.glob(wheel)):
+            from importlib.metadata import version
 
-        pin = f"pyroute2=={version('pyroute2')}"
-        subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
+            pin = f"{dist}=={version(dist)}"
+            subprocess.run([*pip, "download", pin, "--no-deps", "-d", str(WHEELS_DIR)], check=True)
     return sorted(WHEELS_DIR.glob("*.whl"))
 
 
@@ -179,6 +197,8 @@ def _context(kind: str, wheels: list[Path]) -> Path:
     ctx = BUILD_DIR / "ctx" / kind
     shutil.rmtree(ctx, ignore_errors=True)
     shutil.copytree(IMAGES_DIR / kind, ctx, ignore=shutil.ignore_patterns("mkrootfs.sh"))
+    if kind == "base":  # the same syslog rules as the netns hosts (lab.rootfs)
+        shutil.copy2(RSYSLOG_CONF, ctx / "rsyslog.conf")
     if kind == "node":
         (ctx / "wheels").mkdir()
         for wheel in wheels:

@@ -3,9 +3,12 @@
 Some kernels (this lab's CI machines among them) are built without sch_netem.
 Random loss is still needed to show retransmission at work, so ``loss`` falls
 back to an nftables rule in the node's own network namespace (``numgen random``
-drops that share of the interface's outgoing packets). Delay, duplication and
-reordering have no such stand-in and say so. Nothing here touches the host's
-root namespace.
+drops that share of the interface's outgoing packets). The rule sits on the
+interface's egress hook (netdev family), where netem drops too: the sender is not
+told, as on a lossy wire. A drop in the inet output hook would fail the sender's
+sendto with EPERM, and the real Heartbeat logs every such failure as an ERROR
+(docs/heartbeat-in-the-lab.md). Delay, duplication and reordering have no such
+stand-in and say so. Nothing here touches the host's root namespace.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def _in_ns(netns: str, *argv: str, stdin: str | None = None) -> subprocess.Compl
 
 def clear(netns: str, iface: str) -> None:
     _in_ns(netns, "tc", "qdisc", "del", "dev", iface, "root")  # nothing to clear is fine
-    _in_ns(netns, "nft", "delete", "chain", "inet", NFT_TABLE, f"out_{iface}")
+    _in_ns(netns, "nft", "delete", "chain", "netdev", NFT_TABLE, f"out_{iface}")
 
 
 def apply(netns: str, iface: str, params: dict[str, str]) -> str:
@@ -66,12 +69,14 @@ def _percent(text: str) -> int:
 
 def _nft_loss(netns: str, iface: str, percent: int) -> None:
     chain = f"out_{iface}"
+    # numgen's range is 0..99: "< 100" is refused, so 100% is a plain drop.
+    chance = "" if percent >= 100 else f"numgen random mod 100 < {percent} "
     script = (
-        f"add table inet {NFT_TABLE}\n"
-        f"add chain inet {NFT_TABLE} {chain} {{ type filter hook output priority 0; }}\n"
-        f"flush chain inet {NFT_TABLE} {chain}\n"
-        f'add rule inet {NFT_TABLE} {chain} oifname "{iface}" numgen random mod 100 < {percent} '
-        "drop\n"
+        f"add table netdev {NFT_TABLE}\n"
+        f"add chain netdev {NFT_TABLE} {chain} "
+        f'{{ type filter hook egress device "{iface}" priority 0; }}\n'
+        f"flush chain netdev {NFT_TABLE} {chain}\n"
+        f"add rule netdev {NFT_TABLE} {chain} {chance}drop\n"
     )
     done = _in_ns(netns, "nft", "-f", "-", stdin=script)
     if done.returncode != 0:

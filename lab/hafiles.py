@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hbnode.config.errors import ConfigError
+from hbnode.config.errors import ConfigError, ConfigErrors
 from hbnode.config.hacf_parse import parse_hacf_text
 from hbnode.core.timers import Timers as CoreTimers
+from lab.bmc import stonith_host_lines
 from lab.errors import LabError
 from lab.topology import Host, Topology
 
@@ -101,6 +102,8 @@ def _directives(topo: Topology, node: Host, timers: Timers) -> list[tuple[str, s
     if ping:
         pairs.append(("ping", ping))
     pairs.append(("respawn", f"hacluster {IPFAIL}"))
+    # hblab up --fencing: the peer's BMC through cluster-glue's external/ipmi (lab.bmc).
+    pairs += [("stonith_host", line) for line in stonith_host_lines(topo)]
     return pairs
 
 
@@ -221,5 +224,16 @@ def cluster_timers(
     try:
         hacf = parse_hacf_text(text, f"ha.cf of {host.name}", node_name=host.name)
     except ConfigError as exc:
-        raise ProfileError(str(exc)) from None
+        raise ProfileError(first_problem(exc, config_dir)) from None
     return CoreTimers.from_hacf(hacf)
+
+
+def first_problem(exc: ConfigError, config_dir: Path | None = None) -> str:
+    """hbnode's config error as one line (hblab's errors are one line each): the first
+    problem, and how many more there are, with the command that lists them all."""
+    errors = exc.errors if isinstance(exc, ConfigErrors) else [exc]
+    if len(errors) == 1:
+        return str(errors[0])
+    where = config_dir if config_dir is not None else "DIR"
+    more = f"{len(errors) - 1} more: hbnode --ha-d {where} check --files-only"
+    return f"{errors[0]} ({more})"

@@ -24,6 +24,8 @@ DISPATCHER = "/etc/init.d/heartbeat"
 IPFAIL_LINK = "/usr/lib64/heartbeat/ipfail"
 # Where Debian's package puts its init script; hblab moves it under HBLAB_ETC.
 DEBIAN_INIT = "/etc/init.d/heartbeat"
+# cluster-glue's ha_logd service (Debian starts it at boot, before heartbeat).
+LOGD_INIT = "/etc/init.d/logd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,21 @@ def dispatcher_script() -> str:
         f"# HB_IMPL in {CHOICE} chooses the daemon (written by hblab).\n"
         f"[ -r {CHOICE} ] && . {CHOICE}\n"
         f"impl=${{HB_IMPL:-{DEFAULT_IMPL.value}}}\n"
-        f'{SWITCH} "$impl" || exit 1\n'
-        f'exec {HBLAB_ETC}/init.d/"$impl" "$@"\n'
+        f'{SWITCH} "$impl" || exit 1\n' + _logd_first() + f'exec {HBLAB_ETC}/init.d/"$impl" "$@"\n'
+    )
+
+
+def _logd_first() -> str:
+    """The real Heartbeat logs through ha_logd when ha.cf names no log (use_logd): on
+    Debian the package's logd service runs from boot, before heartbeat. A node switches
+    implementations at `service heartbeat start`, so ha_logd starts there (if it is
+    not running already). hbnode writes syslog itself and needs no ha_logd."""
+    return (
+        f'if [ "$impl" = {Impl.HEARTBEAT.value} ] && [ -x {LOGD_INIT} ]; then\n'
+        '  case "$1" in start|restart|force-reload)\n'
+        f'    {LOGD_INIT} start >/dev/null || echo "hblab: ha_logd did not start" >&2 ;;\n'
+        "  esac\n"
+        "fi\n"
     )
 
 

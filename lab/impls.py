@@ -160,7 +160,8 @@ def deprecated(message: str) -> None:
 
 def missing_programs(impls: set[Impl]) -> list[str]:
     """What must be installed for these implementations to run in a node."""
-    needed = ["ip", "tc", "nsenter", "unshare", "mount", "nginx", "ifconfig", "tcpdump"]
+    needed = ["ip", "tc", "nsenter", "unshare", "mount", "nginx", "ifconfig", "tcpdump", "rsyslogd"]
+    needed.append("systemd-tmpfiles")  # a node's boot makes the packages' dirs (lab.pkgfiles)
     missing = [p for p in needed if shutil.which(p) is None]
     if Impl.HEARTBEAT in impls and not Path("/usr/libexec/heartbeat/heartbeat").exists():
         missing.append("heartbeat (apt-get install heartbeat)")

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import fcntl
+import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from hbnode.core.timers import Timers
-from lab import faults, netsock, wiring
+from lab import bmc, faults, netsock, watchdogs, wiring
 from lab import node as nodes
 from lab.errors import LabError
 from lab.hafiles import cluster_timers
@@ -35,6 +37,7 @@ from lab.topology import REFERENCE_FILE, Host, Role, Topology
 from lab.topology import load as load_topology_file
 
 SERVICE_TIMEOUT = 120.0
+LOCK_FILE = "lock"  # beside state.json: one process at a time switches power
 
 
 class LabBase(abc.ABC):
@@ -46,10 +49,14 @@ class LabBase(abc.ABC):
         self.topo = topo
         self.state_dir = state_dir
         self.state_file = state_dir / "state.json"
+        self._stamp = _stamp(self.state_file)
         self.state = LabState.load(self.state_file)
+        self._lock_depth = 0
         if self.state is not None and self.state.topology:
             # A lab built from a topology file is driven by that file from then on.
             self.topo = load_topology_file(Path(self.state.topology))
+        if self.state is not None and self.state.fencing:
+            self.topo = bmc.fenced(self.topo)
 
     # == life ================================================================================
     def up(
@@ -59,8 +66,15 @@ class LabBase(abc.ABC):
         overrides: dict[str, str] | None = None,
         config_dir: Path | None = None,
         start_daemons: bool = True,
+        fencing: bool = False,
+        blank: bool = False,
     ) -> None:
-        """Build the topology, boot every host, start the daemons (unless told not to)."""
+        """Build the topology, boot every host, start the daemons (unless told not to).
+
+        ``fencing``: a BMC per node and the ``stonith_host`` lines (lab.bmc).
+        ``blank``: the cluster nodes are the tutorial's machines before its first step
+        (lab.centos): no /etc/ha.d files, and no daemon is started, now or at poweron.
+        """
         if self.state is not None:
             raise LabError(
                 f"the {self.backend} lab is already up (hblab down first, or hblab status)"
@@ -68,12 +82,21 @@ class LabBase(abc.ABC):
         self._preflight(set(impls.values()))
         config = str(config_dir) if config_dir else None
         self.state = LabState(self.backend, profile, dict(overrides or {}), config)
+        if fencing:
+            self.topo, self.state.fencing = bmc.fenced(self.topo), True
+        self.state.blank = blank
         if self.topo.source and Path(self.topo.source) != REFERENCE_FILE:
             self.state.topology = str(Path(self.topo.source).resolve())
         self._describe(self.state)
         try:
             self._build(impls)
-            if start_daemons:
+            if fencing:
+                from lab.bmc import launch
+
+                launch.start(self)
+            for host in self.topo.cluster_nodes:
+                self._arm_watchdog(host, self.record(host.name))
+            if start_daemons and not blank:
                 for host in self.topo.cluster_nodes:
                     self.service(host.name, "heartbeat", "start")
         except BaseException as exc:
@@ -85,21 +108,26 @@ class LabBase(abc.ABC):
 
     def down(self) -> list[str]:
         """Remove everything the state file records; safe to call again."""
-        state = self.state or LabState.load(self.state_file)
-        if state is None:
-            return []
-        self._kill_recorded(state)
-        removed = self._teardown(state)
-        for rec in state.nodes.values():
-            shutil.rmtree(rec.node_dir, ignore_errors=True)
-        self._forget_state()
-        return removed
+        with self.exclusive():  # not while a watchdog resets a node: it records as it goes
+            state = self.state or LabState.load(self.state_file)
+            if state is None:
+                self._forget_state()  # the lock file, and our directory if it is empty
+                return []
+            self._kill_recorded(state)
+            removed = self._teardown(state)
+            for rec in state.nodes.values():
+                shutil.rmtree(rec.node_dir, ignore_errors=True)
+            if state.fencing:
+                shutil.rmtree(self.state_dir / "bmc", ignore_errors=True)
+            self._forget_state()
+            return removed
 
     @property
     def is_up(self) -> bool:
         return self.state is not None
 
     def require_up(self) -> LabState:
+        self._refresh()
         if self.state is None:
             hint = "hblab up" if self.backend == "netns" else f"hblab --backend {self.backend} up"
             raise LabError(f"the {self.backend} lab is not up (run: {hint})")
@@ -115,6 +143,7 @@ class LabBase(abc.ABC):
 
     def record(self, name: str) -> NodeRecord:
         self.host(name)
+        self._refresh()
         state = self.require_up()
         if name not in state.nodes:
             raise LabError(f"unknown node {name!r} (nodes: {', '.join(state.nodes)})")
@@ -207,6 +236,10 @@ class LabBase(abc.ABC):
             pid = nodes.daemon_host_pid(rec) if on else None
             info["daemon"] = "running" if pid else "stopped"
             info["daemon_pid"] = pid
+        if host.role is Role.BMC:
+            from lab.bmc import launch
+
+            info["bmc"] = launch.bmc_status(self, host)
         return info
 
     # == commands in nodes ===================================================================
@@ -233,21 +266,84 @@ class LabBase(abc.ABC):
     # == faults ==============================================================================
     def poweroff(self, name: str) -> None:
         """Pull the plug: every process dies, the links go down, the VIP is gone."""
-        host, rec = self.host(name), self.record(name)
-        if rec.on:
-            self._power_off(rec)
-        rec.init = rec.unshare = None
-        self._after_power_off(host, rec)
-        self._save()
+        with self.exclusive():
+            host, rec = self.host(name), self.record(name)
+            if rec.on:
+                self._power_off(rec)
+            rec.init = rec.unshare = None
+            self._after_power_off(host, rec)
+            watchdogs.stop(rec)  # the device has no power either
+            self._save()
 
     def poweron(self, name: str, start_daemon: bool = True) -> None:
-        host, rec = self.host(name), self.record(name)
-        if rec.on:
-            raise LabError(f"{name} is already on")
-        self._boot(host, rec)
+        with self.exclusive():
+            host, rec = self.host(name), self.record(name)
+            if rec.on:
+                raise LabError(f"{name} is already on")
+            self._boot(host, rec)
+            self._save()
+            self._arm_watchdog(host, rec)
+            # A blank node's heartbeat starts when the student says so (no chkconfig on).
+            blank = self.state is not None and self.state.blank
+            cluster_node = host.role is Role.CLUSTER_NODE and rec.impl is not None
+            if start_daemon and cluster_node and not blank:
+                self.service(name, "heartbeat", "start")
+
+    def reset(self, name: str, boot: ProcessId | None = None) -> bool:
+        """What a hardware reset does: power off, then on (heartbeat starts at boot).
+
+        With ``boot`` (the node's init when the watchdog ran out), only if that boot
+        still runs: False when the node was powered off or restarted meanwhile.
+        """
+        with self.exclusive():
+            rec = self.record(name)
+            if boot is not None and (rec.init != boot or not rec.on):
+                return False
+            self.poweroff(name)
+            self.poweron(name)
+            return True
+
+    def _arm_watchdog(self, host: Host, rec: NodeRecord) -> None:
+        """ha.cf's ``watchdog DEVICE``: the lab's device there, before the daemon starts."""
+        if host.role is not Role.CLUSTER_NODE or rec.impl is None:
+            return
+        path = watchdogs.configured(nodes.node_path(rec, "/etc/ha.d/ha.cf"))
+        if path is None:
+            return
+        rec.watchdog = watchdogs.start(
+            self.backend, self.state_dir, self.topo.prefix, rec, self._netns_ref(rec), path
+        )
         self._save()
-        if start_daemon and host.role is Role.CLUSTER_NODE and rec.impl is not None:
-            self.service(name, "heartbeat", "start")
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the lab's lock (re-entrant): one process at a time changes power, since
+        the lab's watchdog resets nodes from a process of its own."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        if not self.state_dir.is_dir():  # no lab: nothing to guard, and nothing to leave
+            self._refresh()
+            yield
+            return
+        with (self.state_dir / LOCK_FILE).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._lock_depth = 1
+            try:
+                self._refresh()
+                yield
+            finally:
+                self._lock_depth = 0
+
+    def _refresh(self) -> None:
+        """Read the record again if another process rewrote it (a watchdog's reset)."""
+        stamp = _stamp(self.state_file)
+        if stamp != self._stamp:
+            self.state, self._stamp = LabState.load(self.state_file), stamp
 
     def crash(self, name: str) -> list[int]:
         """kill -9 the heartbeat daemon (and its children) only; resources stay."""
@@ -261,9 +357,25 @@ class LabBase(abc.ABC):
         return tree
 
     def link(self, name: str, iface: str, up: bool) -> None:
-        """Pull or replug the node's cable on ``iface`` (the node's side)."""
+        """Pull or replug the node's cable on ``iface``.
+
+        Where the backend reaches the cable's other end, that end goes down: the node's
+        interface loses its carrier and stays up, its route stays, and what it sends
+        vanishes without an error, as on a real machine. Otherwise the node's own
+        interface goes down: its route goes with it and sends fail with ENETUNREACH,
+        which the real Heartbeat logs as an ERROR at every send.
+        """
         self.interface(name, iface)
-        wiring.set_link(self.netns_of(name), iface, up)
+        far_end = self._cable_far_end()
+        if far_end is not None:
+            wiring.set_carrier(self.netns_of(name), iface, far_end, up)
+        else:
+            wiring.set_link(self.netns_of(name), iface, up)
+
+    @property
+    def pulls_carrier(self) -> bool:
+        """Does ``link`` cut the carrier (True) or set the node's interface down?"""
+        return self._cable_far_end() is not None
 
     def netem(self, name: str, iface: str, params: dict[str, str] | None) -> None:
         """Loss/delay on the node's side of the cable (lab.faults); ``None`` clears it."""
@@ -312,10 +424,13 @@ class LabBase(abc.ABC):
     def _save(self) -> None:
         if self.state is not None:
             self.state.save(self.state_file)
+            self._stamp = _stamp(self.state_file)
 
     def _kill_recorded(self, state: LabState) -> None:
         """SIGKILL the helper processes the record names, and wait for them."""
         pids = list(state.extra_pids)
+        pids += [rec.watchdog for rec in state.nodes.values() if rec.watchdog is not None]
+        pids = [pid for pid in pids if pid.pid != os.getpid()]  # a watchdog's own reset
         for pid in pids:
             pid.kill(signal.SIGKILL)
         wait_gone(pids, 5.0)
@@ -323,6 +438,8 @@ class LabBase(abc.ABC):
     def _forget_state(self) -> None:
         """The record is done with: remove it, and our directories if they are empty."""
         self.state_file.unlink(missing_ok=True)
+        (self.state_dir / LOCK_FILE).unlink(missing_ok=True)
+        self._stamp = None
         for leftover in (self.state_dir / "nodes", self.state_dir):
             with contextlib.suppress(OSError):
                 leftover.rmdir()  # only if empty: never remove what we did not make
@@ -383,6 +500,11 @@ class LabBase(abc.ABC):
     def _found_objects(self) -> list[str]:
         """This prefix's hosts and segments that exist now, found by name and label."""
 
+    def _cable_far_end(self) -> str | None:
+        """The network namespace that holds the other end of every node's cables, if
+        the lab may touch it (never the machine's own)."""
+        return None
+
     def _status_extra(self, state: LabState) -> dict[str, Any]:
         return {}
 
@@ -392,6 +514,15 @@ class LabBase(abc.ABC):
     def _translate(self, exc: BaseException) -> BaseException:
         """A backend's own error type as a LabError (one line for the CLI)."""
         return exc
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Which version of the record is on disk (state.save replaces the file)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_mtime_ns)
 
 
 def capture_argv(netns: str, iface: str, out: Path, bpf: str = "") -> list[str]:

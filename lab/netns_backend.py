@@ -14,7 +14,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from lab import cleanup, rootfs, wiring
+from lab import centos, cleanup, rootfs, sshkeys, wiring
 from lab import node as nodes
 from lab.errors import LabError
 from lab.impls import Impl, missing_programs
@@ -42,6 +42,7 @@ class NetnsLab(LabBase):
 
     def _build(self, impls: dict[str, Impl]) -> None:
         state = self.require_up()
+        keys = self._blank_keys() if state.blank else {}
         self._create_ns(self.topo.switch_netns)
         wiring.build_switch(self.topo)
         for host in self.topo.hosts:
@@ -63,9 +64,17 @@ class NetnsLab(LabBase):
                 state.profile,
                 state.overrides,
                 Path(state.config_dir) if state.config_dir else None,
+                centos.blank_node(host, self.topo, keys) if host.name in keys else None,
             )
         for host in self.topo.hosts:
             self._start_init(host, state.nodes[host.name])
+
+    def _blank_keys(self) -> dict[str, sshkeys.NodeKeys]:
+        """Blank nodes run this machine's sshd, iptables, vim: refuse before building."""
+        missing = centos.missing_packages()
+        if missing:
+            raise LabError(f"blank nodes need {', '.join(missing)} on this machine (run make deps)")
+        return sshkeys.generate([h.name for h in self.topo.cluster_nodes])
 
     def _create_ns(self, name: str) -> None:
         self.require_up().namespaces.append(name)  # recorded before it exists: down finds it
@@ -101,6 +110,9 @@ class NetnsLab(LabBase):
 
     def _netns_ref(self, rec: NodeRecord) -> str:
         return rec.netns
+
+    def _cable_far_end(self) -> str | None:
+        return self.topo.switch_netns  # the bridges' side of every cable is the lab's
 
     def _node_extra(self, rec: NodeRecord) -> dict[str, str]:
         return {"netns": rec.netns}

@@ -6,10 +6,13 @@ overlay upper directory under the lab's state directory.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
 
-from lab import hafiles, implfiles
+from lab import bootsvc, hafiles, implfiles, pkgfiles
+from lab.centos import BlankNode
 from lab.impls import Impl
 from lab.source import NODE_SOURCE
 from lab.topology import Host, Role, Topology
@@ -40,8 +43,12 @@ def prepare_node_dir(
     profile: str,
     overrides: dict[str, str],
     config_dir: Path | None,
+    blank: BlankNode | None = None,
 ) -> None:
-    """Lay out a node's private files (see lab.nodeinit for the mount plan)."""
+    """Lay out a node's private files (see lab.nodeinit for the mount plan).
+
+    ``blank``: a cluster node of ``hblab up --blank`` (lab.centos), with no ha.d files.
+    """
     for sub in (
         "etc/upper",
         "etc/work",
@@ -53,17 +60,27 @@ def prepare_node_dir(
         "www",
     ):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
-    (node_dir / "log" / "nginx").mkdir(parents=True, exist_ok=True)
+    (node_dir / "log").mkdir(parents=True, exist_ok=True)  # /var/log/nginx: lab.pkgfiles
     etc = node_dir / "etc" / "upper"
+    _write(node_dir / "www" / "index.html", f"<h1>{host.name}</h1>\n{host.name}\n")
+    # CentOS-like nginx init script (fast stop): see lab/assets/nginx.init.
+    _write(etc / "init.d" / "nginx", (ASSETS / "nginx.init").read_text(), 0o755)
+    # CentOS's syslog rules (/var/log/messages) for the rsyslogd lab.nodeinit starts.
+    _write(etc / "rsyslog.conf", (ASSETS / "rsyslog.conf").read_text())
+    if blank is not None and host.role is Role.CLUSTER_NODE and impl is not None:
+        write_blank(node_dir, blank)
+        install_impl(node_dir, impl)
+        return
     _write(etc / "hostname", f"{host.name}\n")
     _write(etc / "hosts", _hosts_file(topo))
     # The CentOS tutorial sets the node name here; heartbeat itself uses uname -n.
     _write(etc / "sysconfig" / "network", f"NETWORKING=yes\nHOSTNAME={host.name}\n")
-    _write(node_dir / "www" / "index.html", f"<h1>{host.name}</h1>\n{host.name}\n")
-    # CentOS-like nginx init script (fast stop): see lab/assets/nginx.init.
-    _write(etc / "init.d" / "nginx", (ASSETS / "nginx.init").read_text(), 0o755)
     if host.role is not Role.CLUSTER_NODE or impl is None:
         return
+    # What the installed packages put in the node's own /run, /var/lib/heartbeat
+    # and /var/log; lab.nodeinit applies it at every boot.
+    _write(host_path(node_dir, pkgfiles.CONF_PATH), pkgfiles.node_conf())
+    _write(host_path(node_dir, bootsvc.SCRIPT_PATH), bootsvc.node_script(), 0o755)  # ha_logd
     hafiles.write_ha_d(
         etc / "ha.d", topo, host, profile, hafiles.overrides_for(impl.value, overrides), config_dir
     )
@@ -75,7 +92,16 @@ OVERLAY_DIRS = {
     "/etc/": "etc/upper",
     "/usr/lib64/": "lib64/upper",
     "/usr/local/sbin/": "sbin/upper",
+    "/usr/share/doc/": "doc/upper",  # blank nodes only: Heartbeat's sample files
+    "/root/": "root/upper",  # blank nodes only: root's ~/.ssh
 }
+# What a blank node must not see of this machine's /etc through its overlay.
+HIDDEN_ON_BLANK = (
+    "/etc/hostname",
+    "/etc/ha.d/ha.cf",
+    "/etc/ha.d/authkeys",
+    "/etc/ha.d/haresources",
+)
 
 
 def host_path(node_dir: Path, node_path: str) -> Path:
@@ -95,3 +121,34 @@ def install_impl(node_dir: Path, impl: Impl) -> None:
         files.append(implfiles.NodeFile(init, debian.read_text(), 0o755))
     for node_file in [*files, implfiles.choice_file(impl)]:
         _write(host_path(node_dir, node_file.path), node_file.text, node_file.mode)
+
+
+def write_blank(node_dir: Path, blank: BlankNode) -> None:
+    """A blank node's files in its overlays, and whiteouts that hide this machine's own
+    ha.d files and hostname (lab.nodeinit mounts the overlays)."""
+    for sub in ("doc/upper", "doc/work", "root/upper", "root/work"):
+        (node_dir / sub).mkdir(parents=True, exist_ok=True)
+    # The overlay's root takes the upper dir's mode: /root stays private.
+    (node_dir / "root" / "upper").chmod(0o700)
+    for node_file in blank.files:
+        _write(host_path(node_dir, node_file.path), node_file.text, node_file.mode)
+    for link in blank.links:
+        path = host_path(node_dir, link.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        path.symlink_to(link.target)
+    for private in blank.private_dirs:
+        path = host_path(node_dir, private + "/")
+        path.chmod(0o700)
+        # Opaque: the node's ~/.ssh holds its own keys only, none of this machine's.
+        os.setxattr(path, "trusted.overlay.opaque", b"y")
+    for hidden in HIDDEN_ON_BLANK:
+        _whiteout(host_path(node_dir, hidden))
+
+
+def _whiteout(path: Path) -> None:
+    """overlayfs's whiteout (a 0/0 character device in the upper dir): the lower file
+    is gone for the node, and this machine's file is untouched."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))

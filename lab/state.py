@@ -16,8 +16,34 @@ from typing import Any
 
 from lab.proc import ProcessId
 
-STATE_DIR = Path(os.environ.get("HBLAB_STATE_DIR", "/var/lib/hblab"))
-DOCKER_STATE_DIR = Path(os.environ.get("HBLAB_D_STATE_DIR", "/var/lib/hblab-d/lab"))
+DEFAULT_PREFIX = "hblab"
+
+
+def lab_prefix() -> str:
+    """The prefix of this process's lab: every name the lab creates starts with it."""
+    return os.environ.get("HBLAB_PREFIX") or DEFAULT_PREFIX
+
+
+def state_dirs(prefix: str | None = None) -> tuple[Path, Path]:
+    """(netns, docker) state directories of a lab prefix.
+
+    HBLAB_STATE_DIR / HBLAB_D_STATE_DIR name them for the environment's own prefix;
+    any other prefix (``hblab --prefix NAME``: a classroom of labs side by side)
+    gets directories of its own name.
+    """
+    prefix = prefix or lab_prefix()
+    if prefix == lab_prefix():
+        netns = os.environ.get("HBLAB_STATE_DIR")
+        docker = os.environ.get("HBLAB_D_STATE_DIR")
+        if netns or docker or prefix == DEFAULT_PREFIX:
+            return (
+                Path(netns or "/var/lib/hblab"),
+                Path(docker or "/var/lib/hblab-d/lab"),
+            )
+    return Path(f"/var/lib/hblab-{prefix}"), Path(f"/var/lib/hblab-d/{prefix}")
+
+
+STATE_DIR, DOCKER_STATE_DIR = state_dirs()
 
 
 @dataclass
@@ -31,6 +57,7 @@ class NodeRecord:
     container: str = ""  # docker backend: the container's name
     unshare: ProcessId | None = None  # netns backend: the `unshare` parent we spawned
     init: ProcessId | None = None  # PID 1 of the node's PID namespace while it runs
+    watchdog: ProcessId | None = None  # this boot's lab.watchdog_server, if ha.cf has one
 
     @property
     def on(self) -> bool:
@@ -49,6 +76,7 @@ class NodeRecord:
             "container": self.container,
             "unshare": self.unshare.to_json() if self.unshare else None,
             "init": self.init.to_json() if self.init else None,
+            "watchdog": self.watchdog.to_json() if self.watchdog else None,
         }
 
     @classmethod
@@ -62,6 +90,7 @@ class NodeRecord:
         )
         rec.unshare = ProcessId.from_json(data["unshare"]) if data.get("unshare") else None
         rec.init = ProcessId.from_json(data["init"]) if data.get("init") else None
+        rec.watchdog = ProcessId.from_json(data["watchdog"]) if data.get("watchdog") else None
         return rec
 
 
@@ -74,10 +103,12 @@ class LabState:
     source: dict[str, Any] = field(default_factory=dict)  # lab.source.SourceInfo the nodes run
     topology: str | None = None  # the topology file it was built from; None: the reference
     engine: str = ""  # docker: the engine's URL when the lab came up
+    blank: bool = False  # `up --blank`: the tutorial's machines before step 1 (lab.centos)
     namespaces: list[str] = field(default_factory=list)  # netns: every namespace we created
     networks: list[str] = field(default_factory=list)  # docker: every network we created
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     extra_pids: list[ProcessId] = field(default_factory=list)  # captures etc.
+    fencing: bool = False  # hblab up --fencing: a BMC per node (lab.bmc)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,10 +120,12 @@ class LabState:
             "source": self.source,
             "topology": self.topology,
             "engine": self.engine,
+            "blank": self.blank,
             "namespaces": self.namespaces,
             "networks": self.networks,
             "nodes": {name: rec.to_json() for name, rec in self.nodes.items()},
             "extra_pids": [p.to_json() for p in self.extra_pids],
+            "fencing": self.fencing,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -112,8 +145,10 @@ class LabState:
             source=dict(data.get("source") or {}),
             topology=data.get("topology"),
             engine=data.get("engine", ""),
+            blank=bool(data.get("blank", False)),
             namespaces=list(data.get("namespaces", [])),
             networks=list(data.get("networks", [])),
             nodes={n: NodeRecord.from_json(r) for n, r in data.get("nodes", {}).items()},
             extra_pids=[ProcessId.from_json(p) for p in data.get("extra_pids", [])],
+            fencing=bool(data.get("fencing", False)),
         )

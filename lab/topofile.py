@@ -19,7 +19,8 @@ from lab.yamlfile import FileProblems
 
 ROLES = {"node": Role.CLUSTER_NODE, "ping": Role.PING_NODE, "client": Role.CLIENT}
 MEDIA_ARGS = {"ucast": 1, "bcast": 1, "mcast": 5}  # words after the kind, iface included
-_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,11}$"}
+# No dash in a host name: "<prefix>-<host>" must be told from other names (lab.cleanup).
+_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9]{0,11}$"}
 _IFNAME = {"type": "string", "pattern": "^[a-z][a-z0-9]{0,7}$"}
 _CIDR = {"type": "string", "pattern": r"^\d+\.\d+\.\d+\.\d+/\d+$"}
 _INTERFACE_FORMS = "want ADDRESS/PREFIX, or {address: ..., segment: ..., mac: ...}"

@@ -18,6 +18,7 @@ class Role(enum.StrEnum):
     CLUSTER_NODE = "node"  # runs heartbeat or hbnode
     PING_NODE = "gw"  # the ha.cf `ping` target
     CLIENT = "client"  # a user of the VIP
+    BMC = "bmc"  # a node's IPMI BMC on the management segment (hblab up --fencing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +122,16 @@ class Topology:
 REFERENCE_FILE = Path(__file__).parent / "topologies" / "reference.yaml"
 
 
-def load(path: Path | None = None) -> Topology:
-    """A topology file (default: the reference), under this lab's prefix.
+def load(path: Path | None = None, prefix: str | None = None) -> Topology:
+    """A topology file (default: the reference), under a lab prefix.
 
-    HBLAB_PREFIX (with HBLAB_STATE_DIR) lets a second lab run beside the first, e.g. a
-    benchmark next to a test run: every name the lab creates starts with it.
+    The prefix (``--prefix``, else HBLAB_PREFIX, else hblab) lets labs run side by
+    side, e.g. a benchmark next to a test run, or a classroom: every name the lab
+    creates starts with it.
     """
     from lab.topofile import load_topology
 
-    prefix = os.environ.get("HBLAB_PREFIX", "hblab")
+    prefix = prefix or os.environ.get("HBLAB_PREFIX") or "hblab"
     # The shipped file is checked by a unit test; users' files at every load.
     return load_topology(path or REFERENCE_FILE, prefix, validate=path is not None)
 

@@ -112,6 +112,17 @@ def set_link(host_ns: str, ifname: str, up: bool) -> None:
         ns.link("set", index=_index(ns, ifname), state="up" if up else "down")
 
 
+def set_carrier(host_ns: str, ifname: str, far_ns: str, up: bool) -> None:
+    """Set the other end of the host's veth ``ifname`` (in ``far_ns``) down or up: the
+    host's interface loses or regains its carrier, as when a cable is pulled."""
+    with in_netns(host_ns) as ns:
+        peer = ns.get_links(_index(ns, ifname))[0].get("IFLA_LINK")
+    if peer is None:
+        raise WiringError(f"{ifname} in {host_ns} is not a veth: no cable end to pull")
+    with in_netns(far_ns) as far:
+        far.link("set", index=peer, state="up" if up else "down")
+
+
 def power_cut(topo: Topology, host: Host) -> None:
     """What a machine's NICs look like after the plug is pulled: down, no aliases.
 
@@ -141,13 +152,23 @@ def addresses(host_ns: str) -> dict[str, list[dict[str, str]]]:
     return result
 
 
+IFF_UP, IFF_LOWER_UP = 0x1, 0x10000  # linux/if.h: set up, and a carrier
+
+
 def link_states(host_ns: str) -> dict[str, str]:
+    """``up``, ``down`` (set down), or ``no-carrier`` (set up, cable pulled)."""
     with in_netns(host_ns) as ns:
         return {
-            link.get("ifname"): "up" if link["flags"] & 1 else "down"
+            link.get("ifname"): _state(link["flags"])
             for link in ns.get_links()
             if link.get("ifname") != "lo"
         }
+
+
+def _state(flags: int) -> str:
+    if not flags & IFF_UP:
+        return "down"
+    return "up" if flags & IFF_LOWER_UP else "no-carrier"
 
 
 def has_address(host_ns: str, ip: ipaddress.IPv4Address) -> bool:

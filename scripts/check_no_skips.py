@@ -9,24 +9,25 @@ import sys
 import xml.etree.ElementTree as ET
 
 
-def main(path: str) -> int:
+def main(path: str, kind: str = "integration") -> int:
+    """``kind``: which tests must not skip, by their directory (integration, package)."""
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as exc:
         print(f"check_no_skips: cannot read {path}: {exc}")
         return 1
-    lab_cases = [c for c in root.iter("testcase") if "integration" in c.get("classname", "")]
+    lab_cases = [c for c in root.iter("testcase") if kind in c.get("classname", "").split(".")]
     skipped = [c for c in lab_cases if c.find("skipped") is not None]
     for case in skipped:
         reason = case.find("skipped")
         message = reason.get("message", "") if reason is not None else ""
         print(f"SKIPPED lab test: {case.get('classname')}::{case.get('name')}: {message}")
     if not lab_cases:
-        print("check_no_skips: no integration test ran")
+        print(f"check_no_skips: no {kind} test ran")
         return 1
-    print(f"check_no_skips: {len(lab_cases)} integration tests, {len(skipped)} skipped")
+    print(f"check_no_skips: {len(lab_cases)} {kind} tests, {len(skipped)} skipped")
     return 1 if skipped else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "build/junit.xml"))
+    sys.exit(main(*(sys.argv[1:3] or ["build/junit.xml"])))

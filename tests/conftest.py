@@ -9,9 +9,21 @@ on any skipped lab test (scripts/check_no_skips.py).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
+
+# Parallel lab tests (pytest-xdist, `make test` runs several workers): each worker
+# brings its labs up under a prefix and state directories of its own, so they never
+# meet. Set before any lab module is imported: lab.topology and lab.state read them
+# once. A test that needs a fixed prefix of its own sets its own.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw"):
+    _N = _WORKER.removeprefix("gw")
+    os.environ["HBLAB_PREFIX"] = f"hbt{_N}"
+    os.environ["HBLAB_STATE_DIR"] = f"/var/lib/hbt{_N}"
+    os.environ["HBLAB_D_STATE_DIR"] = f"/var/lib/hbt{_N}-d"
 
 _DESELECTED: list[int] = [0]
 
@@ -28,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--lab"):
         return
-    lab_items = [item for item in items if "integration" in item.nodeid.split("/")]
+    lab_items = [item for item in items if {"integration", "package"} & set(item.nodeid.split("/"))]
     if not lab_items:
         return
     keep = [item for item in items if item not in lab_items]

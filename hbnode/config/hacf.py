@@ -93,6 +93,23 @@ class PingGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class StonithDevice:
+    """The STONITH device this node fences with (``stonith`` or ``stonith_host``).
+
+    ``stonith_host HOST TYPE PARAMS…``: PARAMS is the rest of the line, given to the
+    plugin in its ``getconfignames`` order (cluster-glue's ``stonith -p``).
+    ``stonith TYPE FILE``: the parameters are in FILE (``stonith -F``). config.c keeps
+    one device, the last line that applies to this node.
+    """
+
+    plugin: str  # cluster-glue's type: external/ipmi, meatware, …
+    params: str | None  # stonith_host: the parameter string as written
+    config_file: str | None  # stonith: the file with the parameters
+    directive: str  # "stonith" or "stonith_host"
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class RespawnEntry:
     """``respawn user /path args…``: a client the daemon starts at comm-up and restarts."""
 
@@ -156,6 +173,11 @@ class HaCf:
     log_badpack: bool = True
     isolation: bool = True  # hbnode_isolation: only acts when ping nodes are configured
     resource_timeout_ms: int = 120000  # hbnode_resource_timeout: script start/stop limit
+    stonith: StonithDevice | None = None  # stonith / stonith_host naming this node
+    stonith_timeout_ms: int = 60000  # hbnode_stonith_timeout: one reset's time limit
+    stonith_retry_ms: int = 5000  # hbnode_stonith_retry: Heartbeat's 5 s between tries
+    stonith_delay_ms: int = 5000  # hbnode_stonith_delay: a node holding nothing waits
+    metrics: tuple[str, int] | None = None  # hbnode_metrics ADDRESS:PORT: Prometheus endpoint
     compression: str = "zlib"
     compression_threshold_kb: int = 2
     traditional_compression: bool = False

@@ -10,9 +10,10 @@ since it would only repeat that problem.
 
 from __future__ import annotations
 
+import itertools
+
 from hbnode.config.errors import ConfigError, ConfigWarning
-from hbnode.config.hacf import AutoFailback, AutoJoin, HaCf
-from hbnode.config.hacf_directives import REFUSED
+from hbnode.config.hacf import AutoFailback, AutoJoin, HaCf, StonithDevice
 from hbnode.config.hacf_state import ParseState
 from hbnode.config.logsinks import DEVNULL, has_log_directive, syslog_facility
 
@@ -107,14 +108,33 @@ def finish(state: ParseState, node_name: str | None) -> None:
 
 
 def _check_stonith_hosts(state: ParseState, node_name: str | None) -> None:
-    """set_stonith_host_info ignores a line naming another host; hbnode refuses the rest."""
+    """set_stonith_host_info: a line naming another host is ignored, before its type
+    is read; one naming this host (or ``*``) needs a type and parameters. Of every
+    ``stonith``/``stonith_host`` line that applies, the last is the device
+    (config.c keeps one: ``config->stonith = s``)."""
     for entry in state.stonith_hosts:
         applies = entry.host == "*" or (
             entry.host in state.cfg.nodes if node_name is None else entry.host == node_name.lower()
         )
-        if applies:
-            message = f"stonith_host: not supported: {REFUSED['stonith_host']}"
+        if not applies:
+            continue
+        if not entry.plugin:
+            state.errors.append(
+                ConfigError(state.path, entry.line, "stonith_host: No Stonith type given")
+            )
+        elif not entry.params:
+            message = f"stonith_host: no parameters for [{entry.plugin}] (want HOST TYPE PARAMS…)"
             state.errors.append(ConfigError(state.path, entry.line, message))
+        else:
+            device = StonithDevice(entry.plugin, entry.params, None, "stonith_host", entry.line)
+            state.stonith_devices.append(device)
+    devices = sorted(state.stonith_devices, key=lambda d: d.line)
+    for old, new in itertools.pairwise(devices):
+        message = f"{new.directive}: replaces the STONITH device of line {old.line}"
+        state.cfg.warnings.append(
+            ConfigWarning(state.path, new.line, message + " (Heartbeat keeps only the last)")
+        )
+    state.cfg.stonith = devices[-1] if devices else None
 
 
 def _check_timers(state: ParseState) -> None:

@@ -9,6 +9,7 @@ to (``hopfudge 3x`` is 3 there: ``atoi``). Each table row names the setter.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections.abc import Callable
 
 from hbnode.config.hacf import AutoFailback, AutoJoin, BcastMedium, GenMethod, MsgFormat, UuidFrom
@@ -37,6 +38,11 @@ _TIMES: dict[str, tuple[str, bool, str | None]] = {
     "conn_logd_time": ("conn_logd_time_ms", True, None),  # set_logdconntime: > 0
     # hbnode's own (docs/differences.md): a resource script's start/stop time limit.
     "hbnode_resource_timeout": ("resource_timeout_ms", True, None),
+    # hbnode's fencing (docs/differences.md, "STONITH"): one reset's time limit, the
+    # wait before a failed one is tried again, and the fence-race delay.
+    "hbnode_stonith_timeout": ("stonith_timeout_ms", True, None),
+    "hbnode_stonith_retry": ("stonith_retry_ms", True, None),
+    "hbnode_stonith_delay": ("stonith_delay_ms", False, None),
 }
 # Booleans (glue cl_str_to_boolean): directive → HaCf field (None: checked, not kept).
 _BOOLS: dict[str, str | None] = {
@@ -92,8 +98,6 @@ REFUSED: dict[str, str] = {
     "ucast6": "hbnode has no IPv6 media; use ucast",
     "mcast6": "hbnode has no IPv6 media; use mcast",
     "ping6": "hbnode has no IPv6 ping nodes; use ping",
-    "stonith": "hbnode has no STONITH support yet; remove the line",
-    "stonith_host": "hbnode has no STONITH support yet; remove the line",
     "failfast": "hbnode does not reboot the machine when a client dies; use respawn"
     " (and watchdog, which resets the machine if hbnode itself stalls)",
 }
@@ -318,6 +322,22 @@ def _watchdog(state: ParseState, value: str) -> None:
     state.cfg.watchdog = value
 
 
+def _metrics(state: ParseState, value: str) -> None:
+    """``hbnode_metrics ADDRESS:PORT``: the Prometheus endpoint (hbnode.metrics)."""
+    if state.cfg.metrics is not None:
+        raise ValueSyntaxError("specified more than once")
+    address, colon, port = value.rpartition(":")
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        address = ""
+    if not colon or not address or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueSyntaxError(
+            f"want ADDRESS:PORT, an IPv4 address and a port (e.g. 0.0.0.0:9694), not {value!r}"
+        )
+    state.cfg.metrics = (address, int(port))
+
+
 def _quorum_server(state: ParseState, value: str) -> None:
     # set_quorum_server also overwrites the cluster name; only Pacemaker's quorumd uses it.
     state.cfg.quorum_server = state.cfg.cluster = value
@@ -342,6 +362,8 @@ SPECIAL: dict[str, Handler] = {
     "use_apphbd": _use_apphbd,
     "watchdog": _watchdog,
     "quorum_server": _quorum_server,
+    # hbnode's own (docs/differences.md): where to serve Prometheus metrics.
+    "hbnode_metrics": _metrics,
 }
 
 

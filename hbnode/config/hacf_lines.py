@@ -14,7 +14,14 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from hbnode.config.hacf import ApiAuth, McastMedium, PingGroup, RespawnEntry, UcastMedium
+from hbnode.config.hacf import (
+    ApiAuth,
+    McastMedium,
+    PingGroup,
+    RespawnEntry,
+    StonithDevice,
+    UcastMedium,
+)
 from hbnode.config.hacf_state import ParseState, StonithHost
 from hbnode.config.values import (
     ValueSyntaxError,
@@ -144,15 +151,32 @@ def add_apiauth(state: ParseState, rest: str) -> None:
 
 
 def add_stonith_host(state: ParseState, rest: str) -> None:
-    """config.c set_stonith_host_info: a line for another host is ignored there.
+    """config.c set_stonith_host_info: ``stonith_host HOST TYPE PARAMS…``.
 
-    Whether it names this host is decided once every ``node`` line is read
-    (hbnode.config.hacf_checks); hbnode refuses the lines that apply to it.
+    A line for another host is ignored there, before its type is even read; whether
+    it names this host is decided once every ``node`` line is read
+    (hbnode.config.hacf_checks). The type and the parameters are checked against
+    the installed plugins on the node (hbnode.config.stonith_check).
     """
     words = _words(rest)
     if not words:
         raise ValueSyntaxError("No Stonith hostname argument given")
-    state.stonith_hosts.append(StonithHost(words[0].lower(), state.line))
+    host = words[0].lower()
+    plugin = words[1] if len(words) > 1 else None
+    params = rest.strip()[len(words[0]) :].strip()
+    params = params[len(plugin) :].strip() if plugin else ""
+    state.stonith_hosts.append(StonithHost(host, state.line, plugin, params))
+
+
+def add_stonith(state: ParseState, rest: str) -> None:
+    """config.c set_stonith_info: ``stonith TYPE FILE`` (the parameters in FILE)."""
+    words = _words(rest)
+    if not words:
+        raise ValueSyntaxError("No Stonith type given")
+    if len(words) < 2:
+        raise ValueSyntaxError(f"No Stonith config file given for [{words[0]}]")
+    _extra(state, "stonith", words, 2, "the file name is one word")
+    state.stonith_devices.append(StonithDevice(words[0], None, words[1], "stonith", state.line))
 
 
 WHOLE_LINE: dict[str, LineHandler] = {
@@ -162,6 +186,7 @@ WHOLE_LINE: dict[str, LineHandler] = {
     "respawn": add_respawn,
     "apiauth": add_apiauth,
     "stonith_host": add_stonith_host,
+    "stonith": add_stonith,
 }
 # Whole-line directives hbnode refuses outright (the reasons: hacf_directives.REFUSED).
-WHOLE_LINE_REFUSED = frozenset({"ucast6", "mcast6", "stonith", "failfast"})
+WHOLE_LINE_REFUSED = frozenset({"ucast6", "mcast6", "failfast"})

@@ -52,7 +52,7 @@ def _directive(state: ParseState, body: str) -> None:
         directive = "bcast"
     handler = hacf_directives.handler_for(directive)
     line_handler = hacf_lines.WHOLE_LINE.get(directive)
-    refused = directive in hacf_directives.REFUSED and directive != "stonith_host"
+    refused = directive in hacf_directives.REFUSED
     if handler is None and line_handler is None and not refused:
         state.error(f"Illegal directive [{directive}] in {state.path}")
         return

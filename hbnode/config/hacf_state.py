@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hbnode.config.errors import ConfigError, ConfigWarning
-from hbnode.config.hacf import HaCf
+from hbnode.config.hacf import HaCf, StonithDevice
 
 
 @dataclass(slots=True)
@@ -21,6 +21,8 @@ class StonithHost:
 
     host: str  # lowercase, or "*"
     line: int
+    plugin: str | None = None  # the STONITH type; None: missing
+    params: str = ""  # the rest of the line after the type
 
 
 @dataclass(slots=True)
@@ -39,6 +41,7 @@ class ParseState:
     baud_line: int | None = None  # set_baudrate: allowed once
     nice_failback: bool = False  # heartbeat.c's global, set by auto_failback on/off
     stonith_hosts: list[StonithHost] = field(default_factory=list)
+    stonith_devices: list[StonithDevice] = field(default_factory=list)  # lines that apply
 
     @property
     def path(self) -> str:

@@ -3,14 +3,16 @@
 The parsers never touch the system (they are unit-tested on text). Before the
 daemon starts, :func:`check_machine` asks the questions a parser cannot answer:
 does each resource script exist, can each respawn client run, do the interfaces
-the media name exist, is the watchdog device there. Each answer points at the
-line that named the thing, so ``hbnode start`` stops with ``file:line: what``
-before it writes a pid file, opens a log or binds a socket.
+the media name exist, is the watchdog device there, can the metrics endpoint
+listen. Each answer points at the line that named the thing, so ``hbnode start``
+stops with ``file:line: what`` before it writes a pid file, opens a log or binds
+a socket (the metrics check binds port 0 for a moment, and lets it go).
 ``hbnode check --files-only`` skips all of this.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 from collections.abc import Sequence
@@ -57,6 +59,26 @@ def check_watchdog_device(hacf: HaCf) -> list[ConfigWarning]:
     return [ConfigWarning(hacf.path, hacf.directive_line("watchdog"), message)]
 
 
+def check_metrics(hacf: HaCf) -> list[ConfigError]:
+    """``hbnode_metrics``: prometheus_client is installed, the address is this machine's."""
+    if hacf.metrics is None:
+        return []
+    line = hacf.directive_line("hbnode_metrics")
+    if importlib.util.find_spec("prometheus_client") is None:
+        message = (
+            "hbnode_metrics needs prometheus_client"
+            " (apt install python3-prometheus-client, or pip install 'hbnode[metrics]')"
+        )
+        return [ConfigError(hacf.path, line, message)]
+    address, _ = hacf.metrics
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((address, 0))  # port 0: asks only whether the address is ours
+    except OSError as exc:
+        return [ConfigError(hacf.path, line, f"hbnode_metrics: cannot listen on {address}: {exc}")]
+    return []
+
+
 def check_machine(
     ha_d: Path, hacf: HaCf | None, groups: Sequence[ResourceGroup]
 ) -> tuple[list[ConfigError], list[ConfigWarning]]:
@@ -65,6 +87,10 @@ def check_machine(
     warnings: list[ConfigWarning] = []
     if hacf is not None:
         errors += check_media_interfaces(hacf) + check_respawn_programs(hacf)
+        from hbnode.stonith_io import check_device  # runs cluster-glue's stonith -L
+
+        errors += check_device(hacf)
+        errors += check_metrics(hacf)
         warnings += check_watchdog_device(hacf)
     errors += check_resource_scripts(groups, script_dirs(ha_d))
     return errors, warnings

@@ -278,6 +278,11 @@ class HeartbeatCore:
     def links(self, node: str) -> list[str]:
         return list(self._peer(node).links)
 
+    def link_last_heard(self, node: str, link: str) -> float | None:
+        """When (monotonic) a packet of ``node`` last arrived on ``link``; None: never."""
+        state = self._peer(node).links.get(link)
+        return state.last_heard if state is not None else None
+
     def comm_up(self) -> bool:
         return self._comm is CommState.UP
 

@@ -18,6 +18,7 @@ class ActionKind(enum.StrEnum):
     RELEASE = "release"
     ANNOUNCE = "announce"
     PROBE = "probe"
+    FENCE = "fence"
 
 
 @dataclass(frozen=True)
@@ -36,5 +37,5 @@ class Action:
 
     id: int
     kind: ActionKind
-    group: str  # the group key: its first resource as written in haresources
+    group: str  # the group key (its first resource in haresources); fence: the node
     reason: str  # initial, mach_down, standby, shutdown, failback, isolation, partition, …

@@ -25,6 +25,7 @@ from hbnode.rm import messages as m
 from hbnode.rm.actions import Action, ActionKind
 from hbnode.rm.events import Outbox, RmEvent
 from hbnode.rm.failures import FailedStarts
+from hbnode.rm.fencing import FenceResult, Fencing
 from hbnode.rm.groups import GroupTable
 from hbnode.rm.hold import Hold
 from hbnode.rm.ipfail import PingPolicy
@@ -39,6 +40,10 @@ from hbnode.rm.standby import StandbyProtocol
 from hbnode.rm.startup import Startup
 from hbnode.rm.state import Mode, PeerView, Shared
 from hbnode.rm.takeover import Takeover
+
+# How long an orderly stop waits for a standby exchange to end (seconds of the
+# peer starting what we gave it); Heartbeat waits without a limit.
+SHUTDOWN_WAIT = 30.0
 
 
 class ResourceManager:
@@ -58,10 +63,15 @@ class ResourceManager:
         isolation: bool,
         ipfail: bool = True,
         warntime: float | None = None,
+        stonith: str | None = None,
+        stonith_delay: float = 5.0,
+        stonith_retry: float = 5.0,
     ) -> None:
         """``warntime`` turns on the early isolation verdict (:mod:`hbnode.rm.liveness`):
         the caller reports whom it hears from, and the side that heard nobody that
-        long lets go before deadtime, so a takeover need not wait for it."""
+        long lets go before deadtime, so a takeover need not wait for it.
+        ``stonith``: the STONITH device's plugin; a dead peer is then reset before
+        its groups are taken (:mod:`hbnode.rm.fencing`)."""
         me = me.lower()
         out = Outbox()
         peers = {n.lower(): PeerView(n.lower()) for n in nodes if n.lower() != me}
@@ -89,6 +99,14 @@ class ResourceManager:
             ipfail=self.set_ipfail,
         )
         self.takeover_policy.allowed = self.isolation.may_take_over
+        self.fencing = Fencing(
+            self.s,
+            device=stonith,
+            delay=stonith_delay,
+            retry=stonith_retry,
+            node_order=list(nodes),
+            fenced=self._fenced,
+        )
         self.legacy = LegacyRequests(self.s)
         self.heal = HealPolicy(self.s)
         self.failed = FailedStarts(self.s, self.standby_protocol)
@@ -98,8 +116,10 @@ class ResourceManager:
             self.legacy,
             take_over=self.takeover_policy.take,
             ipfail_active=lambda: self.ping_policy.active,
+            unfenced=self._never_heard,
         )
         self._failback_to: set[str] = set()  # auto failback that found us busy
+        self._shutdown_after: float | None = None  # an orderly stop waits for a standby
 
     # == start-up =========================================================================
     def start(self, now: float) -> None:
@@ -136,16 +156,40 @@ class ResourceManager:
             self.out.log("info", f"Dead node {peer.name} gave up resources.")
             self.out.send(m.stonith(peer.name, "unneeded"))
             return
-        self.takeover_policy.stonith(peer.name, old_hold)
-        if s.mode is Mode.STARTING:
-            self.startup.alone(now)
+        if self.fencing.configured and self.fencing.needed(old_hold):
+            # R1: reset it first; the takeover waits for "node X now reset." (_fenced).
+            self.fencing.begin(peer.name, old_hold, now)
             return
-        self.isolation.peer_dead(peer.name, now)
+        self.takeover_policy.stonith(peer.name, old_hold)
+        self._fenced(peer.name, now)
+
+    def _fenced(self, node: str, now: float) -> None:
+        """``node`` is dead and harmless (reset, or no reset needed): take over."""
+        if self.s.mode is Mode.STARTING:
+            self.startup.alone(now)
+        elif self.s.mode is Mode.STABLE:
+            self.isolation.peer_dead(node, now)
+
+    def _never_heard(self) -> list[str]:
+        """Absent peers that may hold resources and have not been reset: with STONITH,
+        a node that starts without hearing its peer takes nothing (startup)."""
+        if not self.fencing.configured:
+            return []
+        return [
+            p.name
+            for p in self.s.peers.values()
+            if not p.present and not p.shut_down and p.name not in self.fencing.done_nodes
+        ]
+
+    def fence_done(self, action_id: int, result: FenceResult, now: float) -> None:
+        """The daemon finished a reset (action kind ``fence``)."""
+        self.fencing.done(action_id, result, now)
 
     def node_alive(self, node: str, status: NodeStatus, now: float) -> None:
         """A peer is up or active (first contact, or back after we declared it dead)."""
         peer = self.s.peers.get(node.lower())
         if peer is not None and not peer.alive:
+            self.fencing.heard(peer.name, now)
             self._peer_back(peer, now)
 
     def node_restarted(self, node: str, now: float) -> None:
@@ -154,6 +198,7 @@ class ResourceManager:
         if peer is None:
             return
         was_dead = peer.declared_dead
+        self.fencing.heard(peer.name, now)
         self._peer_started(peer, now)
         peer.alive, peer.declared_dead = True, False
         self.isolation.end()
@@ -172,6 +217,7 @@ class ResourceManager:
         """Same generation from a node we had declared dead: a split brain ends (§4.7)."""
         peer = self.s.peers.get(node.lower())
         if peer is not None and (not peer.alive or peer.declared_dead):
+            self.fencing.heard(peer.name, now)
             self._peer_back(peer, now)
 
     def ping_status(self, name: str, alive: bool, now: float) -> None:
@@ -358,6 +404,9 @@ class ResourceManager:
 
     def _idle(self, now: float) -> None:
         """A standby exchange ended: run what waited for it."""
+        if self._shutdown_after is not None:
+            self.shutdown(now)
+            return
         for name in sorted(self._failback_to):
             self._failback_to.discard(name)
             peer = self.s.peers.get(name)
@@ -386,10 +435,24 @@ class ResourceManager:
         return self.standby_protocol.ask_takeover(scope, now)
 
     def shutdown(self, now: float) -> None:
-        """Orderly stop (§4.3): say so, release everything, then ``shutdone``."""
+        """Orderly stop (§4.3): say so, release everything, then ``shutdone``.
+
+        A standby exchange under way ends first, as Heartbeat's hb_rsc_isstable has
+        it: a peer acquiring what we gave would otherwise get our shutdown notice in
+        the middle, start a second acquisition, and log ``ERROR: Ignored standby
+        message 'done'`` when the two cross. The wait is bounded by SHUTDOWN_WAIT.
+        """
         s = self.s
         if s.mode in (Mode.STOPPING, Mode.STOPPED):
             return
+        if self.standby_protocol.busy and s.mode is Mode.STABLE:
+            if self._shutdown_after is None:
+                self._shutdown_after = now + SHUTDOWN_WAIT
+                self.out.log("warn", "Shutdown delayed until current resource activity finishes.")
+            if now < self._shutdown_after:
+                return
+            self.out.log("warn", "Standby operation abandoned: shutting down")
+        self._shutdown_after = None
         was, s.mode = s.mode, Mode.STOPPING
         self.standby_protocol.abort()
         self.ping_policy.cancel()
@@ -397,6 +460,7 @@ class ResourceManager:
         self.isolation.deferred.clear()
         self._failback_to.clear()
         self.startup.cancel()
+        self.fencing.cancel_all()
         if self.table.busy():
             self.out.log("info", "Shutdown delayed until current resource activity finishes.")
         if s.nice and was is not Mode.INIT:
@@ -433,6 +497,8 @@ class ResourceManager:
             self.ping_policy.timer(),
             self.failed.timer(),
             self.isolation.timer(),
+            self.fencing.timer(),
+            self._shutdown_after,
         ]
         due = [t for t in times if t is not None]
         return min(due) if due else None
@@ -445,6 +511,9 @@ class ResourceManager:
         self.ping_policy.handle_timer(now)
         self.failed.handle_timer(now)
         self.isolation.handle_timer(now)
+        self.fencing.handle_timer(now)
+        if self._shutdown_after is not None and now >= self._shutdown_after:
+            self.shutdown(now)
 
     # == outputs and queries ===============================================================
     def take_outgoing(self) -> list[Message]:

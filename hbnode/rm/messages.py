@@ -136,7 +136,8 @@ def shutdone() -> Message:
 
 
 def stonith(node: str, result: str) -> Message:
-    """After deciding on a dead node: ``n_stnth`` (no STONITH device) or ``unneeded``."""
+    """After deciding on a dead node: ``n_stnth`` (no STONITH device), ``unneeded``, or
+    a reset attempt's ``OK``/``badhost``/``bad`` (hb_resource.c send_stonith_msg)."""
     return _msg(("t", T.STONITH), ("node", node), ("result", result))
 
 

@@ -40,12 +40,15 @@ class Startup:
         legacy: LegacyRequests,
         take_over: Callable[[str, float], None],
         ipfail_active: Callable[[], bool],
+        unfenced: Callable[[], list[str]] = list,
     ) -> None:
         self.s = shared
         self.isolation = isolation
         self.legacy = legacy
         self.take_over = take_over  # mach_down for one absent peer
         self.ipfail_active = ipfail_active
+        # With STONITH: absent peers never heard from nor reset (hbnode.rm.fencing).
+        self.unfenced = unfenced
         self.deadline: float | None = None  # RQSTDELAY after the first report
 
     def begin(self, live_peers: Iterable[str], now: float) -> None:
@@ -63,8 +66,9 @@ class Startup:
             s.out.send(m.clstat(s.me, True))
         if not s.nice:
             s.mode = Mode.STABLE
-            self.legacy.request_local(now)
-            self._take_from_absent(now)
+            if not self._wait_for_peer(now):
+                self.legacy.request_local(now)
+                self._take_from_absent(now)
             return
         s.mode = Mode.STARTING
         s.out.send(m.starting())
@@ -107,6 +111,9 @@ class Startup:
             s.report()
             s.table.release_found("isolated", now)
             return
+        if self._wait_for_peer(now):
+            s.report()
+            return
         why = "T_RESOURCES(them)" if remote else "T_RESOURCES(us)"
         if take_local:
             s.hold |= Hold.LOCAL
@@ -134,6 +141,30 @@ class Startup:
         )
         if s.mode is Mode.STABLE:
             s.report(m.INFO_REQ_OUR)
+
+    def _wait_for_peer(self, now: float) -> bool:
+        """With STONITH, a start without having heard the peer takes nothing.
+
+        Heartbeat resets a peer it has not heard by initdead and takes everything.
+        A node that boots while its heartbeat link is cut (it was just reset by
+        the peer through that very cut) would then reset the survivor, which boots
+        and does the same: the two-node "STONITH death match". hbnode waits for
+        the peer instead; once it hears it, the usual rule after isolation takes
+        our own groups unless the peer holds them (Isolation.after_contact).
+        """
+        silent = self.unfenced()
+        if not silent:
+            return False
+        self.s.out.log(
+            "warn",
+            f"STONITH: {', '.join(silent)} not heard from since start-up: not resetting it"
+            " and not acquiring resources until it is heard",
+            "fence_wait",
+            nodes=silent,
+        )
+        self.isolation.owed = True
+        self.s.table.release_found("unfenced", now)
+        return True
 
     def _take_from_absent(self, now: float) -> None:
         for peer in list(self.s.peers.values()):

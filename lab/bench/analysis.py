@@ -86,4 +86,17 @@ def metrics_of(trace: Trace) -> dict[str, float | None]:
         Metric.NO_HOLDER.value: windows.no_holder,
         Metric.DETECTION.value: detection(trace),
         Metric.DETECTION_EVENTS.value: detection_from_events(trace),
+        Metric.SERVES.value: first_served(trace),
     }
+
+
+def first_served(trace: Trace) -> float | None:
+    """Start-up: seconds from the fault (both daemons started) to the first page the
+    expected holder serves through the VIP. None for other scenarios (the page was
+    served before the fault) or if it never came."""
+    if not trace.fault.startswith("start"):
+        return None
+    served = [
+        t for t, ok, server in trace.http if t >= 0 and ok and server == trace.expected_holder
+    ]
+    return round(served[0], 3) if served else None

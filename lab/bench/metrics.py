@@ -13,6 +13,7 @@ class Metric(enum.StrEnum):
     NO_HOLDER = "no_holder_s"  # total time no MAC answered ARP for the VIP
     DETECTION = "detection_s"  # last packet heard from the peer → "is dead" in the log
     DETECTION_EVENTS = "detection_events_s"  # the same from hbnode's own event log (ms)
+    SERVES = "serves_s"  # start: both daemons started → the owner's page through the VIP
     CPU = "cpu_pct"  # idle daemon CPU, % of one core
     PSS = "pss_kib"  # idle daemon memory, proportional set size
 
@@ -31,6 +32,7 @@ INFO: dict[Metric, MetricInfo] = {
     Metric.NO_HOLDER: MetricInfo("no holder", "s"),
     Metric.DETECTION: MetricInfo("detection (capture → log)", "s"),
     Metric.DETECTION_EVENTS: MetricInfo("detection (event log)", "s"),
+    Metric.SERVES: MetricInfo("start → the page through the VIP", "s"),
     Metric.CPU: MetricInfo("idle CPU per daemon", "%"),
     Metric.PSS: MetricInfo("idle PSS per daemon", "MiB", 1 / 1024),
 }
@@ -42,5 +44,6 @@ FAILOVER_METRICS = (
     Metric.NO_HOLDER,
     Metric.DETECTION,
     Metric.DETECTION_EVENTS,
+    Metric.SERVES,
 )
 IDLE_METRICS = (Metric.CPU, Metric.PSS)

@@ -7,6 +7,7 @@ the lab is always taken down in ``finally``, whatever happened.
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,14 +88,24 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-def start_cluster(lab: Lab, impl_spec: str, profile: str, overrides: dict[str, str]) -> None:
-    """Bring the lab up and wait until master holds the VIP (the tutorial's start)."""
+def start_cluster(
+    lab: Lab,
+    impl_spec: str,
+    profile: str,
+    overrides: dict[str, str],
+    fencing: bool = False,
+    daemons: bool = True,
+) -> None:
+    """Bring the lab up and wait until master holds the VIP (the tutorial's start);
+    ``daemons=False``: boot the nodes only (the start-up scenario starts them)."""
     try:
-        lab.up(impls_of(impl_spec), profile, overrides)
+        lab.up(impls_of(impl_spec), profile, overrides, None, daemons, fencing=fencing)
     except Exception as exc:
         # e.g. `service heartbeat start` failed: keep its last line, the actual error.
         lines = str(exc).strip().splitlines()
         raise StartupError(f"at startup: {lines[-1] if lines else type(exc).__name__}") from exc
+    if not daemons:
+        return
     try:
         wait(holders_are(lab, MASTER), STARTUP_TIMEOUT, "master takes the VIP")
         # The VIP alone is not the steady state: a node may take its resources before
@@ -179,7 +190,7 @@ class Watchers:
         self.capture.stop()
 
 
-def _prepare(lab: Lab, scenario: Scenario, deadtime: float) -> None:
+def _prepare(lab: Lab, scenario: Scenario, deadtime: float, run: int) -> None:
     """Bring the cluster into the state the fault starts from."""
     if scenario.name is ScenarioName.FAILBACK:
         lab.poweroff(MASTER)
@@ -188,31 +199,62 @@ def _prepare(lab: Lab, scenario: Scenario, deadtime: float) -> None:
     elif scenario.name is ScenarioName.HEAL:
         lab.link(MASTER, "eth1", up=False)
         wait(holders_are(lab, MASTER, SLAVE), deadtime + 30, "a split brain before the heal")
+    elif scenario.name is ScenarioName.HEAL_PING:
+        lab.link(MASTER, "eth1", up=False)
+        # The cable stays out this long (the fault's length, not a wait for anything).
+        time.sleep(scenario.cut_seconds[(run - 1) % len(scenario.cut_seconds)])
+
+
+def _start_both(lab: Lab) -> None:
+    """`service heartbeat start` on both nodes at the same moment (two threads)."""
+    threads = [
+        threading.Thread(target=lab.service, args=(node, "heartbeat", "start"))
+        for node in (MASTER, SLAVE)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60.0)
 
 
 def _fault(lab: Lab, scenario: Scenario) -> None:
     name = scenario.name
-    if name is ScenarioName.POWEROFF:
+    if name is ScenarioName.START:
+        _start_both(lab)
+    elif name in (ScenarioName.POWEROFF, ScenarioName.FENCE_POWEROFF):
         lab.poweroff(MASTER)
-    elif name is ScenarioName.CRASH:
+    elif name in (ScenarioName.CRASH, ScenarioName.FENCE_CRASH):
         lab.crash(MASTER)
+    elif name is ScenarioName.FENCE_CUT:
+        lab.link(MASTER, "eth1", up=False)
+        lab.link(SLAVE, "eth1", up=False)
     elif name is ScenarioName.STOP:
         lab.service(MASTER, "heartbeat", "stop")
     elif name is ScenarioName.FAILBACK:
         lab.poweron(MASTER)
     elif name in (ScenarioName.CUT_PING, ScenarioName.CUT_NOPING):
         lab.link(MASTER, "eth1", up=False)
-    elif name is ScenarioName.HEAL:
+    elif name in (ScenarioName.HEAL, ScenarioName.HEAL_PING):
         lab.link(MASTER, "eth1", up=True)
 
 
 def _settled(lab: Lab, scenario: Scenario) -> Callable[[], bool]:
     """The end state: who holds the VIP once the scenario is over."""
     name = scenario.name
-    if name in (ScenarioName.POWEROFF, ScenarioName.STOP, ScenarioName.FAILBACK):
+    if (
+        name
+        in (
+            ScenarioName.START,
+            ScenarioName.POWEROFF,
+            ScenarioName.STOP,
+            ScenarioName.FAILBACK,
+            ScenarioName.HEAL,
+            ScenarioName.HEAL_PING,
+        )
+        or scenario.fencing
+    ):
+        # The holder the configuration calls for, alone (auto_failback on: the owner).
         return holders_are(lab, scenario.expected_holder)
-    if name is ScenarioName.HEAL:
-        return lambda: len(lab.vip_holders()) == 1
     # kill -9 leaves the VIP on master; a cut may leave it there too (split brain).
     return lambda: scenario.expected_holder in lab.vip_holders()
 
@@ -232,10 +274,13 @@ def run_once(
     trace: Trace | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="hblab-bench-") as tmp:
-            start_cluster(lab, impl_spec, profile, {**scenario.overrides, **overrides})
+            overrides = {**scenario.overrides, **overrides}
+            starts = scenario.name is not ScenarioName.START
+            start_cluster(lab, impl_spec, profile, overrides, scenario.fencing, starts)
             deadtime = lab.timers().deadtime  # the nodes' own ha.cf: --set deadtime= counts
-            wait(serves(lab, MASTER), 10, "the client gets master's page at startup")
-            _prepare(lab, scenario, deadtime)
+            if starts:
+                wait(serves(lab, MASTER), 10, "the client gets master's page at startup")
+            _prepare(lab, scenario, deadtime, run)
             watchers = Watchers(lab, Path(tmp) / "eth1.pcap")
             try:
                 trace, clocks = _observe(lab, watchers, scenario, impl_spec, run, deadtime, result)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 
 class ScenarioName(enum.StrEnum):
+    START = "start"
     POWEROFF = "poweroff"
     CRASH = "crash"
     STOP = "stop"
@@ -19,6 +20,10 @@ class ScenarioName(enum.StrEnum):
     CUT_PING = "cut-ping"
     CUT_NOPING = "cut-noping"
     HEAL = "heal"
+    HEAL_PING = "heal-ping"
+    FENCE_CUT = "fence-cut"
+    FENCE_CRASH = "fence-crash"
+    FENCE_POWEROFF = "fence-poweroff"
 
 
 # No ping node and no ipfail: the pure two-node split brain (ipfail needs ping nodes).
@@ -40,11 +45,23 @@ class Scenario:
     # after a heal Heartbeat releases on one node, then the other, then restarts both.
     stable_deadtimes: float = 0.0
     detects: bool = True  # "last heartbeat heard → declared dead" means something here
+    # heal-ping: how long eth1 stays out before the heal, by run (cycled), in seconds.
+    cut_seconds: tuple[float, ...] = ()
+    fencing: bool = False  # hblab up --fencing: a BMC per node, stonith_host lines (lab.bmc)
 
 
 SCENARIOS: dict[ScenarioName, Scenario] = {
     s.name: s
     for s in (
+        Scenario(
+            ScenarioName.START,
+            "start-up: both daemons started together (service heartbeat start)",
+            "start both",
+            "master",
+            settle_timeout=60.0,
+            stable_deadtimes=3.0,
+            detects=False,
+        ),
         Scenario(ScenarioName.POWEROFF, "poweroff of the VIP holder", "poweroff master", "slave"),
         Scenario(ScenarioName.CRASH, "kill -9 of the holder's daemon", "crash master", "slave"),
         Scenario(ScenarioName.STOP, "orderly `service heartbeat stop`", "stop master", "slave"),
@@ -54,6 +71,7 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             "poweron master",
             "master",
             settle_timeout=90.0,
+            stable_deadtimes=3.0,  # the state that lasts, not the first moment after
             detects=False,  # master died before t = 0
         ),
         Scenario(
@@ -63,6 +81,7 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             "slave",
             {"hbnode_isolation": "on"},
             min_window_deadtimes=4.0,
+            stable_deadtimes=3.0,
         ),
         Scenario(
             ScenarioName.CUT_NOPING,
@@ -76,11 +95,55 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             ScenarioName.HEAL,
             "heal: eth1 replugged after a split brain (no ping node)",
             "link master eth1 up",
+            "master",  # auto_failback on: the owner, and it must stay there
+            dict(NO_PING),
+            settle_timeout=120.0,
+            stable_deadtimes=3.0,
+            detects=False,  # after a heal, "is dead" is a late-heartbeat artefact
+        ),
+        Scenario(
+            ScenarioName.HEAL_PING,
+            "the tutorial's split-brain demo: eth1 out for 0.5-30 s, then back (ping node)",
+            "link master eth1 up",
+            "master",
+            {"hbnode_isolation": "on"},
+            settle_timeout=120.0,
+            stable_deadtimes=3.0,
+            detects=False,
+            cut_seconds=(0.5, 1.0, 2.0, 4.0, 10.0, 30.0),
+        ),
+        # Fencing (hblab up --fencing, docs/fencing.md). A reset reboots the node, which
+        # comes back and, with auto_failback on, ends up the holder again: the state
+        # that lasts is master alone; two-holder time and the outage say the rest.
+        Scenario(
+            ScenarioName.FENCE_CUT,
+            "eth1 cut on both nodes at once, no ping node, fencing (the fence race)",
+            "link master eth1 down; link slave eth1 down",
             "master",
             dict(NO_PING),
             settle_timeout=120.0,
-            stable_deadtimes=2.0,
-            detects=False,  # after a heal, "is dead" is a late-heartbeat artefact
+            stable_deadtimes=3.0,
+            fencing=True,
+        ),
+        Scenario(
+            ScenarioName.FENCE_CRASH,
+            "kill -9 of the holder's daemon, fencing",
+            "crash master",
+            "master",
+            dict(NO_PING),
+            settle_timeout=120.0,
+            stable_deadtimes=3.0,
+            fencing=True,
+        ),
+        Scenario(
+            ScenarioName.FENCE_POWEROFF,
+            "poweroff of the holder, fencing (its BMC answers off; the reset powers it on)",
+            "poweroff master",
+            "master",
+            dict(NO_PING),
+            settle_timeout=120.0,
+            stable_deadtimes=3.0,
+            fencing=True,
         ),
     )
 }

@@ -1,17 +1,32 @@
 """A small authkeys reader for the lab (protocol.md §2.1), with no permission rule.
 
 The daemon's reader refuses a file that group or others may read; the lab reads
-copies taken out of a node, so it checks only the text:
+copies taken out of a node, so it checks only the text. It reads the text as
+Heartbeat 3.0.6's heartbeat/auth.c ``parse_authfile`` does, with its own code
+(the lab must not parse with the code it tests), by the same rules as hbnode:
 
-    auth 3          # the index we sign with
-    3 md5 Hello!    # N method [key]; N 0..15; method crc, md5 or sha1
+    auth 3          # sscanf("auth %d"): `auth3` and `auth 3 # note` too
+    3 md5 Hello!    # sscanf("%d%s%s"): `3md5 Hello!`, `03 md5 Hello!`; a key
+                    # written with spaces is its first word
+
+* A line whose first non-blank character is ``a`` is an auth line; several are
+  allowed, and the value in force is the last one read.
+* Any other line (not blank, not ``#``) is a key line: index 0..15, method
+  ``crc`` (no key), ``md5`` or ``sha1`` (a key); a repeated index: the last wins.
+* The signing key is the key line whose index equals the auth value in force
+  when that line is read, so ``auth`` must come before its key.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lab.hbcodec.signing import MAX_INDEX, AuthMethod, Key, Keyring
+
+_AUTH_LINE = re.compile(r"auth\s*([+-]?[0-9]+)", re.A)  # sscanf("auth %d")
+_KEY_LINE = re.compile(r"\s*([+-]?[0-9]+)\s*(\S+)\s*(\S*)", re.A)  # sscanf("%d%s%s")
+_LEADING_BLANKS = " \t\n\r\f"  # heartbeat.h WHITESPACE, skipped before each line's first word
 
 
 class AuthkeysError(ValueError):
@@ -19,46 +34,52 @@ class AuthkeysError(ValueError):
 
 
 def parse_authkeys(text: str, where: str = "authkeys") -> Keyring:
-    outbound: int | None = None
+    """The keys of an authkeys text; the first problem raises AuthkeysError."""
+    authnum = -1  # auth.c's authnum: the value of the last auth line read
+    outbound: int | None = None  # config->authmethod: set by a key line matching authnum
     keys: dict[int, Key] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue  # blank lines and comments, as auth.c skips them
-        here = f"({where}, line {number})"
-        if words[0] == "auth":
-            if outbound is not None or len(words) < 2 or not _is_index(words[1]):
-                raise AuthkeysError(f"want exactly one 'auth N', N in 0..{MAX_INDEX} {here}")
-            outbound = int(words[1])
+    for number, line in enumerate(text.split("\n"), start=1):  # fgets: lines end at \n only
+        body = line.lstrip(_LEADING_BLANKS)
+        if not body or body.startswith("#"):
             continue
-        keys[_index(words[0], here)] = _key(words, here)
+        here = f"({where}, line {number})"
+        if body.startswith("a"):
+            authnum = _auth_value(body, line, here)
+            continue
+        key = _key(body, line, here)
+        keys[key.index] = key
+        if key.index == authnum:
+            outbound = key.index
     if outbound is None:
-        raise AuthkeysError(f"Missing auth directive in keyfile ({where})")
-    if outbound not in keys:
-        raise AuthkeysError(f"Auth Key [{outbound}] not found in keyfile ({where})")
+        if authnum < 0:
+            raise AuthkeysError(f"Missing auth directive in keyfile ({where})")
+        raise AuthkeysError(f"Auth Key [{authnum}] not found in keyfile ({where})")
     return Keyring(outbound, keys)
 
 
-def _key(words: list[str], here: str) -> Key:
-    index = _index(words[0], here)
-    if len(words) < 2 or words[1] not in {m.value for m in AuthMethod}:
-        raise AuthkeysError(f"want 'N crc|md5|sha1 [key]' {here}")
-    method = AuthMethod(words[1])
-    # Heartbeat reads the key with sscanf %s: one token; what follows is ignored.
-    secret = words[2].encode("utf-8", "surrogateescape") if len(words) > 2 else b""
+def _auth_value(body: str, line: str, here: str) -> int:
+    match = _AUTH_LINE.match(body)
+    if match is None:
+        raise AuthkeysError(f"Invalid auth line [{line.rstrip()}] {here}")
+    return int(match.group(1))
+
+
+def _key(body: str, line: str, here: str) -> Key:
+    match = _KEY_LINE.match(body)
+    if match is None:
+        raise AuthkeysError(f"Auth line [{line.rstrip()}] is invalid {here}")
+    index, name, secret = int(match.group(1)), match.group(2), match.group(3)
+    if not 0 <= index <= MAX_INDEX:
+        raise AuthkeysError(f"Invalid authnum [{index}] (want 0..{MAX_INDEX}) {here}")
+    if name not in {m.value for m in AuthMethod}:  # plugin names: case matters
+        raise AuthkeysError(f"Invalid authtype [{name}] (want crc, md5 or sha1) {here}")
+    method = AuthMethod(name)
+    if method is AuthMethod.CRC and secret:
+        raise AuthkeysError(f"Auth method [crc] doesn't use a key {here}")
     if method is not AuthMethod.CRC and not secret:
         raise AuthkeysError(f"Auth method [{method}] requires a key {here}")
-    return Key(index, method, secret if method is not AuthMethod.CRC else b"")
-
-
-def _index(word: str, here: str) -> int:
-    if not _is_index(word):
-        raise AuthkeysError(f"key index {word!r} is not in 0..{MAX_INDEX} {here}")
-    return int(word)
-
-
-def _is_index(word: str) -> bool:
-    return word.isascii() and word.isdigit() and int(word) <= MAX_INDEX
+    # The key is the bytes written (HMAC keys are the key text), its first word only.
+    return Key(index, method, secret.encode("utf-8", "surrogateescape"))
 
 
 def load_authkeys(path: str | Path) -> Keyring:

@@ -142,13 +142,15 @@ def _cmd_lessons(args: argparse.Namespace) -> int:
     what = args.lesson_command or "list"
     if what == "list":
         for lesson in course.lessons():
-            files = ", ".join(p.name for p in lesson.scenarios) or "stub: not written yet"
+            files = ", ".join(p.name for p in lesson.scenarios) or "no scenario file: the page"
             print(f"{lesson.number}  {lesson.title:<52} {files}")
         print("hblab lessons start NN brings up a lesson's lab; hblab lessons check NN checks it")
         return 0
     lesson, scenario_path = course.find(args.lesson)
     if scenario_path is None:
-        raise LabError(f"lesson {lesson.number} ({lesson.title}) is a stub: see {lesson.page}")
+        raise LabError(
+            f"lesson {lesson.number} ({lesson.title}) has no scenario file: follow {lesson.page}"
+        )
     scenario = load(scenario_path)
     _need_root()
     if what == "check":

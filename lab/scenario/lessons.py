@@ -3,8 +3,9 @@
 
 A page is split in parts (``## …``) and steps (``### 1. …``); a part names the
 scenario file it goes with, so ``hblab lessons start 05-split-brain-ipfail``
-prints that part's first step. A lesson without a scenario file is a stub, and is
-listed as one.
+prints that part's first step. A lesson without a scenario file (lesson 00, the
+tutorial typed on blank nodes: tests/integration/test_tutorial.py types it) is
+done from its page alone, and is listed so.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class Lesson:
     scenarios: tuple[Path, ...]  # the page's own stem first
 
     @property
-    def stub(self) -> bool:
+    def page_only(self) -> bool:
+        """No scenario file: the page is the whole lesson (nothing to start or check)."""
         return not self.scenarios
 
 

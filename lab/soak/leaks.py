@@ -196,6 +196,19 @@ def node_processes(init_pid: int) -> dict[int, str]:
     return {pid: label for pid, label in labels.items() if label is not None}
 
 
+def own_mounts(mounts: str, host_mounts: str) -> int:
+    """A node's own mounts: those of its /proc/PID/mounts that the machine does not have
+    too. A node copies the machine's mount table when it boots, and other labs add and
+    remove mounts there (namespace handles, /run/netns) all the time; only what the
+    node mounted itself can leak."""
+    host = {tuple(line.split(" ", 3)[:3]) for line in host_mounts.splitlines()}
+    return sum(
+        1
+        for line in mounts.splitlines()
+        if tuple(line.split(" ", 3)[:3]) not in host and line.split(" ", 3)[2:3] != ["nsfs"]
+    )
+
+
 def lab_mount_lines(mounts: str, state_dir: Path, netns_names: set[str]) -> list[str]:
     """Lines of /proc/mounts that name the lab's state directory or its namespaces."""
     wanted = [str(state_dir)] + [f"/run/netns/{n} " for n in netns_names]
@@ -229,8 +242,8 @@ def collect(
             continue
         procs = node_processes(rec.init.pid)
         snap.processes[name] = dict(Counter(procs.values()))
-        snap.node_mounts[name] = len(
-            (_read(PROC / str(rec.init.pid) / "mounts") or "").splitlines()
+        snap.node_mounts[name] = own_mounts(
+            _read(PROC / str(rec.init.pid) / "mounts") or "", _read(PROC / "self" / "mounts") or ""
         )
         host = topo.host(name)
         if host is not None and host.role is Role.CLUSTER_NODE:

@@ -21,6 +21,7 @@ from hbnode.config.haresources import parse_haresources_text
 from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import Action, ActionKind, ResourceManager, RmEvent
+from hbnode.rm.fencing import FenceResult
 from hbnode.rm.messages import QUICK_START
 
 HARESOURCES = "master 192.168.0.38/24/eth0:0 nginx\nslave 192.168.0.39/24/eth0:1 httpd\n"
@@ -68,9 +69,17 @@ class RmClusterSim:
         action_time: float = 0.5,
         nodes: Iterable[str] = NODES,
         heartbeat_like: Iterable[str] = (),
+        stonith: bool = False,
+        stonith_delay: float = 5.0,
+        stonith_retry: float = 5.0,
     ) -> None:
         """``heartbeat_like``: nodes whose messages lose hbnode's own fields on the way
-        out, as a real Heartbeat's would never carry them (its start-up negotiation)."""
+        out, as a real Heartbeat's would never carry them (its start-up negotiation).
+        ``stonith``: every node has a STONITH device; a ``fence`` action powers its
+        target off (``crash``) unless the target's BMC is in ``bmc_down``."""
+        self.stonith = "external/ipmi" if stonith else None
+        self.stonith_delay, self.stonith_retry = stonith_delay, stonith_retry
+        self.bmc_down: set[str] = set()  # nodes whose BMC does not answer
         self.heartbeat_like = set(heartbeat_like)
         self.groups = parse_haresources_text(haresources)
         self.auto_failback = auto_failback
@@ -91,6 +100,7 @@ class RmClusterSim:
         self.events: dict[str, list[RmEvent]] = {n: [] for n in nodes}
         self.actions: dict[str, list[Action]] = {n: [] for n in nodes}
         self.doubles: list[tuple[float, str, tuple[str, ...]]] = []
+        self.fenced: list[tuple[float, str, str, FenceResult]] = []  # (when, by, whom, result)
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._next_tick = 0.0
@@ -117,6 +127,9 @@ class RmClusterSim:
                 deadping=self.deadping,
                 ping_nodes=self.ping_nodes,
                 isolation=self.isolation,
+                stonith=self.stonith,
+                stonith_delay=self.stonith_delay,
+                stonith_retry=self.stonith_retry,
             )
             if probe:
                 sim.rm.start(self.now)
@@ -321,6 +334,9 @@ class RmClusterSim:
         sim.executor.busy = None
         if action is None or sim.rm is not rm or rm is None:
             return  # the node crashed meanwhile
+        if action.kind is ActionKind.FENCE:
+            self._fence(name, rm, action)
+            return
         key = (name, action.kind, action.group)
         ok = self.fail.get(key, 0) <= 0
         if action.kind is ActionKind.PROBE:
@@ -333,6 +349,18 @@ class RmClusterSim:
             self.running[name].discard(action.group)
         self._check_doubles()
         rm.action_done(action.id, ok, self.now)
+        self._pump(name)
+
+    def _fence(self, name: str, rm: ResourceManager, action: Action) -> None:
+        """The BMC of ``action.group`` powers it off, unless it does not answer."""
+        target = action.group
+        if target in self.bmc_down:
+            result = FenceResult.BAD
+        else:
+            result = FenceResult.OK
+            self.crash(target)
+        self.fenced.append((self.now, name, target, result))
+        rm.fence_done(action.id, result, self.now)
         self._pump(name)
 
     def _check_doubles(self) -> None:

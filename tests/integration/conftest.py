@@ -22,6 +22,7 @@ from lab.backends import Lab, make_lab
 from lab.impls import Impl, parse_impl_list, parse_impls
 from lab.topology import REFERENCE
 
+from .badnews import ExpectedLog, expect_machine_lines, scan
 from .helpers import Cluster
 from .leftovers import leftovers
 
@@ -85,8 +86,20 @@ def impls_of(spec: str) -> dict[str, Impl]:
 
 
 @pytest.fixture
-def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
-    """Bring a lab up with the given settings; it is torn down whatever happens."""
+def expect_log() -> ExpectedLog:
+    """``expect_log(pattern, why, nodes=None)``: a bad-news line the scenario causes."""
+    return ExpectedLog()
+
+
+@pytest.fixture
+def lab_factory(
+    request: pytest.FixtureRequest, expect_log: ExpectedLog
+) -> Iterator[Callable[..., Cluster]]:
+    """Bring a lab up with the given settings; it is torn down whatever happens.
+
+    After a passed test, both nodes' ha-log must hold no bad news (CTS's BadNews,
+    tests/integration/badnews.py) but what the test declared with ``expect_log``.
+    """
     labs: list[Lab] = []
 
     def bring_up(
@@ -94,21 +107,38 @@ def lab_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluste
         overrides: dict[str, str] | None = None,
         profile: str = "fast",
         start: bool = True,
+        topology: Path | None = None,
+        fencing: bool = False,
+        blank: bool = False,
     ) -> Cluster:
         lab = make_lab(backend_name())
         if _is_up(lab):
             lab.down()  # a previous run was killed: clean what it recorded
-            lab = make_lab(backend_name())
+        lab = make_lab(backend_name(), topology)
         labs.append(lab)
-        lab.up(impls_of(spec), profile, overrides or {}, None, start)
+        lab.up(impls_of(spec), profile, overrides or {}, None, start, fencing, blank=blank)
+        expect_machine_lines(lab, expect_log)
         return Cluster(lab, spec)
 
     yield bring_up
     failed = getattr(request.node, "rep_call", None)
+    news: list[str] = []
     for lab in labs:
-        if failed is not None and failed.failed and _is_up(lab):
-            _print_logs(lab)
-        lab.down()
+        try:
+            if failed is not None and failed.failed and _is_up(lab):
+                _print_logs(lab)
+            elif failed is not None and failed.passed and _is_up(lab):
+                found = scan(lab, expect_log)
+                if found:
+                    _print_logs(lab)
+                news += found
+        finally:
+            lab.down()
+    if news:
+        pytest.fail(
+            "bad news in ha-log (declare with expect_log if the scenario causes it):\n"
+            + "\n".join(news)
+        )
 
 
 def _is_up(lab: Lab) -> bool:

@@ -73,11 +73,50 @@ class Cluster:
             f"the VIP held by {node} alone (holders now: {self.holders()})",
         )
 
+    def settles_on(self, node: str, timeout: float, strict: bool | None = None) -> float:
+        """``node`` alone holds the VIP and serves the page, for 3 × deadtime: the state
+        that lasts, not the first moment after a fault. Returns the seconds until it
+        first held.
+
+        ``strict`` (the default when both nodes run hbnode): once it holds, it must
+        not move again. Otherwise (a real Heartbeat restarts itself after a partition,
+        and its nodes may take and drop the group on the way) it must come to hold
+        for 3 × deadtime without a break within ``timeout``.
+        """
+        strict = self.hbnode_only if strict is None else strict
+        lasting = 3 * self.deadtime
+        started = time.monotonic()
+        deadline = started + timeout + (0.0 if strict else lasting)
+        what = f"{node} alone holds the VIP and serves"
+        while True:
+            wait_until(
+                lambda: self.holders() == [node] and self.page() == node,
+                max(0.0, deadline - time.monotonic()),
+                f"{what} (holders now: {self.holders()})",
+            )
+            took = time.monotonic() - started
+            try:
+                holds_for(
+                    lambda: self.holders() == [node],
+                    lasting,
+                    f"{node} keeps the VIP for 3 x deadtime (holders now: {self.holders()})",
+                )
+            except AssertionError:
+                if strict or time.monotonic() + lasting > deadline:
+                    raise
+                continue  # it moved again: wait for the state that lasts
+            assert self.page() == node, f"the client gets {self.page()}'s page, not {node}'s"
+            return took
+
+    @property
+    def hbnode_only(self) -> bool:
+        """Both nodes run hbnode (the real Heartbeat restarts itself after a heal)."""
+        return all(self.impl(n) == "hbnode" for n in ("master", "slave"))
+
     def page(self) -> str | None:
         """The node named by http://VIP/ as the client sees it, or None."""
-        probe = HttpProbe(
-            self.lab.require_up().nodes["client"].netns, str(REFERENCE.vip.ip), timeout=1.0
-        )
+        # netns_of: a name on the netns backend, the container's /proc path on docker.
+        probe = HttpProbe(self.lab.netns_of("client"), str(REFERENCE.vip.ip), timeout=1.0)
         probe.probe_once(time.monotonic())
         sample = probe.samples[-1]
         return sample.server if sample.ok else None
@@ -92,13 +131,12 @@ class Cluster:
         return done.stdout.strip()
 
     def arp_watch(self, interval: float = 0.05) -> ArpWatch:
-        state = self.lab.require_up()
         client = REFERENCE.host("client")
         assert client is not None
         addr = client.address_on("eth0")
         assert addr is not None
         return ArpWatch(
-            state.nodes["client"].netns,
+            self.lab.netns_of("client"),
             "eth0",
             str(REFERENCE.vip.ip),
             str(addr.ip),

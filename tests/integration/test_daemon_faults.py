@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from .badnews import ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 SPEC = "hbnode"
@@ -78,8 +79,11 @@ def test_kill9_then_restart_before_deadtime_adopts_the_vip_and_nginx(
     assert "Taking over resource group" not in _log_since(c, "slave", offsets["slave"])
     assert "Heartbeat restart on node master" in _log_since(c, "slave", offsets["slave"])
     assert _nginx_pid(c, "master") == nginx, "nginx was restarted instead of adopted"
-    assert addrs.max_holders() == 1 and arp.windows().two_holders == 0.0
-    assert arp.windows().no_holder == 0.0
+    # Never released: master alone has the VIP at every netlink sample, and no ARP gap
+    # longer than a few samples (a reply late on a loaded machine is not a release).
+    assert all(holders == {"master"} for _, holders in addrs.samples), addrs.samples
+    assert arp.windows().two_holders == 0.0
+    assert arp.windows().longest_no_holder <= 0.25
     measure("kill -9 → daemon restarted (s)", restarted)
 
 
@@ -103,10 +107,8 @@ def test_kill9_then_restart_after_takeover_reconciles_within_deadtime(
         wait_until(lambda: len(c.holders()) == 1, deadtime, "one holder again")
         one = time.monotonic() - started
         expected = "master" if auto_failback == "on" else "slave"
-        c.wait_holder(expected, 15)
-        settled = time.monotonic() - started
-        c.wait_page(expected, 10)
-        holds_for(c.held_by(expected), 2 * c.timers["keepalive"], f"{expected} keeps it")
+        waiting_from = time.monotonic() - started
+        settled = waiting_from + c.settles_on(expected, 15)
     finally:
         arp.stop()
     log = _log_since(c, "master", offset)
@@ -124,8 +126,9 @@ def test_kill9_then_restart_after_takeover_reconciles_within_deadtime(
 
 
 def test_respawn_of_a_client_that_exits_at_once_is_rate_limited(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    expect_log(r"ERROR: .*respawning too fast", "the respawned client exits at once: rate-limited")
     c = lab_factory(SPEC, {"respawn": "hacluster /bin/false"})
     too_fast = "respawning too fast: waiting 30 s"
     waited = wait_until(lambda: too_fast in c.log("master"), 20, "the rate limit is reported")

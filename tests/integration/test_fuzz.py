@@ -14,6 +14,7 @@ from lab.bench.runner import sees_active
 from lab.fuzz import report
 from lab.fuzz.runner import RunOptions, measure_on
 
+from .badnews import REJECTED_PACKET, ExpectedLog
 from .helpers import Cluster, wait_until
 
 FLOOD_TIMERS = {"keepalive": "200ms", "deadtime": "1"}  # seconds: ha.cf has no "s"
@@ -43,9 +44,18 @@ def _check(result: dict[str, Any]) -> None:
     assert result["usage"]["pss_growth_kib"] < PSS_LIMIT_KIB, result["usage"]
 
 
+def _expect_rejections(expect_log: ExpectedLog) -> None:
+    """The fuzzer's datagrams are rejected, each reason logged (rate-limited) by slave."""
+    why = "fuzzed and replayed datagrams are rejected"
+    expect_log(REJECTED_PACKET, why, ["slave"])
+    expect_log(r"ERROR: process_status_message: bad node", why, ["slave"])
+    expect_log(r"ERROR: should_drop_message: attempted replay attack", why, ["slave"])
+
+
 def test_fuzz_100k_datagrams_are_all_accounted_for(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    _expect_rejections(expect_log)
     cluster = lab_factory("hbnode")
     _steady(cluster)
     result = measure_on(cluster.lab, RunOptions("fuzz", 100_000, 20_000, 60.0, seed=11))
@@ -57,8 +67,9 @@ def test_fuzz_100k_datagrams_are_all_accounted_for(
 
 
 def test_flood_at_20k_per_second_causes_no_false_failover(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    _expect_rejections(expect_log)
     cluster = lab_factory("hbnode", overrides=FLOOD_TIMERS)
     _steady(cluster)
     options = RunOptions("flood", 15 * 20_000, 20_000, 15.0, overrides=FLOOD_TIMERS, mix="mixed")

@@ -36,6 +36,7 @@ from lab.hbcodec import CodecError, parse_authkeys, parse_untrusted
 from lab.hbpacket import signed_datagram, status_message
 from lab.topology import REFERENCE
 
+from .badnews import ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 SPEC = "hbnode"
@@ -70,7 +71,7 @@ def _counters(c: Cluster, node: str) -> dict[str, int]:
 
 
 def _netns(c: Cluster, node: str) -> str:
-    return c.lab.require_up().nodes[node].netns
+    return c.lab.netns_of(node)  # a name on netns, a /proc path on docker
 
 
 class Capture:
@@ -157,8 +158,11 @@ def _replays_counted(c: Cluster, before: dict[str, int], sent: int) -> Callable[
 
 
 def test_replayed_packets_are_ignored(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    expect_log(
+        r"ERROR: should_drop_message: attempted replay attack", "replayed packets", ["slave"]
+    )
     c = lab_factory(SPEC, {"auto_failback": "on"})
     c.startup("master")
     old = _capture_master(c)
@@ -236,8 +240,10 @@ def _max_seq_seen(c: Cluster) -> int:
 
 
 def test_signed_packets_from_a_node_not_in_ha_cf_are_rejected(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    why = "signed packets from a node ha.cf does not name"
+    expect_log(r"ERROR: process_status_message: bad node \[intruder\]", why, ["slave"])
     c = lab_factory(SPEC)
     c.startup("master")
     keys = parse_authkeys(AUTHKEYS)

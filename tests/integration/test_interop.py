@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from .badnews import REJECTED_PACKET, ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 MIXED = ["master=heartbeat,slave=hbnode", "master=hbnode,slave=heartbeat"]
@@ -135,7 +136,10 @@ def test_signature_methods_interoperate(lab_factory: Callable[..., Cluster], met
     assert hbnode_status(cluster, "slave")["io"]["rejected"] == {}
 
 
-def test_mismatched_key_is_rejected_on_both_sides(lab_factory: Callable[..., Cluster]) -> None:
+def test_mismatched_key_is_rejected_on_both_sides(
+    lab_factory: Callable[..., Cluster], expect_log: ExpectedLog
+) -> None:
+    expect_log(REJECTED_PACKET, "the two nodes' authkeys differ")
     cluster = lab_factory(MIXED[0], start=False)
     _start_with_authkeys(cluster, {"master": KEYS["md5"], "slave": "auth 3\n3 md5 Wrong!\n"})
     wait_until(

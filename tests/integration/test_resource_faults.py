@@ -22,6 +22,7 @@ from typing import Any
 
 from lab.topology import REFERENCE
 
+from .badnews import ExpectedLog
 from .helpers import Cluster, holds_for, wait_until
 
 SPEC = "hbnode"
@@ -106,8 +107,11 @@ def test_vip_already_on_the_taking_node(
 
 
 def test_missing_interface_releases_the_whole_group(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    why = "haresources names eth2, which no node has: every start fails"
+    expect_log(r"ERROR: (Interface eth2 does not exist|acquire of .* failed)", why)
+    expect_log(r"CRIT: Giving up resources due to failure of", why)
     c = lab_factory(SPEC, {"auto_failback": "on"}, start=False)
     for node in ("master", "slave"):  # haresources is the same file on every node
         _install(c, node, "/etc/ha.d/haresources", MISSING_NIC_GROUP, 0o644)
@@ -137,8 +141,11 @@ def test_missing_interface_releases_the_whole_group(
 
 
 def test_hung_stop_is_killed_and_the_group_waits_for_it(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
 ) -> None:
+    why = "master's nginx stop hangs until the script is repaired"
+    expect_log(r"ERROR: .*(stop timed out|release of .* failed|Stop of resource group)", why)
+    expect_log(r"CRIT: Resource STOP failure\. Reboot required!", why, ["master"])
     c = lab_factory(
         SPEC, {"auto_failback": "off", "hbnode_resource_timeout": str(HANG_TIMEOUT_S)}, start=False
     )

@@ -83,7 +83,7 @@ def test_live_pipe_shows_poweroff_failover(
     cluster.startup("master", 60.0)
     lab = cluster.lab
     vip = str(REFERENCE.vip.ip)
-    slave_mac = netsock.interface_mac(lab.require_up().nodes["slave"].netns, "eth0")
+    slave_mac = netsock.interface_mac(lab.netns_of("slave"), "eth0")
     backend = os.environ.get("LAB") or "netns"
     capture = subprocess.Popen(
         [*HBLAB, "--backend", backend, "capture", "--live", TAPS, "-w", "-", "--seconds", "90"],

@@ -32,6 +32,7 @@ from hbnode.config import (
     parse_hacf_text,
 )
 from hbnode.config.errors import ConfigErrors
+from hbnode.config.hacf import StonithDevice
 from hbnode.config.hacf_parse import read_hacf_text
 
 REFERENCE_HACF = """\
@@ -299,7 +300,22 @@ ACCEPTED = [
              {"quorum_server": "10.0.0.9", "cluster": "10.0.0.9"},
              ("ha.cf:4: quorum_server: only used with Pacemaker",)),
     Accepted("config.c set_stonith_host_info: a line for another host is ignored",
-             "stonith_host slave baytech 10.0.0.3 mylogin mysecretpassword", {}),
+             "stonith_host slave baytech 10.0.0.3 mylogin mysecretpassword", {"stonith": None}),
+    Accepted("config.c set_stonith_host_info: this host (any case): the device",
+             "stonith_host Master external/ipmi slave 10.0.0.3 admin pw lan",
+             {"stonith": StonithDevice("external/ipmi", "slave 10.0.0.3 admin pw lan", None,
+                                       "stonith_host", 4)}),
+    Accepted("config.c set_stonith_info: type and file",
+             "stonith baytech /etc/ha.d/conf/stonith.baytech",
+             {"stonith": StonithDevice("baytech", None, "/etc/ha.d/conf/stonith.baytech",
+                                       "stonith", 4)}),
+    Accepted("config.c: one device, the last line that applies",
+             "stonith_host * null a\nstonith_host master meatware b",
+             {"stonith": StonithDevice("meatware", "b", None, "stonith_host", 5)},
+             ("ha.cf:5: stonith_host: replaces the STONITH device of line 4",)),
+    Accepted("hbnode_stonith_*: hbnode's fencing times",
+             "hbnode_stonith_timeout 20\nhbnode_stonith_retry 2\nhbnode_stonith_delay 0",
+             {"stonith_timeout_ms": 20000, "stonith_retry_ms": 2000, "stonith_delay_ms": 0}),
     Accepted("config.c set_api_authorization: an empty uid list", "apiauth x uid=", {}),
     Accepted("ucast.c ucast_parse: extra words are ignored", "ucast eth2 10.0.0.3 10.0.0.4", {},
              ("ha.cf:4: ucast: extra words ignored: '10.0.0.4'",)),
@@ -379,17 +395,17 @@ REFUSED = [
     Refused("set_pengine_by_crm: after pacemaker", "crm off\ncrmd_spawns_pengine yes",
             "ha.cf:5: crmd_spawns_pengine: If you specify yes, it must come before the"
             " pacemaker directive"),
-    Refused("hbnode: no STONITH yet (set_stonith_info)",
-            "stonith baytech /etc/ha.d/conf/stonith.baytech",
-            "ha.cf:4: stonith: not supported: hbnode has no STONITH support yet; remove the line"),
-    Refused("hbnode: no STONITH yet (set_stonith_host_info for '*')",
-            "stonith_host * baytech 10.0.0.3 mylogin mysecretpassword",
-            "ha.cf:4: stonith_host: not supported: hbnode has no STONITH support yet;"
-            " remove the line"),
-    Refused("hbnode: no STONITH yet (set_stonith_host_info for this host)",
-            "stonith_host Master baytech 10.0.0.3 mylogin mysecretpassword",
-            "ha.cf:4: stonith_host: not supported: hbnode has no STONITH support yet;"
-            " remove the line"),
+    Refused("config.c set_stonith_info: no type", "stonith",
+            "ha.cf:4: stonith: No Stonith type given"),
+    Refused("config.c set_stonith_info: no config file",
+            "stonith baytech", "ha.cf:4: stonith: No Stonith config file given for [baytech]"),
+    Refused("config.c set_stonith_host_info: no host", "stonith_host",
+            "ha.cf:4: stonith_host: No Stonith hostname argument given"),
+    Refused("config.c set_stonith_host_info: this host, no type", "stonith_host master",
+            "ha.cf:4: stonith_host: No Stonith type given"),
+    Refused("config.c set_stonith_host_info: '*', no parameters (stonith_set_config_info)",
+            "stonith_host * external/ipmi",
+            "ha.cf:4: stonith_host: no parameters for [external/ipmi] (want HOST TYPE PARAMS…)"),
     Refused("hbnode: failfast (add_failfast_child) reboots", "failfast hacluster /bin/true",
             "ha.cf:4: failfast: not supported: hbnode does not reboot the machine when a client"
             " dies; use respawn (and watchdog, which resets the machine if hbnode itself"
@@ -575,9 +591,9 @@ def test_a_refused_timer_skips_the_timer_checks() -> None:
 def test_no_node_in_particular() -> None:
     # hbnode check --files-only without --node: any node of the file may run it.
     assert errors_of("node slave\nbcast eth1\n" + ON, None) == []
-    text = "node a\nnode b\nbcast eth1\nstonith_host b baytech x y z\nstonith_host c t p\n" + ON
+    text = "node a\nnode b\nbcast eth1\nstonith_host b baytech\nstonith_host c t p\n" + ON
     assert errors_of(text, None) == [
-        "ha.cf:4: stonith_host: not supported: hbnode has no STONITH support yet; remove the line"
+        "ha.cf:4: stonith_host: no parameters for [baytech] (want HOST TYPE PARAMS…)"
     ]
 
 

@@ -238,8 +238,8 @@ def test_parse_authkeys() -> None:
         ("auth 2\n1 md5 x\n", r"Auth Key \[2\] not found"),
         ("auth 1\n1 md5\n", r"requires a key \(authkeys, line 2\)"),
         ("auth 1\n1 rot13 x\n", "line 2"),
-        ("auth 16\n16 crc\n", "line 1"),
-        ("auth 1\nauth 1\n1 crc\n", "line 2"),
+        ("auth 16\n16 crc\n", r"Invalid authnum \[16\].*line 2"),
+        ("auth 1\nauth\n1 crc\n", "line 2"),
     ],
 )
 def test_parse_authkeys_errors(text: str, message: str) -> None:

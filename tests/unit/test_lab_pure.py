@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from lab.hafiles import ProfileError, parse_overrides, render_hacf, render_haresources, timers_for
+from lab.hafiles import (
+    ProfileError,
+    cluster_timers,
+    parse_overrides,
+    render_hacf,
+    render_haresources,
+    timers_for,
+)
 from lab.impls import Impl, ImplError, parse_impls
 from lab.probes import windows_of
 from lab.topology import REFERENCE
@@ -117,3 +126,29 @@ def test_windows_of_counts_two_and_none() -> None:
     assert w.no_holder == pytest.approx(0.2)
     assert w.longest_no_holder == pytest.approx(0.2)
     assert w.holders_seen == [a, a | b, b]
+
+
+def test_a_config_with_several_problems_is_one_line(tmp_path: Path) -> None:
+    """hblab's errors are one line: the first problem, and the command that lists all."""
+    (tmp_path / "ha.cf").write_text("keepalive 2\ndeadtime x\nwarntime y\nbogus 1\nnode master\n")
+    with pytest.raises(ProfileError) as caught:
+        cluster_timers(REFERENCE, "fast", {}, tmp_path)
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith("ha.cf of master:2: ")
+    assert text.endswith(f"(3 more: hbnode --ha-d {tmp_path} check --files-only)")
+
+
+def test_a_config_with_one_problem_is_that_problem(tmp_path: Path) -> None:
+    (tmp_path / "ha.cf").write_text("keepalive 2\nbogus 1\nnode master\nucast eth1 1.2.3.4\n")
+    with pytest.raises(ProfileError) as caught:
+        cluster_timers(REFERENCE, "fast", {}, tmp_path)
+    assert str(caught.value).startswith("ha.cf of master:2: ") and "more" not in str(caught.value)
+
+
+def test_link_states_tell_a_pulled_cable_from_an_interface_set_down() -> None:
+    from lab.wiring import IFF_LOWER_UP, IFF_UP, _state
+
+    assert _state(IFF_UP | IFF_LOWER_UP) == "up"
+    assert _state(IFF_UP) == "no-carrier"  # hblab link … down: the far end is down
+    assert _state(0) == "down"

@@ -166,3 +166,47 @@ def test_peer_death_mid_standby_cancels_and_takes_over() -> None:
     c.run(11)
     assert "Cancelling pending standby operation" in c.texts("master")
     assert c.where() == {"master": BOTH, "slave": set()}
+
+
+def test_an_orderly_stop_waits_for_the_standby_exchange_to_end() -> None:
+    """Heartbeat's hb_rsc_isstable: the giver stops only after the taker's ``done``.
+
+    Stopping at once sent the taker our shutdown notice while it was acquiring; a
+    real Heartbeat taker then started a second acquisition and logged ``ERROR:
+    Ignored standby message 'done'`` (found by the lab's BadNews scan)."""
+    c = started()
+    c.call("master", lambda rm: rm.standby("all", c.now))
+    c.run(0.7)  # master released and said done; the slave is acquiring
+    c.stop("master")
+    assert "Shutdown delayed until current resource activity finishes." in c.texts("master")
+    assert c.messages("master", "shutdone") == []
+    c.run(3)
+    kinds = [(m.get("t"), m.get("info")) for m in c.messages("master")]
+    assert kinds.index(("shutdone", None)) > 0
+    assert c.messages("slave", "ask_resources")[-1].get("info") == "done"
+    texts = c.texts("master")
+    assert texts.index("Other node completed standby takeover of all resources.") < texts.index(
+        "Giving up all HA resources."
+    )
+    assert c.where() == {"master": set(), "slave": BOTH}
+    assert c.doubles == []
+
+
+def test_the_wait_for_a_standby_exchange_is_bounded() -> None:
+    c = started()
+    slave = c.rm("slave")
+    real = slave.receive
+
+    def no_done(msg: Message, now: float) -> None:
+        if not (msg.get("t") == "ask_resources" and msg.get("info") == "done"):
+            real(msg, now)
+
+    slave.receive = no_done  # type: ignore[method-assign]  # the taker never finishes
+    c.call("master", lambda rm: rm.standby("all", c.now))
+    c.run(1)
+    c.stop("master")
+    c.run(29)
+    assert c.messages("master", "shutdone") == []
+    c.run(2)
+    assert "Standby operation abandoned: shutting down" in c.texts("master")
+    assert len(c.messages("master", "shutdone")) == 1

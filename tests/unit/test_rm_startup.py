@@ -26,6 +26,35 @@ def test_two_hbnode_nodes_starting_together_negotiate_at_once() -> None:
     assert c.doubles == []
 
 
+@pytest.mark.parametrize("gap", [0.0, 0.005, 0.01, 0.3])
+def test_starting_within_moments_of_each_other(gap: float) -> None:
+    """Both hbnode daemons started together, or nearly: each takes its own group at
+    once, nobody takes the other's, whoever's report arrives first."""
+    c = RmClusterSim()
+    c.boot("master")
+    c.run(gap)
+    c.boot("slave")
+    c.run(1.5)
+    assert c.where() == {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
+    assert c.doubles == []
+    c.run(20)  # and it lasts
+    assert c.where() == {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
+
+
+def test_a_node_that_restarts_during_the_negotiation() -> None:
+    """The slave's daemon dies and comes back while both are still negotiating: the
+    master's negotiation completes with the new incarnation, nothing is held twice."""
+    c = RmClusterSim(heartbeat_like=["master", "slave"])  # a negotiation that lasts
+    c.boot("master", "slave")
+    c.run(3.0)  # RQSTDELAY is running on both
+    c.crash("slave")
+    c.run(0.5)
+    c.boot("slave")
+    c.run(30)
+    assert c.where() == {"master": {MASTER_KEY}, "slave": {SLAVE_KEY}}
+    assert c.doubles == []
+
+
 @pytest.mark.parametrize("heartbeat", ["master", "slave"])
 def test_a_heartbeat_peer_starting_together_waits_rqstdelay(heartbeat: str) -> None:
     """A real Heartbeat never says hbnode_quickstart: the mixed cluster waits as it does."""

@@ -190,7 +190,7 @@ class FakeDaemon:
     run_raises: ClassVar[BaseException | None] = None
     open_raises: ClassVar[OSError | None] = None
 
-    def __init__(self, config: Any, logger: HbLogger) -> None:
+    def __init__(self, config: Any, logger: HbLogger, notifier: Any = None) -> None:
         pass
 
     def open(self) -> None:
@@ -218,7 +218,7 @@ def fake_daemon(monkeypatch: pytest.MonkeyPatch) -> type[FakeDaemon]:
     FakeDaemon.open_raises = None
     monkeypatch.delenv("HA_WATCHDOG_TEST", raising=False)  # _serve sets it: undone after
     monkeypatch.setattr(daemon_module, "Daemon", FakeDaemon)
-    monkeypatch.setattr(daemon_module, "make_logger", lambda config, foreground: logger()[0])
+    monkeypatch.setattr(daemon_module, "make_logger", lambda config, foreground, **_: logger()[0])
     return FakeDaemon
 
 
