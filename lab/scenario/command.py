@@ -7,6 +7,7 @@ bad file (every problem as ``file:line:``) or a lab that cannot be used.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -128,7 +129,7 @@ def run_all(
         def show(row: Row, path: Path = scn.path) -> None:
             print("\n".join(report.row_lines(row, path)), flush=True)
 
-        chosen = runner.Options(options.impl, options.backend, options.keep, show)
+        chosen = dataclasses.replace(options, on_row=show)
         result = runner.observe(scn, chosen, hint) if observe else runner.run(scn, chosen)
         print(report.verdict(result), flush=True)
         results.append(result)

@@ -47,6 +47,8 @@ def summary(exp: Expectation) -> str:
     spec = exp.spec
     if exp.kind is CheckKind.HOLDER:
         return f"VIP {states.holders_phrase(list(spec['nodes']))}"
+    if exp.kind is CheckKind.FENCED:
+        return f"BMCs powered off {', '.join(spec['nodes']) or 'nobody'}"
     if exp.kind is CheckKind.PAGE:
         return f"client gets {' or '.join(spec['nodes']) or 'no'} page"
     if exp.kind is CheckKind.CL_STATUS:

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lab import yamlfile
+from lab import bmc, yamlfile
+from lab.badnews import NAMED
 from lab.errors import LabError
 from lab.faults import NETEM_KEYS
 from lab.impls import parse_impls, spec_text
@@ -18,6 +19,7 @@ from lab.scenario.model import (
     CheckKind,
     Expectation,
     LabSpec,
+    LogAllowance,
     Scenario,
     Step,
     StepKind,
@@ -103,9 +105,28 @@ class _Builder:
         name = self.data.get("name") or self.path.stem
         description = self.data.get("description", "")
         tags = tuple(self.data.get("tags", []))
-        return Scenario(
-            self.path, name, description, lab, steps, tuple(expect), checks, check_at, tags
+        allowed = tuple(
+            self._allowance(i, item) for i, item in enumerate(self.data.get("expect_log", []))
         )
+        return Scenario(
+            self.path, name, description, lab, steps, tuple(expect), checks, check_at, tags, allowed
+        )
+
+    def _allowance(self, index: int, item: dict[str, Any]) -> LogAllowance:
+        where: DataPath = ("expect_log", index)
+        if ("line" in item) == ("pattern" in item):
+            known = ", ".join(sorted(NAMED))
+            self.bad(where, f"expect_log wants line: NAME ({known}) or pattern: REGEX (one)")
+        pattern = NAMED.get(item.get("line", ""), item.get("pattern", ""))
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            self.bad((*where, "pattern"), f"not a regular expression: {exc}")
+        nodes = item.get("nodes")
+        for i, node in enumerate(nodes or []):
+            self._node(node, (*where, "nodes", i), cluster=True)
+        chosen = tuple(nodes) if nodes is not None else None
+        return LogAllowance(pattern, item["why"], chosen, self.marked.line(where))
 
     # -- lab: ---------------------------------------------------------------------------------
     def _lab(self) -> LabSpec:
@@ -118,6 +139,9 @@ class _Builder:
             except TopologyError as exc:
                 for line, text in exc.problems:
                     self.bad((*where, "topology"), f"{topology}:{line}: {text}")
+        fencing = bool(spec.get("fencing", False))
+        if fencing:  # the BMC hosts (masterbmc, …) and each node's eth2 may be named
+            self.topo = bmc.fenced(self.topo)
         config = self._relative(spec.get("config"), (*where, "config"), "config directory")
         if config is not None and not config.is_dir():
             self.bad((*where, "config"), f"{config} is not a directory")
@@ -133,6 +157,7 @@ class _Builder:
             topology,
             spec.get("start", True),
             self.marked.line(where),
+            fencing,
         )
 
     def _relative(self, value: str | None, where: DataPath, what: str) -> Path | None:
@@ -274,6 +299,15 @@ class _Builder:
     def _check_spec(
         self, kind: CheckKind, value: Any, where: DataPath, steps: list[str]
     ) -> dict[str, Any]:
+        if kind is CheckKind.FENCED:
+            any_of = isinstance(value, dict)
+            if any_of:
+                value, where = value["any_of"], (*where, "any_of")
+            nodes = [] if value == "none" else [value] if isinstance(value, str) else value
+            for i, node in enumerate(nodes):
+                self._node(node, (*where, i) if isinstance(value, list) else where, cluster=True)
+            # any_of: one or more of these and no other; else exactly these.
+            return {"nodes": tuple(sorted(nodes)), "any_of": any_of}
         if kind is CheckKind.HOLDER:
             one_of = isinstance(value, dict)
             if one_of:

@@ -39,10 +39,13 @@ class CheckKind(enum.StrEnum):
     ORDER = "order"  # events in this order
     NODE = "node"  # power and daemon of a node
     EXEC = "exec"  # a command's exit code and output in a node
+    FENCED = "fenced"  # the nodes a BMC powered off (a reset): hblab up --fencing
 
 
 # Checks that wait for something to become true (and, for states, stay true).
-STATE_KINDS = frozenset({CheckKind.HOLDER, CheckKind.PAGE, CheckKind.CL_STATUS, CheckKind.NODE})
+STATE_KINDS = frozenset(
+    {CheckKind.HOLDER, CheckKind.PAGE, CheckKind.CL_STATUS, CheckKind.NODE, CheckKind.FENCED}
+)
 # Checks that measure over a window of time, from their step to when they are judged.
 WINDOW_KINDS = frozenset({CheckKind.TWO_HOLDERS, CheckKind.NO_HOLDER, CheckKind.OUTAGE})
 
@@ -110,6 +113,17 @@ class LabSpec:
     topology: Path | None = None
     start: bool = True
     line: int = 1
+    fencing: bool = False  # a BMC per node and stonith_host lines (hblab up --fencing)
+
+
+@dataclass(frozen=True)
+class LogAllowance:
+    """A bad-news line (lab.badnews) the scenario causes, and why: ``expect_log:``."""
+
+    pattern: str  # a regular expression, searched in each ha-log line
+    why: str
+    nodes: tuple[str, ...] | None  # None: any cluster node
+    line: int
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,7 @@ class Scenario:
     check: tuple[Expectation, ...]  # the end state, for --observe (and after a run)
     check_at: str | None = None  # a run judges check: after this step's expect (default: the end)
     tags: tuple[str, ...] = ()  # words to select scenarios by (the tests' pytest markers)
+    expect_log: tuple[LogAllowance, ...] = ()  # bad news the steps cause (lab.badnews)
 
     def step_named(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)

@@ -19,6 +19,7 @@ class Section(enum.StrEnum):
     STEP = "step"
     EXPECT = "expect"
     CHECK = "check"
+    LOG = "log"  # the BadNews scan after a run (lab.scenario.logscan)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from lab.bench.runner import sees_active
 from lab.errors import LabError
 from lab.impls import DEFAULT_IMPL, parse_impls, spec_text
 from lab.ready import NotReady, ready_timeout, wait_ready
-from lab.scenario import actions
+from lab.scenario import actions, logscan
 from lab.scenario.checks import Context, Window
 from lab.scenario.judges import judge
 from lab.scenario.model import Scenario, Step
@@ -35,6 +35,7 @@ class Options:
     impl: str | None = None  # --impl: the cluster to run, whatever the file says
     backend: str | None = None
     keep: bool = False  # leave the lab up after the run
+    log_scan: bool = True  # after a passed run: bad news in ha-log fails it (lab.badnews)
     on_row: Callable[[Row], None] = lambda row: None  # each row as soon as it is known
     progress: Callable[[str], None] = lambda line: None
 
@@ -74,7 +75,10 @@ def run(scenario: Scenario, options: Options) -> ScenarioResult:
     rows = _Rows(result, options)
     try:
         if _bring_up(lab, scenario, result.cluster, rows, options):
+            declared = logscan.declared(scenario, lab)  # while every node is on
             _run_on(lab, scenario, result.cluster, rows)
+            if options.log_scan and not result.failed:
+                rows.add(logscan.scan_row(scenario, lab, declared))
     finally:
         if not options.keep:
             lab.down()
@@ -87,10 +91,12 @@ def _bring_up(lab: Lab, scenario: Scenario, cluster: str, rows: _Rows, options: 
     what = f"lab up: {cluster}, profile {spec.profile}" + "".join(
         f", {k}={v}" for k, v in spec.overrides.items()
     )
+    what += ", fencing" if spec.fencing else ""
     began = time.monotonic()
     nodes = [h.name for h in lab.topo.cluster_nodes]
     try:
-        lab.up(parse_impls(cluster, nodes), spec.profile, spec.overrides, spec.config, spec.start)
+        impls = parse_impls(cluster, nodes)
+        lab.up(impls, spec.profile, spec.overrides, spec.config, spec.start, spec.fencing)
         daemons_started = time.monotonic()  # `service heartbeat start` has returned on each
         if spec.start:
             took = wait_ready(lab, ready_timeout(lab.timers()), options.progress)
@@ -262,6 +268,8 @@ def lab_differences(scenario: Scenario, lab: Lab, cluster: str, hint: str) -> li
             problems.append(f"wants --set {key}={value}, this lab has {now}")
     if spec.impls is not None and cluster not in spec.impls:
         problems.append(f"written for {', '.join(spec.impls)}, this lab runs {cluster}")
+    if spec.fencing and not state.fencing:
+        problems.append("wants BMCs (hblab up --fencing), this lab has none")
     what = "the lab is the one this file needs"
     if problems:
         return [

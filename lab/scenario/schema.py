@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.badnews import NAMED
 from lab.faults import NETEM_KEYS
 from lab.hafiles import PROFILES
 from lab.scenario import duration
@@ -118,8 +119,18 @@ _HOLDERS = {
         _object({"one_of": {"type": "array", "items": _NAME, "minItems": 1}}, ("one_of",)),
     ],
 }
+_FENCED = {
+    "x-error": "want a node, a list of nodes, none, or {any_of: [nodes]}",
+    "anyOf": [
+        _NAME,
+        {"const": "none"},
+        {"type": "array", "items": _NAME, "minItems": 1},
+        _object({"any_of": {"type": "array", "items": _NAME, "minItems": 1}}, ("any_of",)),
+    ],
+}
 CHECKS: dict[str, Any] = {
     "holder": _HOLDERS,
+    "fenced": _FENCED,
     "page": {
         "x-error": "want a node, a list of nodes (any of them), or none",
         "anyOf": [_NAME, {"const": "none"}, {"type": "array", "items": _NAME, "minItems": 1}],
@@ -208,8 +219,18 @@ LAB = _object(
         "backend": {"enum": ["netns", "docker"]},
         "topology": {"type": "string"},
         "start": {"type": "boolean"},
+        "fencing": {"type": "boolean"},
     }
 )  # fmt: skip
+EXPECT_LOG = _object(
+    {
+        "line": {"enum": sorted(NAMED)},
+        "pattern": {"type": "string"},
+        "why": {"type": "string", "minLength": 1},
+        "nodes": {"type": "array", "items": _NAME, "minItems": 1},
+    },
+    ("why",),
+)
 SCHEMA: dict[str, Any] = _object(
     {
         "name": {"type": "string"},
@@ -220,5 +241,6 @@ SCHEMA: dict[str, Any] = _object(
         "check": {"type": "array", "items": CHECK},
         "check_at": _STEP_NAME,
         "tags": {"type": "array", "items": _STEP_NAME},
+        "expect_log": {"type": "array", "items": EXPECT_LOG},
     }
 )

@@ -24,10 +24,11 @@ def main(lesson: Lesson, scenario: Scenario, args: argparse.Namespace) -> int:
         raise LabError(
             f"{scenario.path.name} is written for {', '.join(spec.impls)}, not {cluster}"
         )
-    lab.up(impls, spec.profile, spec.overrides, spec.config, spec.start)
+    lab.up(impls, spec.profile, spec.overrides, spec.config, spec.start, spec.fencing)
     if spec.start:
         wait_ready(lab, ready_timeout(lab.timers()), lambda line: print(line, flush=True))
-    sets = "".join(f" --set {k}={v}" for k, v in spec.overrides.items())
+    sets = " --fencing" if spec.fencing else ""
+    sets += "".join(f" --set {k}={v}" for k, v in spec.overrides.items())
     started = "heartbeat running" if spec.start else "heartbeat installed, not started"
     print(f"Lesson {lesson.number}: {lesson.title}")
     print(f"  lab: {cluster}, profile {spec.profile}{sets}; {started}")

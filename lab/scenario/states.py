@@ -1,5 +1,5 @@
 """Checks of a state that must come and last: the VIP's holders, the client's page,
-cl_status, a node's power and daemon; and a command's output in a node."""
+cl_status, a node's power and daemon, the nodes fenced; and a command's output in a node."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from lab import bmc
 from lab.errors import LabError
 from lab.ready import fetch_page
 from lab.scenario.checks import POLL, Context, Judge, Verdict, Window, hold, limit_text, within
@@ -138,6 +139,32 @@ def _node(exp: Expectation, ctx: Context, window: Window) -> Verdict:
     return _judge_lasting(exp, ctx, window, f"{name}: {', '.join(wanted)}", probe)
 
 
+def _fenced(exp: Expectation, ctx: Context, window: Window) -> Verdict:
+    """The nodes a BMC powered off (a reset or a power off through IPMI) since the
+    window's start, from the power agent's event log (lab.bmc.agent); hblab poweroff
+    is no fence and is not counted."""
+    wanted, any_of = set(exp.spec["nodes"]), exp.spec.get("any_of", False)
+    if not bmc.is_fenced(ctx.lab.topo):
+        no_bmc = "the lab has no BMCs (hblab up --fencing; the file's lab: fencing: true)"
+        return Verdict(False, "nodes fenced", no_bmc, no_bmc)
+    from lab.bmc import launch  # the agent's event log; only a fenced lab needs it
+
+    def probe() -> tuple[bool, str]:
+        offs = [
+            e["node"]
+            for e in launch.events(ctx.lab)
+            if e.get("event") == "power_off" and e["t"] >= window.start()
+        ]
+        fenced = set(offs)
+        ok = bool(fenced) and fenced <= wanted if any_of else fenced == wanted
+        said = ", ".join(f"{n} ×{offs.count(n)}" for n in sorted(fenced))
+        return ok, f"fenced: {said}" if fenced else "nobody fenced"
+
+    names = " or ".join(sorted(wanted)) if any_of else " and ".join(sorted(wanted))
+    what = f"BMCs powered off {names}" + (" (one or more)" if any_of else "")
+    return _judge_lasting(exp, ctx, window, what if wanted else "no node fenced", probe)
+
+
 def _exec(exp: Expectation, ctx: Context, window: Window) -> Verdict:
     spec = exp.spec
     cmd = spec["cmd"]
@@ -176,4 +203,5 @@ JUDGES: dict[CheckKind, Judge] = {
     CheckKind.CL_STATUS: _cl_status,
     CheckKind.NODE: _node,
     CheckKind.EXEC: _exec,
+    CheckKind.FENCED: _fenced,
 }
