@@ -82,10 +82,14 @@ test-unit: deps
 test-integration: deps
 	$(PYTHON) -m pytest tests/integration --lab -ra -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 
-## make lessons: every lesson's automatic run (docs/lessons) on its own lab (IMPL=heartbeat too).
+## make lessons: every lesson's automatic run (docs/lessons) on its own lab, on hbnode and
+## on the real Heartbeat (IMPL=hbnode: one of them). make test runs each lesson once, on
+## one of the two in turn (tests/integration/test_scenarios.py).
 lessons: deps
-	$(HBLAB) $(if $(LAB),--backend $(LAB)) run docs/lessons/*.yaml $(if $(IMPL),--impl $(IMPL)) \
-	  --junit build/lessons.xml
+	for impl in $(or $(IMPL),hbnode heartbeat); do \
+	  $(HBLAB) $(if $(LAB),--backend $(LAB)) run docs/lessons/*.yaml --impl $$impl \
+	    --junit build/lessons-$$impl.xml || exit 1; \
+	done
 
 ## make test-failover: only the failover scenarios.
 test-failover: deps

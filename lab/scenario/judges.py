@@ -48,7 +48,8 @@ def summary(exp: Expectation) -> str:
     if exp.kind is CheckKind.HOLDER:
         return f"VIP {states.holders_phrase(list(spec['nodes']))}"
     if exp.kind is CheckKind.FENCED:
-        return f"BMCs powered off {', '.join(spec['nodes']) or 'nobody'}"
+        names = (" or " if spec["any_of"] else " and ").join(spec["nodes"]) or "nobody"
+        return f"BMCs powered off {names}" + (" (one or more)" if spec["any_of"] else "")
     if exp.kind is CheckKind.PAGE:
         return f"client gets {' or '.join(spec['nodes']) or 'no'} page"
     if exp.kind is CheckKind.CL_STATUS:

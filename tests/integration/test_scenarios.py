@@ -6,10 +6,22 @@ lessons are written for hbnode and for the real Heartbeat), or, if that leaves
 none, on the first cluster it names; the cases are made at collection, so none is
 skipped. A file's ``tags`` become pytest markers
 (``failover``: make test-failover, and CI's docker stage).
+
+What ``make test`` runs is chosen here, at collection (CI's time; nothing is
+skipped, the rest is simply not collected):
+
+* each lesson once, its clusters taken in turn (01 on hbnode, 02 on the real
+  Heartbeat, …): a lesson's check list and steps are the same on both, and
+  tests/scenarios already runs the same faults on every pairing. ``HBLAB_LESSONS=all``
+  (``make lessons``) runs every lesson on every cluster it allows;
+* not a scenario file whose Python twin reads the wire of the same scenario
+  (``PYTHON_TWINS``): the twin checks all the file does and more.
+  ``HBLAB_SCENARIOS=all`` runs them too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +37,21 @@ from .conftest import _impl_specs, backend_name
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "scenarios"
 LESSONS = REPO / "docs" / "lessons"
+# Scenario files that a Python test also runs, with wire checks (the ``wire_trace``
+# fixture) a scenario file cannot say: file stem -> that test.
+PYTHON_TWINS: dict[str, str] = {}
 
 
-def _cases(directory: Path) -> Iterator[Any]:
-    for path in sorted(directory.glob("*.yaml")):
+def _everything(variable: str) -> bool:
+    return os.environ.get(variable, "") == "all"
+
+
+def _cases(directory: Path, in_turn: bool = False) -> Iterator[Any]:
+    """Each file on each cluster it may run on; ``in_turn``: each file on one of them,
+    the n-th file on its n-th cluster (wrapping)."""
+    for n, path in enumerate(sorted(directory.glob("*.yaml"))):
+        if path.stem in PYTHON_TWINS and not _everything("HBLAB_SCENARIOS"):
+            continue
         scenario = load(path)
         marks = [getattr(pytest.mark, tag) for tag in scenario.tags]
         allowed = scenario.lab.impls
@@ -37,6 +60,8 @@ def _cases(directory: Path) -> Iterator[Any]:
             # Written for clusters HBLAB_IMPLS leaves out (hbnode's own policies): run
             # it on the first it names, whatever HBLAB_IMPLS says, as before.
             specs = [allowed[0]]
+        if in_turn:
+            specs = [specs[n % len(specs)]]
         for spec in specs:
             yield pytest.param(path, spec, id=f"{path.stem}[{spec}]", marks=marks)
 
@@ -65,6 +90,8 @@ def test_scenario(path: Path, spec: str, measure: Callable[..., None]) -> None:
     run_file(path, spec, measure)
 
 
-@pytest.mark.parametrize(("path", "spec"), list(_cases(LESSONS)))
+@pytest.mark.parametrize(
+    ("path", "spec"), list(_cases(LESSONS, in_turn=not _everything("HBLAB_LESSONS")))
+)
 def test_lesson(path: Path, spec: str, measure: Callable[..., None]) -> None:
     run_file(path, spec, measure)

@@ -58,12 +58,13 @@ def test_junit_has_one_case_per_row_with_failures_and_skips(tmp_path: Path) -> N
     assert second.find("testcase/skipped") is not None
 
 
-def test_the_lessons_are_listed_with_their_files_and_08_is_a_stub() -> None:
+def test_the_lessons_are_listed_with_their_files() -> None:
     found = {lesson.number: lesson for lesson in lessons.lessons(LESSONS)}
     assert sorted(found) == [f"{n:02d}" for n in range(0, 9)]
     # 00 is the tutorial typed on blank nodes: its page is the lesson.
     page_only = {n for n in found if found[n].page_only}
-    assert page_only == {"00", "08"}
+    assert page_only == {"00"}
+    assert [p.name for p in found["08"].scenarios] == ["08-fencing.yaml"]
     assert [p.name for p in found["05"].scenarios] == [
         "05-split-brain.yaml",
         "05-split-brain-ipfail.yaml",
