@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hbnode.core.timers import Timers
+from lab.badnews import PARTITION_RETURN
 from lab.cli import main
 from lab.scenario import duration
 from lab.scenario.load import ScenarioError, load
@@ -160,3 +161,58 @@ def test_durations_resolve_against_the_timers(text: str | int, seconds: float) -
 def test_bad_durations_are_refused(text: str | bool) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         duration.parse(text)  # type: ignore[arg-type]
+
+
+LOG_AND_FENCE = """\
+name: fenced
+lab:
+  fencing: true
+steps:
+  - link: {node: master, iface: eth1, state: down}
+    expect:
+      - fenced: {any_of: [master, slave]}
+      - fenced: slave
+expect_log:
+  - {line: partition-return, why: the cut is healed}
+  - pattern: "CRIT: Giving up"
+    why: a failed start
+    nodes: [slave]
+"""
+
+
+def test_expect_log_and_fenced_load_as_the_model(tmp_path: Path) -> None:
+    scenario = load(_write(tmp_path, LOG_AND_FENCE))
+    assert scenario.lab.fencing
+    any_of, exact = scenario.steps[0].expect
+    assert any_of.kind is CheckKind.FENCED
+    assert any_of.spec == {"nodes": ("master", "slave"), "any_of": True}
+    assert exact.spec == {"nodes": ("slave",), "any_of": False}
+    named, pattern = scenario.expect_log
+    assert named.pattern == PARTITION_RETURN and named.nodes is None and named.line == 10
+    assert (pattern.pattern, pattern.why, pattern.nodes) == (
+        "CRIT: Giving up",
+        "a failed start",
+        ("slave",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "words"),
+    [
+        ("line: partition-return, why", "line: partition-returns, why", 10, "is not one of"),
+        ("{line: partition-return, why: the cut is healed}", "{line: partition-return}", 10,
+         "'why' is a required property"),
+        ('pattern: "CRIT: Giving up"', 'pattern: "(unclosed"', 11, "not a regular expression"),
+        ("nodes: [slave]", "nodes: [slaev]", 13, "no cluster node 'slaev'"),
+        ("fenced: slave", "fenced: slaev", 8, "no cluster node 'slaev'"),
+    ],
+)  # fmt: skip
+def test_a_bad_expect_log_or_fenced_says_where(
+    tmp_path: Path, old: str, new: str, line: int, words: str
+) -> None:
+    assert old in LOG_AND_FENCE
+    path = _write(tmp_path, LOG_AND_FENCE.replace(old, new, 1))
+    with pytest.raises(ScenarioError) as caught:
+        load(path)
+    problems = str(caught.value).splitlines()
+    assert any(p.startswith(f"{path}:{line}: ") and words in p for p in problems), problems
