@@ -95,3 +95,12 @@ def test_scenario(path: Path, spec: str, measure: Callable[..., None]) -> None:
 )
 def test_lesson(path: Path, spec: str, measure: Callable[..., None]) -> None:
     run_file(path, spec, measure)
+
+
+def test_every_python_twin_is_a_test_here() -> None:
+    """A file left out of make test for its twin: the twin must exist (no lab needed)."""
+    for stem, twin in PYTHON_TWINS.items():
+        assert (SCENARIOS / f"{stem}.yaml").exists(), stem
+        module, _, name = twin.partition("::")
+        source = (Path(__file__).parent / module).read_text()
+        assert f"def {name.partition('[')[0]}(" in source, f"{stem}: no {twin}"
