@@ -54,7 +54,11 @@ def _standby(node: Node, cmd: Command, what: object, now: float) -> Reply:
 
 
 def _client(node: Node, request: dict[str, Any], now: float) -> Reply:
-    """API clients (hbnode-ipfail) sign on, stay alive, sign off."""
+    """API clients (hbnode-ipfail) sign on, stay alive, sign off.
+
+    A signon with ``"hold": true`` is answered ``"held": true``: the daemon then keeps
+    the connection open and takes its closing as the client's end (Node.client_gone).
+    """
     name = str(request.get("name") or "")
     if name != IPFAIL:
         return {"error": f"unknown client {name!r}"}
@@ -67,8 +71,11 @@ def _client(node: Node, request: dict[str, Any], now: float) -> Reply:
     op = _member(ClientOp, request.get("op"))
     if op is None:
         return {"error": f"unknown client op {request.get('op')!r}"}
-    node.client(name, op, now, pid=request.get("pid"))
-    return {"ok": True}
+    held = request.get("hold") is True
+    if held and op is not ClientOp.SIGNON:
+        return {"error": f"only signon holds its connection, not {op.value}"}
+    node.client(name, op, now, pid=request.get("pid"), held=held)
+    return {"ok": True, "held": True} if held else {"ok": True}
 
 
 def snapshot(node: Node, now: float, *, pid: int) -> Reply:

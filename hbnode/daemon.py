@@ -28,8 +28,9 @@ from hbnode.daemonize import daemonize as detach_and_run
 from hbnode.eventlog import EVENTS_FILE, EventLog
 from hbnode.executor import ActionExecutor
 from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink, stream_is_journal
+from hbnode.held_clients import HeldClients
 from hbnode.link_io import LinkIO
-from hbnode.loadavg import read_loadavg
+from hbnode.loadavg import LoadAvg
 from hbnode.node import Node
 from hbnode.persist import load_persisted
 from hbnode.pidfile import remove_pid, write_pid
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 CLIENT_GROUP = "haclient"
 MAX_IDLE_WAIT = 1.0  # wake at least this often even if the core has no timer
+TIMER_SLACK = 0.001  # epoll counts in ms: a timer this close is due now
 CONTROL_TIMEOUT = 0.25  # a whole control request must arrive within this
 
 
@@ -58,6 +60,7 @@ class Daemon:
         self.log = logger
         self.selector = selectors.DefaultSelector()
         self.events = EventLog(EVENTS_FILE, time.time, echo=logger.info)
+        self.loadavg = LoadAvg()
         self.node = Node(
             config,
             logger,
@@ -65,7 +68,7 @@ class Daemon:
             wallclock=time.time,
             events=self.events,
             persisted=load_persisted(config.hacf.hbgenmethod.value),
-            loadavg=read_loadavg,
+            loadavg=self.loadavg,
         )
         self.links = LinkIO(config, self.node, logger)
         self.executor = ActionExecutor(make_runner(config, logger))
@@ -82,6 +85,7 @@ class Daemon:
         self.metrics: MetricsServer | None = None  # with ha.cf's hbnode_metrics
         self.respawn_started = False
         self.control: socket.socket | None = None
+        self.held = HeldClients(self.selector, self._client_gone)
         self.signal_r, self.signal_w = socket.socketpair()
         self.pending_signals: list[int] = []
         self.stopping = False
@@ -162,10 +166,12 @@ class Daemon:
             self.metrics.close()
         self.service.close()
         self.respawn.stop_all()
+        self.held.close()
         self.executor.close()
         if self.fencer is not None:
             self.fencer.close()
         self.links.close()
+        self.loadavg.close()
         if self.control is not None:
             self.control.close()
             with contextlib.suppress(FileNotFoundError):
@@ -180,8 +186,9 @@ class Daemon:
         for _ in iter(int, 1):  # until shutdown completes; each turn is bounded
             now = time.monotonic()
             watchdog = self.watchdog.get_timer() if self.watchdog else None
+            node_due = self.node.get_timer()
             service = self.service.get_timer()
-            timers = (self.node.get_timer(), self.respawn.get_timer(), watchdog, service)
+            timers = (node_due, self.respawn.get_timer(), watchdog, service)
             deadlines = [t for t in timers if t]
             deadline = min(deadlines) if deadlines else None
             wait = (
@@ -190,7 +197,10 @@ class Daemon:
             for key, _mask in self.selector.select(wait):
                 key.data(key.fileobj)
             now = time.monotonic()
-            self.node.handle_timer(now)
+            # Only when due: a datagram that woke us was handed to the node already,
+            # and most wake-ups are datagrams (two of three at keepalive 250 ms).
+            if node_due is None or now + TIMER_SLACK >= node_due:
+                self.node.handle_timer(now)
             self._after_input(now)
             if self.watchdog is not None:
                 self.watchdog.poll(now)
@@ -213,7 +223,7 @@ class Daemon:
         if self.node.core.comm_up() and not self.respawn_started and not self.stopping:
             self.respawn_started = True
             self.respawn.start_all(now)
-        self.respawn.poll(now)
+        self.respawn.poll(now, reap=False)  # reaping waits for SIGCHLD (_drain_signals)
 
     def _on_outcomes(self, _executor: Any) -> None:
         for outcome in self.executor.drain():
@@ -302,22 +312,33 @@ class Daemon:
             conn, _ = sock.accept()
         except BlockingIOError:
             return
-        with conn:
-            # A slow or silent client must not hold up heartbeats for long.
-            conn.settimeout(CONTROL_TIMEOUT)
-            try:
-                data = _read_all(conn)
-                req = parse_request_untrusted(data)
+        # A slow or silent client must not hold up heartbeats for long.
+        conn.settimeout(CONTROL_TIMEOUT)
+        held: str | None = None
+        try:
+            data = _read_all(conn)
+            req = parse_request_untrusted(data)
+            if req.get("hold") is True and not self.held.room():
+                reply: dict[str, Any] = {"error": "too many clients hold a connection"}
+            else:
                 reply = answer(self.node, req, time.monotonic(), pid=os.getpid())
-                if req["cmd"] == "status":
-                    reply["io"] = self.links.counters()
-                    reply["respawn"] = self.respawn.status()
-                    reply["takeovers"] = self.takeovers.to_json()
-            except (OSError, ValueError) as exc:
-                reply = {"error": str(exc)}
-            with contextlib.suppress(OSError):
-                conn.sendall(_json(reply))
+            if req["cmd"] == "status":
+                reply["io"] = self.links.counters()
+                reply["respawn"] = self.respawn.status()
+                reply["takeovers"] = self.takeovers.to_json()
+            held = str(req.get("name")) if reply.get("held") is True else None
+        except (OSError, ValueError) as exc:
+            reply = {"error": str(exc)}
+        with contextlib.suppress(OSError):
+            conn.sendall(_json(reply))
+        if held is not None:
+            self.held.hold(conn, held)  # hbnode.held_clients: its closing is the client's end
+        else:
+            conn.close()
         self._after_input(time.monotonic())
+
+    def _client_gone(self, name: str) -> None:
+        self.node.client_gone(name, time.monotonic())
 
 
 def _read_all(conn: socket.socket) -> bytes:
@@ -327,16 +348,18 @@ def _read_all(conn: socket.socket) -> bytes:
         if time.monotonic() > deadline:
             raise TimeoutError("control request too slow")
         chunk = conn.recv(4096)
-        if not chunk:
-            break
         chunks.append(chunk)
+        # EOF ends a request, or a newline: a client that holds its connection
+        # (hbnode.held_clients) cannot half-close it. JSON has no raw newline inside.
+        if not chunk or chunk.endswith(b"\n"):
+            break
     return b"".join(chunks)
 
 
 def _json(obj: object) -> bytes:
     import json
 
-    return json.dumps(obj).encode()
+    return json.dumps(obj).encode() + b"\n"  # a held client reads up to the newline
 
 
 def make_logger(

@@ -143,10 +143,10 @@ def interface_broadcast(ifname: str) -> str:
 
 def local_ipv4_addresses() -> set[str]:
     """Our own addresses, to ignore `ucast` lines that name ourselves (one ha.cf for all)."""
-    from pyroute2 import IPRoute
+    from hbnode.resources.rtnl import RtNetlink
 
-    with IPRoute() as ipr:
-        return {str(msg.get("address")) for msg in ipr.get_addr(family=socket.AF_INET)}
+    with RtNetlink() as rtnl:
+        return {str(msg.get_attr("IFA_ADDRESS")) for msg in rtnl.get_addr(socket.AF_INET)}
 
 
 # -- ping nodes (ICMP echo carrying our NS_st message, as Heartbeat's ping plugin) --

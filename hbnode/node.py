@@ -138,10 +138,12 @@ class Node:
         self._pump(now)
 
     def get_timer(self) -> float | None:
-        deadlines = [t for t in (self.core.get_timer(), self.rm.get_timer()) if t is not None]
-        if self.stop_deadline is not None:
-            deadlines.append(self.stop_deadline)
-        return min(deadlines) if deadlines else None
+        # Asked at every turn of the daemon's loop: no list, no min() of one.
+        earliest = self.core.get_timer()
+        for other in (self.rm.get_timer(), self.stop_deadline):
+            if other is not None and (earliest is None or other < earliest):
+                earliest = other
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         self.core.handle_timer(now)
@@ -173,9 +175,17 @@ class Node:
         self._pump(now)
         return error
 
-    def client(self, name: str, op: ClientOp, now: float, pid: object = None) -> None:
-        """An API client (hbnode-ipfail) signs on, says it is alive or signs off."""
-        self.rm.liveness.client(name, op, now, pid)
+    def client(
+        self, name: str, op: ClientOp, now: float, pid: object = None, *, held: bool = False
+    ) -> None:
+        """An API client (hbnode-ipfail) signs on, says it is alive or signs off;
+        ``held``: it keeps its connection open and is alive until :meth:`client_gone`."""
+        self.rm.liveness.client(name, op, now, pid, held=held)
+        self._pump(now)
+
+    def client_gone(self, name: str, now: float) -> None:
+        """A held client's connection closed (it exited or was killed)."""
+        self.rm.liveness.client_gone(name, now)
         self._pump(now)
 
     # -- outputs -----------------------------------------------------------------

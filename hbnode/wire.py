@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import re
 from dataclasses import dataclass
 
@@ -43,6 +44,31 @@ DEPTH_SYMS = bytes((20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 15, 16, 17, 
 _MAX_LEN_DIGITS = 6  # len(str(MAXMSG)): longer length prefixes cannot be honest
 _NETSTRING_LEN = re.compile(rb"(0|[1-9][0-9]{0,%d}):" % (_MAX_LEN_DIGITS - 1))
 _STRUCT_TYPES = (FieldType.STRUCT, FieldType.UNCOMPRESS)
+# Bytes looked for with ``in`` are ints: ``b"\0" in raw`` first tries b"\0" as an
+# integer and formats a TypeError it then drops (CPython 3.11 bytes_contains),
+# which was 11 % of the idle daemon's instructions (BENCHMARKS.md, "Idle cost").
+_NUL, _LF, _EQUALS, _OPEN, _CLOSE = ord("\0"), ord("\n"), ord("="), ord("("), ord(")")
+_ZERO, _COMMA = ord("0"), ord(",")
+_FIELD_TYPES = {ord(str(t.value)): t for t in FieldType}  # b"0".."5" of "(T)"
+_NEWLINE_SYM_BYTE = bytes([NEWLINE_SYM])
+# Authenticated datagrams from the same peer repeat most of their fields byte for
+# byte (t, st, dt, src, srcuuid, hg, ttl: 8 of a status's 13): each is parsed once
+# and the Field shared, which is safe for str and bytes values only (immutable).
+_FIELD_MEMO: dict[bytes, Field] = {}
+_FIELD_MEMO_SIZE = 256
+_MEMO_TYPES = (FieldType.STRING, FieldType.BINARY, FieldType.COMPRESS)
+# And what we send repeats too: a string field's netstring item and its classic
+# line (signed for the inner auth) are rendered once per (name, value).
+_STRING_ITEMS: dict[tuple[str, str], bytes] = {}
+_STRING_LINES: dict[tuple[str, str], bytes] = {}
+
+
+def _memo(memo: dict[tuple[str, str], bytes], key: tuple[str, str], value: bytes) -> bytes:
+    """Remember ``value``; a full memo starts again (seq and ts fill it with one-offs)."""
+    if len(memo) >= _FIELD_MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class WireError(Exception):
@@ -114,6 +140,16 @@ def decode_untrusted(data: bytes) -> Datagram:
     raise WireError(f"starts with {data[:4]!r}, neither '###\\n' nor '>>>\\n'")
 
 
+@dataclass(frozen=True, slots=True)
+class NetstringSplit:
+    """A netstring datagram walked once: its signed part, its auth trailer, and where
+    each top-level field's payload lies, none of them decoded yet."""
+
+    signed: bytes
+    auth_string: str | None
+    items: tuple[tuple[int, int], ...]  # (start, stop) of each field's payload in data
+
+
 def split_netstring_untrusted(data: bytes) -> tuple[bytes, str | None]:
     """(signed bytes, auth trailer text) of a netstring datagram, fields left undecoded.
 
@@ -124,23 +160,54 @@ def split_netstring_untrusted(data: bytes) -> tuple[bytes, str | None]:
     well-framed packets with a wrong key costs one walk and one digest each
     (link_io). Raises only WireError (also for a datagram that is not netstring).
     """
+    split = split_netstring_items_untrusted(data)
+    return split.signed, split.auth_string
+
+
+def split_netstring_items_untrusted(data: bytes) -> NetstringSplit:
+    """:func:`split_netstring_untrusted`, keeping the items' places for
+    :func:`message_from_split_untrusted`. Raises only WireError."""
     if len(data) >= MAXMSG:
         raise WireError(f"datagram of {len(data)} bytes: MAXMSG is {MAXMSG}")
     if not data.startswith(NETSTRING_START):
         raise WireError(f"starts with {data[:4]!r}, not '###\\n'")
     size = len(data)
     pos = len(NETSTRING_START)
+    items = []
     while not data.startswith(NETSTRING_END, pos):
         if pos >= size:
             raise WireError("netstring message lacks '%%%\\n'")
-        pos = _peel_netstring_untrusted(data, pos)[2]
+        start, stop, pos = _peel_netstring_untrusted(data, pos)
+        items.append((start, stop))
     end = pos + len(NETSTRING_END)
     if end == size:
-        return data, None
+        return NetstringSplit(data, None, tuple(items))
     start, stop, after = _peel_netstring_untrusted(data, end)
     if after != size:
         raise WireError(f"{size - after} bytes of garbage after the auth trailer")
-    return data[:end], _text(data[start:stop])
+    return NetstringSplit(data[:end], _text(data[start:stop]), tuple(items))
+
+
+def message_from_split_untrusted(data: bytes, split: NetstringSplit) -> Message:
+    """The message of a split datagram: ``decode_untrusted(data).message``, without
+    walking the items a second time (the receiver authenticates between the two).
+    Raises only WireError."""
+    fields = []
+    memo = _FIELD_MEMO
+    try:
+        for start, stop in split.items:
+            payload = data[start:stop]
+            field = memo.get(payload)
+            if field is None:
+                field = _netstring_field_untrusted(payload, 0)
+                if field.type in _MEMO_TYPES:
+                    if len(memo) >= _FIELD_MEMO_SIZE:
+                        memo.clear()
+                    memo[payload] = field
+            fields.append(field)
+    except RecursionError:  # belt and braces, as decode_untrusted
+        raise WireError("message nested too deeply") from None
+    return Message(fields)
 
 
 def _datagram(
@@ -164,13 +231,20 @@ def _netstring_datagram_untrusted(data: bytes) -> Datagram:
 
 
 def _peel_netstring_untrusted(data: bytes, pos: int) -> tuple[int, int, int]:
-    """One ``LEN:payload,`` at ``pos``: (payload start, payload end, next position)."""
-    match = _NETSTRING_LEN.match(data, pos)
-    if match is None:
+    """One ``LEN:payload,`` at ``pos``: (payload start, payload end, next position).
+
+    LEN is what _NETSTRING_LEN matches: 1 to _MAX_LEN_DIGITS digits, no leading
+    zero but "0" itself. Checked with find and isdigit rather than the regex: this
+    runs for every field of every datagram, and a match object costs more than
+    the rest of it (tests/unit/test_wire*.py hold the two to the same answers).
+    """
+    colon = data.find(b":", pos, pos + _MAX_LEN_DIGITS + 1)
+    digits = data[pos:colon]
+    if colon < 0 or not digits.isdigit() or (digits[0] == _ZERO and colon - pos > 1):
         raise WireError(f"bad netstring length at offset {pos}: {data[pos : pos + 8]!r}")
-    start = match.end()
-    stop = start + int(match.group(1))
-    if stop >= len(data) or data[stop] != ord(","):
+    start = colon + 1
+    stop = start + int(digits)
+    if stop >= len(data) or data[stop] != _COMMA:
         raise WireError(f"netstring at offset {pos} overruns the data or lacks its ','")
     return start, stop, stop + 1
 
@@ -190,17 +264,26 @@ def _netstring_message_untrusted(data: bytes, depth: int) -> tuple[Message, int]
 
 
 def _netstring_field_untrusted(payload: bytes, depth: int) -> Field:
-    """``(T)name=value`` with a raw value (cl_netstring.c process_netstring_nvpair)."""
-    if len(payload) < 3 or payload[0] != ord("(") or payload[2] != ord(")"):
+    """``(T)name=value`` with a raw value (cl_netstring.c process_netstring_nvpair).
+
+    Every received field passes here: the type digit is looked up in a table and
+    the name checked in line (what _field_type_untrusted and _name_untrusted do).
+    """
+    if len(payload) < 3 or payload[0] != _OPEN or payload[2] != _CLOSE:
         raise WireError(f"netstring field lacks its '(T)' prefix: {payload[:16]!r}")
-    field_type = _field_type_untrusted(payload[1:2], allow_string=True)
+    field_type = _FIELD_TYPES.get(payload[1])
+    if field_type is None:
+        raise WireError(f"bad field type {payload[1:2]!r}")
     equals = payload.find(b"=", 3)
     if equals < 0:
         raise WireError(f"netstring field has no '=': {payload[:32]!r}")
-    name = _name_untrusted(payload[3:equals])
+    raw_name = payload[3:equals]
+    if not raw_name or _NUL in raw_name or _LF in raw_name:
+        raise WireError(f"bad field name {raw_name[:32]!r}")
+    name = raw_name.decode("utf-8", "surrogateescape")
     value = payload[equals + 1 :]
     if field_type is FieldType.STRING:
-        return Field(name, field_type, _text(value))
+        return Field(name, field_type, value.decode("utf-8", "surrogateescape"))
     if field_type in (FieldType.BINARY, FieldType.COMPRESS):
         return Field(name, field_type, value)
     if field_type is FieldType.LIST:
@@ -216,13 +299,13 @@ def _netstring_field_untrusted(payload: bytes, depth: int) -> Field:
 def _field_type_untrusted(digit: bytes, *, allow_string: bool) -> FieldType:
     # ha_msg.h knows types 0..5; the classic text never writes "(0)" and
     # add_string_field refuses it there ("wrong type").
-    if len(digit) != 1 or digit not in b"012345" or (digit == b"0" and not allow_string):
+    if len(digit) != 1 or digit[0] not in b"012345" or (digit == b"0" and not allow_string):
         raise WireError(f"bad field type {digit!r}")
     return FieldType(int(digit))
 
 
 def _name_untrusted(raw: bytes) -> str:
-    if not raw or b"\0" in raw or b"\n" in raw:
+    if not raw or _NUL in raw or _LF in raw:
         raise WireError(f"bad field name {raw[:32]!r}")
     return _text(raw)
 
@@ -263,7 +346,7 @@ def _classic_message_untrusted(text: bytes, depth: int) -> Message:
     """``>>>\\n`` lines ``<<<\\n`` (cl_msg.c string2msg_ll), nothing after it."""
     if not text.startswith(CLASSIC_START):
         raise WireError("nested classic message lacks '>>>\\n'")
-    if b"\0" in text:
+    if _NUL in text:
         raise WireError("NUL inside a classic message")  # C would stop reading there
     fields: list[Field] = []
     pos = len(CLASSIC_START)
@@ -330,9 +413,16 @@ def classic_signed_bytes(message: Message) -> bytes:
     ``>>>``/``<<<`` (msg2string_buf with NOHEAD). Raises EncodeError for what the
     classic text cannot express (type 5, a nesting marker inside a nested message).
     """
-    return b"".join(
-        _classic_line(f, 0, strict=False) for f in message.fields if f.name != AUTH_FIELD
-    )
+    lines = []
+    for f in message.fields:
+        if f.name == AUTH_FIELD:
+            continue
+        value = f.value
+        # A string field we signed before: its line from the memo, without a call.
+        string = f.type is FieldType.STRING and isinstance(value, str)
+        line = _STRING_LINES.get((f.name, value)) if string else None
+        lines.append(line if line is not None else _classic_line(f, 0, strict=False))
+    return b"".join(lines)
 
 
 def with_inner_auth(message: Message, keys: AuthKeys) -> Message:
@@ -384,7 +474,7 @@ def encode_classic(
     if keys is not None:
         message = with_inner_auth(message, keys)
     text = _classic_message(message, 0, strict=True)
-    if b"\0" in text:  # a C reader stops at the NUL
+    if _NUL in text:  # a C reader stops at the NUL
         raise EncodeError("classic text cannot carry a NUL byte")
     return _check_size(text + b"\0" if trailing_nul else text)
 
@@ -395,9 +485,11 @@ def _check_size(data: bytes) -> bytes:
     return data
 
 
+@functools.lru_cache(maxsize=256)
 def _check_name(name: str) -> bytes:
+    """A field name, checked and encoded; names repeat (t, src, seq…), so once each."""
     raw = _raw(name)
-    if not raw or b"=" in raw or b"\0" in raw or b"\n" in raw:
+    if not raw or _EQUALS in raw or _NUL in raw or _LF in raw:
         raise EncodeError(f"bad field name {name!r}")
     return raw
 
@@ -407,6 +499,15 @@ def _netstring_message(message: Message, depth: int) -> bytes:
         raise EncodeError(f"messages nested deeper than {MAXDEPTH}")
     parts = [NETSTRING_START]
     for f in message.fields:
+        value = f.value
+        if f.type is FieldType.STRING and isinstance(value, str):
+            key = (f.name, value)
+            item = _STRING_ITEMS.get(key)
+            if item is None:
+                payload = b"(0)%s=%s" % (_check_name(f.name), _raw(value))
+                item = _memo(_STRING_ITEMS, key, b"%d:%s," % (len(payload), payload))
+            parts.append(item)
+            continue
         payload = b"(%d)%s=%s" % (f.type, _check_name(f.name), _netstring_value(f, depth))
         parts.append(b"%d:%s," % (len(payload), payload))
     parts.append(NETSTRING_END)
@@ -430,7 +531,7 @@ def _pack_list(items: list[str], *, strict: bool) -> bytes:
     if not items or not all(items):
         raise EncodeError("a list field needs at least one item, none empty")
     packed = [_raw(item) for item in items]
-    if strict and any(b"\n" in item for item in packed):
+    if strict and any(_LF in item for item in packed):
         raise EncodeError("classic list items cannot hold a newline")
     return b"".join(b"%d:%s," % (len(item), item) for item in packed)
 
@@ -446,13 +547,18 @@ def _classic_line(f: Field, depth: int, *, strict: bool) -> bytes:
     ``strict`` adds the checks a receiver needs to read the line back; the
     digest rendering skips them, as Heartbeat does when it signs.
     """
-    name = _check_name(f.name)
     value = f.value
+    if not strict and f.type is FieldType.STRING and isinstance(value, str):
+        line = _STRING_LINES.get((f.name, value))  # what is signed: mostly the same lines
+        if line is not None:
+            return line
+    name = _check_name(f.name)
     if f.type is FieldType.STRING and isinstance(value, str):
         raw = _raw(value)
         if strict and (not raw or NEWLINE_SYM in raw or name.startswith(b"(")):
             raise EncodeError(f"field {f.name!r}: cannot be read back from classic text")
-        return b"%s=%s\n" % (name, raw.replace(b"\n", bytes([NEWLINE_SYM])))
+        line = b"%s=%s\n" % (name, raw.replace(b"\n", _NEWLINE_SYM_BYTE))
+        return line if strict else _memo(_STRING_LINES, (f.name, value), line)
     if f.type in (FieldType.BINARY, FieldType.COMPRESS) and isinstance(value, bytes):
         if strict and not value:
             raise EncodeError(f"field {f.name!r}: empty binary value")

@@ -192,7 +192,7 @@ def build_wheels() -> list[Path]:
     return sorted(WHEELS_DIR.glob("*.whl"))
 
 
-def _context(kind: str, wheels: list[Path]) -> Path:
+def image_context(kind: str, wheels: list[Path]) -> Path:
     """images/KIND copied to build/docker/ctx/KIND (plus the wheels for the node)."""
     ctx = BUILD_DIR / "ctx" / kind
     shutil.rmtree(ctx, ignore_errors=True)
@@ -222,7 +222,7 @@ def build_all(force_rootfs: bool = False) -> BuildReport:
         for kind in STACK:
             started = time.monotonic()
             api.images.build(
-                path=str(_context(kind, wheels)),
+                path=str(image_context(kind, wheels)),
                 tag=image_name(kind),
                 buildargs={"ROOTFS": rootfs} if kind == "base" else None,
                 # Which tree the image's hbnode came from (hblab status shows it).

@@ -29,14 +29,21 @@ from pathlib import Path
 from typing import Any
 
 from lab import docker_engine
-from lab.docker_images import BUILD_DIR, IMAGES_DIR, LABEL, BuildReport, ensure_rootfs
+from lab.docker_images import (
+    BUILD_DIR,
+    IMAGES_DIR,
+    LABEL,
+    RSYSLOG_CONF,
+    BuildReport,
+    ensure_rootfs,
+    image_context,
+)
 from lab.errors import LabError
 from lab.topology import REFERENCE
 
 # Depends and Suggests of the package, logrotate with the cron it needs, systemd and
 # man-db (systemd-analyze verify runs man for the unit's Documentation= pages).
 DEPENDENCIES = (
-    "python3-pyroute2",
     "python3-prometheus-client",
     "logrotate",
     "cron",
@@ -106,6 +113,8 @@ def _inputs_hash(rootfs: str) -> str:
     digest = hashlib.sha256(rootfs.encode())
     for path in sorted((IMAGES_DIR / "pkgnode").iterdir()):
         digest.update(path.read_bytes())
+    for path in [*sorted((IMAGES_DIR / "base").iterdir()), RSYSLOG_CONF]:
+        digest.update(path.read_bytes())
     digest.update(",".join(DEPENDENCIES + ROLLBACK).encode())
     return digest.hexdigest()[:16]
 
@@ -130,7 +139,7 @@ def build(prefix: str | None = None) -> dict[str, str]:
         if _current(api, names["node"], inputs):
             return names
         api.images.build(
-            path=str(IMAGES_DIR / "base"),
+            path=str(image_context("base", [])),  # images/base with the syslog rules it copies
             tag=names["base"],
             buildargs={"ROOTFS": rootfs},
             rm=True,

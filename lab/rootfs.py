@@ -67,6 +67,13 @@ def prepare_node_dir(
     _write(etc / "init.d" / "nginx", (ASSETS / "nginx.init").read_text(), 0o755)
     # CentOS's syslog rules (/var/log/messages) for the rsyslogd lab.nodeinit starts.
     _write(etc / "rsyslog.conf", (ASSETS / "rsyslog.conf").read_text())
+    if host.role is Role.CLUSTER_NODE and impl is not None:
+        # What the installed packages put in the node's own /run, /var/lib/heartbeat
+        # and /var/log (nginx's log directory too); lab.nodeinit applies it at every
+        # boot. A blank node has the packages installed as well (the tutorial's yum
+        # finds them), so it gets the same.
+        _write(host_path(node_dir, pkgfiles.CONF_PATH), pkgfiles.node_conf())
+        _write(host_path(node_dir, bootsvc.SCRIPT_PATH), bootsvc.node_script(), 0o755)  # ha_logd
     if blank is not None and host.role is Role.CLUSTER_NODE and impl is not None:
         write_blank(node_dir, blank)
         install_impl(node_dir, impl)
@@ -77,10 +84,6 @@ def prepare_node_dir(
     _write(etc / "sysconfig" / "network", f"NETWORKING=yes\nHOSTNAME={host.name}\n")
     if host.role is not Role.CLUSTER_NODE or impl is None:
         return
-    # What the installed packages put in the node's own /run, /var/lib/heartbeat
-    # and /var/log; lab.nodeinit applies it at every boot.
-    _write(host_path(node_dir, pkgfiles.CONF_PATH), pkgfiles.node_conf())
-    _write(host_path(node_dir, bootsvc.SCRIPT_PATH), bootsvc.node_script(), 0o755)  # ha_logd
     hafiles.write_ha_d(
         etc / "ha.d", topo, host, profile, hafiles.overrides_for(impl.value, overrides), config_dir
     )

@@ -45,27 +45,38 @@ class Stamp:
     destuuid: bytes | None = None
 
 
+_CONTROL_NAMES = frozenset({"destuuid", "src", "srcuuid", "seq", "hg", "ts", "ld", "ttl"})
+
+
 def stamp(msg: Message, control: Stamp) -> None:
     """Add the control fields after the caller's, as add_control_msg_fields does.
 
     A field the caller already has (``src`` from a FIFO script, say) is replaced
     where it stands; a new one is appended. Order matters: it is signed.
     """
+    fields = [
+        Field("src", FieldType.STRING, control.src),
+        Field("srcuuid", FieldType.BINARY, control.srcuuid),
+        *([] if control.seq is None else [Field("seq", FieldType.STRING, f"{control.seq:x}")]),
+        Field("hg", FieldType.STRING, f"{control.hg:x}"),
+        Field("ts", FieldType.STRING, f"{control.ts:x}"),
+        *([] if control.ld is None else [Field("ld", FieldType.STRING, control.ld or "0")]),
+        Field("ttl", FieldType.STRING, str(control.ttl)),
+    ]
     if control.destuuid is not None:
-        _put(msg, Field("destuuid", FieldType.BINARY, control.destuuid))
-    _put(msg, Field("src", FieldType.STRING, control.src))
-    _put(msg, Field("srcuuid", FieldType.BINARY, control.srcuuid))
+        fields.insert(0, Field("destuuid", FieldType.BINARY, control.destuuid))
+    for existing in msg.fields:
+        if existing.name in _CONTROL_NAMES:
+            break
+    else:  # a message built here: every _put would append, in this order
+        msg.fields.extend(fields)
+        return
     if control.seq is None:
         msg.remove("seq")
-    else:
-        _put(msg, Field("seq", FieldType.STRING, f"{control.seq:x}"))
-    _put(msg, Field("hg", FieldType.STRING, f"{control.hg:x}"))
-    _put(msg, Field("ts", FieldType.STRING, f"{control.ts:x}"))
     if control.ld is None:
         msg.remove("ld")
-    else:
-        _put(msg, Field("ld", FieldType.STRING, control.ld or "0"))
-    _put(msg, Field("ttl", FieldType.STRING, str(control.ttl)))
+    for new in fields:
+        _put(msg, new)
 
 
 def _put(msg: Message, new: Field) -> None:

@@ -86,6 +86,10 @@ class NodeTable:
             peer.links[name] = Link()
             self.peers[name] = peer
         self.peers[me].heard = True
+        # The table never changes after this: every get_timer and dead check walks
+        # these, so they are lists once rather than generators each time.
+        self._others = [p for p in self.peers.values() if p.name != me]
+        self._normal_peers = [p for p in self._others if p.type is NodeType.NORMAL]
 
     def _peer(self, name: str, kind: NodeType, rng: random.Random, now: float) -> Peer:
         return Peer(name, kind, ReceiveWindow(rng, self.timers.max_rexmit_delay), last_alive=now)
@@ -109,10 +113,10 @@ class NodeTable:
         return next((p for p in self.peers.values() if p.uuid == uuid), None)
 
     def others(self) -> Iterator[Peer]:
-        return (p for p in self.peers.values() if p.name != self.me)
+        return iter(self._others)
 
     def normal_peers(self) -> Iterator[Peer]:
-        return (p for p in self.others() if p.type is NodeType.NORMAL)
+        return iter(self._normal_peers)
 
     def dead_interval(self, peer: Peer, *, comm_up: bool) -> float:
         if not comm_up:

@@ -124,7 +124,10 @@ class HeartbeatCore:
         self._started_at = now
         self._table.restart_clock(now)
         self._next_keepalive = now + self.timers.keepalive
-        self._next_check = now + DEAD_CHECK_INTERVAL
+        # With the exact dead check the deadlines themselves are the timer (get_timer):
+        # a 250 ms tick on top would only wake the node up to 3 more times a keepalive
+        # of 1 s, to find nothing due.
+        self._next_check = math.inf if self._exact_dead_check else now + DEAD_CHECK_INTERVAL
         # The capture shows st=init and, at once, st=up ("Local status now set to:
         # 'up'"), both at start-up; the keepalive timer then repeats up.
         self._send_status(now, with_probes=True)
@@ -236,8 +239,9 @@ class HeartbeatCore:
             self._next_check = self._next_tick(self._next_check, DEAD_CHECK_INTERVAL, now)
             self._check_comm_up(now)
         elif self._exact_dead_check:
-            # Between ticks, only what is due now: a wake-up at a peer's deadline.
+            # No tick: what is due now, at a peer's (or initdead's) deadline.
             self._emit_all(self._table.check(now, comm_up=self._comm is CommState.UP))
+            self._check_comm_up(now)
         if self._reqnodes_at is not None and now + EPSILON >= self._reqnodes_at:
             self._send_reqnodes(now)
         if now + EPSILON >= self._next_keepalive:
@@ -349,7 +353,7 @@ class HeartbeatCore:
         keep, events = self._table.judge_generation(
             peer, is_status=msg_type == f.T_STATUS, seq=seq, hg=hg, now=now
         )
-        if any(isinstance(event, ev.PartitionHealed) for event in events):
+        if events and any(isinstance(event, ev.PartitionHealed) for event in events):
             # Heartbeat restarts both sides here, so nothing either said while apart is
             # ever acted on. We heal without a restart: what we sent while apart (ping
             # counts, takeovers, standby steps of the partition's view) is refused when
@@ -427,9 +431,13 @@ class HeartbeatCore:
 
     def _flow_control_on(self) -> bool:
         """ACKs and reqnodes only while every peer that sent a status sent protocol."""
-        return self._flow_control and all(
-            peer.protocol is not False for peer in self._table.normal_peers()
-        )
+        if not self._flow_control:
+            return False
+        # A loop, not all(genexpr), a function call in 3.11: every receive asks this.
+        for peer in self._table.normal_peers():  # noqa: SIM110
+            if peer.protocol is False:
+                return False
+        return True
 
     # -- comm up (§4.2) -----------------------------------------------------------------
     def _check_comm_up(self, now: float) -> None:

@@ -42,6 +42,9 @@ class Sender:
         self._counters = counters
         self._messages: list[Message] = []
         self._probes: list[tuple[str, Message]] = []
+        # Each ping node's last probe: it is handed out again while its ts (seconds)
+        # holds, so the I/O layer can send the bytes it signed for it (hbnode.link_io).
+        self._last_probe: dict[str, tuple[int, bool, Message]] = {}
 
     def queue(self, msg: Message) -> Message:
         """Stamp ``msg`` in place, record it if seq'd, queue it for every link."""
@@ -68,7 +71,16 @@ class Sender:
         return msg
 
     def probe(self, name: str, *, group: bool) -> None:
-        self._probes.append((name, f.ping_probe(name, group=group, ts=self.wall_seconds())))
+        """Queue a probe for ping node ``name``: the very same Message as last time if
+        nothing in it changed (a probe has no seq; ts counts seconds)."""
+        ts = self.wall_seconds()
+        last = self._last_probe.get(name)
+        if last is not None and last[0] == ts and last[1] == group:
+            probe = last[2]
+        else:
+            probe = f.ping_probe(name, group=group, ts=ts)
+            self._last_probe[name] = (ts, group, probe)
+        self._probes.append((name, probe))
         self._counters["ping_probes"] += 1
 
     def answer_rexmit(

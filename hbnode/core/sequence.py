@@ -105,10 +105,13 @@ class ReceiveWindow:
         self.missing.clear()
 
     def next_request(self) -> float | None:
-        return min(self.missing.values(), default=None)
+        # Asked at every turn of the daemon's loop; nothing is missing almost always.
+        return min(self.missing.values()) if self.missing else None
 
     def due_requests(self, now: float) -> list[int]:
         """Missing seqs to ask for now; each is asked again max_rexmit_delay later."""
+        if not self.missing:
+            return []
         due = sorted(seq for seq, when in self.missing.items() if when <= now)
         for seq in due:
             self.missing[seq] = now + self._max_delay

@@ -115,7 +115,7 @@ class AgentContext:
     search_dirs: Sequence[str] = DEFAULT_SEARCH_DIRS
     env: Mapping[str, str] | None = None  # None: lsb.heartbeat_env(curhost=curhost)
     curhost: str | None = None  # HA_CURHOST for scripts: our node name
-    netlink: NetlinkFactory | None = None  # default pyroute2.IPRoute
+    netlink: NetlinkFactory | None = None  # default hbnode.resources.rtnl.RtNetlink
     garp_settings: GarpSettings | None = None  # default per IPaddr / IPaddr2
     garp_jobs: garp.GarpJobs = field(default_factory=garp.GarpJobs)
     kill_grace: float = KILL_GRACE

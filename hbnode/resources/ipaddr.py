@@ -1,4 +1,4 @@
-"""IPaddr / IPaddr2: the VIP through netlink (pyroute2), then gratuitous ARP.
+"""IPaddr / IPaddr2: the VIP through netlink (hbnode.resources.rtnl), then gratuitous ARP.
 
 Start (protocol.md §6): an address already on the host is success, but we still ARP,
 since a peer's stale ARP cache is what a takeover must fix. Otherwise the address goes
@@ -18,17 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from hbnode.config.haresources import Resource
 from hbnode.config.ipspec import IPSpec
 from hbnode.resources import garp
 from hbnode.resources.base import Emit, ResourceStatus
 from hbnode.resources.errors import GarpError, InterfaceError, ResourceError
 from hbnode.resources.netcalc import IfAddr, Placement, find_vip, plan_placement
+from hbnode.resources.rtnl import NetlinkError, RtNetlink
 
-# Any pyroute2 IPRoute-like object (IPRoute(), IPRoute(netns=…), NetNS(…)).
+# RtNetlink, or any pyroute2 IPRoute-like object (IPRoute(), NetNS(…)) in a test.
 NetlinkFactory = Callable[[], Any]
 _GONE = frozenset({errno.EADDRNOTAVAIL, errno.ENODEV, errno.ESRCH, errno.ENOENT})
 _IFF_UP = 0x1
@@ -169,7 +167,7 @@ class IPAddrAgent:
         self,
         resource: Resource,
         *,
-        netlink: NetlinkFactory = IPRoute,
+        netlink: NetlinkFactory = RtNetlink,
         garp_settings: GarpSettings | None = None,
         garp_jobs: garp.GarpJobs | None = None,
         garp_socket: Callable[[str], garp.GarpSocket] = garp.GarpSocket,

@@ -241,8 +241,11 @@ class GroupTable:
 
     # -- time ---------------------------------------------------------------------------
     def timer(self) -> float | None:
-        due = [s.retry_at for s in self.slots.values() if s.retry_at is not None]
-        return min(due) if due else None
+        earliest = None
+        for slot in self.slots.values():
+            if slot.retry_at is not None and (earliest is None or slot.retry_at < earliest):
+                earliest = slot.retry_at
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         for slot in reversed(list(self.slots.values())):

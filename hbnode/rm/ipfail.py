@@ -197,9 +197,10 @@ class PingPolicy:
 
     # -- time -------------------------------------------------------------------------
     def timer(self) -> float | None:
-        times = [self.settle_until, self.pending[0] if self.pending is not None else None]
-        due = [t for t in times if t is not None]
-        return min(due) if due else None
+        pending = self.pending[0] if self.pending is not None else None
+        if self.settle_until is None or (pending is not None and pending < self.settle_until):
+            return pending
+        return self.settle_until
 
     def handle_timer(self, now: float) -> None:
         if self.settle_until is not None and now >= self.settle_until:

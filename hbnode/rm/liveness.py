@@ -8,9 +8,11 @@
   kept (a replayed or malformed one must not hold the verdict off) or a ping echo.
 * API clients: Heartbeat's ipfail is a client that ``respawn`` starts; in hbnode
   the policy is built in (:mod:`hbnode.rm.ipfail`) and ``hbnode-ipfail`` only
-  signs on and keeps saying it is alive, so the policy runs exactly while the
-  respawned client does (docs/differences.md). A client silent for
-  CLIENT_TIMEOUT is gone.
+  signs on, so the policy runs exactly while the respawned client does
+  (docs/differences.md). A client that signs on *held* keeps its connection open
+  and is alive until the daemon sees it close (:meth:`Liveness.client_gone`), as
+  Heartbeat's API notices a client's IPC channel closing; any other client must
+  say it is alive, and one silent for CLIENT_TIMEOUT is gone.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 from hbnode.rm.state import Mode, Shared
 
-CLIENT_TIMEOUT = 3.0  # an API client silent this long is gone (hbnode-ipfail says alive every 1 s)
+CLIENT_TIMEOUT = 3.0  # a client that does not hold its connection: silent this long is gone
 IPFAIL = "ipfail"  # the one client the resource manager knows
 
 Switch = Callable[[bool, float], None]  # (on?, now)
@@ -50,7 +52,11 @@ class SilenceWatch:
     def verdict(self, now: float) -> bool | None:
         """The new verdict (True: everyone silent, we look cut off) when it changed."""
         limit = self.limit
-        silent = all(now - self.heard.get(name, -limit) >= limit for name in self.watched)
+        silent = True  # a loop, not all(genexpr): this runs after every input
+        for name in self.watched:
+            if now - self.heard.get(name, -limit) < limit:
+                silent = False
+                break
         if silent == self.suspected:
             return None
         self.suspected = silent
@@ -76,6 +82,7 @@ class Liveness:
         self.suspect, self.ipfail = suspect, ipfail
         self.client_timeout = client_timeout
         self.clients: dict[str, float] = {}  # API client name → when it last said alive
+        self.held: set[str] = set()  # clients alive while their connection stays open
 
     # -- the early isolation verdict --------------------------------------------------
     def heard_from(self, name: str, now: float) -> None:
@@ -100,20 +107,46 @@ class Liveness:
             self.suspect(verdict, now)
 
     # -- API clients ------------------------------------------------------------------
-    def client(self, name: str, op: ClientOp, now: float, pid: object = None) -> None:
-        """A client signs on, says it is alive or signs off; ipfail's policy follows."""
+    def client(
+        self, name: str, op: ClientOp, now: float, pid: object = None, *, held: bool = False
+    ) -> None:
+        """A client signs on (``held``: alive while its connection is open), says it is
+        alive or signs off; ipfail's policy follows."""
         was = self.client_alive(IPFAIL, now)
         if op is ClientOp.SIGNOFF:
             self.clients.pop(name, None)
+            self.held.discard(name)
             self.s.out.log("info", f"client {name} signed off")
         else:
             self.clients[name] = now
             if op is ClientOp.SIGNON:
+                if held:
+                    self.held.add(name)
                 self.s.out.log("info", f"client {name} (pid {pid}) signed on")
+        self._switch(was, now)
+
+    def client_gone(self, name: str, now: float) -> None:
+        """A held client's connection closed: it exited or was killed."""
+        if name not in self.held:
+            return
+        was = self.client_alive(IPFAIL, now)
+        self.held.discard(name)
+        self.clients.pop(name, None)
+        # While we stop, the supervisor's TERM is why: that is no news.
+        text = f"client {name} closed its connection: {name} policy off"
+        if self.s.mode in (Mode.STOPPING, Mode.STOPPED):
+            self.s.out.log("info", text)
+        else:
+            self.s.out.log("warn", text)
+        self._switch(was, now)
+
+    def _switch(self, was: bool, now: float) -> None:
         if self.client_alive(IPFAIL, now) != was:
             self.ipfail(not was, now)
 
     def client_alive(self, name: str, now: float) -> bool:
+        if name in self.held:
+            return True
         seen = self.clients.get(name)
         return seen is not None and now - seen <= self.client_timeout
 

@@ -108,7 +108,7 @@ class ResourceManager:
             fenced=self._fenced,
         )
         self.legacy = LegacyRequests(self.s)
-        self.heal = HealPolicy(self.s)
+        self.heal = HealPolicy(self.s, self._ask_standby)
         self.failed = FailedStarts(self.s, self.standby_protocol)
         self.startup = Startup(
             self.s,
@@ -162,6 +162,11 @@ class ResourceManager:
             return
         self.takeover_policy.stonith(peer.name, old_hold)
         self._fenced(peer.name, now)
+
+    def _ask_standby(self, ours: Hold, now: float) -> None:
+        """hb_takeover for ``ours`` (a set relative to us): the peer goes standby for it."""
+        scope = {Hold.LOCAL: StandbyScope.LOCAL, Hold.FOREIGN: StandbyScope.FOREIGN}
+        self.standby_protocol.ask_takeover(scope.get(ours, StandbyScope.ALL), now)
 
     def _fenced(self, node: str, now: float) -> None:
         """``node`` is dead and harmless (reset, or no reset needed): take over."""
@@ -490,7 +495,10 @@ class ResourceManager:
     # == time ==============================================================================
     def get_timer(self) -> float | None:
         """The next time ``handle_timer`` must be called, or None."""
-        times = [
+        earliest = None
+        # A loop, not comprehensions: each is a function call in Python 3.11, and the
+        # daemon asks this at every turn of its loop.
+        for when in (
             self.startup.timer(),
             self.standby_protocol.timer(),
             self.table.timer(),
@@ -498,10 +506,12 @@ class ResourceManager:
             self.failed.timer(),
             self.isolation.timer(),
             self.fencing.timer(),
+            self.heal.timer(),
             self._shutdown_after,
-        ]
-        due = [t for t in times if t is not None]
-        return min(due) if due else None
+        ):
+            if when is not None and (earliest is None or when < earliest):
+                earliest = when
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         self.liveness.handle_timer(now)
@@ -512,6 +522,7 @@ class ResourceManager:
         self.failed.handle_timer(now)
         self.isolation.handle_timer(now)
         self.fencing.handle_timer(now)
+        self.heal.handle_timer(now)
         if self._shutdown_after is not None and now >= self._shutdown_after:
             self.shutdown(now)
 

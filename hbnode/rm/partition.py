@@ -18,6 +18,16 @@ whole set, and its next report no longer claims it.
 * if the conflict still stands after ``STUCK`` seconds (the two memories
   disagreed), the owner rule decides, which cannot disagree.
 
+A verdict must not hang on one message. While a set we keep is still claimed by
+the peer, we claim it again every ``ANSWER_EVERY`` seconds (our answer may have
+been lost: on a lossy link it often is, and a report is only sent on a change),
+and after ``ASK_AFTER`` seconds we also ask the peer to go standby for it, as
+``hb_takeover`` does, every ``STUCK`` seconds. The second is for a peer that never
+applies these rules: a real Heartbeat that took our groups over after its STONITH
+of us completed, while we were already back (``Both machines own foreign
+resources!``, for good). Both stop once the peer's claim no longer conflicts, or it
+is gone.
+
 A peer that is a real Heartbeat restarts itself on a heal (it gives up
 everything, then sends ``shutdone``); we never fight it: when it claims a set
 the rules give it, we let go, and what it gives up we take back on ``shutdone``.
@@ -25,12 +35,16 @@ the rules give it, we let go, and what it gives up we take back on ``shutdone``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hbnode.rm.hold import Hold, keys_in, mirror
 from hbnode.rm.spec import AutoFailback
 from hbnode.rm.state import Mode, PeerView, Shared
 
 STUCK = 5.0  # a conflict older than this is settled by the owner rule alone
 ANSWER_EVERY = 1.0  # at most one answering report per second to one peer
+# A peer that ignored our claim this long (two reminders) will not apply our rules.
+ASK_AFTER = 2 * ANSWER_EVERY
 
 
 def we_keep(
@@ -55,8 +69,10 @@ def we_keep(
 class HealPolicy:
     """Spots doubly-held sets in a peer's reports and settles them."""
 
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: Shared, ask_standby: Callable[[Hold, float], object]) -> None:
         self.s = shared
+        # hb_takeover for a set of ours (relative to us): the peer goes standby for it.
+        self.ask_standby = ask_standby
 
     def remember(self, peer: PeerView) -> None:
         """We lose contact with ``peer``: note both claims as they are now."""
@@ -99,6 +115,43 @@ class HealPolicy:
         if kept and now - peer.answered_at >= ANSWER_EVERY:
             peer.answered_at = now
             s.report()  # our claim: the peer applies the same rules and lets go
+        if kept and peer.remind_at is None:
+            peer.remind_at = now + ANSWER_EVERY
+
+    def timer(self) -> float | None:
+        due = [p.remind_at for p in self.s.peers.values() if p.remind_at is not None]
+        return min(due) if due else None
+
+    def handle_timer(self, now: float) -> None:
+        for peer in self.s.peers.values():
+            if peer.remind_at is not None and now >= peer.remind_at:
+                self._remind(peer, now)
+
+    def _remind(self, peer: PeerView, now: float) -> None:
+        """A conflict we keep may still stand: claim again, and in the end ask."""
+        s = self.s
+        peer.remind_at = None
+        if s.mode is not Mode.STABLE or not peer.present:
+            return  # it died or left (takeover and shutdone have their own paths)
+        kept = [p for p in (Hold.LOCAL, Hold.FOREIGN) if self._doubly_held(peer, p)]
+        if not kept:
+            self._settled(peer)
+            return
+        peer.answered_at = now
+        s.report()
+        since = peer.conflict_since if peer.conflict_since is not None else now
+        if now - since >= ASK_AFTER and now - peer.asked_at >= STUCK:
+            peer.asked_at = now
+            wanted = kept[0] if len(kept) == 1 else Hold.ALL
+            s.out.log(
+                "warn",
+                f"{peer.name} still holds our [{wanted.text}] resources: asking it to go standby",
+                "partition_takeover_asked",
+                node=peer.name,
+                what=wanted.text,
+            )
+            self.ask_standby(wanted, now)
+        peer.remind_at = now + ANSWER_EVERY
 
     def _doubly_held(self, peer: PeerView, part: Hold) -> bool:
         s = self.s
@@ -122,4 +175,5 @@ class HealPolicy:
         for key in sorted(peer.reannounce):
             self.s.table.announce(key, "partition")
         peer.reannounce.clear()
-        peer.split, peer.conflict_since = None, None
+        peer.split, peer.conflict_since, peer.remind_at = None, None, None
+        peer.asked_at = float("-inf")

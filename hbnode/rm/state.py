@@ -37,6 +37,8 @@ class PeerView:
     split: tuple[Hold, Hold] | None = None
     conflict_since: float | None = None  # when we first saw it claim what we hold
     answered_at: float = float("-inf")  # when we last answered a conflicting claim
+    remind_at: float | None = None  # a conflict we keep still stands: claim it again then
+    asked_at: float = float("-inf")  # when we last asked it to go standby for what we keep
     reannounce: set[str] = field(default_factory=set)  # ours again once it stops claiming
 
     @property

@@ -39,7 +39,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=DEFAULT_IMPLS,
         help="space-separated clusters: heartbeat, hbnode, or mixed master=heartbeat,slave=hbnode",
     )
-    bench.add_argument("--runs", type=int, default=5, help="runs per scenario (default 5)")
+    bench.add_argument(
+        "--runs", type=int, default=5, help="runs per scenario (default 5; 0: idle figures only)"
+    )
     bench.add_argument(
         "--scenario",
         action="append",
@@ -78,9 +80,9 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], list[Scenario], int, flo
     except ValueError as exc:
         raise LabError(str(exc)) from None
     runs = 1 if args.quick else args.runs
-    if runs < 1:
-        raise LabError("--runs must be at least 1")
     idle = args.idle_seconds if args.idle_seconds is not None else (10.0 if args.quick else 60.0)
+    if runs < 1 and not (runs == 0 and idle > 0):
+        raise LabError("--runs must be at least 1 (0: only the idle measurement)")
     return impls, scenarios, runs, idle
 
 
@@ -117,6 +119,7 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
     started = time.monotonic()
     total, done = len(impls) * len(scenarios) * runs, 0
     say(f"{total} runs: {', '.join(impls)} × {', '.join(result.scenarios)} × {runs}")
+    idle_impls: list[str] = []  # measured idle together, after the failover runs
     for impl in impls:
         strikes = 0
         for scenario in scenarios:
@@ -136,15 +139,18 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
                     save_trace(trace, path)
                     one.notes["trace"] = str(path)
                 say(_progress_line(done, total, one, started))
-        if idle > 0 and strikes < STARTUP_STRIKES:
-            try:
-                result.results += measure_idle(
-                    impl, args.profile, idle, IDLE_SLICE, overrides, say, args.backend
-                )
-            except Exception as exc:  # recorded like a failed run, the bench goes on
+        if strikes < STARTUP_STRIKES:
+            idle_impls.append(impl)
+    if idle > 0 and idle_impls:
+        try:
+            result.results += measure_idle(
+                idle_impls, args.profile, idle, IDLE_SLICE, overrides, say, args.backend
+            )
+        except Exception as exc:  # recorded like a failed run, the bench goes on
+            for impl in idle_impls:
                 failed = RunResult(impl, "idle", 1, error=f"{type(exc).__name__}: {exc}")
                 result.results.append(failed)
-                say(f"{impl}: idle measurement failed: {exc}")
+            say(f"idle measurement failed: {exc}")
     result.seconds = round(time.monotonic() - started, 1)
     return result
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.bench import table, targets
+from lab.bench import idletable, table, targets
 from lab.bench.model import BenchResult
 from lab.bench.scenarios import SCENARIOS
 
@@ -52,11 +52,13 @@ METHODS = (
         "`/var/log/ha-events.jsonl`, with millisecond timestamps, as a cross-check.",
     ),
     (
-        "idle CPU / PSS per daemon",
-        "A lab idles for the idle window after startup. Each daemon's processes are found "
-        "through the node's PID namespace: the pid file inside the node, then its "
-        "heartbeat/ipfail/hbnode children. CPU is utime+stime+cutime+cstime per 10 s slice, "
-        "as a % of one core. PSS is the median of the per-second sums of "
+        "idle CPU / PSS / processes per daemon",
+        "Each implementation gets a lab of its own (netns backend) and all of them idle at "
+        "the same time, after startup, so machine load hits them alike. Each daemon's "
+        "processes are found through the node's PID namespace: the pid file inside the node, "
+        "then its heartbeat/ipfail/hbnode children (respawned clients count). CPU is the "
+        "on-CPU time of every thread (`/proc/PID/task/*/schedstat`, ns) plus cutime+cstime "
+        "per 10 s slice, as a % of one core. PSS is the median of the per-second sums of "
         "`/proc/PID/smaps_rollup` Pss. Each node and slice is one sample.",
     ),
 )
@@ -93,6 +95,10 @@ def render(result: BenchResult, command: str) -> str:
     if failures:
         lines += ["Runs that missed their end state (left out of the figures):", ""]
         lines += [f"- {line}" for line in failures] + [""]
+    processes = idletable.render_markdown(result)
+    if processes:
+        lines += ["Idle cost of each process, per node (median and range over nodes and slices):"]
+        lines += ["", processes]
     lines += ["## Targets (issue 6)", "", *targets.render(targets.check(result)), ""]
     lines += ["## Scenarios", "", *scenario_lines(), "", METHOD]
     lines += ["| figure | method |", "|---|---|", *(f"| {f} | {m} |" for f, m in METHODS), ""]

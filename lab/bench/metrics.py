@@ -16,6 +16,7 @@ class Metric(enum.StrEnum):
     SERVES = "serves_s"  # start: both daemons started → the owner's page through the VIP
     CPU = "cpu_pct"  # idle daemon CPU, % of one core
     PSS = "pss_kib"  # idle daemon memory, proportional set size
+    PROCESSES = "processes"  # idle daemon: its processes (respawned clients included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ INFO: dict[Metric, MetricInfo] = {
     Metric.SERVES: MetricInfo("start → the page through the VIP", "s"),
     Metric.CPU: MetricInfo("idle CPU per daemon", "%"),
     Metric.PSS: MetricInfo("idle PSS per daemon", "MiB", 1 / 1024),
+    Metric.PROCESSES: MetricInfo("idle daemon processes", "count"),
 }
 
 FAILOVER_METRICS = (
@@ -46,4 +48,4 @@ FAILOVER_METRICS = (
     Metric.DETECTION_EVENTS,
     Metric.SERVES,
 )
-IDLE_METRICS = (Metric.CPU, Metric.PSS)
+IDLE_METRICS = (Metric.CPU, Metric.PSS, Metric.PROCESSES)

@@ -56,6 +56,8 @@ def format_value(metric: Metric, value: float) -> str:
         return f"{shown:.3f}"
     if info.unit == "%":
         return f"{shown:.2f}"
+    if info.unit == "count":
+        return f"{shown:g}"
     return f"{shown:.1f}"
 
 

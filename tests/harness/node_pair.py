@@ -31,9 +31,9 @@ NAMES = ("master", "slave")
 IPFAIL_ALIVE = 1.0  # hbnode-ipfail says it is alive this often
 
 FAST_HACF = """\
-keepalive 250ms
-deadtime 1500ms
-warntime 750ms
+keepalive {keepalive}
+deadtime {deadtime}
+warntime {warntime}
 initdead 3
 udpport 694
 ucast eth1 172.16.254.18
@@ -65,7 +65,9 @@ class NodePair:
         latency: float = 0.001,
         action_time: float = 0.01,
         seed: int = 0,
+        timers: tuple[str, str, str] = ("250ms", "1500ms", "750ms"),
     ) -> None:
+        """``timers``: keepalive, deadtime and warntime as ha.cf spells them."""
         self.clock = Clock()
         self.latency = latency
         self.action_time = action_time
@@ -75,13 +77,22 @@ class NodePair:
         self.cable: dict[tuple[str, str], bool] = {("master", "slave"): True,
                                                    ("slave", "master"): True}  # fmt: skip
         self.reach_ping = dict.fromkeys(NAMES, True)
+        # Share of the datagrams lost in each direction of the cable (a lossy link).
+        self.loss: dict[tuple[str, str], float] = dict.fromkeys(self.cable, 0.0)
         self.holds: dict[str, set[str]] = {n: set() for n in NAMES}
         self.history: list[tuple[float, frozenset[str]]] = [(self.clock.now, frozenset())]
         self.delivered: dict[str, list[dict[str, str]]] = {n: [] for n in NAMES}
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._rng = random.Random(seed)
-        hacf = FAST_HACF.format(auto_failback=auto_failback, ping=f"ping {PING}" if ping else "")
+        keepalive, deadtime, warntime = timers
+        hacf = FAST_HACF.format(
+            keepalive=keepalive,
+            deadtime=deadtime,
+            warntime=warntime,
+            auto_failback=auto_failback,
+            ping=f"ping {PING}" if ping else "",
+        )
         for i, name in enumerate(NAMES):
             ha_d = tmp_path / name
             ha_d.mkdir(parents=True, exist_ok=True)
@@ -160,7 +171,8 @@ class NodePair:
         for msg in node.take_outgoing(self.now):
             data = encode_datagram(msg, self.keys)
             peer = "slave" if name == "master" else "master"
-            if self.cable[(name, peer)]:
+            lost = self._rng.random() < self.loss[(name, peer)]
+            if self.cable[(name, peer)] and not lost:
                 self._at(self.latency, lambda p=peer, d=data, s=name: self._receive(p, d))
         for ping_name, _probe in node.take_ping_probes(self.now):
             if self.reach_ping[name]:

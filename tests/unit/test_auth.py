@@ -157,3 +157,21 @@ def test_crc_index_accepts_any_text_it_checks() -> None:
     keys = AuthKeys(1, {1: AuthKey(1, AuthMethod.CRC, b"")})
     assert check_untrusted(keys, "1 765e7680", b"123456789") is None
     assert check_untrusted(keys, "1 0765e7680", b"123456789") is AuthFailure.DIGEST_MISMATCH
+
+
+@pytest.mark.parametrize("method", [AuthMethod.MD5, AuthMethod.SHA1])
+def test_the_digest_is_the_hmac_module_s_for_every_key_length(method: AuthMethod) -> None:
+    import hashlib
+    import hmac
+    import random
+
+    from hbnode.auth import compute_digest
+
+    rng = random.Random(2104)
+    for length in [*range(0, 70), 127, 128, 129, 300]:
+        secret = bytes(rng.randrange(256) for _ in range(length))
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 400)))
+        expected = hmac.new(secret, data, getattr(hashlib, method.value)).hexdigest()
+        key = AuthKey(1, method, secret)
+        assert compute_digest(key, data) == expected
+        assert compute_digest(key, data) == expected  # again, from the cached states

@@ -40,7 +40,19 @@ def test_scenarios_and_mixed_clusters_are_chosen_on_the_command_line() -> None:
     assert scenarios == ["heal", "cut-ping"] and idle == 0.0
 
 
-@pytest.mark.parametrize("argv", [["--runs", "0"], ["--impls", ","], ["--impls", "nope"]])
+def test_zero_runs_is_the_idle_measurement_alone() -> None:
+    assert plan("--runs", "0", "--idle-seconds", "120")[2:] == (0, 120.0)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--runs", "0", "--idle-seconds", "0"],
+        ["--runs", "-1"],
+        ["--impls", ","],
+        ["--impls", "nope"],
+    ],
+)
 def test_bad_plans_are_refused(argv: list[str]) -> None:
     with pytest.raises((LabError, ValueError)):
         plan(*argv)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from lab.bench.idle import cpu_share, cpu_ticks, pss_kib
+from lab.bench.idle import (
+    ProcSample,
+    child_ticks,
+    cpu_share,
+    cpu_ticks,
+    process_label,
+    pss_kib,
+    schedstat_ns,
+    slice_result,
+)
+from lab.bench.idletable import per_process, render_markdown
 from lab.bench.machine import cpu_model
 from lab.bench.stats import Summary, ratio, summarize
 
@@ -55,14 +65,62 @@ def test_pss_from_smaps_rollup() -> None:
     assert pss_kib("Rss: 1 kB\n") == 0
 
 
-def test_cpu_share_counts_new_processes_from_zero() -> None:
-    import os
+def test_child_ticks_are_cutime_and_cstime() -> None:
+    assert child_ticks(STAT) == 3 + 4
 
-    tck = os.sysconf("SC_CLK_TCK")
+
+def test_schedstat_first_field_is_ns_on_cpu() -> None:
+    assert schedstat_ns("123456789 5000 42\n") == 123456789
+
+
+def test_cpu_share_counts_new_processes_from_zero() -> None:
+    second = 1_000_000_000
     first = {10: 100, 11: 50}
-    last = {10: 100 + tck, 11: 50, 12: tck}  # 12 appeared during the window (respawned)
+    last = {10: 100 + second, 11: 50, 12: second}  # 12 appeared during the window (respawned)
     assert cpu_share(first, last, 10.0) == pytest.approx(20.0)
     assert cpu_share(first, last, 0.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "label"),
+    [
+        (b"heartbeat: master control process\0", "master control process"),
+        (b"heartbeat: write: ucast eth1\0\0", "write: ucast eth1"),
+        (b"/usr/lib64/heartbeat/ipfail\0", "ipfail"),
+        (b"/usr/bin/python3\0-m\0hbnode\0start\0", "hbnode"),
+        (b"/usr/bin/python3\0-I\0-S\0/src/hbnode/tools/ipfail.py\0--user\0x\0", "ipfail"),
+        (b"/usr/sbin/other\0arg\0", "other"),
+        (b"", "?"),
+    ],
+)
+def test_process_label(cmdline: bytes, label: str) -> None:
+    assert process_label(cmdline) == label
+
+
+def test_slice_result_has_each_process_and_the_count() -> None:
+    second = 1_000_000_000
+    first = {1: ProcSample("hbnode", 0, 9000), 2: ProcSample("ipfail", 0, 3000)}
+    last = {1: ProcSample("hbnode", second // 10, 9000), 2: ProcSample("ipfail", 0, 3000)}
+    result = slice_result("hbnode", "master", 1, first, last, [12000, 11000, 12000], 10.0)
+    assert result.ok
+    assert result.metrics == {"cpu_pct": 1.0, "pss_kib": 12000.0, "processes": 2.0}
+    assert result.notes["processes"] == [
+        {"label": "hbnode", "cpu_pct": 1.0, "pss_kib": 9000},
+        {"label": "ipfail", "cpu_pct": 0.0, "pss_kib": 3000},
+    ]
+    gone = slice_result("hbnode", "slave", 1, {}, {}, [0], 10.0)
+    assert gone.error == "no slave daemon processes found"
+
+
+def test_per_process_table() -> None:
+    from lab.bench.model import BenchResult, Machine
+
+    bench = BenchResult(Machine("cpu", 2, "6.1", "3.11"), "now", "fast", 0, ["hbnode"], [], {})
+    for node, cpu in (("master", 0.2), ("slave", 0.4)):
+        last = {1: ProcSample("hbnode", int(cpu * 1e8), 10240)}  # cpu % over 10 s
+        bench.results.append(slice_result("hbnode", node, 1, {}, last, [10240], 10.0))
+    assert per_process(bench) == {"hbnode": {"hbnode": ([0.2, 0.4], [10240.0, 10240.0])}}
+    assert "| hbnode | hbnode | 0.300 (0.200–0.400) | 10.0 |" in render_markdown(bench)
 
 
 def test_cpu_model_from_cpuinfo() -> None:

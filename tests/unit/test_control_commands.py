@@ -69,3 +69,28 @@ def test_ipfail_client_switches_the_policy_and_is_logged(pair: SteppedPair) -> N
 def test_a_standby_with_no_word_means_all(pair: SteppedPair) -> None:
     assert ask(pair, cmd="standby") == {"ok": True}
     assert "Going standby [all]." in pair.log("master")
+
+
+def test_a_held_ipfail_client_is_alive_until_its_connection_closes(pair: SteppedPair) -> None:
+    reply = ask(pair, cmd="client", name="ipfail", op="signon", pid=77, hold=True)
+    assert reply == {"ok": True, "held": True}
+    pair.step(30.0)  # no "alive" at all: the open connection is the proof of life
+    assert pair.nodes["master"].rm.ping_policy.enabled
+    assert "stopped answering" not in pair.log("master")
+    pair.nodes["master"].client_gone("ipfail", pair.clock.now)
+    assert "client ipfail closed its connection: ipfail policy off" in pair.log("master")
+    assert not pair.nodes["master"].rm.ping_policy.enabled
+
+
+def test_a_connection_closing_is_no_news_for_a_client_that_does_not_hold(
+    pair: SteppedPair,
+) -> None:
+    ask(pair, cmd="client", name="ipfail", op="signon", pid=77)
+    pair.nodes["master"].client_gone("ipfail", pair.clock.now)
+    assert pair.nodes["master"].rm.ping_policy.enabled
+    assert "closed its connection" not in pair.log("master")
+
+
+def test_only_signon_holds_its_connection(pair: SteppedPair) -> None:
+    reply = ask(pair, cmd="client", name="ipfail", op="alive", hold=True)
+    assert reply == {"error": "only signon holds its connection, not alive"}

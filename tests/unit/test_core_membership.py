@@ -385,3 +385,18 @@ def test_status_with_unknown_st_keeps_the_node_alive_but_changes_nothing() -> No
 
 def test_fast_timers_are_what_the_tests_assume() -> None:
     assert (FAST.keepalive, FAST.deadtime, FAST.warntime, FAST.initdead) == (0.25, 1.5, 0.75, 3.0)
+
+
+def test_a_probe_is_the_same_message_while_its_second_lasts() -> None:
+    timers = Timers(
+        keepalive=0.25, deadtime=1.5, warntime=0.75, initdead=3.0, deadping=1.5,
+        max_rexmit_delay=0.25, hopfudge=1,
+    )  # fmt: skip
+    cluster = CoreClusterSim(["master"], ping_nodes=["10.0.0.254"], timers=timers)
+    cluster.start("master")
+    cluster.run_until(1.3)
+    sent = [(at, msg) for at, _, msg in cluster.probes["master"]]
+    assert [at for at, _ in sent] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]
+    assert sent[0][1] is sent[1][1] is sent[2][1] is sent[3][1]  # wall clock second 0
+    assert sent[4][1] is not sent[3][1] and sent[4][1].get("ts") != sent[3][1].get("ts")
+    assert sent[5][1] is sent[4][1]

@@ -172,3 +172,23 @@ def test_random_cuts_and_heals(tmp_path: Path, seed: int) -> None:
         piece()
         pair.run(rng.choice([0.0, 0.05, 0.3, 0.8]))
     assert_lasts(pair, "master", after_heal=pair.now)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_a_false_failover_on_a_lossy_link_ends_with_one_holder(tmp_path: Path, seed: int) -> None:
+    """Lesson 07: tight timers, half of master's heartbeats lost. Slave declares master
+    dead and takes the VIP while master, hearing slave all along, keeps it; master comes
+    and goes on slave's side. Once the loss is cleared the owner alone must hold it: the
+    verdict on the double holding may not hang on one report getting through."""
+    rng = random.Random(seed)
+    pair = NodePair(tmp_path, ping=False, seed=seed, timers=("200ms", "600ms", "400ms"))
+    pair.start_both_and_settle()
+    pair.loss[("master", "slave")] = 0.5
+    pair.run(rng.uniform(2.0, 12.0))
+    pair.loss[("master", "slave")] = 0.0
+    cleared = pair.now
+    pair.run(3.0)  # a report each way, and the verdict carried out
+    assert pair.holders() == ["master"], (pair.holders(), pair.log("slave")[-3000:])
+    settled = pair.now
+    pair.run(5 * 0.6)
+    assert pair.changes_since(settled) == [], pair.changes_since(cleared)

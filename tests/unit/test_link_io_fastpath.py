@@ -86,6 +86,26 @@ def test_split_is_decode_untrusteds_split() -> None:
         assert split_netstring_untrusted(data) == (datagram.signed_bytes, datagram.auth_string)
 
 
+def test_the_split_s_message_is_decode_untrusted_s() -> None:
+    from hbnode.wire import message_from_split_untrusted, split_netstring_items_untrusted
+
+    decoded = 0
+    for data in _variants():
+        try:
+            split = split_netstring_items_untrusted(data)
+        except WireError:
+            continue
+        try:
+            expected = decode_untrusted(data).message
+        except WireError:
+            with pytest.raises(WireError):
+                message_from_split_untrusted(data, split)
+            continue
+        assert message_from_split_untrusted(data, split) == expected
+        decoded += 1
+    assert decoded > 50  # the corpus did reach this far
+
+
 @pytest.mark.parametrize("data", [b"", b">>>\nt=x\n<<<\n", b"###\n", b"###\n5:abc", b"x" * 10])
 def test_split_refuses_what_is_no_netstring_datagram(data: bytes) -> None:
     with pytest.raises(WireError):
@@ -169,3 +189,37 @@ def test_an_unauthenticated_name_cannot_forge_a_log_line() -> None:
     assert link._accept(encode_netstring(message, WRONG), "x") is None
     assert len(text.getvalue().splitlines()) == 1
     assert "\\n" in text.getvalue()
+
+
+def test_a_probe_is_signed_once_a_second_and_its_echo_known_by_its_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hbnode import link_io
+    from hbnode.core.fields import ping_probe
+    from hbnode.wire import encode_datagram
+
+    link = _link_io(io.StringIO())
+    signed: list[bytes] = []
+
+    def counting(message: Any, keys: Any) -> bytes:
+        signed.append(encode_datagram(message, keys))
+        return signed[-1]
+
+    monkeypatch.setattr(link_io, "encode_datagram", counting)
+    probe = ping_probe("10.0.0.1", group=False, ts=0x100)
+    first = link._probe_datagram("10.0.0.1", probe)
+    again = link._probe_datagram("10.0.0.1", probe)  # the core hands the same one out again
+    assert first is again and len(signed) == 1
+    assert first == encode_datagram(ping_probe("10.0.0.1", group=False, ts=0x100), KEYS)
+    later = link._probe_datagram("10.0.0.1", ping_probe("10.0.0.1", group=False, ts=0x101))
+    assert later != first and len(signed) == 2
+    echo = link._echoes[first]
+    assert echo.get("info") == "ping" and echo.get("ts") == "100"
+    for ts in range(0x102, 0x102 + link_io.MAX_ECHOES):
+        link._probe_datagram("10.0.0.1", ping_probe("10.0.0.1", group=False, ts=ts))
+    assert len(link._echoes) == link_io.MAX_ECHOES and first not in link._echoes
+    link.keys = WRONG  # SIGHUP with new authkeys: nothing signed with the old key is reused
+    assert not link._echoes and not link._probes
+    assert link._probe_datagram("10.0.0.1", ping_probe("10.0.0.1", group=False, ts=0x100)) == (
+        encode_datagram(ping_probe("10.0.0.1", group=False, ts=0x100), WRONG)
+    )

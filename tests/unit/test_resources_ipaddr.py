@@ -7,18 +7,18 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pytest
-from pyroute2.netlink.exceptions import NetlinkError
 
 from hbnode.config.haresources import parse_resource
 from hbnode.resources.base import ResourceStatus
 from hbnode.resources.errors import GarpError, InterfaceError, ResourceError
 from hbnode.resources.ipaddr import GarpSettings, IPAddrAgent
+from hbnode.resources.rtnl import NetlinkError
 
 MAC = bytes.fromhex("020000000001")
 
 
 class Msg(dict[str, Any]):
-    """A pyroute2-like message: header fields by key, attributes by get_attr."""
+    """An RtNetlink (or pyroute2) message: header fields by key, attributes by get_attr."""
 
     def __init__(self, attrs: dict[str, Any], **header: Any) -> None:
         super().__init__(header)

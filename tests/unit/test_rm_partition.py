@@ -241,3 +241,28 @@ def test_a_conflict_that_does_not_settle_falls_back_to_the_owner() -> None:
     c.call("slave", lambda rm: None)
     c.run(1)
     assert c.where()["slave"] == {SLAVE_KEY}
+
+
+def test_a_conflict_we_keep_is_claimed_again_until_the_peer_lets_go() -> None:
+    """A verdict may not hang on one message: while the slave, deaf to the master, still
+    claims the master's group, the master claims it again every second, and from
+    ASK_AFTER on asks the slave to go standby for it (hb_takeover local: what a real Heartbeat
+    that never applies our rules needs). Once the slave hears again, it lets go, and the
+    reminders stop."""
+    c = started()
+    c.deaf.add(("slave", "master"))
+    c.run(11)
+    assert c.where() == {"master": {MASTER_KEY}, "slave": BOTH}
+    reports, asks = len(c.messages("master", "resource")), c.messages("master", "hb_takeover")
+    assert asks == []
+    c.run(12)
+    assert len(c.messages("master", "resource")) - reports >= 10
+    asks = c.messages("master", "hb_takeover")
+    assert [m.get("rsc_hold") for m in asks] == ["local"] * 3  # every STUCK seconds
+    c.deaf.clear()
+    c.run(3)
+    assert c.where() == HOME
+    settled = len(c.messages("master", "resource")), len(c.messages("master", "hb_takeover"))
+    c.run(10)
+    now = len(c.messages("master", "resource")), len(c.messages("master", "hb_takeover"))
+    assert now == settled

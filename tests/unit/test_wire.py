@@ -492,3 +492,39 @@ def test_pcap_reader_big_endian_nanoseconds(tmp_path: Path, cooked: bool) -> Non
     grams = udp_datagrams(path)
     assert [g.payload for g in grams] == payloads()[:3]
     assert grams[0].time == pytest.approx(capture()[0].time, abs=1e-6)
+
+
+def _peel_by_regex(data: bytes, pos: int) -> tuple[int, int, int] | None:
+    """The netstring length as the regex reads it (the old peel), None where it fails."""
+    from hbnode.wire import _NETSTRING_LEN
+
+    match = _NETSTRING_LEN.match(data, pos)
+    if match is None:
+        return None
+    start = match.end()
+    stop = start + int(match.group(1))
+    if stop >= len(data) or data[stop] != ord(","):
+        return None
+    return start, stop, stop + 1
+
+
+def test_the_netstring_length_is_read_as_the_regex_reads_it() -> None:
+    import itertools
+    import random
+
+    from hbnode.wire import _peel_netstring_untrusted
+
+    rng = random.Random(20)
+    alphabet = b"0123456789:,x "
+    cases = [bytes(p) for n in range(1, 5) for p in itertools.product(b"0:1,9x", repeat=n)]
+    cases += [bytes(rng.choice(alphabet) for _ in range(rng.randrange(1, 12))) for _ in range(5000)]
+    cases += [b"%d:%s," % (n, b"y" * n) for n in (0, 1, 9, 10, 99999, 100000)]
+    cases += [b"0000001:a,", b"1234567:a,", b"01:a,", b"00:,", b"0:,", b":a,", b"\xd9\xa1:a,"]
+    for data in cases:
+        for pos in range(min(len(data), 3)):
+            expected = _peel_by_regex(data, pos)
+            try:
+                got: tuple[int, int, int] | None = _peel_netstring_untrusted(data, pos)
+            except WireError:
+                got = None
+            assert got == expected, (data, pos)
