@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
 
-.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot classroom web watch web-screenshots live-recordings deb test-package promtool-test
+.PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot classroom web watch web-screenshots live-recordings deb test-package promtool-test lessons
 
 deps:
 	@bash scripts/install-deps.sh
@@ -81,6 +81,15 @@ test-unit: deps
 
 test-integration: deps
 	$(PYTHON) -m pytest tests/integration --lab -ra -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
+
+## make lessons: every lesson's automatic run (docs/lessons) on its own lab, on hbnode and
+## on the real Heartbeat (IMPL=hbnode: one of them). make test runs each lesson once, on
+## one of the two in turn (tests/integration/test_scenarios.py).
+lessons: deps
+	for impl in $(or $(IMPL),hbnode heartbeat); do \
+	  $(HBLAB) $(if $(LAB),--backend $(LAB)) run docs/lessons/*.yaml --impl $$impl \
+	    --junit build/lessons-$$impl.xml || exit 1; \
+	done
 
 ## make test-failover: only the failover scenarios.
 test-failover: deps

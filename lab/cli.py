@@ -24,7 +24,7 @@ from lab.errors import LabError
 from lab.faults import NETEM_KEYS
 from lab.hafiles import PROFILES, cluster_timers, parse_overrides
 from lab.impls import parse_impls
-from lab.topofile import TopologyError
+from lab.yamlfile import FileProblems
 
 EXIT_USAGE = 2
 
@@ -184,6 +184,7 @@ def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     from lab.fuzz import command as fuzz
     from lab.live import command as live
     from lab.nemesis import command as nemesis
+    from lab.scenario import command as scenario
     from lab.soak import command as soak
 
     command.add_parser(sub)
@@ -192,6 +193,7 @@ def _add_bench_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     report_cmd.add_parsers(sub)
     soak.add_parser(sub)
     fuzz.add_parsers(sub)
+    scenario.add_parsers(sub)
     live.add_parsers(sub)
 
 
@@ -437,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "wireshark":  # the user's own plugins folder: no root, no lab
             return _cmd_wireshark(args)
+        if args.command in ("run", "lessons", "forge"):  # each says when it needs root
+            from lab.scenario import command as scenario
+
+            return scenario.main(args)
         if needs_root and os.geteuid() != 0:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
         if args.command in ("cts", "nemesis"):
@@ -457,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         # `hblab status | head`: the reader left; that is not an error.
         sys.stderr.close()
         return 0
-    except TopologyError as exc:
+    except FileProblems as exc:
         # A compiler's answer: every problem of the file, one ``file:line:`` each.
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

@@ -10,14 +10,12 @@ interface a node lacks, …). Line numbers come from the YAML parser's marks.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lab.errors import LabError
+from lab import yamlfile
 from lab.topology import Host, Interface, Medium, Role, Segment, Topology, default_mac
+from lab.yamlfile import FileProblems
 
 ROLES = {"node": Role.CLUSTER_NODE, "ping": Role.PING_NODE, "client": Role.CLIENT}
 MEDIA_ARGS = {"ucast": 1, "bcast": 1, "mcast": 5}  # words after the kind, iface included
@@ -25,6 +23,7 @@ MEDIA_ARGS = {"ucast": 1, "bcast": 1, "mcast": 5}  # words after the kind, iface
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9]{0,11}$"}
 _IFNAME = {"type": "string", "pattern": "^[a-z][a-z0-9]{0,7}$"}
 _CIDR = {"type": "string", "pattern": r"^\d+\.\d+\.\d+\.\d+/\d+$"}
+_INTERFACE_FORMS = "want ADDRESS/PREFIX, or {address: ..., segment: ..., mac: ...}"
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -57,6 +56,7 @@ SCHEMA: dict[str, Any] = {
                         "minProperties": 1,
                         "propertyNames": _IFNAME,
                         "additionalProperties": {
+                            "x-error": _INTERFACE_FORMS,
                             "oneOf": [
                                 _CIDR,
                                 {
@@ -72,7 +72,7 @@ SCHEMA: dict[str, Any] = {
                                         },
                                     },
                                 },
-                            ]
+                            ],
                         },
                     },
                 },
@@ -98,107 +98,35 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-class TopologyError(LabError):
+class TopologyError(FileProblems):
     """A topology file that cannot be used: every problem, one ``file:line:`` each."""
-
-    def __init__(self, path: str, problems: list[tuple[int, str]]) -> None:
-        self.problems = sorted(problems)
-        super().__init__("\n".join(f"{path}:{line}: {text}" for line, text in self.problems))
-
-
-# -- YAML with line numbers -----------------------------------------------------------------
-Path_ = tuple[str | int, ...]
-
-
-def _plain(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
-    """The node as plain data, noting the (1-based) line of every path in ``lines``."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _plain(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return _scalar(node)
-
-
-def _scalar(node: yaml.Node) -> Any:
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
-
-
-def _line_of(lines: dict[Path_, int], path: Path_) -> int:
-    for cut in range(len(path), -1, -1):
-        if path[:cut] in lines:
-            return lines[path[:cut]]
-    return 1
 
 
 # -- loading ---------------------------------------------------------------------------------
 def load_topology(path: Path, prefix: str, validate: bool = True) -> Topology:
     """Read, check and build a topology; TopologyError lists every problem."""
     where = str(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise TopologyError(where, [(1, f"cannot read: {exc.strerror}")]) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise TopologyError(where, [(line, f"not YAML: {getattr(exc, 'problem', exc)}")]) from None
-    if root is None:
-        raise TopologyError(where, [(1, "empty file")])
-    lines: dict[Path_, int] = {}
-    data = _plain(root, (), lines)
+    marked = yamlfile.read(path, TopologyError)
     if validate:
-        problems = list(_schema_problems(data, lines))
+        problems = list(yamlfile.schema_problems(marked, SCHEMA))
         if problems:
             raise TopologyError(where, problems)
     problems = []
-    topo = _build(data, prefix, where, lines, problems)
+    topo = _build(marked.data, prefix, where, marked, problems)
     if problems or topo is None:
         raise TopologyError(where, problems or [(1, "not a topology")])
     return topo
-
-
-def _schema_problems(data: Any, lines: dict[Path_, int]) -> Iterator[tuple[int, str]]:
-    import jsonschema  # only when a file is checked: it is slow to import
-
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    for error in validator.iter_errors(data):
-        path = tuple(error.absolute_path)
-        where = ".".join(str(p) for p in path) or "the file"
-        yield _line_of(lines, path), f"{where}: {_say(error)}"
-
-
-def _say(error: Any) -> str:
-    if error.validator == "additionalProperties":
-        return str(error.message).replace("Additional properties are not allowed", "unknown key")
-    if error.validator == "oneOf":
-        return "want ADDRESS/PREFIX, or {address: ..., segment: ..., mac: ...}"
-    if error.validator == "pattern":
-        return f"{error.instance!r} is not a valid value here"
-    return str(error.message)
 
 
 def _build(
     data: dict[str, Any],
     prefix: str,
     where: str,
-    lines: dict[Path_, int],
+    marked: yamlfile.Marked,
     problems: list[tuple[int, str]],
 ) -> Topology | None:
-    def bad(path: Path_, text: str) -> None:
-        problems.append((_line_of(lines, path), text))
+    def bad(path: yamlfile.DataPath, text: str) -> None:
+        problems.append((marked.line(path), text))
 
     segments = tuple(
         Segment(name, f"br-{name}", ipaddress.IPv4Network(spec["subnet"], strict=False),
@@ -207,7 +135,7 @@ def _build(
     )  # fmt: skip
     by_segment = {s.name: s for s in segments}
     hosts: list[Host] = []
-    seen_addresses: dict[str, Path_] = {}
+    seen_addresses: dict[str, yamlfile.DataPath] = {}
     for name, spec in data["hosts"].items():
         interfaces = []
         for ifname, value in spec["interfaces"].items():

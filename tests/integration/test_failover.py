@@ -121,21 +121,6 @@ def test_takeover_on_poweroff(
     assert "node master: is dead" in cluster.log("slave")
 
 
-def test_takeover_on_daemon_crash(
-    lab_factory: Callable[..., Cluster], impl_spec: str, measure: Callable[..., None]
-) -> None:
-    cluster = lab_factory(impl_spec)
-    cluster.startup("master", STARTUP_TIMEOUT)
-    cluster.lab.crash("master")
-    # kill -9 leaves the VIP on master (Heartbeat cannot release it): slave takes it too.
-    took = wait_until(
-        lambda: "slave" in cluster.holders(),
-        cluster.deadtime + TAKEOVER_MARGIN,
-        "slave takes the VIP after a crash",
-    )
-    measure("takeover_crash_s", took, impl=impl_spec)
-
-
 @pytest.mark.parametrize("failback", ["on", "off"])
 def test_auto_failback(
     lab_factory: Callable[..., Cluster],

@@ -117,33 +117,6 @@ def test_orderly_stop_hands_over_before_deadtime(
     wire.assert_all_signed(trace, cluster.impl)
 
 
-def test_failed_start_gives_the_group_back(
-    lab_factory: Callable[..., Cluster], expect_log: ExpectedLog
-) -> None:
-    why = "slave's nginx script fails to start"
-    expect_log(r"ERROR: (Return code 1 from|acquire of .* failed)", why, ["slave"])
-    expect_log(r"CRIT: Giving up resources due to failure of", why, ["slave"])
-    impl_spec = HBNODE
-    cluster = lab_factory(impl_spec, {"auto_failback": "off"}, start=False)
-    script = cluster.lab.node_file("slave", "/etc/ha.d/resource.d/nginx")
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(FAILING_NGINX)
-    script.chmod(0o755)
-    for node in ("master", "slave"):
-        cluster.lab.service(node, "heartbeat", "start")
-    cluster.startup("master", STARTUP_TIMEOUT)
-    done = cluster.tool("master", "hb_standby", "all")
-    assert done.returncode == 0, done.stdout + done.stderr
-    # slave tries, fails, releases everything it started; master takes the group back.
-    wait_until(
-        lambda: "failed" in cluster.log("slave").lower(), HANDOVER_TIMEOUT, "slave reports it"
-    )
-    cluster.wait_holder("master", HANDOVER_TIMEOUT)
-    cluster.wait_page("master", 10.0)
-    holds_for(cluster.held_by("master"), 2.0, "master keeps the group")
-    assert not _nginx_running(cluster, "slave")
-
-
 def test_isolated_node_never_holds_with_the_other(
     lab_factory: Callable[..., Cluster],
     wire_trace: Callable[[Cluster], WireTrace],
@@ -184,25 +157,6 @@ def test_isolated_node_never_holds_with_the_other(
     late = trace.gratuitous_arps(at.vip, mac=at.mac("master"), after=taken, before=healing)
     assert late == [], trace.render(late)
     wire.assert_all_signed(trace, cluster.impl)
-
-
-def test_partition_heal_keeps_one_holder(
-    lab_factory: Callable[..., Cluster], measure: Callable[..., None], expect_log: ExpectedLog
-) -> None:
-    expect_log(PARTITION_RETURN, "the split is healed")
-    expect_log(LATE_AFTER_HEAL, "the split is healed")
-    impl_spec = HBNODE
-    cluster = lab_factory(impl_spec, {"auto_failback": "on", "hbnode_isolation": "off"})
-    cluster.startup("master", STARTUP_TIMEOUT)
-    cluster.lab.link("master", "eth1", up=False)
-    wait_until(cluster.held_by("master", "slave"), cluster.deadtime + 6.0, "classic split")
-    with cluster.arp_watch() as watch:
-        cluster.lab.link("master", "eth1", up=True)
-        healed = cluster.settles_on("master", 10.0)
-    windows = watch.windows()
-    measure("heal_converged_s", round(healed, 3), impl=impl_spec)
-    measure("heal_longest_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
-    assert windows.longest_no_holder <= 1.0
 
 
 def test_respawn_restarts_ipfail(lab_factory: Callable[..., Cluster]) -> None:

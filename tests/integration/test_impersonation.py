@@ -8,7 +8,7 @@ from "does not", and nothing more. So:
   restarted, its generation is (``replayed``, "attempted replay attack"). Replays
   cannot keep a dead node alive either;
 * a packet forged with the key under a cluster node's name is believed:
-  tests/integration/test_forged.py shows it (for every implementation pairing);
+  tests/scenarios/forged-right-key.yaml shows it (for every implementation pairing);
 * a correctly signed packet from a name that is not a ``node`` in ha.cf is
   dropped, counted (``unknown_node``) and logged at most once per 10 s.
 

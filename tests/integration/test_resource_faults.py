@@ -1,8 +1,8 @@
 """Resource faults (hbnode on both nodes): each is reported, the group is handled as
 Heartbeat handles it (or as docs/differences.md says), and nothing is left half-started.
 
-* a start that fails during a takeover: test_handover.py's
-  test_failed_start_gives_the_group_back (the group is released and given back);
+* a start that fails during a takeover: the scenario file
+  tests/scenarios/failed-start.yaml (the group is released and given back);
 * the VIP already on the interface of the node taking over: start succeeds, the
   address is not added twice, gratuitous ARP still goes out, release removes it;
 * the interface named in haresources is missing: IPaddr's start fails ("Interface

@@ -1,0 +1,116 @@
+"""Scenario files on a lab each: the integration suite's scenarios (tests/scenarios)
+and every lesson's automatic run (docs/lessons).
+
+A file runs for each cluster of HBLAB_IMPLS that its ``lab.impls`` allows (the
+lessons are written for hbnode and for the real Heartbeat), or, if that leaves
+none, on the first cluster it names; the cases are made at collection, so none is
+skipped. A file's ``tags`` become pytest markers
+(``failover``: make test-failover, and CI's docker stage).
+
+What ``make test`` runs is chosen here, at collection (CI's time; nothing is
+skipped, the rest is simply not collected):
+
+* each lesson once, its clusters taken in turn (01 on hbnode, 02 on the real
+  Heartbeat, …): a lesson's check list and steps are the same on both, and
+  tests/scenarios already runs the same faults on every pairing. ``HBLAB_LESSONS=all``
+  (``make lessons``) runs every lesson on every cluster it allows;
+* not a scenario file whose Python twin reads the wire of the same scenario
+  (``PYTHON_TWINS``): the twin checks all the file does and more.
+  ``HBLAB_SCENARIOS=all`` runs them too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.backends import make_lab
+from lab.scenario import report, runner
+from lab.scenario.load import load
+
+from .conftest import _impl_specs, backend_name
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "tests" / "scenarios"
+LESSONS = REPO / "docs" / "lessons"
+# Scenario files that a Python test also runs, with wire checks (the ``wire_trace``
+# fixture) a scenario file cannot say: file stem -> that test.
+PYTHON_TWINS: dict[str, str] = {
+    "startup": "test_failover.py::test_startup_master_takes_vip_and_nginx",
+    "takeover-poweroff": "test_failover.py::test_takeover_on_poweroff",
+    "auto-failback-on": "test_failover.py::test_auto_failback",
+    "auto-failback-off": "test_failover.py::test_auto_failback",
+    "split-brain-heal": "test_failover.py::test_split_brain_and_heal",
+    "standby": "test_handover.py::test_planned_handover_without_two_holders",
+    "takeover-tool": "test_handover.py::test_planned_handover_without_two_holders",
+    "orderly-stop": "test_handover.py::test_orderly_stop_hands_over_before_deadtime",
+    "isolation": "test_handover.py::test_isolated_node_never_holds_with_the_other",
+}
+
+
+def _everything(variable: str) -> bool:
+    return os.environ.get(variable, "") == "all"
+
+
+def _cases(directory: Path, in_turn: bool = False) -> Iterator[Any]:
+    """Each file on each cluster it may run on; ``in_turn``: each file on one of them,
+    the n-th file on its n-th cluster (wrapping)."""
+    for n, path in enumerate(sorted(directory.glob("*.yaml"))):
+        if path.stem in PYTHON_TWINS and not _everything("HBLAB_SCENARIOS"):
+            continue
+        scenario = load(path)
+        marks = [getattr(pytest.mark, tag) for tag in scenario.tags]
+        allowed = scenario.lab.impls
+        specs = [spec for spec in _impl_specs() if allowed is None or spec in allowed]
+        if not specs and allowed:
+            # Written for clusters HBLAB_IMPLS leaves out (hbnode's own policies): run
+            # it on the first it names, whatever HBLAB_IMPLS says, as before.
+            specs = [allowed[0]]
+        if in_turn:
+            specs = [specs[n % len(specs)]]
+        for spec in specs:
+            yield pytest.param(path, spec, id=f"{path.stem}[{spec}]", marks=marks)
+
+
+def run_file(path: Path, spec: str, measure: Callable[..., None]) -> None:
+    """Run one file on a fresh lab; fail with the run's table if any check failed."""
+    lab = make_lab(backend_name())
+    if lab.is_up:
+        lab.down()  # a killed run left its lab: clean what it recorded
+    lines: list[str] = []
+    options = runner.Options(
+        impl=spec,
+        backend=backend_name(),
+        on_row=lambda row: lines.extend(report.row_lines(row, path)),
+    )
+    result = runner.run(load(path), options)
+    for row in result.rows:
+        if row.measured and not row.failed:
+            measure(f"{path.stem}:{row.line}", row.measured, impl=spec)
+    measure(f"{path.stem} run", round(result.seconds, 1), impl=spec)
+    assert not result.failed, "\n" + "\n".join(lines)
+
+
+@pytest.mark.parametrize(("path", "spec"), list(_cases(SCENARIOS)))
+def test_scenario(path: Path, spec: str, measure: Callable[..., None]) -> None:
+    run_file(path, spec, measure)
+
+
+@pytest.mark.parametrize(
+    ("path", "spec"), list(_cases(LESSONS, in_turn=not _everything("HBLAB_LESSONS")))
+)
+def test_lesson(path: Path, spec: str, measure: Callable[..., None]) -> None:
+    run_file(path, spec, measure)
+
+
+def test_every_python_twin_is_a_test_here() -> None:
+    """A file left out of make test for its twin: the twin must exist (no lab needed)."""
+    for stem, twin in PYTHON_TWINS.items():
+        assert (SCENARIOS / f"{stem}.yaml").exists(), stem
+        module, _, name = twin.partition("::")
+        source = (Path(__file__).parent / module).read_text()
+        assert f"def {name.partition('[')[0]}(" in source, f"{stem}: no {twin}"
