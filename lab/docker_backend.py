@@ -214,13 +214,15 @@ class DockerLab(LabBase):
     def _memlock_ulimits(self, host: Host) -> list[Any]:
         """``--ulimit memlock=-1`` for a cluster node, when the engine can grant it: an
         engine that cannot (its own limit is finite and it lacks CAP_SYS_RESOURCE)
-        would refuse to start the container."""
+        would refuse to start the container. An engine whose process we cannot read
+        (on another machine) is not asked: a node that logs Heartbeat's memlock line
+        (declared from the node's own limits, lab.badnews) beats one that never starts."""
         import docker.types
 
         if not self._cluster(host):
             return []
         pid = docker_engine.engine_pid(self.require_up().engine or docker_engine.engine_url())
-        if pid is not None and not memlock.grantable(memlock.of_process(pid)):
+        if pid is None or not memlock.grantable(memlock.of_process(pid)):
             return []
         return [docker.types.Ulimit(name="memlock", soft=-1, hard=-1)]
 

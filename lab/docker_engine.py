@@ -83,12 +83,28 @@ def client(url: str | None = None, timeout: int = 120) -> Any:
 
 
 def engine_pid(url: str) -> int | None:
-    """dockerd's pid, for an engine on this machine whose pid file is known."""
+    """dockerd's pid, for an engine on this machine: its pid file where it is known,
+    else the peer of its unix socket (SO_PEERCRED: a second engine reached by
+    DOCKER_HOST alone). None for an engine elsewhere (tcp://, ssh://)."""
     pidfile = {private_url(): RUN_DIR / "docker.pid", DEFAULT_URL: Path("/var/run/docker.pid")}
     try:
         return int(pidfile[url].read_text().split()[0])
     except (KeyError, OSError, ValueError, IndexError):
+        pass
+    if not url.startswith("unix://"):
         return None
+    import socket
+    import struct
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(url.removeprefix("unix://"))
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    pid, _uid, _gid = struct.unpack("3i", creds)
+    return pid or None
 
 
 def reachable(url: str | None = None) -> bool:
