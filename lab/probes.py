@@ -109,9 +109,13 @@ class ArpWatch(_Prober):
             if not ready:
                 break
             frame = Ether(self.sock.recv(2048))
-            if ARP in frame and frame[ARP].op == 2 and frame[ARP].psrc == self.vip:
+            if ARP in frame and self.answers(frame[ARP]):
                 macs.add(frame[ARP].hwsrc)
         self.samples.append(ArpSample(now, frozenset(macs)))
+
+    def answers(self, arp: ARP) -> bool:
+        """Does this ARP packet say who holds the VIP (a reply from its holder)?"""
+        return bool(arp.op == 2 and arp.psrc == self.vip)
 
     def stop(self) -> None:
         super().stop()

@@ -19,19 +19,18 @@ anything but the client's probes, and only to the VIP.
 from __future__ import annotations
 
 import json
-import select
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from scapy.layers.l2 import ARP, Ether
+from scapy.layers.l2 import ARP
 
 from lab.backends import Lab, make_lab
 from lab.bench.watchers import LogTail
 from lab.live.netview import NetHandle
 from lab.nemesis.timeline import ProcSample, Timeline
-from lab.probes import ArpSample, ArpWatch, HttpProbe
+from lab.probes import ArpWatch, HttpProbe
 from lab.soak.leaks import node_processes
 
 PROBE_INTERVAL = 0.1
@@ -70,24 +69,8 @@ class ReplyWatch(ArpWatch):
     (the new holder announcing itself, addressed to the VIP) arriving in the same
     window as the old holder's last reply would look like two holders."""
 
-    def probe_once(self, now: float) -> None:
-        request = Ether(dst="ff:ff:ff:ff:ff:ff", src=self.mac) / ARP(
-            op=1, hwsrc=self.mac, psrc=self.client_ip, pdst=self.vip
-        )
-        self.sock.send(bytes(request))
-        macs: set[str] = set()
-        until = now + self.interval * 0.9
-        while (left := until - time.monotonic()) > 0:
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if not ready:
-                break
-            frame = Ether(self.sock.recv(2048))
-            if ARP not in frame:
-                continue
-            arp = frame[ARP]
-            if arp.op == 2 and arp.psrc == self.vip and arp.pdst == self.client_ip:
-                macs.add(arp.hwsrc)
-        self.samples.append(ArpSample(now, frozenset(macs)))
+    def answers(self, arp: ARP) -> bool:
+        return super().answers(arp) and bool(arp.pdst == self.client_ip)
 
 
 class _Loop:

@@ -163,18 +163,6 @@ def _record(done: Done, t0: float) -> StepRecord:
 
 
 def _snapshotter(lab: Lab) -> Callable[[], Any]:
-    from lab import wiring
     from lab.soak import leaks
 
-    def take() -> leaks.Snapshot:
-        state = lab.require_up()
-        return leaks.collect(
-            lab.topo,
-            state,
-            lab.state_dir,
-            wiring.addresses,
-            wiring.existing_namespaces,
-            lab.daemon_tree,
-        )
-
-    return take
+    return leaks.snapshotter(lab)

@@ -211,22 +211,9 @@ def _soak(
 
 
 def _snapshotter(lab: Any) -> Callable[[], Any]:
-    from lab import wiring
     from lab.soak import leaks
-    from lab.topology import REFERENCE
 
-    def take() -> leaks.Snapshot:
-        state = lab.require_up()
-        return leaks.collect(
-            REFERENCE,
-            state,
-            lab.state_dir,
-            wiring.addresses,
-            wiring.existing_namespaces,
-            lab.daemon_tree,
-        )
-
-    return take
+    return leaks.snapshotter(lab)
 
 
 def _down(lab: Any, result: SoakResult, say: Callable[[str], None]) -> None:

@@ -21,11 +21,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.proc import PROC, ProcessId, children, ns_pid_map, pid_namespace
 from lab.state import LabState
 from lab.topology import Role, Topology
+
+if TYPE_CHECKING:  # the lab's interface, for the type only: leaks reads any lab
+    from lab.backends import Lab
 
 LABEL_WIDTH = 100  # a process is named by its command line, cut here
 
@@ -343,3 +346,20 @@ def processes_naming(path: Path) -> list[str]:
         if needle in cmd:
             found.append(f"process {entry.name}: {process_label(cmd, '')}")
     return found
+
+
+def snapshotter(lab: Lab) -> Callable[[], Snapshot]:
+    """What :func:`collect` sees of ``lab`` now, each time it is called."""
+    from lab import wiring
+
+    def take() -> Snapshot:
+        return collect(
+            lab.topo,
+            lab.require_up(),
+            lab.state_dir,
+            wiring.addresses,
+            wiring.existing_namespaces,
+            lab.daemon_tree,
+        )
+
+    return take
