@@ -66,6 +66,16 @@ def _none_seconds(samples: list[tuple[float, frozenset[str]]]) -> float:
     return sum(t1 - t0 for (t0, n), (t1, _) in itertools.pairwise(samples) if not n)
 
 
+def _fenced_cluster(
+    lab_factory: Callable[..., Cluster], impl_spec: str, expect_log: ExpectedLog
+) -> Cluster:
+    """A lab with BMCs and no ping node, master holding the VIP."""
+    c = lab_factory(impl_spec, NO_PING, fencing=True)
+    _late_mach_down(c, expect_log)
+    c.startup("master")
+    return c
+
+
 def _replug(c: Cluster, node: str) -> None:
     """Plug ``node``'s eth1 back; the lab reaches a cable through the node, so a node
     being reset gets it once it is on again."""
@@ -146,9 +156,7 @@ def test_kill9_of_the_holders_daemon_the_peer_fences_then_takes_over(
     measure: Callable[..., None],
     expect_log: ExpectedLog,
 ) -> None:
-    c = lab_factory(impl_spec, NO_PING, fencing=True)
-    _late_mach_down(c, expect_log)
-    c.startup("master")
+    c = _fenced_cluster(lab_factory, impl_spec, expect_log)
     addrs = c.addr_watch()
     addrs.start()
     try:
@@ -179,9 +187,7 @@ def test_poweroff_of_the_holder_the_bmc_answers_off(
     measure: Callable[..., None],
     expect_log: ExpectedLog,
 ) -> None:
-    c = lab_factory(impl_spec, NO_PING, fencing=True)
-    _late_mach_down(c, expect_log)
-    c.startup("master")
+    c = _fenced_cluster(lab_factory, impl_spec, expect_log)
     bmc = c.lab.host("masterbmc")
     off_wall = time.time()
     c.lab.poweroff("master")
@@ -204,9 +210,7 @@ def test_an_unreachable_bmc_means_no_takeover_until_it_is_back(
     measure: Callable[..., None],
     expect_log: ExpectedLog,
 ) -> None:
-    c = lab_factory(impl_spec, NO_PING, fencing=True)
-    _late_mach_down(c, expect_log)
-    c.startup("master")
+    c = _fenced_cluster(lab_factory, impl_spec, expect_log)
     expect_log(RESET_FAILED, "master's BMC is unreachable: each reset fails", ["slave"])
     c.lab.link("masterbmc", "eth0", False)  # master's BMC loses its cable
     killed_wall = time.time()
