@@ -242,6 +242,8 @@ class ResourceManager:
         """
         if self.isolation.suspect(suspected, now) and self.s.present_peers():
             self.s.out.send(m.resource_report(self.s.hold, False, None))
+            for peer in self.s.present_peers():
+                self.isolation.asked(peer.name, now)
 
     def link_status(self, node: str, up: bool, now: float) -> None:
         """A medium to ``node`` went up or dead: ipfail recounts on a dead link; a link
@@ -392,6 +394,7 @@ class ResourceManager:
             # short cut) and would not answer a settled claim: an unsettled one makes
             # it answer with its holdings, and after_contact takes back ours.
             self.out.send(m.resource_report(s.hold, False, None))
+            self.isolation.asked(peer.name, now)
         elif s.nice:
             s.report()  # our claim: a node that also holds one of our sets sees the conflict
         else:

@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cts.add_argument("--set", action="append", default=[], metavar="DIRECTIVE=VALUE")
     cts.add_argument("--minutes", type=float, default=0.0, help="start no test after this long")
     cts.add_argument("--json", metavar="FILE", help="write the results here")
+    cts.add_argument(
+        "--keep-logs",
+        metavar="DIR",
+        help="before the lab goes down, copy every node's ha-log and ha-debug here",
+    )
     cts.add_argument("--list", action="store_true", help="list the applicable tests and stop")
 
 
@@ -104,6 +109,8 @@ def run_cts(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     except Exception as exc:  # the lab still goes down, and what was seen is kept
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
+        if getattr(args, "keep_logs", None):
+            keep_logs(lab, Path(args.keep_logs))
         lab.down()
         result["left_after_down"] = lab.leftovers()
         result["seconds"] = round(time.monotonic() - began, 1)
@@ -118,6 +125,17 @@ def run_cts(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         and not result["left_after_down"]
     )
     return result
+
+
+def keep_logs(lab: Any, into: Path) -> None:
+    """CTS collects the cluster's logs when a run ends; the lab's logs go with its
+    rootfs, so a copy is the only way to read a failed run afterwards."""
+    into.mkdir(parents=True, exist_ok=True)
+    for host in lab.topo.cluster_nodes:
+        for name in ("ha-log", "ha-debug"):
+            source = lab.log_dir(host.name) / name
+            if source.is_file():
+                (into / f"{host.name}.{name}").write_bytes(source.read_bytes())
 
 
 def _run(lab: Any, args: argparse.Namespace, seed: int, result: dict[str, Any]) -> None:

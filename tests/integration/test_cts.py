@@ -52,12 +52,21 @@ def _recorded(badnews: list[dict[str, str]]) -> list[dict[str, str]]:
     ]
 
 
+def _tails(logs: Path, lines: int = 60) -> str:
+    """The end of every node's ha-log, kept by --keep-logs, for a failure's message."""
+    return "\n".join(
+        f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        for log in sorted(logs.glob("*.ha-log"))
+    )
+
+
 @pytest.mark.parametrize("impl", ["hbnode", MIXED])
 def test_cts_every_r1_test_once(impl: str, tmp_path: Path, measure: Callable[..., None]) -> None:
     assert not make_lab(backend_name()).is_up, "a lab is up: CTS needs its own"
     out = tmp_path / "cts.json"
     argv = [sys.executable, "-m", "lab", "--backend", backend_name(), "cts", "--impl", impl]
-    argv += ["--once-each", "--seed", str(SEED), "--json", str(out)]
+    logs = tmp_path / "logs"
+    argv += ["--once-each", "--seed", str(SEED), "--json", str(out), "--keep-logs", str(logs)]
     if impl != "hbnode":
         argv += [arg for name in CHOSEN[impl] for arg in ("--choose", name)]
     done = subprocess.run(
@@ -71,7 +80,9 @@ def test_cts_every_r1_test_once(impl: str, tmp_path: Path, measure: Callable[...
     assert sorted(tests) == sorted(CHOSEN[impl])
     for name, stats in tests.items():
         assert stats["calls"] == 1, name
-        assert stats["failure"] == 0, f"{name}: {result['reasons'].get(name)}"
+        assert stats["failure"] == 0, (
+            f"{name}: {result['reasons'].get(name)}\n{done.stdout[-2000:]}\n{_tails(logs)}"
+        )
         assert stats["auditfail"] == 0, f"{name}: {result['audits']}"
     badnews = result["badnews"] if impl == "hbnode" else _recorded(result["badnews"])
     assert badnews == [], badnews

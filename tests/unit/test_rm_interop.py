@@ -22,7 +22,9 @@ GROUPS = parse_haresources_text(f"master {KEY}\n")
 class Alone:
     """One hbnode ResourceManager ('slave'); actions succeed when we say so."""
 
-    def __init__(self, auto_failback: AutoFailback = AutoFailback.ON) -> None:
+    def __init__(
+        self, auto_failback: AutoFailback = AutoFailback.ON, ping_nodes: tuple[str, ...] = ()
+    ) -> None:
         self.rm = ResourceManager(
             me="slave",
             nodes=["master", "slave"],
@@ -31,8 +33,8 @@ class Alone:
             keepalive=1.0,
             deadtime=10.0,
             deadping=10.0,
-            ping_nodes=[],
-            isolation=False,
+            ping_nodes=list(ping_nodes),
+            isolation=bool(ping_nodes),
         )
         self.now = 0.0
         self.running: set[str] = set()
@@ -169,6 +171,47 @@ def test_heartbeat_peer_claiming_its_group_after_a_heal_gets_it(
         ("rtype", "full"),
         ("isstable", "1"),
     ]
+
+
+def test_cut_off_slave_back_settles_its_claim_for_a_heartbeat_master() -> None:
+    """CTS's Split_brain with the slave cut off (hblab cts, master=heartbeat): back from
+    the cut, the slave claims unsettled to hear what the master holds. Heartbeat does
+    not answer that: it marks us "in flux" and then cannot restart after the heal
+    (``Shutdown delayed until current resource activity finishes``, for good). A
+    second later the slave says its claim again, settled; Heartbeat answers that one,
+    and nothing more is said."""
+    ping = "172.16.254.1"
+    n = Alone(ping_nodes=(ping,))
+    n.rm.ping_status(ping, True, n.now)
+    n.rm.comm_up({"master"}, n.now)
+    n.sent()
+    n.hb(("t", "resource"), ("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1"))
+    n.sent()
+    n.now = 30.0
+    n.rm.ping_status(ping, False, n.now)
+    n.rm.node_dead("master", n.now)
+    n.sent()
+    assert n.finish_actions() == []  # isolated: no takeover
+    n.now = 32.0
+    n.rm.ping_status(ping, True, n.now)
+    n.rm.partition_healed("master", n.now)
+    assert n.sent()[-1] == [*RES_LOCAL[:3], ("isstable", "0")]
+    n.now += 0.5
+    n.rm.handle_timer(n.now)
+    assert n.sent() == []  # Heartbeat has not answered yet
+    n.now = n.rm.get_timer() or n.now
+    assert n.now == pytest.approx(33.0)
+    n.rm.handle_timer(n.now)
+    assert n.sent() == [RES_LOCAL]
+    n.hb(("t", "resource"), ("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1"))
+    n.sent()
+    n.now += 5
+    n.rm.handle_timer(n.now)
+    assert n.sent() == []
+    assert n.finish_actions() == [] and n.running == set()
+
+
+RES_LOCAL = [("t", "resource"), ("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")]
 
 
 def test_heartbeat_ipfail_messages_are_understood() -> None:
