@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 # in a terminal on blank containers, for hbnode and the real Heartbeat (about 1 min).
 export HBLAB_IMPLS="${HBLAB_CI_DOCKER_IMPLS:-hbnode master=heartbeat,slave=hbnode}"
 TUTORIAL_IMPLS="${HBLAB_CI_DOCKER_TUTORIAL_IMPLS:-hbnode heartbeat}"
+FENCING_IMPLS="${HBLAB_CI_DOCKER_FENCING_IMPLS:-master=heartbeat,slave=hbnode}"
 started=$(date +%s)
 own_engine=""
 status=0
@@ -46,6 +47,12 @@ if [ "$status" = 0 ]; then
   step tutorial env HBLAB_IMPLS="$TUTORIAL_IMPLS" make --no-print-directory test-integration \
     LAB=docker HBLAB_WORKERS=1 PYTEST_ARGS="-m tutorial --junitxml=build/junit-docker-tutorial.xml"
   python3 scripts/check_no_skips.py build/junit-docker-tutorial.xml || status=1
+  # Fencing on containers: a BMC (ipmi_sim) per node on the lab's management network,
+  # each implementation resetting the other through cluster-glue's external/ipmi.
+  # The mixed pair has both fence, so one pairing covers both implementations.
+  step fencing env HBLAB_IMPLS="$FENCING_IMPLS" make --no-print-directory test-integration \
+    LAB=docker HBLAB_WORKERS=1 PYTEST_ARGS="-k test_fencing --junitxml=build/junit-docker-fencing.xml"
+  python3 scripts/check_no_skips.py build/junit-docker-fencing.xml || status=1
 fi
 # A second engine reached only through DOCKER_HOST (as a class's remote one would be):
 # its own images (the rootfs tarball is cached), a takeover on it, then it is gone.

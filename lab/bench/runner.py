@@ -238,6 +238,39 @@ def _fault(lab: Lab, scenario: Scenario) -> None:
         lab.link(MASTER, "eth1", up=True)
 
 
+REPLUG = "link master eth1 up; link slave eth1 up"
+FENCE_TIMEOUT = 90.0  # cut → a node fenced and booted again (reset, then boot)
+
+
+def _replug_after_fence(lab: Lab, since_wall: float) -> None:
+    """fence-cut: a reset reboots the node but plugs no cable back. Once a BMC has
+    powered a node off and the node has booted again, the operator plugs both cables
+    back, as tests/integration/test_fencing.py does (without it, two real Heartbeats
+    reset each other at every boot: a STONITH deathmatch)."""
+    from lab.bmc import launch
+    from lab.node import NodeError
+
+    def fenced_and_back() -> bool:
+        events = [e for e in launch.events(lab) if e.get("t", 0.0) >= since_wall]
+        offs = [e for e in events if e.get("event") == "power_off"]
+        return bool(offs) and any(
+            e.get("event") == "booted" and e.get("node") == offs[0].get("node")
+            for e in events[events.index(offs[0]) :]
+        )
+
+    wait(fenced_and_back, FENCE_TIMEOUT, "a node fenced and booted again")
+    for node in (MASTER, SLAVE):
+
+        def plugged(node: str = node) -> bool:
+            try:
+                lab.link(node, "eth1", up=True)
+            except (NodeError, LabError):
+                return False  # being reset again: its cable waits until it is on
+            return True
+
+        wait(plugged, FENCE_TIMEOUT, f"{node}'s eth1 plugged back")
+
+
 def _settled(lab: Lab, scenario: Scenario) -> Callable[[], bool]:
     """The end state: who holds the VIP once the scenario is over."""
     name = scenario.name
@@ -328,6 +361,12 @@ def _observe(
     )
     trace.actions.append((0.0, scenario.fault))
     _fault(lab, scenario)
+    if scenario.name is ScenarioName.FENCE_CUT:
+        try:
+            _replug_after_fence(lab, t0_wall)
+            trace.actions.append((time.monotonic() - t0_mono, REPLUG))
+        except BenchError as exc:
+            result.error = str(exc)
     try:
         _wait_end_state(lab, scenario, watchers, deadtime)
     except BenchError as exc:

@@ -115,9 +115,12 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
         # Fencing (hblab up --fencing, docs/fencing.md). A reset reboots the node, which
         # comes back and, with auto_failback on, ends up the holder again: the state
         # that lasts is master alone; two-holder time and the outage say the rest.
+        # fence-cut: a reboot plugs no cable back; both are plugged back once the
+        # fenced node has booted (runner._replug_after_fence).
         Scenario(
             ScenarioName.FENCE_CUT,
-            "eth1 cut on both nodes at once, no ping node, fencing (the fence race)",
+            "eth1 cut on both nodes at once, no ping node, fencing (the fence race);"
+            " both plugged back once the fenced node has booted",
             "link master eth1 down; link slave eth1 down",
             "master",
             dict(NO_PING),
