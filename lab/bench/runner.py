@@ -6,6 +6,7 @@ the lab is always taken down in ``finally``, whatever happened.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hbnode.core.timers import STARTUP_DT_PERIOD
 from lab.backends import Lab, make_lab
 from lab.bench.analysis import ARP_INTERVAL, metrics_of
 from lab.bench.metrics import Metric
@@ -27,6 +29,8 @@ from lab.topology import REFERENCE
 
 MASTER, SLAVE = "master", "slave"
 STARTUP_TIMEOUT = 60.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")  # /proc/<pid>/stat's unit
+DT_MARGIN = 0.25  # beyond the start-up window: the status with the plain dt is out
 PRE_ROLL = 1.0  # seconds watched before the fault, so the picture shows the steady state
 TAIL = 2.0  # seconds watched after the end state, to catch a flap
 RECOVERY_TIMEOUT = 20.0  # end state reached → the client's page must be back within this
@@ -112,8 +116,38 @@ def start_cluster(
         # it has heard its peer. Both must have logged the other as active.
         for node, peer in ((MASTER, SLAVE), (SLAVE, MASTER)):
             wait(sees_active(lab, node, peer), STARTUP_TIMEOUT, f"{node} sees {peer} active")
+        # Nor is a daemon's first 5 s: it advertises dt = deadtime + 2 s (Heartbeat's
+        # rule, hbnode's too), so its peer would declare it dead 2 s late. hbnode holds
+        # the VIP within a second of its start, Heartbeat after 11 s: without this wait
+        # only hbnode's failovers would be measured inside that window.
+        wait(past_start_window(lab), STARTUP_TIMEOUT, "both daemons past their first 5 s")
     except BenchError as exc:
         raise StartupError(f"at startup: {exc}") from None
+
+
+def past_start_window(lab: Lab) -> Callable[[], bool]:
+    """Both daemons have run longer than the start-up dt window, plus a keepalive for
+    the status that advertises the plain deadtime."""
+    window = STARTUP_DT_PERIOD + lab.timers().keepalive + DT_MARGIN
+
+    def past() -> bool:
+        ages = [daemon_age(lab.daemon_pid(node)) for node in (MASTER, SLAVE)]
+        return all(age is not None and age >= window for age in ages)
+
+    return past
+
+
+def daemon_age(pid: int | None) -> float | None:
+    """Seconds since process ``pid`` started (/proc), or None if it is gone."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        return None
+    started_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
+    return uptime - started_ticks / CLK_TCK
 
 
 def fresh_lab(backend: str | None = None) -> Lab:
