@@ -37,29 +37,6 @@ def test_the_golden_capture_is_in_the_repo() -> None:
     assert path.stat().st_size > 10_000
 
 
-# The folder beside our own checkouts, spelled in parts so this file never names it.
-BESIDE = "sha" + "red"
-NEEDLES = (f"../{BESIDE}", f"{BESIDE}/fixtures", f"{BESIDE}/reference", "parents[1].parent")
-
-
-def test_nothing_reads_outside_the_clone() -> None:
-    """No tracked code or script names the folder beside the repo (our own checkouts have one)."""
-    offenders = []
-    for path in _tracked_files():
-        if path.suffix in (".md", ".pcap", ".svg") or not path.is_file():
-            continue
-        text = path.read_text(errors="replace")
-        for needle in (
-            f"../{BESIDE}",
-            f"{BESIDE}/fixtures",
-            f"{BESIDE}/reference",
-            "parents[1].parent",
-        ):
-            if needle in text and path.name != "test_newcomer.py":
-                offenders.append(f"{path.relative_to(REPO)}: {needle}")
-    assert offenders == []
-
-
 def test_protocol_citations_point_to_sections_that_exist() -> None:
     headings = (REPO / "docs" / "protocol.md").read_text()
     for section in ("1.4", "2.3", "3.3", "3.4", "4.1", "4.3", "4.5", "4.6", "4.7", "5.3", "6", "8"):
