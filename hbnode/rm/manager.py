@@ -241,9 +241,14 @@ class ResourceManager:
         after-isolation rule (take our own unless it has them) follows.
         """
         if self.isolation.suspect(suspected, now) and self.s.present_peers():
-            self.s.out.send(m.resource_report(self.s.hold, False, None))
-            for peer in self.s.present_peers():
-                self.isolation.asked(peer.name, now)
+            self._ask_holdings([p.name for p in self.s.present_peers()], now)
+
+    def _ask_holdings(self, peers: list[str], now: float) -> None:
+        """Our claim, unsettled, so that ``peers`` answer with theirs; said again
+        settled if no answer comes (Isolation.asked: a real Heartbeat never answers)."""
+        self.out.send(m.resource_report(self.s.hold, False, None))
+        for name in peers:
+            self.isolation.asked(name, now)
 
     def link_status(self, node: str, up: bool, now: float) -> None:
         """A medium to ``node`` went up or dead: ipfail recounts on a dead link; a link
@@ -393,8 +398,7 @@ class ResourceManager:
             # We let go while cut off. The peer may never have lost us (a one-way or
             # short cut) and would not answer a settled claim: an unsettled one makes
             # it answer with its holdings, and after_contact takes back ours.
-            self.out.send(m.resource_report(s.hold, False, None))
-            self.isolation.asked(peer.name, now)
+            self._ask_holdings([peer.name], now)
         elif s.nice:
             s.report()  # our claim: a node that also holds one of our sets sees the conflict
         else:
