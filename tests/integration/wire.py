@@ -335,14 +335,23 @@ def assert_failback(
     assert report.time > starting.time
 
 
-def assert_standby_exchanges_complete(trace: WireTrace, cluster: Cluster, after: float) -> None:
-    """Every standby request on the wire was agreed to, and both sides said done."""
+def assert_standby_exchanges_complete(
+    trace: WireTrace, cluster: Cluster, after: float, timeout: float = 10.0
+) -> None:
+    """Every standby request on the wire was agreed to, and both sides said done.
+
+    A request may have just gone out: the real Heartbeat's ipfail asks to give up
+    foreign groups ("Ping node count is balanced", auto_failback on) about 5 s after
+    its start, whether it holds any or not. So each exchange gets ``timeout`` to end.
+    """
     for ask in trace.messages("ask_resources", info="me", after=after):
         going, scope = ask.src or "", ask.get("rsc_hold")
         other = cluster.lab.topo.peer_of(going).name
-        agreed = msg("ask_resources", other, rsc_hold=scope, info="other")
-        trace.sequence(agreed, msg("ask_resources", going, rsc_hold=scope, info="done"), after=ask)
-        trace.sequence(agreed, msg("ask_resources", other, rsc_hold=scope, info="done"), after=ask)
+        agreed = trace.wait_for(
+            msg("ask_resources", other, rsc_hold=scope, info="other"), timeout, after=ask
+        )
+        for side in (going, other):
+            trace.wait_for(msg("ask_resources", side, rsc_hold=scope, info="done"), timeout, agreed)
 
 
 # -- pings and silence --------------------------------------------------------------------------
