@@ -269,7 +269,7 @@ class Node:
         if node in self.ping_names:
             self.rm.ping_status(node, new is NodeStatus.PING, now)
         elif new is NodeStatus.DEAD:
-            self.rm.node_dead(node, now)
+            self.rm.node_dead(node, now, heard=event.heard)
         else:
             self.rm.node_alive(node, new, now)
 

@@ -36,11 +36,17 @@ class _Stamped:
 
 @dataclass(frozen=True, slots=True)
 class NodeStatusChanged(_Stamped):
-    """``node``'s status as we see it went ``old`` → ``new``."""
+    """``node``'s status as we see it went ``old`` → ``new``.
+
+    ``heard``: a death declared on a status that came later than deadtime (3.0.6's
+    on-the-spot verdict, :class:`LateHeartbeat`): the node was silent, yet that
+    status has just shown it alive.
+    """
 
     node: str
     old: NodeStatus
     new: NodeStatus
+    heard: bool = False
 
 
 @dataclass(frozen=True, slots=True)

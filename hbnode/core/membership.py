@@ -127,7 +127,9 @@ class NodeTable:
         return peer.dt if peer.dt is not None else self.timers.deadtime
 
     # -- changes ----------------------------------------------------------------
-    def set_status(self, peer: Peer, new: NodeStatus, now: float) -> ev.NodeStatusChanged | None:
+    def set_status(
+        self, peer: Peer, new: NodeStatus, now: float, *, heard: bool = False
+    ) -> ev.NodeStatusChanged | None:
         old = peer.status
         if new is old:
             return None
@@ -135,7 +137,7 @@ class NodeTable:
         if new is NodeStatus.DEAD:
             # Missing seqs of a dead node are no longer asked for (§3.4).
             peer.window.forget_missing()
-        return ev.NodeStatusChanged(peer.name, old, new, now=now)
+        return ev.NodeStatusChanged(peer.name, old, new, heard, now=now)
 
     def refresh_link(self, peer: Peer, link: str, now: float) -> ev.LinkStatusChanged | None:
         state = peer.links.setdefault(link, Link())
@@ -256,5 +258,5 @@ class NodeTable:
             return [late]
         # 3.0.6 declares it dead on the spot (CRIT); its next status then reads as
         # a partition heal (same generation, node dead).
-        dead = self.set_status(peer, NodeStatus.DEAD, now)
+        dead = self.set_status(peer, NodeStatus.DEAD, now, heard=True)
         return [late] if dead is None else [late, dead]

@@ -104,6 +104,23 @@ class Isolation:
             self.take_over(peer, now)
         self.check(now)
 
+    def peer_heard_late(self, peer: str, now: float) -> None:
+        """``peer`` was declared dead on a status that came later than deadtime.
+
+        3.0.6 then takes over at once. But that status shows the peer alive: we were
+        slow to check (frozen, overloaded), or it advertised a longer dead interval
+        (its first seconds after start), or the cable was out and is back. Its next
+        status, a keepalive away, reads as a partition heal (``_peer_back`` forgets
+        this); a takeover in between only puts the group on both nodes. So we take
+        over only if it stays silent for deadtime more.
+        """
+        self.deferred[peer] = now + self.deadtime
+        self.s.out.log(
+            "info",
+            f"{peer} was heard just now: taking over from it only if it stays"
+            f" silent for {self.deadtime:g} s",
+        )
+
     def may_take_over(self, peer: str) -> bool:
         """False (and a takeover owed) while isolated."""
         if not self.isolated():

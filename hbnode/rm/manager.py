@@ -139,8 +139,12 @@ class ResourceManager:
         if self.s.mode is Mode.INIT:
             self.startup.begin(live_peers, now)
 
-    def node_dead(self, node: str, now: float) -> None:
-        """A normal peer was declared dead: STONITH report, then mach_down (§4.3)."""
+    def node_dead(self, node: str, now: float, *, heard: bool = False) -> None:
+        """A normal peer was declared dead: STONITH report, then mach_down (§4.3).
+
+        ``heard``: declared dead on a status that came later than deadtime; that
+        status shows it alive, so the takeover waits (Isolation.peer_heard_late).
+        """
         s, peer = self.s, self.s.peers.get(node.lower())
         if peer is None or (peer.declared_dead and not peer.alive):
             return
@@ -161,6 +165,9 @@ class ResourceManager:
             self.fencing.begin(peer.name, old_hold, now)
             return
         self.takeover_policy.stonith(peer.name, old_hold)
+        if heard and s.mode is Mode.STABLE:
+            self.isolation.peer_heard_late(peer.name, now)
+            return
         self._fenced(peer.name, now)
 
     def _ask_standby(self, ours: Hold, now: float) -> None:

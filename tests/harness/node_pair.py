@@ -93,27 +93,35 @@ class NodePair:
             auto_failback=auto_failback,
             ping=f"ping {PING}" if ping else "",
         )
-        for i, name in enumerate(NAMES):
-            ha_d = tmp_path / name
+        self._seed = seed
+        self._ha_d: dict[str, Path] = {}
+        self.generation = {name: 100 + i for i, name in enumerate(NAMES)}
+        for name in NAMES:
+            ha_d = self._ha_d[name] = tmp_path / name
             ha_d.mkdir(parents=True, exist_ok=True)
             (ha_d / "ha.cf").write_text(hacf)
             keys = ha_d / "authkeys"
             keys.write_text("auth 3\n3 md5 Hello!\n")
             keys.chmod(0o600)
             (ha_d / "haresources").write_text(f"master {GROUP} nginx\n")
-            config = load_config(ha_d, name)
-            self.keys = config.authkeys
             self.logs[name] = io.StringIO()
-            self.nodes[name] = Node(
-                config,
-                HbLogger(echo=self.logs[name], clock=self.clock.wall),
-                now=self.clock.now,
-                wallclock=self.clock.wall,
-                persisted=Persisted(100 + i, bytes([i + 1]) * 16),
-                events=EventLog(None, self.clock.wall),
-                rng=random.Random(seed * 10 + i),
-                loadavg=lambda: "0.00 0.00 0.00 1/1 1",
-            )
+            self.nodes[name] = self._boot(name)
+
+    def _boot(self, name: str) -> Node:
+        """A daemon as it starts: its config read, its generation the one on disk."""
+        i = NAMES.index(name)
+        config = load_config(self._ha_d[name], name)
+        self.keys = config.authkeys
+        return Node(
+            config,
+            HbLogger(echo=self.logs[name], clock=self.clock.wall),
+            now=self.clock.now,
+            wallclock=self.clock.wall,
+            persisted=Persisted(self.generation[name], bytes([i + 1]) * 16),
+            events=EventLog(None, self.clock.wall),
+            rng=random.Random(self._seed * 10 + i + self.generation[name]),
+            loadavg=lambda: "0.00 0.00 0.00 1/1 1",
+        )
 
     # -- scenario controls ------------------------------------------------------------
     @property
@@ -126,6 +134,18 @@ class NodePair:
             self.nodes[name].start(self.now)
             self._pump(name)
             self._ipfail_alive(name, "signon")
+
+    def poweroff(self, name: str) -> None:
+        """The machine goes off: the daemon with it, and what it held."""
+        self.up[name] = False
+        self.holds[name].clear()
+        self._record()
+
+    def poweron(self, name: str) -> None:
+        """The machine boots: a new daemon, one generation on (hbnode.persist)."""
+        self.generation[name] += 1
+        self.nodes[name] = self._boot(name)
+        self.start(name)
 
     def start_both_and_settle(self) -> None:
         self.start(*NAMES)

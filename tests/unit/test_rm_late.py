@@ -1,0 +1,77 @@
+"""A node declared dead on a status that came later than deadtime (3.0.6's on-the-spot
+verdict) was just heard: hbnode takes over from it only if it stays silent.
+
+Found by ``hblab nemesis`` (seed 32, tests/fixtures/nemesis/): master, powered on a
+few seconds before, still advertised its start-up dead interval (deadtime + 2 s);
+the slave's cable was out for longer than deadtime but shorter than that interval,
+so the slave's dead check never fired, and the first status after the heal was
+"Late heartbeat … (> deadtime)". Taking over on it put the VIP on both nodes until
+the next status healed the partition.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.harness.node_pair import NodePair
+
+DEADTIME = 1.5
+
+
+def cut_slave_eth1(pair: NodePair, up: bool) -> None:
+    """The slave's cable: the peer and the ping node, both directions."""
+    pair.set_cable(up)
+    pair.reach_ping["slave"] = up
+
+
+def boot_master_back(pair: NodePair) -> float:
+    """master power-cycled; returns when it booted, once it holds the VIP again."""
+    pair.start_both_and_settle()
+    pair.poweroff("master")
+    pair.run(DEADTIME + 1.0)
+    assert pair.holders() == ["slave"]
+    booted = pair.now
+    pair.poweron("master")
+    for _ in range(40):  # bounded: auto_failback gives it back within a few seconds
+        if pair.holders() == ["master"]:
+            break
+        pair.run(0.1)
+    assert pair.holders() == ["master"], pair.log("master")[-2000:]
+    return booted
+
+
+@pytest.mark.parametrize("ping_first", [0.0, 0.3], ids=["together", "ping first"])
+def test_a_cut_shorter_than_the_peers_startup_interval_takes_nothing(
+    tmp_path: Path, ping_first: float
+) -> None:
+    pair = NodePair(tmp_path)
+    booted = boot_master_back(pair)
+    assert pair.now - booted < 4.0  # master still advertises deadtime + 2 s
+    cut_at = pair.now
+    cut_slave_eth1(pair, False)
+    pair.run(2.2 - ping_first)  # past deadtime, short of master's start-up interval
+    # The ping node's echo may come back before master's next status (as in the
+    # nemesis run): the slave is not isolated any more when the late status lands.
+    pair.reach_ping["slave"] = True
+    pair.run(ping_first)
+    cut_slave_eth1(pair, True)
+    pair.run(6 * DEADTIME)
+    assert pair.two_holders_seconds(since=cut_at) == 0.0, pair.changes_since(cut_at)
+    slave_log = pair.log("slave")
+    assert "Late heartbeat: Node master" in slave_log  # the verdict this is about
+    assert "master was heard just now" in slave_log
+    assert pair.holders() == ["master"]
+
+
+def test_a_peer_that_goes_silent_after_a_late_status_is_taken_over_from(tmp_path: Path) -> None:
+    pair = NodePair(tmp_path)
+    boot_master_back(pair)
+    cut_slave_eth1(pair, False)
+    pair.run(2.2)
+    cut_slave_eth1(pair, True)
+    pair.run(0.2)  # the late status arrives; then master's machine dies
+    pair.poweroff("master")
+    pair.run(2 * DEADTIME)
+    assert pair.holders() == ["slave"], pair.log("slave")[-2000:]
