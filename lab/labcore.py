@@ -372,6 +372,28 @@ class LabBase(abc.ABC):
         else:
             wiring.set_link(self.netns_of(name), iface, up)
 
+    def replug(self, name: str, iface: str, timeout: float) -> None:
+        """Plug the node's cable back as soon as the node is on.
+
+        A reset reboots a machine but plugs no cable back, and a node that is off (or
+        being reset again) has no side of the cable to reach: the operator's hand
+        waits until it is on. LabError if it is not on within ``timeout``.
+        """
+
+        last: list[LabError] = []
+
+        def plugged() -> bool:
+            try:
+                self.link(name, iface, up=True)
+            except LabError as exc:  # off, for now (NodeError; a stopped container)
+                last[:] = [exc]
+                return False
+            return True
+
+        if not self.wait_for(plugged, timeout):
+            why = f": {last[0]}" if last else ""
+            raise LabError(f"{name}'s {iface} not plugged back within {timeout:g} s{why}")
+
     @property
     def pulls_carrier(self) -> bool:
         """Does ``link`` cut the carrier (True) or set the node's interface down?"""

@@ -282,7 +282,6 @@ def _replug_after_fence(lab: Lab, since_wall: float) -> None:
     back, as tests/integration/test_fencing.py does (without it, two real Heartbeats
     reset each other at every boot: a STONITH deathmatch)."""
     from lab.bmc import launch
-    from lab.node import NodeError
 
     def fenced_and_back() -> bool:
         events = [e for e in launch.events(lab) if e.get("t", 0.0) >= since_wall]
@@ -294,15 +293,10 @@ def _replug_after_fence(lab: Lab, since_wall: float) -> None:
 
     wait(fenced_and_back, FENCE_TIMEOUT, "a node fenced and booted again")
     for node in (MASTER, SLAVE):
-
-        def plugged(node: str = node) -> bool:
-            try:
-                lab.link(node, "eth1", up=True)
-            except (NodeError, LabError):
-                return False  # being reset again: its cable waits until it is on
-            return True
-
-        wait(plugged, FENCE_TIMEOUT, f"{node}'s eth1 plugged back")
+        try:
+            lab.replug(node, "eth1", FENCE_TIMEOUT)
+        except LabError as exc:
+            raise BenchError(str(exc)) from exc
 
 
 def _settled(lab: Lab, scenario: Scenario) -> Callable[[], bool]:

@@ -17,10 +17,13 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError
 from lab.hafiles import PROFILES, parse_overrides
+
+if TYPE_CHECKING:
+    from lab.backends import Lab
 
 FORMAT = "hblab-cts/1"
 
@@ -109,7 +112,7 @@ def run_cts(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     except Exception as exc:  # the lab still goes down, and what was seen is kept
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
-        if getattr(args, "keep_logs", None):
+        if args.keep_logs:
             keep_logs(lab, Path(args.keep_logs))
         lab.down()
         result["left_after_down"] = lab.leftovers()
@@ -127,7 +130,7 @@ def run_cts(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return result
 
 
-def keep_logs(lab: Any, into: Path) -> None:
+def keep_logs(lab: Lab, into: Path) -> None:
     """CTS collects the cluster's logs when a run ends; the lab's logs go with its
     rootfs, so a copy is the only way to read a failed run afterwards."""
     into.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.bmc import launch
-from lab.node import NodeError
 
 from .badnews import ExpectedLog
 from .helpers import Cluster, wait_until
@@ -76,20 +75,6 @@ def _fenced_cluster(
     return c
 
 
-def _replug(c: Cluster, node: str) -> None:
-    """Plug ``node``'s eth1 back; the lab reaches a cable through the node, so a node
-    being reset gets it once it is on again."""
-
-    def plugged() -> bool:
-        try:
-            c.lab.link(node, "eth1", True)
-        except NodeError:
-            return False  # powered off, for now
-        return True
-
-    wait_until(plugged, 60, f"{node}'s eth1 plugged back")
-
-
 def test_the_bmcs_answer_ipmi_from_the_other_node(lab_factory: Callable[..., Cluster]) -> None:
     c = lab_factory("hbnode", fencing=True)
     c.startup("master")
@@ -136,7 +121,7 @@ def test_eth1_cut_without_ping_node_exactly_one_node_survives(
         # (a STONITH deathmatch). The operator plugs both back; master ends with it.
         replugged = time.monotonic()
         for node in ("master", "slave"):
-            _replug(c, node)
+            c.lab.replug(node, "eth1", 60)
         c.settles_on("master", 120)
     finally:
         addrs.stop()
