@@ -77,6 +77,8 @@ class NodePair:
         self.cable: dict[tuple[str, str], bool] = {("master", "slave"): True,
                                                    ("slave", "master"): True}  # fmt: skip
         self.reach_ping = dict.fromkeys(NAMES, True)
+        # A frozen daemon (SIGSTOP): what reaches it waits, in order, until it runs again.
+        self.frozen: dict[str, list[Callable[[], None]]] = {}
         # Share of the datagrams lost in each direction of the cable (a lossy link).
         self.loss: dict[tuple[str, str], float] = dict.fromkeys(self.cable, 0.0)
         self.holds: dict[str, set[str]] = {n: set() for n in NAMES}
@@ -147,6 +149,21 @@ class NodePair:
         self.nodes[name] = self._boot(name)
         self.start(name)
 
+    def freeze(self, name: str) -> None:
+        """SIGSTOP the daemon: no timer runs, nothing is read or sent."""
+        self.frozen[name] = []
+
+    def thaw(self, name: str) -> None:
+        """SIGCONT: the daemon reads what waited in its sockets, then its timers run."""
+        for waiting in self.frozen.pop(name, []):
+            waiting()
+
+    def _waits(self, name: str, fn: Callable[[], None]) -> bool:
+        if name in self.frozen:
+            self.frozen[name].append(fn)
+            return True
+        return False
+
     def start_both_and_settle(self) -> None:
         self.start(*NAMES)
         self.run(14.0)  # initdead, then Heartbeat's 10 s resource negotiation delay
@@ -166,7 +183,7 @@ class NodePair:
         end = self.now + seconds
         for _ in range(10_000_000):  # bounded: a run is at most a few hundred thousand steps
             due = [self._queue[0][0]] if self._queue else []
-            due += [t for n, node in self.nodes.items() if self.up[n]
+            due += [t for n, node in self.nodes.items() if self.up[n] and n not in self.frozen
                     and (t := node.get_timer()) is not None]  # fmt: skip
             when = min(due, default=end)
             if when > end:
@@ -177,7 +194,8 @@ class NodePair:
                 fn()
             for name, node in self.nodes.items():
                 timer = node.get_timer()
-                if self.up[name] and timer is not None and timer <= self.now:
+                running = self.up[name] and name not in self.frozen
+                if running and timer is not None and timer <= self.now:
                     node.handle_timer(self.now)
                     self._pump(name)
         self.clock.now = end
@@ -204,6 +222,11 @@ class NodePair:
         peer = "slave" if name == "master" else "master"
         if not self.up[name] or not self.cable[(peer, name)]:
             return  # cut while in flight
+        if self._waits(name, lambda: self._receive_now(name, data)):
+            return
+        self._receive_now(name, data)
+
+    def _receive_now(self, name: str, data: bytes) -> None:
         datagram = decode_untrusted(data)
         assert verify_datagram(datagram, self.keys) is None
         msg = datagram.message
@@ -212,12 +235,14 @@ class NodePair:
         self._pump(name)
 
     def _echo(self, name: str, ping_name: str) -> None:
+        if self._waits(name, lambda: self._echo(name, ping_name)):
+            return
         if self.up[name] and self.reach_ping[name]:
             self.nodes[name].ping_reply(ping_name, self.now)
             self._pump(name)
 
     def _done(self, name: str, action: Action) -> None:
-        if not self.up[name]:
+        if not self.up[name] or self._waits(name, lambda: self._done(name, action)):
             return
         kind, group, ident = action.kind, action.group, action.id
         ok = True
@@ -232,7 +257,7 @@ class NodePair:
         self._pump(name)
 
     def _ipfail_alive(self, name: str, op: str = "alive") -> None:
-        if not self.up[name]:
+        if not self.up[name] or self._waits(name, lambda: self._ipfail_alive(name, op)):
             return
         request = {"cmd": "client", "op": op, "name": "ipfail"}
         answer(self.nodes[name], request, self.now, pid=1)

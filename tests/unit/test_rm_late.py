@@ -75,3 +75,23 @@ def test_a_peer_that_goes_silent_after_a_late_status_is_taken_over_from(tmp_path
     pair.poweroff("master")
     pair.run(2 * DEADTIME)
     assert pair.holders() == ["slave"], pair.log("slave")[-2000:]
+
+
+@pytest.mark.parametrize("ping", [True, False], ids=["ping node", "no ping node"])
+def test_a_thawed_daemon_takes_nothing_from_the_peer_it_hears_again(
+    tmp_path: Path, ping: bool
+) -> None:
+    """SIGSTOP for longer than deadtime: on SIGCONT the slave reads master's statuses
+    (the first one late, > deadtime) before its dead check runs: master is alive.
+    With a ping node the silence of everything also reads as isolation (no takeover
+    either way); without one, only the late verdict's wait keeps the slave off."""
+    pair = NodePair(tmp_path, ping=ping)
+    pair.start_both_and_settle()
+    frozen_at = pair.now
+    pair.freeze("slave")
+    pair.run(2 * DEADTIME)
+    pair.thaw("slave")
+    pair.run(6 * DEADTIME)
+    assert pair.two_holders_seconds(since=frozen_at) == 0.0, pair.changes_since(frozen_at)
+    assert pair.holders() == ["master"]
+    assert "Late heartbeat: Node master" in pair.log("slave")
