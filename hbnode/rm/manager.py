@@ -412,11 +412,19 @@ class ResourceManager:
             self.legacy.request_local(now, heal=True)
 
     def _failback(self, peer: PeerView, now: float) -> None:
-        """auto_failback on: give ``peer`` its groups back (standby foreign, §4.4)."""
+        """auto_failback on: give ``peer`` its groups back (standby foreign, §4.4).
+
+        As Heartbeat (PerformAutoFailback), on what we say we hold: a foreign claim
+        with no foreign group (the tutorial's slave owns none) is given back too. A
+        real Heartbeat peer needs that exchange: a node that comes back while we
+        claim its side logs ``Initial resource acquisition complete`` only when it
+        ends, and CTS waits for that line after every start.
+        """
         s = self.s
         if s.auto_failback is not AutoFailback.ON or s.mode is not Mode.STABLE:
             return
-        if not any(self.table.active(g.key) for g in s.groups if g.owner == peer.name):
+        theirs = any(self.table.active(g.key) for g in s.groups if g.owner == peer.name)
+        if not theirs and not s.hold & Hold.FOREIGN:
             return
         if self.standby_protocol.request(Hold.FOREIGN, now, reason="failback") is not None:
             self._failback_to.add(peer.name)

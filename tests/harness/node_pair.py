@@ -66,8 +66,11 @@ class NodePair:
         action_time: float = 0.01,
         seed: int = 0,
         timers: tuple[str, str, str] = ("250ms", "1500ms", "750ms"),
+        ipfail: bool = True,
     ) -> None:
-        """``timers``: keepalive, deadtime and warntime as ha.cf spells them."""
+        """``timers``: keepalive, deadtime and warntime as ha.cf spells them;
+        ``ipfail``: the respawned ipfail client signs on (its policy runs)."""
+        self.ipfail = ipfail
         self.clock = Clock()
         self.latency = latency
         self.action_time = action_time
@@ -135,7 +138,8 @@ class NodePair:
             self.up[name] = True
             self.nodes[name].start(self.now)
             self._pump(name)
-            self._ipfail_alive(name, "signon")
+            if self.ipfail:
+                self._ipfail_alive(name, "signon")
 
     def poweroff(self, name: str) -> None:
         """The machine goes off: the daemon with it, and what it held."""
