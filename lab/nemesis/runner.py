@@ -20,6 +20,11 @@ from lab.nemesis.timeline import StepRecord, Timeline
 
 SETTLED_EXTRA = 1.0  # seconds recorded past the settled state, so its end is seen too
 LEAK_SETTLE = 20.0  # a leak must persist this long (an ARP burst holds a socket ~10 s)
+# The baseline is taken once the processes have stayed the same this long: longer than
+# the real Heartbeat's gratuitous ARP burst after the group starts (10 ARPs 500 ms
+# apart), which seeds 52 and 53 counted in the baseline and then as lost.
+BASELINE_STILL = 6.0
+BASELINE_SETTLE = 40.0
 
 
 @dataclass
@@ -85,16 +90,18 @@ def _observe(
     deadtime = lab.timers().deadtime
     take = _snapshotter(lab)
     at_start = leaks.expected_addresses(lab.topo, "master")
-    previous: list[leaks.Snapshot] = []
+    history: list[tuple[float, leaks.Snapshot]] = []
 
     def steady(snap: leaks.Snapshot) -> list[str]:
-        """The start-up's addresses, and the same processes as a second ago (a start
-        script still running must not become part of the baseline)."""
-        moving = ["first look"] if not previous else leaks.moving(previous[-1], snap)
-        previous.append(snap)
+        """The start-up's addresses, and the same processes for BASELINE_STILL seconds
+        (a start script still running must not become part of the baseline)."""
+        history.append((time.monotonic(), snap))
+        moving = leaks.not_still(history, BASELINE_STILL)
         return leaks.unexpected_addresses(at_start, snap.addresses) + moving
 
-    baseline, _ = leaks.settle(take, steady, LEAK_SETTLE)
+    baseline, unsteady = leaks.settle(take, steady, BASELINE_SETTLE)
+    if unsteady:
+        raise LabError("the lab never kept still for a baseline: " + "; ".join(unsteady))
     timeline = Timeline(impls, deadtime, schedule.duration)
     haresources = lab.node_file("master", "/etc/ha.d/haresources").read_text()
     timeline.owner = first_owner(haresources) or "master"

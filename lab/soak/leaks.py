@@ -163,6 +163,28 @@ def moving(before: Snapshot, after: Snapshot) -> list[str]:
     )
 
 
+def not_still(history: list[tuple[float, Snapshot]], window: float) -> list[str]:
+    """What stops the newest of ``history`` ((monotonic time, snapshot), oldest first)
+    from being a baseline: processes that came or went within the last ``window``
+    seconds, or a history that does not reach that far back yet. A script that runs
+    for a few seconds after start-up (Heartbeat's IPaddr and its send_arp, 10 ARPs
+    500 ms apart) is seen in two snapshots a second apart; only a window longer than
+    it keeps it out of the baseline."""
+    if not history:
+        return ["no snapshot yet"]
+    now, newest = history[-1]
+    lines: list[str] = []
+    reached = False
+    for taken, earlier in reversed(history[:-1]):
+        lines += moving(earlier, newest)
+        if now - taken >= window:
+            reached = True
+            break
+    if not reached:
+        lines.append(f"processes not yet watched for {window:g} s")
+    return sorted(set(lines))
+
+
 # -- reading /proc -----------------------------------------------------------------------
 def _read(path: Path) -> str | None:
     try:

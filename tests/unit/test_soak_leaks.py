@@ -14,6 +14,7 @@ from lab.soak.leaks import (
     follow_the_vip,
     lab_mount_lines,
     leftovers_after_down,
+    not_still,
     process_label,
     settle,
     unexpected_addresses,
@@ -211,3 +212,16 @@ def test_a_service_left_behind_or_doubled_does_not_follow_the_vip() -> None:
     assert diff(Snapshot(processes=base), Snapshot(processes=left), addresses=False)
     more = {"master": {}, "slave": {nginx: 3}}
     assert follow_the_vip(base, more, "master", "slave") == base
+
+
+def test_a_baseline_waits_until_a_start_script_has_been_gone_for_the_window() -> None:
+    steady = {"slave": {"nginx: master process": 1}}
+    arping = {"slave": {"nginx: master process": 1, "send_arp -i 500 -r 10": 1}}
+    history = [(0.0, Snapshot(processes=arping)), (1.0, Snapshot(processes=arping))]
+    # Two looks a second apart agree, but not for the window: not yet.
+    assert not_still(history, 6.0) == ["processes not yet watched for 6 s"]
+    history += [(t, Snapshot(processes=steady)) for t in (5.0, 6.0, 7.0)]
+    assert any("send_arp" in line for line in not_still(history, 6.0))
+    history += [(t, Snapshot(processes=steady)) for t in (8.0, 10.0, 11.0, 12.0)]
+    assert not_still(history, 6.0) == []
+    assert not_still([], 6.0) == ["no snapshot yet"]
