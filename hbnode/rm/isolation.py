@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hbnode.rm.deferred import DeferredTakeovers
 from hbnode.rm.hold import Hold
 from hbnode.rm.ipfail import PingPolicy
 from hbnode.rm.state import Mode, PeerView, Shared
@@ -37,6 +38,7 @@ class Isolation:
         deadtime: float,
         deadping: float,
         take_over: Callable[[str, float], None],
+        deferred: DeferredTakeovers,
         early: bool = False,
     ) -> None:
         self.s = shared
@@ -51,7 +53,7 @@ class Isolation:
         # node's judgement). Letting go then, before the other side's deadtime runs
         # out, is what keeps a cut from ever showing two holders.
         self.suspected = False
-        self.deferred: dict[str, float] = {}  # dead peer → when to take over
+        self.deferred = deferred  # the manager's; a takeover from it settles ``owed``
         self.reminders: dict[str, tuple[float, int]] = {}  # peer → (when, reminders sent)
 
     def isolated(self) -> bool:
@@ -94,7 +96,7 @@ class Isolation:
         """Take over from ``peer`` now, or once we know we are not the cut-off side."""
         grace = self.grace()
         if grace > 0 and not self.isolated():
-            self.deferred[peer] = now + grace
+            self.deferred.defer(peer, now + grace)
             self.s.out.log(
                 "info",
                 f"Isolation check: taking over from {peer} in {grace:g} s"
@@ -103,23 +105,6 @@ class Isolation:
         else:
             self.take_over(peer, now)
         self.check(now)
-
-    def peer_heard_late(self, peer: str, now: float) -> None:
-        """``peer`` was declared dead on a status that came later than deadtime.
-
-        3.0.6 then takes over at once. But that status shows the peer alive: we were
-        slow to check (frozen, overloaded), or it advertised a longer dead interval
-        (its first seconds after start), or the cable was out and is back. Its next
-        status, a keepalive away, reads as a partition heal (``_peer_back`` forgets
-        this); a takeover in between only puts the group on both nodes. So we take
-        over only if it stays silent for deadtime more.
-        """
-        self.deferred[peer] = now + self.deadtime
-        self.s.out.log(
-            "info",
-            f"{peer} was heard just now: taking over from it only if it stays"
-            f" silent for {self.deadtime:g} s",
-        )
 
     def may_take_over(self, peer: str) -> bool:
         """False (and a takeover owed) while isolated."""
@@ -151,7 +136,7 @@ class Isolation:
                 due = now + 2 * s.keepalive + DEAD_CHECK
                 for peer in list(s.peers.values()):
                     if not peer.present:
-                        self.deferred.setdefault(peer.name, due)
+                        self.deferred.defer(peer.name, due, keep_earlier=True)
             return
         if self.since is None:
             self.since = now
@@ -224,20 +209,14 @@ class Isolation:
         s.table.when_settled("isolation", keys, acquired, now)
 
     def forget(self, peer: str) -> None:
-        self.deferred.pop(peer, None)
         self.reminders.pop(peer, None)
 
     def timer(self) -> float | None:
-        due = [*self.deferred.values(), *(when for when, _ in self.reminders.values())]
+        due = [when for when, _ in self.reminders.values()]
         return min(due) if due else None
 
     def handle_timer(self, now: float) -> None:
         self._remind(now)
-        for peer, due in sorted(self.deferred.items()):
-            if now >= due:
-                del self.deferred[peer]
-                self.owed = False
-                self.take_over(peer, now)
 
     def _remind(self, now: float) -> None:
         """No answer to our unsettled claim yet: say it again, settled (see asked)."""

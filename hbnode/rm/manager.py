@@ -23,6 +23,7 @@ from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import messages as m
 from hbnode.rm.actions import Action, ActionKind
+from hbnode.rm.deferred import DeferredTakeovers
 from hbnode.rm.events import Outbox, RmEvent
 from hbnode.rm.failures import FailedStarts
 from hbnode.rm.fencing import FenceResult, Fencing
@@ -81,6 +82,8 @@ class ResourceManager:
         self.standby_protocol = StandbyProtocol(self.s, self._idle)
         self.ping_policy = PingPolicy(self.s, list(ping_nodes), ipfail, self._ipfail_give_up)
         self.takeover_policy = Takeover(self.s)
+        self.deferred = DeferredTakeovers(self._deferred_takeover)
+        self.deadtime = deadtime
         self.isolation = Isolation(
             self.s,
             isolation and bool(ping_nodes),
@@ -88,6 +91,7 @@ class ResourceManager:
             deadtime=deadtime,
             deadping=deadping,
             take_over=self.takeover_policy.take,
+            deferred=self.deferred,
             early=warntime is not None,
         )
         silence = SilenceWatch([*peers, *ping_nodes], warntime) if warntime is not None else None
@@ -143,7 +147,7 @@ class ResourceManager:
         """A normal peer was declared dead: STONITH report, then mach_down (§4.3).
 
         ``heard``: declared dead on a status that came later than deadtime; that
-        status shows it alive, so the takeover waits (Isolation.peer_heard_late).
+        status shows it alive, so the takeover waits (_take_over_if_silent).
         """
         s, peer = self.s, self.s.peers.get(node.lower())
         if peer is None or (peer.declared_dead and not peer.alive):
@@ -166,9 +170,32 @@ class ResourceManager:
             return
         self.takeover_policy.stonith(peer.name, old_hold)
         if heard and s.mode is Mode.STABLE:
-            self.isolation.peer_heard_late(peer.name, now)
+            self._take_over_if_silent(peer.name, now)
             return
         self._fenced(peer.name, now)
+
+    def _take_over_if_silent(self, peer: str, now: float) -> None:
+        """``peer`` was declared dead on a status that came later than deadtime.
+
+        3.0.6 then takes over at once. But that status shows the peer alive: we were
+        slow to check (frozen, overloaded), or it advertised a longer dead interval
+        (its first seconds after start), or the cable was out and is back. Its next
+        status, a keepalive away, reads as a partition heal (``_peer_back`` cancels
+        this); a takeover in between only puts the group on both nodes. So we take
+        over only if it stays silent for deadtime more.
+        """
+        self.deferred.defer(peer, now + self.deadtime)
+        self.out.log(
+            "info",
+            f"{peer} was heard just now: taking over from it only if it stays"
+            f" silent for {self.deadtime:g} s",
+        )
+
+    def _deferred_takeover(self, peer: str, now: float) -> None:
+        """A deferred takeover's deadline came: taking over settles whatever isolation
+        still owed us (what it let go of is ours again through mach_down)."""
+        self.isolation.owed = False
+        self.takeover_policy.take(peer, now)
 
     def _ask_standby(self, ours: Hold, now: float) -> None:
         """hb_takeover for ``ours`` (a set relative to us): the peer goes standby for it."""
@@ -379,6 +406,7 @@ class ResourceManager:
         peer.conflict_since = None
         peer.reannounce.clear()
         self._failback_to.discard(peer.name)
+        self.deferred.cancel(peer.name)
         self.isolation.forget(peer.name)
         self.standby_protocol.peer_gone(peer.name, now)
 
@@ -395,6 +423,7 @@ class ResourceManager:
         """``peer`` is alive again after we declared it dead (a heal, or a late first contact)."""
         s, was_dead = self.s, peer.declared_dead
         peer.alive, peer.declared_dead, peer.shut_down = True, False, False
+        self.deferred.cancel(peer.name)
         self.isolation.forget(peer.name)
         self.isolation.end()
         self.ping_policy.peer_back(peer.name, now)
@@ -486,7 +515,7 @@ class ResourceManager:
         self.standby_protocol.abort()
         self.ping_policy.cancel()
         self.failed.clear()
-        self.isolation.deferred.clear()
+        self.deferred.clear()
         self._failback_to.clear()
         self.startup.cancel()
         self.fencing.cancel_all()
@@ -529,6 +558,7 @@ class ResourceManager:
             self.ping_policy.timer(),
             self.failed.timer(),
             self.isolation.timer(),
+            self.deferred.timer(),
             self.fencing.timer(),
             self.heal.timer(),
             self._shutdown_after,
@@ -545,6 +575,7 @@ class ResourceManager:
         self.ping_policy.handle_timer(now)
         self.failed.handle_timer(now)
         self.isolation.handle_timer(now)
+        self.deferred.handle_timer(now)
         self.fencing.handle_timer(now)
         self.heal.handle_timer(now)
         if self._shutdown_after is not None and now >= self._shutdown_after:
