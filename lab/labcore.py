@@ -199,11 +199,18 @@ class LabBase(abc.ABC):
     # == looking =============================================================================
     def vip_holders(self) -> list[str]:
         self.require_up()
-        return [
-            h.name
-            for h in self.topo.cluster_nodes
-            if self.is_on(h.name) and wiring.has_address(self.netns_of(h.name), self.topo.vip.ip)
-        ]
+        return [h.name for h in self.topo.cluster_nodes if self._holds_vip(h.name)]
+
+    def _holds_vip(self, name: str) -> bool:
+        if not self.is_on(name):
+            return False
+        try:
+            return wiring.has_address(self.netns_of(name), self.topo.vip.ip)
+        except FileNotFoundError:
+            # The node's namespace went between the look at its record and the open: a
+            # BMC reset or powered it off from outside this process (a container's
+            # /proc/PID/ns/net goes with its init). No namespace, no address.
+            return False
 
     def status(self) -> dict[str, Any]:
         state = self.require_up()

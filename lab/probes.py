@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from scapy.layers.l2 import ARP, Ether
 
 from lab import netsock
+from lab.errors import LabError
 
 MAX_SECONDS = 600.0  # no probe outlives this, whatever the caller forgets
 
@@ -50,15 +51,21 @@ class _Prober:
         self.max_seconds = min(max_seconds, MAX_SECONDS)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None  # what stopped the thread, if not stop()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name=type(self).__name__, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """End the thread; if something other than stop() ended it, say so (LabError):
+        what it recorded stops there, and a verdict on it would be on half a run."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise LabError(f"{type(self).__name__} stopped early: {error!r}") from error
 
     def __enter__(self) -> _Prober:
         self.start()
@@ -69,10 +76,13 @@ class _Prober:
 
     def _loop(self) -> None:
         deadline = time.monotonic() + self.max_seconds
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            started = time.monotonic()
-            self.probe_once(started)
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                started = time.monotonic()
+                self.probe_once(started)
+                self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        except Exception as exc:  # kept for stop(): a test must not judge half a record
+            self.error = exc
 
     def probe_once(self, now: float) -> None:
         raise NotImplementedError
@@ -118,8 +128,10 @@ class ArpWatch(_Prober):
         return bool(arp.op == 2 and arp.psrc == self.vip)
 
     def stop(self) -> None:
-        super().stop()
-        self.sock.close()
+        try:
+            super().stop()
+        finally:
+            self.sock.close()
 
     def windows(self) -> Windows:
         return windows_of([(s.sent_at, s.macs) for s in self.samples], self.interval)
