@@ -189,7 +189,9 @@ class NodePair:
             due = [self._queue[0][0]] if self._queue else []
             due += [t for n, node in self.nodes.items() if self.up[n] and n not in self.frozen
                     and (t := node.get_timer()) is not None]  # fmt: skip
-            when = min(due, default=end)
+            if not due:
+                break  # nothing can happen before ``end`` (both daemons off or frozen)
+            when = min(due)
             if when > end:
                 break
             self.clock.now = max(self.now, when)
@@ -246,8 +248,11 @@ class NodePair:
             self._pump(name)
 
     def _done(self, name: str, action: Action) -> None:
-        if not self.up[name] or self._waits(name, lambda: self._done(name, action)):
+        if not self.up[name]:
             return
+        # The executor is a process of its own, which a SIGSTOP of the daemon does not
+        # stop: the address comes or goes now, and only the daemon's reading of the
+        # result waits for the thaw.
         kind, group, ident = action.kind, action.group, action.id
         ok = True
         if kind is ActionKind.ACQUIRE:
@@ -257,8 +262,13 @@ class NodePair:
         elif kind is ActionKind.PROBE:
             ok = group in self.holds[name]
         self._record()
-        self.nodes[name].action_done(ident, ok, self.now)
-        self._pump(name)
+        if not self._waits(name, lambda: self._result(name, ident, ok)):
+            self._result(name, ident, ok)
+
+    def _result(self, name: str, ident: int, ok: bool) -> None:
+        if self.up[name]:
+            self.nodes[name].action_done(ident, ok, self.now)
+            self._pump(name)
 
     def _ipfail_alive(self, name: str, op: str = "alive") -> None:
         if not self.up[name] or self._waits(name, lambda: self._ipfail_alive(name, op)):

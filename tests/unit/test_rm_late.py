@@ -95,3 +95,24 @@ def test_a_thawed_daemon_takes_nothing_from_the_peer_it_hears_again(
     assert pair.two_holders_seconds(since=frozen_at) == 0.0, pair.changes_since(frozen_at)
     assert pair.holders() == ["master"]
     assert "Late heartbeat: Node master" in pair.log("slave")
+
+
+def test_a_frozen_daemons_executor_still_finishes_what_it_started(tmp_path: Path) -> None:
+    """SIGSTOP stops the daemon, not the resource script it forked: the VIP comes up on
+    time, and only the daemon's reading of the result waits for SIGCONT."""
+    pair = NodePair(tmp_path, action_time=1.0)
+    pair.start_both_and_settle()
+    pair.poweroff("master")
+    for _ in range(200):  # bounded: deadtime is 1.5 s, a step 50 ms
+        if "Resources being acquired from master." in pair.log("slave"):
+            break
+        pair.run(0.05)
+    else:
+        raise AssertionError("slave never started the takeover: " + pair.log("slave"))
+    pair.freeze("slave")
+    pair.run(1.5)
+    assert pair.holders() == ["slave"]
+    assert "mach_down takeover complete" not in pair.log("slave")
+    pair.thaw("slave")
+    pair.run(0.5)
+    assert "mach_down takeover complete for node master." in pair.log("slave")
