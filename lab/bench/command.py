@@ -22,7 +22,7 @@ from lab.bench.model import BenchResult, RunResult, dump
 from lab.bench.scenarios import QUICK, SCENARIOS, Scenario, parse_scenarios
 from lab.bench.trace import save_trace
 from lab.errors import LabError
-from lab.hafiles import PROFILES, parse_overrides, timers_for
+from lab.hafiles import PROFILES, cluster_timers, parse_overrides
 from lab.impls import parse_impl_list
 from lab.topology import REFERENCE
 
@@ -105,7 +105,9 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
     impls, scenarios, runs, idle = _plan(args)
     ensure_no_lab(args.backend)
     overrides = parse_overrides(args.set)
-    timers = timers_for(args.profile)
+    # What the nodes run with: the profile, then --set (keepalive=1 for the idle cost
+    # at 1 s is the profile's no more).
+    timers = cluster_timers(REFERENCE, args.profile, overrides)
     result = BenchResult(
         machine=this_machine(),
         started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -113,7 +115,12 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
         runs=runs,
         impls=impls,
         scenarios=[s.name.value for s in scenarios],
-        timers={k: timers.seconds(k) for k in ("keepalive", "deadtime", "warntime", "initdead")},
+        timers={
+            "keepalive": timers.keepalive,
+            "deadtime": timers.deadtime,
+            "warntime": timers.warntime,
+            "initdead": timers.initdead,
+        },
         revision=revision(REPO),
     )
     started = time.monotonic()
