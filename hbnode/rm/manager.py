@@ -34,12 +34,12 @@ from hbnode.rm.isolation import Isolation
 from hbnode.rm.legacy import LegacyRequests
 from hbnode.rm.liveness import Liveness, SilenceWatch
 from hbnode.rm.messages import T
-from hbnode.rm.partition import HealPolicy
+from hbnode.rm.partition import HealPolicy, quiet_after_heal
 from hbnode.rm.scope import StandbyScope
 from hbnode.rm.spec import AutoFailback, GroupSpec
 from hbnode.rm.standby import StandbyProtocol
 from hbnode.rm.startup import Startup
-from hbnode.rm.state import Mode, PeerView, Shared
+from hbnode.rm.state import NO_WAIT, Mode, PeerView, Shared
 from hbnode.rm.takeover import Takeover
 
 # How long an orderly stop waits for a standby exchange to end (seconds of the
@@ -197,10 +197,10 @@ class ResourceManager:
         self.isolation.owed = False
         self.takeover_policy.take(peer, now)
 
-    def _ask_standby(self, ours: Hold, now: float) -> None:
+    def _ask_standby(self, ours: Hold, now: float) -> str | None:
         """hb_takeover for ``ours`` (a set relative to us): the peer goes standby for it."""
         scope = {Hold.LOCAL: StandbyScope.LOCAL, Hold.FOREIGN: StandbyScope.FOREIGN}
-        self.standby_protocol.ask_takeover(scope.get(ours, StandbyScope.ALL), now)
+        return self.standby_protocol.ask_takeover(scope.get(ours, StandbyScope.ALL), now)
 
     def _fenced(self, node: str, now: float) -> None:
         """``node`` is dead and harmless (reset, or no reset needed): take over."""
@@ -257,6 +257,8 @@ class ResourceManager:
         peer = self.s.peers.get(node.lower())
         if peer is not None and (not peer.alive or peer.declared_dead):
             self.fencing.heard(peer.name, now)
+            if peer.restarts_on_heal:
+                peer.quiet_until = now + quiet_after_heal(self.s.keepalive)
             self._peer_back(peer, now)
 
     def ping_status(self, name: str, alive: bool, now: float) -> None:
@@ -356,6 +358,7 @@ class ResourceManager:
         before = peer.hold
         if full:
             peer.hold, peer.stable = hold, msg.get("isstable") == "1"
+            peer.restarts_on_heal = msg.get(m.HEAL_FIELD) != m.HEAL_IN_PLACE
         else:
             peer.hold |= hold  # mach_down's report: it took over its foreign groups
         if info == m.INFO_SHUTDOWN:
@@ -371,10 +374,14 @@ class ResourceManager:
             self.isolation.after_contact(peer, now)
         if full and not peer.stable and info != m.INFO_SHUTDOWN:
             s.report()  # a node still in transition wants to know what we hold
-        if full and peer.stable and peer.returning:
-            peer.returning = False
-            self._failback(peer, now)
-            self.failed.peer_ready(now)
+        if full and peer.stable and peer.returning and now >= peer.quiet_until:
+            self._peer_ready(peer, now)
+
+    def _peer_ready(self, peer: PeerView, now: float) -> None:
+        """A (re)joined peer is stable: give it its groups back, offer it failed ones."""
+        peer.returning = False
+        self._failback(peer, now)
+        self.failed.peer_ready(now)
 
     def _on_shutdone(self, src: str, now: float) -> None:
         s = self.s
@@ -403,7 +410,7 @@ class ResourceManager:
     def _forget(self, peer: PeerView, now: float) -> None:
         """Whatever we knew of ``peer``'s holdings and exchanges with it is void."""
         peer.hold, peer.stable, peer.returning = Hold.NONE, False, False
-        peer.conflict_since = None
+        peer.conflict_since, peer.quiet_until = None, NO_WAIT
         peer.reannounce.clear()
         self._failback_to.discard(peer.name)
         self.deferred.cancel(peer.name)
@@ -454,6 +461,9 @@ class ResourceManager:
             return
         theirs = any(self.table.active(g.key) for g in s.groups if g.owner == peer.name)
         if not theirs and not s.hold & Hold.FOREIGN:
+            return
+        if now < peer.quiet_until:
+            peer.returning = True  # just healed: _after_quiet gives them back later
             return
         if self.standby_protocol.request(Hold.FOREIGN, now, reason="failback") is not None:
             self._failback_to.add(peer.name)
@@ -561,6 +571,7 @@ class ResourceManager:
             self.deferred.timer(),
             self.fencing.timer(),
             self.heal.timer(),
+            self._quiet_ends(),
             self._shutdown_after,
         ):
             if when is not None and (earliest is None or when < earliest):
@@ -577,9 +588,25 @@ class ResourceManager:
         self.isolation.handle_timer(now)
         self.deferred.handle_timer(now)
         self.fencing.handle_timer(now)
+        self._after_quiet(now)  # before the heal's reminders: a failback goes first
         self.heal.handle_timer(now)
         if self._shutdown_after is not None and now >= self._shutdown_after:
             self.shutdown(now)
+
+    def _quiet_ends(self) -> float | None:
+        """When the wait after a heal ends for a peer whose failback waits for it."""
+        peers = self.s.peers.values()
+        ends = [p.quiet_until for p in peers if p.returning and p.quiet_until > NO_WAIT]
+        return min(ends) if ends else None
+
+    def _after_quiet(self, now: float) -> None:
+        for peer in self.s.peers.values():
+            if not peer.returning or peer.quiet_until == NO_WAIT or now < peer.quiet_until:
+                continue
+            peer.quiet_until = NO_WAIT
+            # Still here and settled (a Heartbeat peer is restarting by now: not stable).
+            if peer.present and peer.stable and self.s.mode is Mode.STABLE:
+                self._peer_ready(peer, now)
 
     # == outputs and queries ===============================================================
     def take_outgoing(self) -> list[Message]:

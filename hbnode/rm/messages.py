@@ -63,6 +63,10 @@ def starting() -> Message:
 # hbnode's own field on a starting node's report: "I am starting too, and I negotiate
 # at once" (Heartbeat ignores fields it does not know; docs/differences.md).
 QUICK_START = "hbnode_quickstart"
+# hbnode's own field on every full report: "a partition heal does not restart me; I settle
+# what both sides hold by the heal rules (hbnode.rm.partition)". A peer whose reports lack
+# it is taken for a real Heartbeat, which restarts (partition.quiet_after_heal).
+HEAL_FIELD, HEAL_IN_PLACE = "hbnode_heal", "keep"
 
 
 def resource_report(
@@ -83,6 +87,7 @@ def resource_report(
         msg.add("info", info)
     if starting:
         msg.add(QUICK_START, "1")
+    msg.add(HEAL_FIELD, HEAL_IN_PLACE)
     return msg
 
 

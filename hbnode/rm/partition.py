@@ -31,6 +31,10 @@ is gone.
 A peer that is a real Heartbeat restarts itself on a heal (it gives up
 everything, then sends ``shutdone``); we never fight it: when it claims a set
 the rules give it, we let go, and what it gives up we take back on ``shutdone``.
+Nor do we start a standby exchange with a healed peer (a failback, or the ask
+above) until :func:`quiet_after_heal` has passed: Heartbeat meets a heal in two
+steps that each reset its standby state machine, and an exchange caught by
+either is cut in the middle (its log: ``ERROR: Ignored standby message``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,22 @@ STUCK = 5.0  # a conflict older than this is settled by the owner rule alone
 ANSWER_EVERY = 1.0  # at most one answering report per second to one peer
 # A peer that ignored our claim this long (two reminders) will not apply our rules.
 ASK_AFTER = 2 * ANSWER_EVERY
+# Heartbeat restarts this long after it sees our first status after a heal (§4.7).
+PEER_RESTART_DELAY = 2.0
+
+
+def quiet_after_heal(keepalive: float) -> float:
+    """How long after a heal we start no standby exchange with the healed peer.
+
+    A real Heartbeat peer, on our first status after the heal, declares us dead once
+    more ("Late heartbeat"), which cancels any exchange under way; ``PEER_RESTART_DELAY``
+    later it starts its restart, and ignores standby messages from then on. Our first
+    status may be lost (a link that has just come up drops what is sent before the
+    kernel has activated it), so the next one, a keepalive later, may be the one it
+    sees. One ``ANSWER_EVERY`` more lets its restart show on the wire (its claim turns
+    to none); an hbnode peer, which does not restart, only gets its failback later.
+    """
+    return keepalive + PEER_RESTART_DELAY + ANSWER_EVERY
 
 
 def we_keep(
@@ -69,9 +89,10 @@ def we_keep(
 class HealPolicy:
     """Spots doubly-held sets in a peer's reports and settles them."""
 
-    def __init__(self, shared: Shared, ask_standby: Callable[[Hold, float], object]) -> None:
+    def __init__(self, shared: Shared, ask_standby: Callable[[Hold, float], str | None]) -> None:
         self.s = shared
-        # hb_takeover for a set of ours (relative to us): the peer goes standby for it.
+        # hb_takeover for a set of ours (relative to us): the peer goes standby for it;
+        # returns why not (an exchange under way), or None once asked.
         self.ask_standby = ask_standby
 
     def remember(self, peer: PeerView) -> None:
@@ -140,17 +161,19 @@ class HealPolicy:
         peer.answered_at = now
         s.report()
         since = peer.conflict_since if peer.conflict_since is not None else now
-        if now - since >= ASK_AFTER and now - peer.asked_at >= STUCK:
-            peer.asked_at = now
+        if now - since >= ASK_AFTER and now - peer.asked_at >= STUCK and now >= peer.quiet_until:
             wanted = kept[0] if len(kept) == 1 else Hold.ALL
-            s.out.log(
-                "warn",
-                f"{peer.name} still holds our [{wanted.text}] resources: asking it to go standby",
-                "partition_takeover_asked",
-                node=peer.name,
-                what=wanted.text,
-            )
-            self.ask_standby(wanted, now)
+            # Refused while a standby exchange is under way (a failback): asked later.
+            if self.ask_standby(wanted, now) is None:
+                peer.asked_at = now
+                s.out.log(
+                    "warn",
+                    f"{peer.name} still holds our [{wanted.text}] resources:"
+                    " asked it to go standby",
+                    "partition_takeover_asked",
+                    node=peer.name,
+                    what=wanted.text,
+                )
         peer.remind_at = now + ANSWER_EVERY
 
     def _doubly_held(self, peer: PeerView, part: Hold) -> bool:

@@ -22,6 +22,9 @@ class Mode(enum.StrEnum):
     STOPPED = "stopped"  # shutdone sent
 
 
+NO_WAIT = float("-inf")  # PeerView.quiet_until when nothing waits
+
+
 @dataclass
 class PeerView:
     """Another cluster node, as the resource layer sees it."""
@@ -40,6 +43,11 @@ class PeerView:
     remind_at: float | None = None  # a conflict we keep still stands: claim it again then
     asked_at: float = float("-inf")  # when we last asked it to go standby for what we keep
     reannounce: set[str] = field(default_factory=set)  # ours again once it stops claiming
+    # Its reports lack hbnode's heal field: a real Heartbeat, which restarts on a heal.
+    restarts_on_heal: bool = True
+    # After a heal, no standby exchange is started with it (nor asked of it) before then
+    # (partition.quiet_after_heal); -inf when there is no such wait.
+    quiet_until: float = NO_WAIT
 
     @property
     def present(self) -> bool:

@@ -185,7 +185,7 @@ def _print_logs(lab: Lab) -> None:
     for host in REFERENCE.cluster_nodes:
         log = lab.log_dir(host.name) / "ha-log"
         if log.exists():
-            lines = log.read_text(errors="replace").splitlines()[-40:]
+            lines = log.read_text(errors="replace").splitlines()[-150:]
             print(f"\n----- {host.name}: last lines of /var/log/ha-log -----")
             print("\n".join(lines))
 

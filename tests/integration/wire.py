@@ -38,7 +38,7 @@ KEEPALIVE_TOLERANCE = 0.20  # the issue's "keepalive ±20 %"
 CADENCE_SHARE = 0.9  # share of the gaps that must be within it (a busy 2-core machine)
 DETECTION_SLACK = 1.5  # seconds a death may be declared after the dead interval (tick, load)
 # Fields hbnode adds on purpose (docs/differences.md); a 3.0.6 node ignores them.
-HBNODE_FIELDS = {("resource", "hbnode_quickstart")}
+HBNODE_FIELDS = {("resource", "hbnode_quickstart"), ("resource", "hbnode_heal")}
 # What a node sends when it gives something up: never from a node whose power was cut.
 RELEASES = ("resource", "ask_resources", "shutdone", "ip-request", "ip-request-resp")
 

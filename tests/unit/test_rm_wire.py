@@ -37,8 +37,11 @@ def caller_fields(msg: Message) -> list[tuple[str, object]]:
     """What the sender's resource layer put in: the control fields taken away."""
     # ipfail and the API put src among their own fields; elsewhere the core appends it.
     keep_src = msg.get("t") in IPFAIL_TYPES or msg.get("from_id") == "ipfail"
+    # hbnode's heal field is not Heartbeat's (it ignores it): test_reports_say_we_heal_in_place.
     return [
-        (f.name, f.value) for f in msg if f.name not in CONTROL and (keep_src or f.name != "src")
+        (f.name, f.value)
+        for f in msg
+        if f.name not in CONTROL and f.name != m.HEAL_FIELD and (keep_src or f.name != "src")
     ]
 
 
@@ -81,7 +84,7 @@ CASES = [
     ("built", "wanted"), CASES, ids=[c[1]["t"] + str(i) for i, c in enumerate(CASES)]
 )
 def test_builder_matches_the_capture(built: Message, wanted: dict[str, str]) -> None:
-    assert [(f.name, f.value) for f in built] in golden(**wanted)
+    assert [(f.name, f.value) for f in built if f.name != m.HEAL_FIELD] in golden(**wanted)
 
 
 def test_every_field_is_a_plain_string() -> None:
@@ -119,3 +122,14 @@ def test_shutdown_sends_what_the_capture_shows() -> None:
     c.run(1)
     sent = [caller_fields(msg) for msg in c.messages("master")][-2:]
     assert sent == [golden(t="resource", info="shutdown")[0], golden(t="shutdone")[0]]
+
+
+def test_reports_say_we_heal_in_place() -> None:
+    """Every full report carries hbnode's heal field, last, after Heartbeat's own."""
+    for report in (
+        m.resource_report(Hold.NONE, False, starting=True),
+        m.resource_report(Hold.ALL, True),
+        m.resource_report(Hold.NONE, False, m.INFO_SHUTDOWN),
+    ):
+        assert list(report)[-1].name == m.HEAL_FIELD
+        assert report.get(m.HEAL_FIELD) == m.HEAL_IN_PLACE
