@@ -90,6 +90,13 @@ def test_vip_already_on_the_taking_node(
     assert done.returncode == 0, done.stdout + done.stderr
     took = c.wait_holder("slave", HANDOVER_TIMEOUT)
     c.wait_page("slave", 10.0)
+    # The daemon writes a group's steps once its worker reports the whole acquire, so
+    # nginx can answer a moment before they are in the event log: wait for the end.
+    wait_until(
+        lambda: any(e["step"] == "group acquire done" for e in _events(c, "slave")[offset:]),
+        10.0,
+        "slave's event log records the end of its acquire",
+    )
     steps = [e for e in _events(c, "slave")[offset:] if e.get("group")]
     names = [e["step"] for e in steps]
     assert "VIP already present" in names, names
