@@ -53,6 +53,11 @@ if [ "$status" = 0 ]; then
   step fencing env HBLAB_IMPLS="$FENCING_IMPLS" make --no-print-directory test-integration \
     LAB=docker HBLAB_WORKERS=1 PYTEST_ARGS="-k test_fencing --junitxml=build/junit-docker-fencing.xml"
   python3 scripts/check_no_skips.py build/junit-docker-fencing.xml || status=1
+  # The nemesis on containers (its leak check reads each container's namespace
+  # through /proc/PID/ns/net): a 60 s schedule from the fixed seed, as on netns.
+  step nemesis make --no-print-directory test-integration LAB=docker HBLAB_WORKERS=1 \
+    PYTEST_ARGS="-k test_a_random_schedule_keeps_every_invariant --junitxml=build/junit-docker-nemesis.xml"
+  python3 scripts/check_no_skips.py build/junit-docker-nemesis.xml || status=1
 fi
 # A second engine reached only through DOCKER_HOST (as a class's remote one would be):
 # its own images (the rootfs tarball is cached), a takeover on it, then it is gone.

@@ -271,15 +271,27 @@ def collect(
     addresses: Callable[[str], dict[str, list[dict[str, str]]]],
     existing_namespaces: Callable[[], set[str]],
     daemon_tree: Callable[[str], list[int]],
+    host_netns: Callable[[str], str | None] = lambda host: None,
 ) -> Snapshot:
-    """The lab as it is now (the callables are lab.wiring/lab.node functions)."""
+    """The lab as it is now (the callables are lab.wiring/lab.node functions).
+
+    Addresses are keyed as :func:`expected_addresses` keys them (``prefix-host``).
+    A named namespace of the lab is read by its name; a host without one (a
+    container, whose namespace is ``/proc/PID/ns/net``) through ``host_netns``,
+    which gives None for a host that is off.
+    """
     snap = Snapshot()
     names = lab_names(topo)
     prefix = f"{topo.prefix}-"
     snap.namespaces = sorted(n for n in existing_namespaces() if n in names or n.startswith(prefix))
-    for netns in sorted(set(state.namespaces) & set(snap.namespaces)):
-        snap.addresses[netns] = {
-            ifname: sorted(a["address"] for a in lst) for ifname, lst in addresses(netns).items()
+    refs = {n: n for n in set(state.namespaces) & set(snap.namespaces)}
+    for each in topo.hosts:
+        key = topo.netns_of(each.name)
+        if key not in refs and (ref := host_netns(each.name)) is not None:
+            refs[key] = ref
+    for key, ref in sorted(refs.items()):
+        snap.addresses[key] = {
+            ifname: sorted(a["address"] for a in lst) for ifname, lst in addresses(ref).items()
         }
     for name, rec in state.nodes.items():
         if rec.init is None or not rec.init.alive():
@@ -374,6 +386,9 @@ def snapshotter(lab: Lab) -> Callable[[], Snapshot]:
     """What :func:`collect` sees of ``lab`` now, each time it is called."""
     from lab import wiring
 
+    def host_netns(host: str) -> str | None:
+        return lab.netns_of(host) if lab.is_on(host) else None
+
     def take() -> Snapshot:
         return collect(
             lab.topo,
@@ -382,6 +397,7 @@ def snapshotter(lab: Lab) -> Callable[[], Snapshot]:
             wiring.addresses,
             wiring.existing_namespaces,
             lab.daemon_tree,
+            host_netns,
         )
 
     return take

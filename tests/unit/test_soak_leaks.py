@@ -8,6 +8,7 @@ from pathlib import Path
 from lab.proc import ProcessId
 from lab.soak.leaks import (
     Snapshot,
+    collect,
     diff,
     expected_addresses,
     fd_kind,
@@ -19,6 +20,7 @@ from lab.soak.leaks import (
     settle,
     unexpected_addresses,
 )
+from lab.state import LabState
 from lab.topology import REFERENCE
 
 
@@ -225,3 +227,48 @@ def test_a_baseline_waits_until_a_start_script_has_been_gone_for_the_window() ->
     history += [(t, Snapshot(processes=steady)) for t in (8.0, 10.0, 11.0, 12.0)]
     assert not_still(history, 6.0) == []
     assert not_still([], 6.0) == ["no snapshot yet"]
+
+
+def _no_tree(node: str) -> list[int]:
+    return []
+
+
+def test_collect_reads_named_namespaces_and_containers_under_the_expected_keys(
+    tmp_path: Path,
+) -> None:
+    """netns backend: every host has a named namespace. docker: none, each container's
+    is /proc/PID/ns/net, and a stopped one has none. Both are keyed prefix-host, the
+    keys expected_addresses uses, so the same comparison serves both backends."""
+    want = expected_addresses(REFERENCE, "master")
+    named = sorted(want)
+
+    def read(ref: str) -> dict[str, list[dict[str, str]]]:
+        key = ref if ref in want else refs_to_key[ref]
+        return {i: [{"address": a} for a in lst] for i, lst in want[key].items()}
+
+    netns = collect(
+        REFERENCE,
+        LabState(backend="netns", profile="x", namespaces=named),
+        tmp_path,
+        read,
+        lambda: set(named),
+        _no_tree,
+    )
+    assert unexpected_addresses(want, netns.addresses) == []
+
+    hosts = [h.name for h in REFERENCE.hosts]
+    refs_to_key = {f"/proc/{100 + i}/ns/net": REFERENCE.netns_of(h) for i, h in enumerate(hosts)}
+    by_host = {key: ref for ref, key in refs_to_key.items()}
+
+    def container(host: str) -> str | None:
+        return None if host == "slave" else by_host[REFERENCE.netns_of(host)]
+
+    docker = collect(
+        REFERENCE, LabState(backend="docker", profile="x"), tmp_path, read, set, _no_tree, container
+    )
+    off = {REFERENCE.switch_netns, REFERENCE.netns_of("slave")}
+    assert sorted(docker.addresses) == sorted(set(want) - off)
+    assert unexpected_addresses(want, docker.addresses) == [
+        f"{REFERENCE.netns_of('slave')} {i.name}: address {i.address} missing"
+        for i in REFERENCE.host("slave").interfaces  # type: ignore[union-attr]
+    ]
