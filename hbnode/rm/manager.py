@@ -413,9 +413,14 @@ class ResourceManager:
         peer.conflict_since, peer.quiet_until = None, NO_WAIT
         peer.reannounce.clear()
         self._failback_to.discard(peer.name)
+        self._drop_pending(peer)
+        self.standby_protocol.peer_gone(peer.name, now)
+
+    def _drop_pending(self, peer: PeerView) -> None:
+        """Cancel what waited on ``peer`` staying gone: a deferred takeover of its
+        groups and isolation's reminders about it. A restart and a return both end it."""
         self.deferred.cancel(peer.name)
         self.isolation.forget(peer.name)
-        self.standby_protocol.peer_gone(peer.name, now)
 
     def _peer_started(self, peer: PeerView, now: float) -> None:
         """``peer`` (re)started (``starting`` or a new generation): it holds nothing."""
@@ -430,8 +435,7 @@ class ResourceManager:
         """``peer`` is alive again after we declared it dead (a heal, or a late first contact)."""
         s, was_dead = self.s, peer.declared_dead
         peer.alive, peer.declared_dead, peer.shut_down = True, False, False
-        self.deferred.cancel(peer.name)
-        self.isolation.forget(peer.name)
+        self._drop_pending(peer)
         self.isolation.end()
         self.ping_policy.peer_back(peer.name, now)
         if not was_dead or s.mode is not Mode.STABLE:
@@ -595,9 +599,13 @@ class ResourceManager:
 
     def _quiet_ends(self) -> float | None:
         """When the wait after a heal ends for a peer whose failback waits for it."""
-        peers = self.s.peers.values()
-        ends = [p.quiet_until for p in peers if p.returning and p.quiet_until > NO_WAIT]
-        return min(ends) if ends else None
+        # A plain loop: this runs on every pass of the daemon's event loop.
+        earliest: float | None = None
+        for peer in self.s.peers.values():
+            ends = peer.quiet_until
+            if peer.returning and ends > NO_WAIT and (earliest is None or ends < earliest):
+                earliest = ends
+        return earliest
 
     def _after_quiet(self, now: float) -> None:
         for peer in self.s.peers.values():
