@@ -128,11 +128,11 @@ def lab_factory(
     for lab in labs:
         try:
             if failed is not None and failed.failed and _is_up(lab):
-                _print_logs(lab)
+                print_logs(lab)
             elif failed is not None and failed.passed and _is_up(lab):
                 found = scan(lab, expect_log)
                 if found:
-                    _print_logs(lab)
+                    print_logs(lab)
                 news += found
         finally:
             lab.down()
@@ -181,7 +181,7 @@ def no_lab_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
         assert not found, f"the lab tests left: {found}"
 
 
-def _print_logs(lab: Lab) -> None:
+def print_logs(lab: Lab) -> None:
     for host in REFERENCE.cluster_nodes:
         log = lab.log_dir(host.name) / "ha-log"
         if log.exists():

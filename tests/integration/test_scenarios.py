@@ -28,13 +28,16 @@ from typing import Any
 
 import pytest
 
-from lab.backends import make_lab
+from lab.backends import Lab, make_lab
+from lab.impls import Impl
 from lab.scenario import report, runner
 from lab.scenario.load import load
+from lab.scenario.result import ScenarioResult
 
-from .conftest import _impl_specs, backend_name
+from .conftest import _impl_specs, backend_name, print_logs
 
 REPO = Path(__file__).resolve().parents[2]
+HEARTBEAT_HANG = "CRIT: Emergency Shutdown"
 SCENARIOS = REPO / "tests" / "scenarios"
 LESSONS = REPO / "docs" / "lessons"
 # Scenario files that a Python test also runs, with wire checks (the ``wire_trace``
@@ -77,22 +80,73 @@ def _cases(directory: Path, in_turn: bool = False) -> Iterator[Any]:
 
 
 def run_file(path: Path, spec: str, measure: Callable[..., None]) -> None:
-    """Run one file on a fresh lab; fail with the run's table if any check failed."""
-    lab = make_lab(backend_name())
-    if lab.is_up:
-        lab.down()  # a killed run left its lab: clean what it recorded
-    lines: list[str] = []
-    options = runner.Options(
-        impl=spec,
-        backend=backend_name(),
-        on_row=lambda row: lines.extend(report.row_lines(row, path)),
-    )
-    result = runner.run(load(path), options)
+    """Run one file on a fresh lab; fail with the run's table if any check failed.
+
+    One exception, named and counted: a run whose real Heartbeat node hung in its own
+    restart after a heal (``CRIT: Emergency Shutdown``, RELIABILITY.md's finding,
+    about 1 run in 12 of a heal with ipfail) runs once more on a fresh lab, and that
+    run must pass. Only a cluster of two real Heartbeat nodes gets a second run: where
+    hbnode takes part, it may be what made its peer hang.
+    """
+    result, hung = _run_once(path, spec)
+    if result.failed and hung and spec == Impl.HEARTBEAT.value:
+        print("\n".join(result_lines(result, path)))
+        print(
+            f"{path.stem}: the real Heartbeat on {', '.join(hung)} hung in its restart "
+            f"({HEARTBEAT_HANG}): the first run's table is above; running it once more"
+        )
+        measure(f"{path.stem} second run after Heartbeat's hang", 1, impl=spec)
+        result, _ = _run_once(path, spec)
     for row in result.rows:
         if row.measured and not row.failed:
             measure(f"{path.stem}:{row.line}", row.measured, impl=spec)
     measure(f"{path.stem} run", round(result.seconds, 1), impl=spec)
-    assert not result.failed, "\n" + "\n".join(lines)
+    assert not result.failed, "\n" + "\n".join(result_lines(result, path))
+
+
+def result_lines(result: ScenarioResult, path: Path) -> list[str]:
+    return [line for row in result.rows for line in report.row_lines(row, path)]
+
+
+def _run_once(path: Path, spec: str) -> tuple[ScenarioResult, list[str]]:
+    """The run's result, and the real Heartbeat nodes that hung in their restart."""
+    lab = make_lab(backend_name())
+    if lab.is_up:
+        lab.down()  # a killed run left its lab: clean what it recorded
+    options = runner.Options(
+        impl=spec,
+        backend=backend_name(),
+        keep=True,  # taken down here, once a failed run's logs are printed
+    )
+    result: ScenarioResult | None = None
+    hung: list[str] = []
+    try:
+        result = runner.run(load(path), options)
+    finally:
+        kept = make_lab(backend_name())  # read afresh: the runner brought it up
+        if kept.is_up:
+            try:
+                if result is None or result.failed:
+                    print_logs(kept)  # the table says what failed; the logs say why
+                    hung = _hung_in_restart(kept)
+            finally:
+                kept.down()
+    assert result is not None
+    return result, hung
+
+
+def _hung_in_restart(lab: Lab) -> list[str]:
+    nodes = [h.name for h in lab.topo.cluster_nodes]
+    return [
+        n
+        for n in nodes
+        if lab.record(n).impl == Impl.HEARTBEAT.value
+        and HEARTBEAT_HANG in _read(lab.log_dir(n) / "ha-log")
+    ]
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 @pytest.mark.parametrize(("path", "spec"), list(_cases(SCENARIOS)))
