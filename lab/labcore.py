@@ -206,10 +206,12 @@ class LabBase(abc.ABC):
             return False
         try:
             return wiring.has_address(self.netns_of(name), self.topo.vip.ip)
-        except FileNotFoundError:
-            # The node's namespace went between the look at its record and the open: a
-            # BMC reset or powered it off from outside this process (a container's
-            # /proc/PID/ns/net goes with its init). No namespace, no address.
+        except (FileNotFoundError, NodeError):
+            # The node went off between the look at its record and the open: a BMC
+            # reset or powered it off from outside this process. Either its namespace
+            # is gone (a container's /proc/PID/ns/net goes with its init), or
+            # netns_of reread the record, rewritten by the reset, and found it off.
+            # Off, no address.
             return False
 
     def status(self) -> dict[str, Any]:
