@@ -120,9 +120,18 @@ def test_takeover_when_the_holder_is_powered_off(pkg_lab: DockerLab) -> None:
 def test_failback_when_it_comes_back(pkg_lab: DockerLab) -> None:
     cluster = Cluster(pkg_lab, "hbnode")
     pkg_lab.poweron("master", start_daemon=False)
+    before = len(events(pkg_lab, "master"))
     sh(pkg_lab, "master", "service hbnode start")  # the package's init script
     cluster.wait_holder("master", 60)
     cluster.wait_page("master", 10)
+    # The daemon writes an acquire's steps once its worker reports the whole acquire,
+    # so the page can come first. The next test counts the holder's steps from here:
+    # wait until the failback's are in the log.
+    wait_until(
+        lambda: any(e.get("step") == "group_acquired" for e in events(pkg_lab, "master")[before:]),
+        10,
+        "master's event log records the failback",
+    )
 
 
 def test_upgrading_the_standby_leaves_the_holder_alone(pkg_lab: DockerLab, debs: Debs) -> None:
