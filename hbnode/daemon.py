@@ -26,7 +26,7 @@ from hbnode.control import CONTROL_SOCKET, parse_request_untrusted
 from hbnode.control_commands import answer
 from hbnode.daemonize import daemonize as detach_and_run
 from hbnode.eventlog import EVENTS_FILE, EventLog
-from hbnode.executor import ActionExecutor
+from hbnode.executor import ActionExecutor, Progress
 from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink, stream_is_journal
 from hbnode.held_clients import HeldClients
 from hbnode.link_io import LinkIO
@@ -227,9 +227,11 @@ class Daemon:
 
     def _on_outcomes(self, _executor: Any) -> None:
         for outcome in self.executor.drain():
-            for step in outcome.steps:
+            if isinstance(outcome, Progress):  # a step as it happens: the log is live
+                step = outcome.step
                 fields = {"group": outcome.action.group, **step.fields}
                 self.events.record(step.name, at=step.at, **fields)
+                continue
             if outcome.error:
                 self.log.error(
                     f"{outcome.action.kind} of {outcome.action.group} failed: {outcome.error}"
@@ -241,8 +243,9 @@ class Daemon:
     def _on_fences(self, _executor: Any) -> None:
         assert self.fencer is not None
         for outcome in self.fencer.drain():
-            for step in outcome.steps:
-                self.events.record(step.name, at=step.at, **step.fields)
+            if isinstance(outcome, Progress):
+                self.events.record(outcome.step.name, at=outcome.step.at, **outcome.step.fields)
+                continue
             word, _, detail = (outcome.error or "bad: no answer").partition(": ")
             result = FenceResult(word) if word in set(FenceResult) else FenceResult.BAD
             say = self.log.info if result is FenceResult.OK else self.log.error

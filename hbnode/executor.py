@@ -2,8 +2,9 @@
 
 Starting nginx or sending ten gratuitous ARPs takes seconds; heartbeats must go
 out every keepalive meanwhile. Actions run one at a time (as Heartbeat runs one
-resource script job at a time) in a worker thread; each result comes back
-through a socket the daemon's selector watches.
+resource script job at a time) in a worker thread. Each step comes back as it
+happens, and each result when its action ends, through a socket the daemon's
+selector watches: the event log is a live timeline, not a summary written after.
 """
 
 from __future__ import annotations
@@ -32,11 +33,21 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """A step of an action that is still running."""
+
+    action: Action
+    step: Step
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     action: Action
     ok: bool
-    steps: list[Step]
     error: str | None = None
+
+
+Report = Progress | Outcome
 
 
 StepSink = Callable[[str, dict[str, Any]], None]
@@ -47,7 +58,7 @@ class ActionExecutor:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self.todo: queue.Queue[Action | None] = queue.Queue()
-        self.done: queue.Queue[Outcome] = queue.Queue()
+        self.done: queue.Queue[Report] = queue.Queue()
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_r.setblocking(False)
         self.busy = 0
@@ -64,17 +75,18 @@ class ActionExecutor:
     def fileno(self) -> int:
         return self.wake_r.fileno()
 
-    def drain(self) -> list[Outcome]:
+    def drain(self) -> list[Report]:
+        """What the worker reported since the last call, in its order."""
         with contextlib.suppress(BlockingIOError):
             self.wake_r.recv(4096)
-        outcomes: list[Outcome] = []
+        reports: list[Report] = []
         for _ in range(1024):
             try:
-                outcomes.append(self.done.get_nowait())
+                reports.append(self.done.get_nowait())
             except queue.Empty:
                 break
-        self.busy -= len(outcomes)
-        return outcomes
+        self.busy -= sum(isinstance(r, Outcome) for r in reports)
+        return reports
 
     def close(self) -> None:
         self.todo.put(None)
@@ -84,15 +96,17 @@ class ActionExecutor:
 
     def _work(self) -> None:
         for action in iter(self.todo.get, None):
-            steps: list[Step] = []
 
-            def sink(name: str, fields: dict[str, Any], steps: list[Step] = steps) -> None:
-                steps.append(Step(time.time(), name, dict(fields)))
+            def sink(name: str, fields: dict[str, Any], action: Action = action) -> None:
+                self._report(Progress(action, Step(time.time(), name, dict(fields))))
 
             try:
                 ok, error = self.runner(action, sink)
             except Exception as exc:  # a resource agent bug must not kill the daemon
                 ok, error = False, f"{type(exc).__name__}: {exc}"
-            self.done.put(Outcome(action, ok, steps, error))
-            with contextlib.suppress(OSError):
-                self.wake_w.send(b"x")
+            self._report(Outcome(action, ok, error))
+
+    def _report(self, report: Report) -> None:
+        self.done.put(report)
+        with contextlib.suppress(OSError):
+            self.wake_w.send(b"x")

@@ -90,8 +90,8 @@ def test_vip_already_on_the_taking_node(
     assert done.returncode == 0, done.stdout + done.stderr
     took = c.wait_holder("slave", HANDOVER_TIMEOUT)
     c.wait_page("slave", 10.0)
-    # The daemon writes a group's steps once its worker reports the whole acquire, so
-    # nginx can answer a moment before they are in the event log: wait for the end.
+    # nginx answers as soon as it has started; the acquire's last steps reach the event
+    # log through the daemon's loop a moment later: wait for the end of the acquire.
     wait_until(
         lambda: any(e["step"] == "group acquire done" for e in _events(c, "slave")[offset:]),
         10.0,

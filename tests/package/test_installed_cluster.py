@@ -124,9 +124,9 @@ def test_failback_when_it_comes_back(pkg_lab: DockerLab) -> None:
     sh(pkg_lab, "master", "service hbnode start")  # the package's init script
     cluster.wait_holder("master", 60)
     cluster.wait_page("master", 10)
-    # The daemon writes an acquire's steps once its worker reports the whole acquire,
-    # so the page can come first. The next test counts the holder's steps from here:
-    # wait until the failback's are in the log.
+    # nginx answers as soon as it has started; the acquire's last steps reach the event
+    # log through the daemon's loop a moment later. The next test counts the holder's
+    # steps from here: wait until the failback's are all in the log.
     wait_until(
         lambda: any(e.get("step") == "group_acquired" for e in events(pkg_lab, "master")[before:]),
         10,
