@@ -422,11 +422,23 @@ def _serve(config: ClusterConfig, foreground: bool, report: Any = None) -> int:
         report(None)
     try:
         code = daemon.run()
-    except BaseException:
+    except BaseException as exc:
+        _log_crash(logger, exc)
         daemon.close(orderly=False)  # a crash: leave the watchdog to reset the machine
         raise
     daemon.close()
     return code
+
+
+def _log_crash(logger: HbLogger, exc: BaseException) -> None:
+    """A bug that ends the loop is said where the admin looks: a detached daemon's
+    stderr is /dev/null, so without this its peer's "is dead" would be all there is."""
+    import traceback  # only on a crash: the idle daemon does not pay for its imports
+
+    logger.crit(f"hbnode crashed: {type(exc).__name__}: {exc}")
+    for block in traceback.format_exception(exc):
+        for line in block.rstrip("\n").splitlines():
+            logger.error(f"crash: {line}")
 
 
 def run_daemon(config: ClusterConfig, daemonize: bool = True) -> int:

@@ -25,7 +25,7 @@ from lab.wiretrace import WireTrace
 
 from . import wire
 from .badnews import ExpectedLog, expect_machine_lines, scan
-from .helpers import Cluster
+from .helpers import Cluster, node_log
 from .leftovers import leftovers
 
 DEFAULT_IMPLS = "hbnode heartbeat master=heartbeat,slave=hbnode master=hbnode,slave=heartbeat"
@@ -183,11 +183,9 @@ def no_lab_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def print_logs(lab: Lab) -> None:
     for host in REFERENCE.cluster_nodes:
-        log = lab.log_dir(host.name) / "ha-log"
-        if log.exists():
-            lines = log.read_text(errors="replace").splitlines()[-150:]
+        if text := node_log(lab, host.name):
             print(f"\n----- {host.name}: last lines of /var/log/ha-log -----")
-            print("\n".join(lines))
+            print("\n".join(text.splitlines()[-150:]))
 
 
 @pytest.hookimpl(hookwrapper=True)

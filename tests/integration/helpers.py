@@ -16,6 +16,12 @@ class Timeout(AssertionError):
     pass
 
 
+def node_log(lab: Lab, node: str, name: str = "ha-log") -> str:
+    """A log file of the node's /var/log ("" until it exists), readable while it is off."""
+    path = lab.log_dir(node) / name
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def wait_until(
     predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
 ) -> float:
@@ -160,8 +166,7 @@ class Cluster:
         return self.lab.run(node, [path, *args], timeout=30)
 
     def log(self, node: str, name: str = "ha-log") -> str:
-        path = self.lab.log_dir(node) / name
-        return path.read_text(errors="replace") if path.exists() else ""
+        return node_log(self.lab, node, name)
 
     def startup(self, owner: str = "master", timeout: float = 60.0) -> float:
         """Wait for the initial acquisition: VIP on ``owner`` and its page served."""

@@ -35,6 +35,7 @@ from lab.scenario.load import load
 from lab.scenario.result import ScenarioResult
 
 from .conftest import _impl_specs, backend_name, print_logs
+from .helpers import node_log
 
 REPO = Path(__file__).resolve().parents[2]
 HEARTBEAT_HANG = "CRIT: Emergency Shutdown"
@@ -140,13 +141,8 @@ def _hung_in_restart(lab: Lab) -> list[str]:
     return [
         n
         for n in nodes
-        if lab.record(n).impl == Impl.HEARTBEAT.value
-        and HEARTBEAT_HANG in _read(lab.log_dir(n) / "ha-log")
+        if lab.record(n).impl == Impl.HEARTBEAT.value and HEARTBEAT_HANG in node_log(lab, n)
     ]
-
-
-def _read(path: Path) -> str:
-    return path.read_text(errors="replace") if path.exists() else ""
 
 
 @pytest.mark.parametrize(("path", "spec"), list(_cases(SCENARIOS)))

@@ -241,6 +241,9 @@ def test_collect_reads_named_namespaces_and_containers_under_the_expected_keys(
     keys expected_addresses uses, so the same comparison serves both backends."""
     want = expected_addresses(REFERENCE, "master")
     named = sorted(want)
+    # A container's namespace is read through /proc/PID/ns/net: one made-up PID a host.
+    hosts = [h.name for h in REFERENCE.hosts]
+    refs_to_key = {f"/proc/{100 + i}/ns/net": REFERENCE.netns_of(h) for i, h in enumerate(hosts)}
 
     def read(ref: str) -> dict[str, list[dict[str, str]]]:
         key = ref if ref in want else refs_to_key[ref]
@@ -256,8 +259,6 @@ def test_collect_reads_named_namespaces_and_containers_under_the_expected_keys(
     )
     assert unexpected_addresses(want, netns.addresses) == []
 
-    hosts = [h.name for h in REFERENCE.hosts]
-    refs_to_key = {f"/proc/{100 + i}/ns/net": REFERENCE.netns_of(h) for i, h in enumerate(hosts)}
     by_host = {key: ref for ref, key in refs_to_key.items()}
 
     def container(host: str) -> str | None:

@@ -228,11 +228,20 @@ def test_an_orderly_stop_is_an_orderly_close(fake_daemon: type[FakeDaemon]) -> N
     assert os.environ["HA_WATCHDOG_TEST"] == "1"  # ha.cf env, for respawned clients
 
 
-def test_a_crash_in_the_loop_is_not_an_orderly_close(fake_daemon: type[FakeDaemon]) -> None:
+def test_a_crash_in_the_loop_is_not_an_orderly_close(
+    fake_daemon: type[FakeDaemon], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, out = logger()
+    monkeypatch.setattr(daemon_module, "make_logger", lambda config, foreground, **_: log)
     fake_daemon.run_raises = RuntimeError("bug")
     with pytest.raises(RuntimeError):
         daemon_module._serve(FakeConfig(), foreground=True)  # type: ignore[arg-type]
     assert fake_daemon.closes == [False]
+    # Said in the log, with where it happened: a detached daemon has no stderr.
+    lines = out.getvalue().splitlines()
+    assert any("CRIT: hbnode crashed: RuntimeError: bug" in line for line in lines), lines
+    assert any("ERROR: crash: Traceback (most recent call last):" in line for line in lines)
+    assert any("ERROR: crash:" in line and "in run" in line for line in lines), lines
 
 
 def test_a_failed_start_is_heartbeats_cleanexit(fake_daemon: type[FakeDaemon]) -> None:
