@@ -35,7 +35,6 @@ class Isolation:
         enabled: bool,
         ping: PingPolicy,
         *,
-        deadtime: float,
         deadping: float,
         take_over: Callable[[str, float], None],
         deferred: DeferredTakeovers,
@@ -45,7 +44,7 @@ class Isolation:
         self.enabled = enabled
         self.early = early
         self.ping = ping
-        self.deadtime, self.deadping = deadtime, deadping
+        self.deadping = deadping
         self.take_over = take_over  # mach_down for one dead peer
         self.since: float | None = None
         self.owed = False  # isolation kept or took groups from us; get them back when it ends
@@ -90,7 +89,7 @@ class Isolation:
         """
         if not self.enabled or self.early:
             return 0.0  # the cut-off side has let go before deadtime (suspect())
-        return max(0.0, self.deadping - self.deadtime + self.s.keepalive + DEAD_CHECK)
+        return max(0.0, self.deadping - self.s.deadtime + self.s.keepalive + DEAD_CHECK)
 
     def peer_dead(self, peer: str, now: float) -> None:
         """Take over from ``peer`` now, or once we know we are not the cut-off side."""

@@ -77,18 +77,16 @@ class ResourceManager:
         out = Outbox()
         peers = {n.lower(): PeerView(n.lower()) for n in nodes if n.lower() != me}
         table = GroupTable(groups, out)
-        self.s = Shared(me, list(groups), auto_failback, keepalive, out, table, peers)
+        self.s = Shared(me, list(groups), auto_failback, keepalive, deadtime, out, table, peers)
         self.out, self.table = out, table
         self.standby_protocol = StandbyProtocol(self.s, self._idle)
         self.ping_policy = PingPolicy(self.s, list(ping_nodes), ipfail, self._ipfail_give_up)
         self.takeover_policy = Takeover(self.s)
         self.deferred = DeferredTakeovers(self._deferred_takeover)
-        self.deadtime = deadtime
         self.isolation = Isolation(
             self.s,
             isolation and bool(ping_nodes),
             self.ping_policy,
-            deadtime=deadtime,
             deadping=deadping,
             take_over=self.takeover_policy.take,
             deferred=self.deferred,
@@ -184,11 +182,11 @@ class ResourceManager:
         this); a takeover in between only puts the group on both nodes. So we take
         over only if it stays silent for deadtime more.
         """
-        self.deferred.defer(peer, now + self.deadtime)
+        self.deferred.defer(peer, now + self.s.deadtime)
         self.out.log(
             "info",
             f"{peer} was heard just now: taking over from it only if it stays"
-            f" silent for {self.deadtime:g} s",
+            f" silent for {self.s.deadtime:g} s",
         )
 
     def _deferred_takeover(self, peer: str, now: float) -> None:

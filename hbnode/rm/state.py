@@ -61,6 +61,7 @@ class Shared:
     groups: list[GroupSpec]
     auto_failback: AutoFailback
     keepalive: float
+    deadtime: float
     out: Outbox
     table: GroupTable
     peers: dict[str, PeerView]
