@@ -1,28 +1,30 @@
 #!/usr/bin/env python3
-"""Where does the soak's survivor grow? Soak cycles with the survivor's daemon traced.
+"""Where does the soak's survivor grow? Soak cycles with the survivor's daemon sampled.
 
 The 500-cycle soak (RELIABILITY.md) saw the slave's daemon, which lives through
 every cycle, grow about 0.5 KiB of RSS a cycle after its first 100 cycles. This
 script runs the same cycles (lab.soak.cycle: master powered off and on, auto_failback
-on) with the slave's daemon started under tracemalloc, and at chosen cycles has it
-write, from inside the daemon:
+on) with the slave's daemon started under a sampler, and at every ``--sample-every``
+cycles has it write, from inside the daemon:
 
-- a tracemalloc snapshot (what Python holds, by the line that allocated it);
-- glibc's ``mallinfo2`` (the C heap: bytes in use, bytes free inside the heap, mmaps);
-- the process's VmRSS, Python's allocated block count and the gc's object count.
+- glibc's ``mallinfo2`` (the C heap: bytes in use, bytes free inside it, mmaps);
+- pymalloc's own figures (``sys._debugmallocstats``: arenas, used and free blocks);
+- VmRSS, Python's allocated block count and the gc's object count;
+- with ``--trace``, a tracemalloc snapshot (what Python holds, by the line that
+  allocated it). Tracing and snapshots cost memory of their own, so the RSS of a
+  traced run is not the soak's: the in-use figures are what to read there.
 
-Comparing these between a warm cycle and the last one says which layer grows:
-Python objects (and where they come from), the C heap's free space (fragmentation),
-or neither (pages the heap touched once and keeps). The report is printed and saved
-as ``DIR/report.txt``; each sample is ``DIR/sample-<cycle>.json``.
+The script adds the daemon's RSS by kind of mapping (/proc/PID/smaps: the brk heap,
+anonymous maps, files). A least-squares fit after ``--warm`` cycles says which layer
+grows: Python objects, the C heap's in-use bytes, or only free space inside the
+allocators (fragmentation). The report is printed and saved as ``DIR/report.txt``;
+each sample is ``DIR/sample-<cycle>.json``.
 
-Run as root on the netns backend, with a lab prefix of its own::
+Run as root on the netns backend, with a lab prefix of its own and from a tree you
+do not edit meanwhile (the nodes run the tree the lab runs from)::
 
     HBLAB_PREFIX=hbm HBLAB_STATE_DIR=/var/lib/hbm python3 scripts/soak_memory.py \\
-        --cycles 200 --sample-every 40 --out /tmp/soak-memory
-
-The tracer costs the daemon time and memory of its own (the snapshot's frames are
-excluded from the comparison); the RSS figures here are not the soak's.
+        --cycles 200 --sample-every 10 --out /tmp/soak-memory [--trace]
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ SAMPLE_PREFIX = "hbnode-memory-"
 # The handler runs in the daemon's main thread between two steps of its loop.
 TRACER = f"""
 import ctypes, gc, json, os, runpy, signal, sys, tracemalloc
-tracemalloc.start({FRAMES})
+if os.environ.get("HBNODE_MEMORY_TRACE") == "1":
+    tracemalloc.start({FRAMES})
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in (
@@ -68,17 +71,36 @@ def _rss_kib():
             return int(line.split()[1])
     return -1
 
+def _pymalloc():
+    # sys._debugmallocstats writes to the C stderr: point fd 2 at a file meanwhile.
+    path = "/var/log/{SAMPLE_PREFIX}pymalloc"
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.dup2(fd, 2)
+        sys._debugmallocstats()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+    found = {{}}
+    for line in open(path):
+        if line.startswith("# ") and "=" in line:
+            key, _, value = line[2:].partition("=")
+            found[key.strip()] = int(value.strip().replace(",", ""))
+    os.unlink(path)
+    return found
+
 def _sample(signum, frame):
     name = open("/var/log/{SAMPLE_PREFIX}request").read().strip()
-    snap = tracemalloc.take_snapshot()
-    snap.dump(f"/var/log/{SAMPLE_PREFIX}{{name}}.snapshot")
+    record = dict(pid=os.getpid(), rss_kib=_rss_kib(), blocks=sys.getallocatedblocks(),
+                  gc_objects=len(gc.get_objects()), pymalloc=_pymalloc())
+    if tracemalloc.is_tracing():
+        tracemalloc.take_snapshot().dump(f"/var/log/{SAMPLE_PREFIX}{{name}}.snapshot")
+        record["traced"], record["traced_peak"] = tracemalloc.get_traced_memory()
+        record["tracemalloc_overhead"] = tracemalloc.get_tracemalloc_memory()
     info = _libc.mallinfo2()
-    current, peak = tracemalloc.get_traced_memory()
-    fields = {{n: getattr(info, n) for n, _ in MallInfo2._fields_}}
-    record = dict(pid=os.getpid(), rss_kib=_rss_kib(), traced=current, traced_peak=peak,
-                  tracemalloc_overhead=tracemalloc.get_tracemalloc_memory(),
-                  blocks=sys.getallocatedblocks(), gc_objects=len(gc.get_objects()),
-                  mallinfo2=fields)
+    record["mallinfo2"] = {{n: getattr(info, n) for n, _ in MallInfo2._fields_}}
     path = f"/var/log/{SAMPLE_PREFIX}{{name}}.json"
     with open(path + ".part", "w") as out:
         json.dump(record, out)
@@ -90,12 +112,13 @@ runpy.run_module("hbnode", run_name="__main__", alter_sys=True)
 """
 
 
-def restart_traced(lab: Any) -> None:
-    """Stop the slave's daemon and start it again under the tracer; wait until both
-    daemons have heard each other again."""
+def restart_traced(lab: Any, trace: bool) -> None:
+    """Stop the slave's daemon and start it again with the sampler (and tracemalloc
+    when ``trace``); wait until both daemons have heard each other again."""
     offsets = {n: log_size(lab, n) for n in (MASTER, SLAVE)}
     lab.run(SLAVE, ["service", "heartbeat", "stop"], timeout=60, check=True)
-    lab.run(SLAVE, [sys.executable, "-c", TRACER], timeout=60, check=True)
+    flag = f"HBNODE_MEMORY_TRACE={int(trace)}"
+    lab.run(SLAVE, ["env", flag, sys.executable, "-c", TRACER], timeout=60, check=True)
     wait(sees_active_since(lab, SLAVE, MASTER, offsets[SLAVE]), 60, "slave sees master")
     wait(sees_active(lab, MASTER, SLAVE), 60, "master sees slave")
 
@@ -111,65 +134,106 @@ def take_sample(lab: Any, name: str, out: Path) -> dict[str, Any]:
     done = log_dir / f"{SAMPLE_PREFIX}{name}.json"
     wait(done.exists, 60, f"sample {name} written")
     record: dict[str, Any] = json.loads(done.read_text())
+    record["smaps"] = smaps_rss(pid)
     shutil.move(str(done), out / f"sample-{name}.json")
-    shutil.move(str(log_dir / f"{SAMPLE_PREFIX}{name}.snapshot"), out / f"sample-{name}.snapshot")
+    snapshot = log_dir / f"{SAMPLE_PREFIX}{name}.snapshot"
+    if snapshot.exists():
+        shutil.move(str(snapshot), out / f"sample-{name}.snapshot")
     return record
 
 
+def smaps_rss(pid: int) -> dict[str, int]:
+    """The process's resident KiB by kind of mapping: the brk heap (glibc's main
+    arena), anonymous mappings (pymalloc's arenas, other malloc arenas, big blocks,
+    thread stacks), the main stack, and files (the interpreter, libraries)."""
+    kinds: dict[str, int] = {"heap": 0, "anon": 0, "stack": 0, "file": 0, "other": 0}
+    kind = "other"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and len(fields) >= 5 and ":" not in fields[0]:
+            name = fields[5] if len(fields) > 5 else ""
+            if name == "[heap]":
+                kind = "heap"
+            elif name == "[stack]":
+                kind = "stack"
+            elif name == "" or name.startswith("[anon"):
+                kind = "anon"
+            elif name.startswith("/"):
+                kind = "file"
+            else:
+                kind = "other"
+        elif fields and fields[0] == "Rss:":
+            kinds[kind] += int(fields[1])
+    return kinds
+
+
+def metrics(sample: dict[str, Any]) -> dict[str, float]:
+    """One sample's figures, in KiB (counts as they are)."""
+    m, py, maps = sample["mallinfo2"], sample["pymalloc"], sample["smaps"]
+    found = {
+        "RSS": float(sample["rss_kib"]),
+        "RSS of the brk heap": float(maps["heap"]),
+        "RSS of anonymous maps": float(maps["anon"]),
+        "RSS of files": float(maps["file"]),
+        "C heap in use (mallinfo2 uordblks)": m["uordblks"] / 1024,
+        "C heap free (fordblks)": m["fordblks"] / 1024,
+        "C heap arenas (arena)": m["arena"] / 1024,
+        "C heap mmapped blocks (hblkhd)": m["hblkhd"] / 1024,
+        "pymalloc arenas allocated (count)": float(py.get("arenas allocated current", 0)),
+        "pymalloc bytes in allocated blocks": py.get("bytes in allocated blocks", 0) / 1024,
+        "pymalloc bytes in available blocks": py.get("bytes in available blocks", 0) / 1024,
+        "Python blocks (count)": float(sample["blocks"]),
+        "gc objects (count)": float(sample["gc_objects"]),
+    }
+    if "traced" in sample:
+        found["traced by tracemalloc"] = sample["traced"] / 1024
+    return found
+
+
+def slope(points: list[tuple[int, float]]) -> float:
+    """Least-squares growth per cycle."""
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
+
+
 def report(samples: dict[int, dict[str, Any]], out: Path, top: int, warm: int) -> str:
-    lines = [
-        "cycle  rss_kib  traced_kib  blocks  gc_objects  heap_in_use_kib  heap_free_kib"
-        "  arena_kib  mmap_kib"
-    ]
-    for cycle, s in sorted(samples.items()):
-        m = s["mallinfo2"]
-        lines.append(
-            f"{cycle:5d}  {s['rss_kib']:7d}  {s['traced'] / 1024:10.1f}  {s['blocks']:6d}  "
-            f"{s['gc_objects']:10d}  {m['uordblks'] / 1024:15.1f}  {m['fordblks'] / 1024:13.1f}  "
-            f"{m['arena'] / 1024:9.1f}  {m['hblkhd'] / 1024:8.1f}"
-        )
     cycles = sorted(samples)
-    if len(cycles) >= 2:
-        # From the first sample after the warm-up (the retransmission history and the
-        # caches fill in the first cycles) to the last.
-        first = next((c for c in cycles if c >= warm and c != cycles[-1]), cycles[0])
-        last = cycles[-1]
-        span = last - first
-        a, b = samples[first], samples[last]
-        lines.append("")
-        lines.append(f"cycles {first} → {last} ({span} cycles), per cycle:")
-        for label, key in (("RSS", "rss_kib"),):
-            lines.append(f"  {label}: {(b[key] - a[key]) / span:+.2f} KiB")
-        lines.append(
-            f"  traced by tracemalloc: {(b['traced'] - a['traced']) / 1024 / span:+.2f} KiB"
-        )
-        ma, mb = a["mallinfo2"], b["mallinfo2"]
-        for label, key in (
-            ("C heap in use", "uordblks"),
-            ("C heap free", "fordblks"),
-            ("C heap arena", "arena"),
-            ("mmapped", "hblkhd"),
-        ):
-            lines.append(f"  {label}: {(mb[key] - ma[key]) / 1024 / span:+.2f} KiB")
-        lines.append(f"  Python blocks: {(b['blocks'] - a['blocks']) / span:+.2f}")
-        lines.append(f"  gc objects: {(b['gc_objects'] - a['gc_objects']) / span:+.2f}")
-        older = tracemalloc.Snapshot.load(str(out / f"sample-{first}.snapshot"))
-        newer = tracemalloc.Snapshot.load(str(out / f"sample-{last}.snapshot"))
-        ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
-        older, newer = older.filter_traces(ignore), newer.filter_traces(ignore)
-        lines.append("")
-        lines.append(f"largest growth by line, cycles {first} → {last}:")
-        for stat in newer.compare_to(older, "lineno")[:top]:
-            lines.append(f"  {stat}")
-        lines.append("")
-        lines.append(f"largest growth by traceback, cycles {first} → {last}:")
-        for stat in newer.compare_to(older, "traceback")[: max(3, top // 3)]:
-            lines.append(f"  {stat.size_diff / 1024:+.1f} KiB, {stat.count_diff:+d} blocks:")
-            # The innermost frames: the outer ones are the daemon's start-up.
-            lines.extend(f"      {frame}" for frame in stat.traceback.format()[-12:])
+    table = {c: metrics(samples[c]) for c in cycles}
+    names = list(table[cycles[0]])
+    lines = [
+        "per sample (KiB unless a count):",
+        "cycle  " + "  ".join(f"{i}:{n}" for i, n in enumerate(names)),
+    ]
+    lines += [f"{c:5d}  " + "  ".join(f"{table[c][n]:.0f}" for n in names) for c in cycles]
+    fit = [c for c in cycles if c >= warm]
+    if len(fit) >= 2:
+        lines += ["", f"growth per cycle, least squares over cycles {fit[0]}–{fit[-1]}:"]
+        for n in names:
+            lines.append(f"  {n}: {slope([(c, table[c][n]) for c in fit]):+.3f}")
+        first, last = fit[0], fit[-1]
+        if (out / f"sample-{first}.snapshot").exists():
+            lines += _snapshot_diff(out, first, last, top)
     text = "\n".join(lines) + "\n"
     (out / "report.txt").write_text(text)
     return text
+
+
+def _snapshot_diff(out: Path, first: int, last: int, top: int) -> list[str]:
+    older = tracemalloc.Snapshot.load(str(out / f"sample-{first}.snapshot"))
+    newer = tracemalloc.Snapshot.load(str(out / f"sample-{last}.snapshot"))
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    older, newer = older.filter_traces(ignore), newer.filter_traces(ignore)
+    lines = ["", f"largest growth by line, cycles {first} → {last}:"]
+    lines += [f"  {stat}" for stat in newer.compare_to(older, "lineno")[:top]]
+    lines += ["", f"largest growth by traceback, cycles {first} → {last}:"]
+    for stat in newer.compare_to(older, "traceback")[: max(3, top // 3)]:
+        lines.append(f"  {stat.size_diff / 1024:+.1f} KiB, {stat.count_diff:+d} blocks:")
+        # The innermost frames: the outer ones are the daemon's start-up.
+        lines.extend(f"      {frame}" for frame in stat.traceback.format()[-12:])
+    return lines
 
 
 def main() -> int:
@@ -178,7 +242,12 @@ def main() -> int:
     parser.add_argument("--sample-every", type=int, default=40)
     parser.add_argument("--profile", default="fast")
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--warm", type=int, default=50, help="compare from this cycle on")
+    parser.add_argument("--warm", type=int, default=50, help="fit from this cycle on")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="tracemalloc in the daemon, a snapshot at each sample (it costs memory itself)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.cycles < 1 or args.sample_every < 1:
@@ -191,7 +260,7 @@ def main() -> int:
     failed = 0
     try:
         start_cluster(lab, "hbnode", args.profile, {})
-        restart_traced(lab)
+        restart_traced(lab, args.trace)
         wait(serves(lab, MASTER), 60, "the client gets master's page")
         samples[0] = take_sample(lab, "0", args.out)
         began = time.monotonic()
