@@ -256,7 +256,7 @@ class ResourceManager:
         if peer is not None and (not peer.alive or peer.declared_dead):
             self.fencing.heard(peer.name, now)
             if peer.restarts_on_heal:
-                peer.quiet_until = now + quiet_after_heal(self.s.keepalive)
+                peer.quiet_until = now + quiet_after_heal(self.s.keepalive, self.s.deadtime)
             self._peer_back(peer, now)
 
     def ping_status(self, name: str, alive: bool, now: float) -> None:

@@ -53,7 +53,7 @@ ASK_AFTER = 2 * ANSWER_EVERY
 PEER_RESTART_DELAY = 2.0
 
 
-def quiet_after_heal(keepalive: float) -> float:
+def quiet_after_heal(keepalive: float, deadtime: float) -> float:
     """How long after a heal we start no standby exchange with the healed peer.
 
     A real Heartbeat peer, on our first status after the heal, declares us dead once
@@ -62,9 +62,13 @@ def quiet_after_heal(keepalive: float) -> float:
     status may be lost (a link that has just come up drops what is sent before the
     kernel has activated it), so the next one, a keepalive later, may be the one it
     sees. One ``ANSWER_EVERY`` more lets its restart show on the wire (its claim turns
-    to none); an hbnode peer, which does not restart, only gets its failback later.
+    to none). And a busy peer is late: its 2 s are a timer in a process that may wait
+    for the CPU, as its heartbeats may. ``deadtime`` is how late the admin lets those
+    be, so the wait allows that much more (a restart under load began 3.3 s after the
+    heal in one run, past the 3.25 s this wait was without it). An hbnode peer, which
+    does not restart, gets its failback at once.
     """
-    return keepalive + PEER_RESTART_DELAY + ANSWER_EVERY
+    return keepalive + PEER_RESTART_DELAY + ANSWER_EVERY + deadtime
 
 
 def we_keep(

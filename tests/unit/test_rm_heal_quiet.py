@@ -21,7 +21,8 @@ from hbnode.rm.partition import quiet_after_heal
 
 KEY = "192.168.0.38/24/eth0:0"
 KEEPALIVE = 1.0
-QUIET = quiet_after_heal(KEEPALIVE)
+DEADTIME = 10.0
+QUIET = quiet_after_heal(KEEPALIVE, DEADTIME)
 
 
 class Master:
@@ -34,7 +35,7 @@ class Master:
             groups=parse_haresources_text(f"master {KEY}\n"),
             auto_failback=AutoFailback.ON,
             keepalive=KEEPALIVE,
-            deadtime=10.0,
+            deadtime=DEADTIME,
             deadping=10.0,
             ping_nodes=[],
             isolation=False,
