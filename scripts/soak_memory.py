@@ -135,7 +135,8 @@ def take_sample(lab: Any, name: str, out: Path) -> dict[str, Any]:
     wait(done.exists, 60, f"sample {name} written")
     record: dict[str, Any] = json.loads(done.read_text())
     record["smaps"] = smaps_rss(pid)
-    shutil.move(str(done), out / f"sample-{name}.json")
+    (out / f"sample-{name}.json").write_text(json.dumps(record))
+    done.unlink()
     snapshot = log_dir / f"{SAMPLE_PREFIX}{name}.snapshot"
     if snapshot.exists():
         shutil.move(str(snapshot), out / f"sample-{name}.snapshot")

@@ -212,7 +212,10 @@ def test_an_unreachable_bmc_means_no_takeover_until_it_is_back(
     killed_wall = time.time()
     c.lab.crash("master")
     failed = "STONITH of master failed.  Retrying..."
-    wait_until(lambda: c.log("slave").count(failed) >= 2, 120, "two failed resets")
+    # One failed reset is the policy (no takeover, a retry is due); a second one would
+    # add a reset's whole timeout against a BMC that does not answer (about 30 s of
+    # ipmitool retries) and no new path. The retry shows below, once the BMC is back.
+    wait_until(lambda: failed in c.log("slave"), 120, "a failed reset")
     assert c.holders() == ["master"]  # no takeover: master's VIP is still the only one
     assert "Host master not reset!" in c.log("slave")
     assert _power_offs(c, killed_wall) == []
