@@ -12,6 +12,7 @@ running daemon, the example hardening drop-in runs, and stop is the handover.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -47,6 +48,7 @@ START_LIMIT = 15.0  # systemctl start returns on READY=1, long before the cluste
 @pytest.fixture(scope="module")
 def machine(pkg_images: dict[str, str]) -> Iterator[Machine]:
     work = STATE_DIR / "machine"
+    made = [d for d in (STATE_DIR.parent, STATE_DIR) if not d.exists()]  # ours to remove
     shutil.rmtree(work, ignore_errors=True)
     (work / "root").mkdir(parents=True)
     _export(pkg_images["node"], work / "root")
@@ -57,6 +59,9 @@ def machine(pkg_images: dict[str, str]) -> Iterator[Machine]:
     finally:
         box.poweroff()
         shutil.rmtree(work, ignore_errors=True)
+        for directory in reversed(made):  # only if empty: a lab's own record stays
+            with contextlib.suppress(OSError):
+                directory.rmdir()
         assert box.leftovers() == []
 
 
