@@ -212,10 +212,11 @@ def test_an_unreachable_bmc_means_no_takeover_until_it_is_back(
     killed_wall = time.time()
     c.lab.crash("master")
     failed = "STONITH of master failed.  Retrying..."
-    # One failed reset is the policy (no takeover, a retry is due); a second one would
-    # add a reset's whole timeout against a BMC that does not answer (about 30 s of
-    # ipmitool retries) and no new path. The retry shows below, once the BMC is back.
-    wait_until(lambda: failed in c.log("slave"), 120, "a failed reset")
+    # Two failed resets, not one: with the BMC back after the first, the reset came
+    # 27 s after the crash, and once (CI of 897dfbd, master=hbnode, slave=heartbeat)
+    # the real Heartbeat's late takeover met the rebooted master's start and no node
+    # held the VIP for the 90 s after (RELIABILITY.md, fencing: open). Not explained.
+    wait_until(lambda: c.log("slave").count(failed) >= 2, 120, "two failed resets")
     assert c.holders() == ["master"]  # no takeover: master's VIP is still the only one
     assert "Host master not reset!" in c.log("slave")
     assert _power_offs(c, killed_wall) == []
