@@ -225,12 +225,15 @@ class Daemon:
             self.respawn.start_all(now)
         self.respawn.poll(now, reap=False)  # reaping waits for SIGCHLD (_drain_signals)
 
+    def _record_step(self, progress: Progress, **extra: Any) -> None:
+        """A step of a running action, as it happens: the event log is live."""
+        step = progress.step
+        self.events.record(step.name, at=step.at, **{**extra, **step.fields})
+
     def _on_outcomes(self, _executor: Any) -> None:
         for outcome in self.executor.drain():
-            if isinstance(outcome, Progress):  # a step as it happens: the log is live
-                step = outcome.step
-                fields = {"group": outcome.action.group, **step.fields}
-                self.events.record(step.name, at=step.at, **fields)
+            if isinstance(outcome, Progress):
+                self._record_step(outcome, group=outcome.action.group)
                 continue
             if outcome.error:
                 self.log.error(
@@ -244,7 +247,7 @@ class Daemon:
         assert self.fencer is not None
         for outcome in self.fencer.drain():
             if isinstance(outcome, Progress):
-                self.events.record(outcome.step.name, at=outcome.step.at, **outcome.step.fields)
+                self._record_step(outcome)
                 continue
             word, _, detail = (outcome.error or "bad: no answer").partition(": ")
             result = FenceResult(word) if word in set(FenceResult) else FenceResult.BAD
