@@ -31,6 +31,9 @@ from .leftovers import leftovers
 DEFAULT_IMPLS = "hbnode heartbeat master=heartbeat,slave=hbnode master=hbnode,slave=heartbeat"
 MEASUREMENTS: list[dict[str, Any]] = []
 RESULTS_FILE = Path(os.environ.get("HBLAB_RESULTS", "/tmp/hblab-measurements.jsonl"))
+# Where a failed test's nodes' whole /var/log is kept (ha-log, ha-debug, the event
+# log): the printed tail shows what went wrong, these show why. Unset: not kept.
+KEPT_LOGS = os.environ.get("HBLAB_KEEP_LOGS")
 
 
 def _impl_specs() -> list[str]:
@@ -129,6 +132,7 @@ def lab_factory(
         try:
             if failed is not None and failed.failed and _is_up(lab):
                 print_logs(lab)
+                keep_logs(lab, request.node.nodeid)
             elif failed is not None and failed.passed and _is_up(lab):
                 found = scan(lab, expect_log)
                 if found:
@@ -186,6 +190,19 @@ def print_logs(lab: Lab) -> None:
         if text := node_log(lab, host.name):
             print(f"\n----- {host.name}: last lines of /var/log/ha-log -----")
             print("\n".join(text.splitlines()[-150:]))
+
+
+def keep_logs(lab: Lab, test_id: str) -> None:
+    """Copy each node's /var/log to HBLAB_KEEP_LOGS/<test>/<node>/ before the lab goes."""
+    if not KEPT_LOGS:
+        return
+    safe = "".join(ch if ch.isalnum() or ch in "-_.=," else "_" for ch in test_id)
+    for host in REFERENCE.cluster_nodes:
+        source = lab.log_dir(host.name)
+        if source.is_dir():
+            target = Path(KEPT_LOGS) / safe / host.name
+            shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True)
+            print(f"kept {host.name}'s /var/log in {target}")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -22,28 +22,39 @@ def node_log(lab: Lab, node: str, name: str = "ha-log") -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
+Said = str | Callable[[], str]  # a message, or one made when it is needed
+
+
+def _say(what: Said) -> str:
+    return what if isinstance(what, str) else what()
+
+
 def wait_until(
-    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+    predicate: Callable[[], bool], timeout: float, what: Said, interval: float = 0.05
 ) -> float:
-    """Poll until ``predicate()``; return the seconds it took, or fail with ``what``."""
+    """Poll until ``predicate()``; return the seconds it took, or fail with ``what``.
+
+    Give ``what`` as a callable when it names the state: it is then made at the
+    deadline, so the failure says what the lab looked like when the wait gave up.
+    """
     started = time.monotonic()
     deadline = started + timeout
     while True:
         if predicate():
             return time.monotonic() - started
         if time.monotonic() >= deadline:
-            raise Timeout(f"not within {timeout:.1f} s: {what}")
+            raise Timeout(f"not within {timeout:.1f} s: {_say(what)}")
         time.sleep(interval)
 
 
 def holds_for(
-    predicate: Callable[[], bool], seconds: float, what: str, interval: float = 0.05
+    predicate: Callable[[], bool], seconds: float, what: Said, interval: float = 0.05
 ) -> None:
     """Fail if ``predicate()`` turns false at any sample during ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not predicate():
-            raise AssertionError(f"stopped holding: {what}")
+            raise AssertionError(f"stopped holding: {_say(what)}")
         time.sleep(interval)
 
 
@@ -76,7 +87,7 @@ class Cluster:
         return wait_until(
             self.held_by(node),
             timeout,
-            f"the VIP held by {node} alone (holders now: {self.holders()})",
+            lambda: f"the VIP held by {node} alone (holders now: {self.holders()})",
         )
 
     def settles_on(self, node: str, timeout: float, strict: bool | None = None) -> float:
@@ -98,14 +109,14 @@ class Cluster:
             wait_until(
                 lambda: self.holders() == [node] and self.page() == node,
                 max(0.0, deadline - time.monotonic()),
-                f"{what} (holders now: {self.holders()})",
+                lambda: f"{what} (holders now: {self.holders()})",
             )
             took = time.monotonic() - started
             try:
                 holds_for(
                     lambda: self.holders() == [node],
                     lasting,
-                    f"{node} keeps the VIP for 3 x deadtime (holders now: {self.holders()})",
+                    lambda: f"{node} keeps the VIP for 3 x deadtime (now: {self.holders()})",
                 )
             except AssertionError:
                 if strict or time.monotonic() + lasting > deadline:
