@@ -179,6 +179,11 @@ class PingPolicy:
         )
         self.pending = (now + delay, Hold.ALL, src)
 
+    def peer_sees_more(self, peer: str) -> bool:
+        """ipfail runs and the peer's last told count is above ours: it keeps the groups."""
+        theirs = self.theirs.get(peer)
+        return self.active and theirs is not None and theirs > self.count()
+
     def _sees_more(self, peer: str) -> bool:
         """The peer's last told count is above ours (or it told none in this contact)."""
         theirs = self.theirs.get(peer)

@@ -34,6 +34,7 @@ from hbnode.rm.isolation import Isolation
 from hbnode.rm.legacy import LegacyRequests
 from hbnode.rm.liveness import Liveness, SilenceWatch
 from hbnode.rm.messages import T
+from hbnode.rm.owed import OwedFailback
 from hbnode.rm.partition import HealPolicy, quiet_after_heal
 from hbnode.rm.scope import StandbyScope
 from hbnode.rm.spec import AutoFailback, GroupSpec
@@ -112,6 +113,12 @@ class ResourceManager:
         self.legacy = LegacyRequests(self.s)
         self.heal = HealPolicy(self.s, self._ask_standby)
         self.failed = FailedStarts(self.s, self.standby_protocol)
+        self.owed = OwedFailback(
+            self.s,
+            self._ask_standby,
+            peer_keeps=self.ping_policy.peer_sees_more,
+            busy=lambda: self.standby_protocol.busy,
+        )
         self.startup = Startup(
             self.s,
             self.isolation,
@@ -119,6 +126,7 @@ class ResourceManager:
             take_over=self.takeover_policy.take,
             ipfail_active=lambda: self.ping_policy.active,
             unfenced=self._never_heard,
+            peer_holds_ours=self.owed.expect,
         )
         self._failback_to: set[str] = set()  # auto failback that found us busy
         self._shutdown_after: float | None = None  # an orderly stop waits for a standby
@@ -411,6 +419,7 @@ class ResourceManager:
         peer.conflict_since, peer.quiet_until = None, NO_WAIT
         peer.reannounce.clear()
         self._failback_to.discard(peer.name)
+        self.owed.cancel(peer.name)
         self._drop_pending(peer)
         self.standby_protocol.peer_gone(peer.name, now)
 
@@ -485,6 +494,8 @@ class ResourceManager:
 
     def _ipfail_give_up(self, what: Hold, now: float) -> bool:
         error = self.standby_protocol.request(what, now, reason="ipfail", via_ipfail=True)
+        if error is None:
+            self.owed.cancel()  # ipfail put our groups on the peer: not a failback owed
         return error is None
 
     # == operator input ====================================================================
@@ -493,6 +504,7 @@ class ResourceManager:
         scope = StandbyScope.parse(what)  # an operator's word: checked, not trusted
         if scope is None:
             return f"usage: hb_standby [{'|'.join(StandbyScope)}]"
+        self.owed.cancel()  # the admin says where the groups go
         return self.standby_protocol.request(scope.hold, now, operator=True)
 
     def takeover(self, what: StandbyScope, now: float) -> str | None:
@@ -513,6 +525,7 @@ class ResourceManager:
         s = self.s
         if s.mode in (Mode.STOPPING, Mode.STOPPED):
             return
+        self.owed.cancel()
         # A request nobody can answer (hb_standby alone) is no exchange to wait for.
         exchange = self.standby_protocol.busy and bool(s.present_peers())
         if exchange and s.mode is Mode.STABLE:
@@ -573,6 +586,7 @@ class ResourceManager:
             self.deferred.timer(),
             self.fencing.timer(),
             self.heal.timer(),
+            self.owed.timer(),
             self._quiet_ends(),
             self._shutdown_after,
         ):
@@ -592,6 +606,7 @@ class ResourceManager:
         self.fencing.handle_timer(now)
         self._after_quiet(now)  # before the heal's reminders: a failback goes first
         self.heal.handle_timer(now)
+        self.owed.handle_timer(now)
         if self._shutdown_after is not None and now >= self._shutdown_after:
             self.shutdown(now)
 

@@ -41,6 +41,7 @@ class Startup:
         take_over: Callable[[str, float], None],
         ipfail_active: Callable[[], bool],
         unfenced: Callable[[], list[str]] = list,
+        peer_holds_ours: Callable[[float], None] = lambda now: None,
     ) -> None:
         self.s = shared
         self.isolation = isolation
@@ -49,6 +50,7 @@ class Startup:
         self.ipfail_active = ipfail_active
         # With STONITH: absent peers never heard from nor reset (hbnode.rm.fencing).
         self.unfenced = unfenced
+        self.peer_holds_ours = peer_holds_ours  # our start left our groups on a peer
         self.deadline: float | None = None  # RQSTDELAY after the first report
 
     def begin(self, live_peers: Iterable[str], now: float) -> None:
@@ -127,6 +129,7 @@ class Startup:
             s.out.log("info", "Local Resource acquisition completed. (none)")
             s.report()
             s.out.log("info", f"Initial resource acquisition complete ({why})")
+            self.peer_holds_ours(now)
         self._take_from_absent(now)
         # Whatever still runs here from before and was not just taken is someone else's.
         s.table.release_found("stale", now)

@@ -117,6 +117,55 @@ def test_orderly_stop_hands_over_before_deadtime(
     wire.assert_all_signed(trace, cluster.impl)
 
 
+def test_owner_back_within_deadtime_after_standby_gets_its_group_back(
+    lab_factory: Callable[..., Cluster],
+    wire_trace: Callable[[Cluster], WireTrace],
+    impl_spec: str,
+    measure: Callable[..., None],
+) -> None:
+    """auto_failback on: master goes standby, its daemon is killed and started again
+    within deadtime.
+
+    The real Heartbeat fails back only what it took over itself: from a node it
+    declared dead, or that said shutdone (PerformAutoFailback, hb_resource.c). A
+    restart after ``kill -9`` within deadtime is neither, so a Heartbeat slave keeps
+    master's group after master is back, and two real Heartbeats leave it there for
+    good. hbnode's master asks for it once the grace for a failback is over
+    (hbnode.rm.owed, as ``hb_takeover local``); hbnode's slave gives it back when
+    master's start is done. The fencing race leaves the same state (RELIABILITY.md,
+    "Fencing"); here it is made on purpose.
+    """
+    cluster = lab_factory(impl_spec, {"auto_failback": "on", "deadtime": "6", "initdead": "10"})
+    trace = wire_trace(cluster)
+    cluster.startup("master", STARTUP_TIMEOUT)
+    done = cluster.tool("master", "hb_standby", "all")
+    assert done.returncode == 0, done.stdout + done.stderr
+    cluster.wait_holder("slave", HANDOVER_TIMEOUT)
+    back = trace.mark("kill -9 of master's daemon, then service heartbeat start")
+    cluster.lab.crash("master")  # it holds nothing: nothing stays behind
+    cluster.lab.service("master", "heartbeat", "start")
+    if cluster.impl("master") == cluster.impl("slave") == "heartbeat":
+        cluster.settles_on("slave", HANDOVER_TIMEOUT)  # no failback, and nobody asks
+        assert trace.first("hb_takeover", after=back) is None
+        # The slave never goes standby. (Master's ipfail, on balanced ping counts,
+        # gives up the foreign set it does not hold: an exchange that moves nothing.)
+        assert trace.first("ask_resources", "slave", after=back, info="me") is None
+    else:
+        # hbnode's master asks after 2 x keepalive + deadtime (6.5 s).
+        took = cluster.settles_on("master", 30.0)  # from master's start on
+        measure("failback_after_restart_s", round(took, 3), impl=impl_spec)
+    assert "master: is dead" not in cluster.log("slave"), "master was back after deadtime"
+    if (cluster.impl("master"), cluster.impl("slave")) == ("hbnode", "heartbeat"):
+        asked, _ = trace.sequence(
+            msg("hb_takeover", "master", rsc_hold="local"),
+            msg("ask_resources", "slave", rsc_hold="foreign", info="me"),
+            after=back,
+        )
+        assert "gave them no failback" in cluster.log("master")
+        wire.assert_standby_exchange(trace, cluster, "slave", "master", "foreign", asked.time)
+    wire.assert_all_signed(trace, cluster.impl)
+
+
 def test_isolated_node_never_holds_with_the_other(
     lab_factory: Callable[..., Cluster],
     wire_trace: Callable[[Cluster], WireTrace],
