@@ -231,10 +231,11 @@ class Daemon:
         self.events.record(step.name, at=step.at, **{**extra, **step.fields})
 
     def _on_outcomes(self, _executor: Any) -> None:
-        for outcome in self.executor.drain():
-            if isinstance(outcome, Progress):
-                self._record_step(outcome, group=outcome.action.group)
+        for report in self.executor.drain():
+            if isinstance(report, Progress):  # a step of an action still running
+                self._record_step(report, group=report.action.group)
                 continue
+            outcome = report  # the action is over
             if outcome.error:
                 self.log.error(
                     f"{outcome.action.kind} of {outcome.action.group} failed: {outcome.error}"
@@ -245,10 +246,11 @@ class Daemon:
 
     def _on_fences(self, _executor: Any) -> None:
         assert self.fencer is not None
-        for outcome in self.fencer.drain():
-            if isinstance(outcome, Progress):
-                self._record_step(outcome)
+        for report in self.fencer.drain():
+            if isinstance(report, Progress):
+                self._record_step(report)
                 continue
+            outcome = report
             word, _, detail = (outcome.error or "bad: no answer").partition(": ")
             result = FenceResult(word) if word in set(FenceResult) else FenceResult.BAD
             say = self.log.info if result is FenceResult.OK else self.log.error
@@ -435,7 +437,13 @@ def _serve(config: ClusterConfig, foreground: bool, report: Any = None) -> int:
 
 def _log_crash(logger: HbLogger, exc: BaseException) -> None:
     """A bug that ends the loop is said where the admin looks: a detached daemon's
-    stderr is /dev/null, so without this its peer's "is dead" would be all there is."""
+    stderr is /dev/null, so without this its peer's "is dead" would be all there is.
+
+    Ctrl-C of ``hbnode run`` or an exit asked for is no bug: one line, no traceback.
+    """
+    if not isinstance(exc, Exception):
+        logger.warn(f"hbnode stopped without an orderly shutdown: {type(exc).__name__}")
+        return
     import traceback  # only on a crash: the idle daemon does not pay for its imports
 
     logger.crit(f"hbnode crashed: {type(exc).__name__}: {exc}")

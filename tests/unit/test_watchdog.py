@@ -244,6 +244,21 @@ def test_a_crash_in_the_loop_is_not_an_orderly_close(
     assert any("ERROR: crash:" in line and "in run" in line for line in lines), lines
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_ctrl_c_or_an_exit_is_no_crash_but_no_orderly_close(
+    fake_daemon: type[FakeDaemon], monkeypatch: pytest.MonkeyPatch, stop: type[BaseException]
+) -> None:
+    log, out = logger()
+    monkeypatch.setattr(daemon_module, "make_logger", lambda config, foreground, **_: log)
+    fake_daemon.run_raises = stop()
+    with pytest.raises(stop):
+        daemon_module._serve(FakeConfig(), foreground=True)  # type: ignore[arg-type]
+    assert fake_daemon.closes == [False]  # the loop did not hand over: the watchdog stays
+    text = out.getvalue()
+    assert f"WARN: hbnode stopped without an orderly shutdown: {stop.__name__}" in text
+    assert "crash" not in text
+
+
 def test_a_failed_start_is_heartbeats_cleanexit(fake_daemon: type[FakeDaemon]) -> None:
     fake_daemon.open_raises = OSError("port in use")
     assert daemon_module._serve(FakeConfig(), foreground=True) == 1  # type: ignore[arg-type]
