@@ -494,7 +494,7 @@ class ResourceManager:
 
     def _ipfail_give_up(self, what: Hold, now: float) -> bool:
         error = self.standby_protocol.request(what, now, reason="ipfail", via_ipfail=True)
-        if error is None:
+        if error is None and what & Hold.LOCAL:
             self.owed.cancel()  # ipfail put our groups on the peer: not a failback owed
         return error is None
 
