@@ -16,6 +16,11 @@ cd "$(dirname "$0")/.."
 WHAT=${1:-all}
 RUN=/run/hblab-d2
 ENGINE=(env HBLAB_D_RUN=$RUN HBLAB_D_DATA=/var/lib/hblab-d2/engine HBLAB_D_NETNS=hblab-d2-engine)
+# After the takeover, the suites run as on the first engine: told where this engine's
+# namespace is, the lab pulls a cable at its far end (the carrier goes, as on a real
+# machine). Reached by DOCKER_HOST alone it can only set the node's interface down,
+# and the real Heartbeat then logs an ERROR at every send (lab.badnews.CABLE_PULLED).
+KNOWN=("${ENGINE[@]}")
 export DOCKER_HOST="unix://$RUN/docker.sock" LAB=docker
 export HBLAB_PREFIX=hbd2 HBLAB_STATE_DIR=/var/lib/hbd2 HBLAB_D_STATE_DIR=/var/lib/hbd2-d
 TUTORIAL_IMPLS="${HBLAB_CI_DOCKER_TUTORIAL_IMPLS:-hbnode heartbeat}"
@@ -44,16 +49,16 @@ python3 -m lab.docker_images || exit 1
 step takeover build/junit-remote.xml env HBLAB_IMPLS=hbnode \
   "${PYTEST[@]}" -m failover -k test_takeover_on_poweroff
 if [ "$WHAT" = all ]; then
-  step tutorial build/junit-docker-tutorial.xml env HBLAB_IMPLS="$TUTORIAL_IMPLS" \
+  step tutorial build/junit-docker-tutorial.xml "${KNOWN[@]}" HBLAB_IMPLS="$TUTORIAL_IMPLS" \
     "${PYTEST[@]}" -m tutorial
   # Fencing on containers: a BMC (ipmi_sim) per node on the lab's management network,
   # each implementation resetting the other through cluster-glue's external/ipmi.
   # The mixed pair has both fence, so one pairing covers both implementations.
-  step fencing build/junit-docker-fencing.xml env HBLAB_IMPLS="$FENCING_IMPLS" \
+  step fencing build/junit-docker-fencing.xml "${KNOWN[@]}" HBLAB_IMPLS="$FENCING_IMPLS" \
     "${PYTEST[@]}" -k test_fencing
   # The nemesis on containers (its leak check reads each container's namespace
   # through /proc/PID/ns/net): a 60 s schedule from the fixed seed, as on netns.
-  step nemesis build/junit-docker-nemesis.xml \
+  step nemesis build/junit-docker-nemesis.xml "${KNOWN[@]}" \
     "${PYTEST[@]}" -k test_a_random_schedule_keeps_every_invariant
 fi
 echo "remote engine: exit $status in $(( $(date +%s) - started )) s"
