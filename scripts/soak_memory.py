@@ -12,7 +12,9 @@ cycles has it write, from inside the daemon:
 - VmRSS, Python's allocated block count and the gc's object count;
 - with ``--trace``, a tracemalloc snapshot (what Python holds, by the line that
   allocated it). Tracing and snapshots cost memory of their own, so the RSS of a
-  traced run is not the soak's: the in-use figures are what to read there.
+  traced run is not the soak's: the in-use figures are what to read there. With
+  ``--trace-from N`` tracing starts only after cycle N: the snapshots then hold only
+  what was allocated since, so a diff of two later ones is the growth alone.
 
 The script adds the daemon's RSS by kind of mapping (/proc/PID/smaps: the brk heap,
 anonymous maps, files). A least-squares fit after ``--warm`` cycles says which layer
@@ -48,6 +50,7 @@ from lab.bench.runner import MASTER, SLAVE, sees_active, serves, start_cluster, 
 from lab.soak.cycle import cycle_line, log_size, run_cycle, sees_active_since  # noqa: E402
 
 FRAMES = 12  # traceback depth kept per allocation
+TRACE_START = "trace-start"  # the sample request that starts tracemalloc (--trace-from)
 SAMPLE_PREFIX = "hbnode-memory-"
 # Runs inside the node as the daemon's interpreter: on SIGUSR2 it writes one sample
 # into /var/log (the lab reads it through lab.log_dir), then it is `hbnode start`.
@@ -93,6 +96,8 @@ def _pymalloc():
 
 def _sample(signum, frame):
     name = open("/var/log/{SAMPLE_PREFIX}request").read().strip()
+    if name == "{TRACE_START}" and not tracemalloc.is_tracing():
+        tracemalloc.start({FRAMES})  # --trace-from: only what is allocated from now on
     record = dict(pid=os.getpid(), rss_kib=_rss_kib(), blocks=sys.getallocatedblocks(),
                   gc_objects=len(gc.get_objects()), pymalloc=_pymalloc())
     if tracemalloc.is_tracing():
@@ -214,9 +219,9 @@ def report(samples: dict[int, dict[str, Any]], out: Path, top: int, warm: int) -
         lines += ["", f"growth per cycle, least squares over cycles {fit[0]}–{fit[-1]}:"]
         for n in names:
             lines.append(f"  {n}: {slope([(c, table[c][n]) for c in fit]):+.3f}")
-        first, last = fit[0], fit[-1]
-        if (out / f"sample-{first}.snapshot").exists():
-            lines += _snapshot_diff(out, first, last, top)
+        traced = [c for c in fit if (out / f"sample-{c}.snapshot").exists()]
+        if len(traced) >= 2:
+            lines += _snapshot_diff(out, traced[0], traced[-1], top)
     text = "\n".join(lines) + "\n"
     (out / "report.txt").write_text(text)
     return text
@@ -249,6 +254,14 @@ def main() -> int:
         action="store_true",
         help="tracemalloc in the daemon, a snapshot at each sample (it costs memory itself)",
     )
+    parser.add_argument(
+        "--trace-from",
+        type=int,
+        default=0,
+        metavar="CYCLE",
+        help="start tracemalloc only after this cycle: what the daemon allocated once at"
+        " start-up and in its first cycles is left out, and the RSS before it is the soak's",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.cycles < 1 or args.sample_every < 1:
@@ -273,6 +286,9 @@ def main() -> int:
                 f"({(time.monotonic() - began) / 60:.1f} min)",
                 flush=True,
             )
+            if args.trace_from and number == args.trace_from:
+                take_sample(lab, TRACE_START, args.out)
+                print(f"  tracemalloc started after cycle {number}", flush=True)
             if number % args.sample_every == 0 or number == args.cycles:
                 samples[number] = take_sample(lab, str(number), args.out)
                 print(
