@@ -70,7 +70,8 @@ engine-status:
 ## make test: install test dependencies, run the unit and the integration tests.
 ## The lab tests run in HBLAB_WORKERS parallel workers (pytest-xdist), each with
 ## labs of its own prefix: most of a lab test is waiting on timers, not CPU. On 2
-## cores, 4 workers ran the 238 lab tests in 18.2 min (3 workers: about 22 min).
+## cores, 4 workers ran the 238 lab tests in 18.2 min (3 workers: about 22 min),
+## with the CPU about 70 % busy: where lab tests fail under load, try HBLAB_WORKERS=3.
 HBLAB_WORKERS ?= 4
 XDIST := $(if $(filter-out 0 1,$(HBLAB_WORKERS)),-n $(HBLAB_WORKERS) --dist loadgroup)
 test: deps
