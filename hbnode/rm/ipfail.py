@@ -14,9 +14,19 @@ restart, so the policy keeps the rule itself:
 
 * a verdict (``you_are_dead``, ``abort_giveup``) counts only if it answers the
   count we last told that peer and that count is still ours;
-* when the peer comes back (a heal, a restart, a link up) and one of our ping
-  nodes is down, our count may be stale until the next ping round: we wait
-  2×keepalive ("settling") before we tell it or compare with the peer's;
+* when the peer comes back (a heal, a link up) and one of our ping nodes is down,
+  our count may be stale: the cut that hid the peer hid the ping node too. We
+  wait ("settling") until every ping node answers again, or for deadping, the
+  silence we take as a ping node's death, before we tell our count or compare it
+  with the peer's. The first echo after a heal can come well after the peer's
+  first heartbeat: the peer's packets only need the cable, ours to the ping node
+  may wait for the kernel to resolve its address again (one ARP request a second
+  once the entry failed while cut off), and a busy node is late anyway. In the
+  lab, after a 6 s cut, master heard slave at once and its ping node 0.67 s
+  later, the moment slave first heard master: master's own packets waited. With a
+  wait of two ping rounds, an echo 1.4 s late made the owner tell a count of 0,
+  the peer answered ``you_are_dead``, and the owner gave its group away just
+  after the heal and took it back a second later (tests/unit/test_heal.py);
 * every such change cancels a give-up decided on the old counts, and both sides
   tell their count again, as ipfail does when another ipfail joins;
 * a verdict carries no count, so one answering the count we told just before may
@@ -41,11 +51,17 @@ GiveUp = Callable[[Hold, float], bool]  # go standby for a set; False if it cann
 
 class PingPolicy:
     def __init__(
-        self, shared: Shared, ping_nodes: list[str], enabled: bool, give_up: GiveUp
+        self,
+        shared: Shared,
+        ping_nodes: list[str],
+        enabled: bool,
+        give_up: GiveUp,
+        deadping: float,
     ) -> None:
         self.s = shared
         self.ping: dict[str, bool | None] = dict.fromkeys(ping_nodes)  # None: not heard of
         self.enabled = enabled
+        self.deadping = deadping
         self.give_up = give_up
         # (when, what, for whom) we give up: the peer that sees more, if that is why
         self.pending: tuple[float, Hold, str | None] | None = None
@@ -80,6 +96,8 @@ class PingPolicy:
         self.pending = None
         if not self.settling(now):
             self.tell_peers()
+        elif all(self.ping.values()):
+            self._settled(now)  # every ping node answered: our count is fresh
 
     def forget(self, peer: str) -> None:
         """A new contact with ``peer`` (it restarted): no count of the old one stands.
@@ -97,9 +115,9 @@ class PingPolicy:
         if all(alive for alive in self.ping.values()):
             self.tell_peers(only=peer)  # our count cannot rise: it is fresh already
             return
-        # A ping node down now may be down only because the same cut hid it: its
-        # next echo (pings go out every keepalive) tells, so give it two rounds.
-        self.settle_until = now + 2 * self.s.keepalive
+        # A ping node down now may be down only because the same cut hid it: its next
+        # echo tells, and one not heard for deadping is as dead as before the heal.
+        self.settle_until = now + max(2 * self.s.keepalive, self.deadping)
 
     def peer_gone(self, peer: str) -> None:
         """The peer was declared dead: what we exchanged with it is void."""
@@ -224,11 +242,7 @@ class PingPolicy:
 
     def handle_timer(self, now: float) -> None:
         if self.settle_until is not None and now >= self.settle_until:
-            self.settle_until = None
-            # Settled: tell our count, and compare with what the peer told meanwhile.
-            self.tell_peers()
-            for peer in sorted(self.theirs):
-                self._compare(peer, now)
+            self._settled(now)
         if self.pending is None or now < self.pending[0]:
             return
         _, what, sees_more = self.pending
@@ -243,6 +257,17 @@ class PingPolicy:
         if not self.give_up(what, now):
             # ipfail only gives up while the cluster is stable; ask again shortly.
             self.pending = (now + self.s.keepalive, what, sees_more)
+
+    def _settled(self, now: float) -> None:
+        """Our count is fresh: tell it, and compare with what the peer told meanwhile."""
+        if self.s.mode is Mode.INIT:
+            # Counts are told once the start-up negotiation is over: look again then.
+            self.settle_until = now + 2 * self.s.keepalive
+            return
+        self.settle_until = None
+        self.tell_peers()
+        for peer in sorted(self.theirs):
+            self._compare(peer, now)
 
     def cancel(self) -> None:
         self.pending = None

@@ -81,7 +81,9 @@ class ResourceManager:
         self.s = Shared(me, list(groups), auto_failback, keepalive, deadtime, out, table, peers)
         self.out, self.table = out, table
         self.standby_protocol = StandbyProtocol(self.s, self._idle)
-        self.ping_policy = PingPolicy(self.s, list(ping_nodes), ipfail, self._ipfail_give_up)
+        self.ping_policy = PingPolicy(
+            self.s, list(ping_nodes), ipfail, self._ipfail_give_up, deadping
+        )
         self.takeover_policy = Takeover(self.s)
         self.deferred = DeferredTakeovers(self._deferred_takeover)
         self.isolation = Isolation(

@@ -101,6 +101,50 @@ def test_nothing_said_while_apart_is_acted_on(tmp_path: Path) -> None:
     assert pair.holders() == ["master"]
 
 
+@pytest.mark.parametrize("late", [0.4, 0.8, 1.2, 1.4])
+@pytest.mark.parametrize("cut", [2.0, 6.0])
+def test_a_late_first_echo_after_the_heal_moves_nothing(
+    tmp_path: Path, cut: float, late: float
+) -> None:
+    """The CI failure of 78dd1f5, in virtual time: master held the VIP again after the
+    heal, then gave it to slave (its ping node's first echo came more than two ping
+    rounds after slave's first heartbeat, so it told a count of 0) and took it back
+    a second later. Once master holds after the heal, nothing moves."""
+    pair = NodePair(tmp_path)
+    pair.start_both_and_settle()
+    pair.cut_master_eth1()
+    pair.run(cut)
+    pair.set_cable(True)
+    healed = pair.now
+    pair.run(late)
+    pair.reach_ping["master"] = True
+    pair.run(SETTLE + STEADY)
+    changes = pair.changes_since(healed)
+    held = [i for i, (_, holders) in enumerate(changes) if holders == {"master"}]
+    assert held, (changes, pair.log("master")[-3000:])
+    assert changes[held[0] :] == changes[-1:], (changes, pair.log("master")[-3000:])
+    assert "sees more ping nodes" not in pair.log("master")
+
+
+def test_a_ping_node_still_lost_after_the_heal_moves_the_group(tmp_path: Path) -> None:
+    """The wait for a late echo ends at deadping: then the count is as true as the one
+    that declared the ping node dead, and ipfail's verdict stands."""
+    pair = NodePair(tmp_path)
+    pair.start_both_and_settle()
+    pair.cut_master_eth1()
+    pair.run(2.0)
+    pair.set_cable(True)  # master's ping node stays out of reach
+    # deadping, the count exchange, 2 × keepalive, the standby
+    pair.run(DEADTIME + 2.0)
+    assert pair.holders() == ["slave"], pair.log("master")[-3000:]
+    assert "slave sees more ping nodes" in pair.log("master")
+    moved = pair.now
+    pair.run(STEADY)
+    assert pair.changes_since(moved) == []
+    pair.reach_ping["master"] = True
+    assert_lasts(pair, "master", after_heal=pair.now)
+
+
 def test_a_ping_node_really_lost_on_one_side_still_moves_the_group(tmp_path: Path) -> None:
     """ipfail's own job: master can reach its peer but not the ping node."""
     pair = NodePair(tmp_path)
