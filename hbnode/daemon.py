@@ -26,7 +26,7 @@ from hbnode.control import CONTROL_SOCKET, parse_request_untrusted
 from hbnode.control_commands import answer
 from hbnode.daemonize import daemonize as detach_and_run
 from hbnode.eventlog import EVENTS_FILE, EventLog
-from hbnode.executor import ActionExecutor, Progress
+from hbnode.executor import ActionExecutor, Outcome, Progress
 from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink, stream_is_journal
 from hbnode.held_clients import HeldClients
 from hbnode.link_io import LinkIO
@@ -234,29 +234,32 @@ class Daemon:
         for report in self.executor.drain():
             if isinstance(report, Progress):  # a step of an action still running
                 self._record_step(report, group=report.action.group)
-                continue
-            outcome = report  # the action is over
-            if outcome.error:
-                self.log.error(
-                    f"{outcome.action.kind} of {outcome.action.group} failed: {outcome.error}"
-                )
-            self.takeovers.finished(outcome.action, outcome.ok, time.monotonic(), time.time())
-            self.node.action_done(outcome.action.id, outcome.ok, time.monotonic())
+            else:
+                self._action_over(report)
         self._after_input(time.monotonic())
+
+    def _action_over(self, outcome: Outcome) -> None:
+        if outcome.error:
+            action = outcome.action
+            self.log.error(f"{action.kind} of {action.group} failed: {outcome.error}")
+        self.takeovers.finished(outcome.action, outcome.ok, time.monotonic(), time.time())
+        self.node.action_done(outcome.action.id, outcome.ok, time.monotonic())
 
     def _on_fences(self, _executor: Any) -> None:
         assert self.fencer is not None
         for report in self.fencer.drain():
             if isinstance(report, Progress):
                 self._record_step(report)
-                continue
-            outcome = report
-            word, _, detail = (outcome.error or "bad: no answer").partition(": ")
-            result = FenceResult(word) if word in set(FenceResult) else FenceResult.BAD
-            say = self.log.info if result is FenceResult.OK else self.log.error
-            say(f"stonith -T reset {outcome.action.group}: {detail or word}")
-            self.node.fence_done(outcome.action.id, result, time.monotonic())
+            else:
+                self._fence_over(report)
         self._after_input(time.monotonic())
+
+    def _fence_over(self, outcome: Outcome) -> None:
+        word, _, detail = (outcome.error or "bad: no answer").partition(": ")
+        result = FenceResult(word) if word in set(FenceResult) else FenceResult.BAD
+        say = self.log.info if result is FenceResult.OK else self.log.error
+        say(f"stonith -T reset {outcome.action.group}: {detail or word}")
+        self.node.fence_done(outcome.action.id, result, time.monotonic())
 
     def _drain_signals(self, _sock: Any) -> None:
         with contextlib.suppress(BlockingIOError):

@@ -17,11 +17,11 @@ export HBLAB_IMPLS="${HBLAB_CI_DOCKER_IMPLS:-hbnode master=heartbeat,slave=hbnod
 started=$(date +%s)
 own_engine=""
 status=0
-remote_pid=""
+second_pid=""
 
 cleanup() {
-  if [ -n "$remote_pid" ]; then kill "$remote_pid" 2>/dev/null; wait "$remote_pid"; fi
-  remote_pid=""
+  if [ -n "$second_pid" ]; then kill "$second_pid" 2>/dev/null; wait "$second_pid"; fi
+  second_pid=""
   LAB=docker python3 -m lab down >/dev/null 2>&1 || true
   if [ -n "$own_engine" ]; then python3 -m lab.docker_engine stop --purge || true; fi
   own_engine=""
@@ -42,19 +42,19 @@ fi
 [ "$status" = 0 ] && step images python3 -m lab.docker_images
 if [ "$status" = 0 ]; then
   # The tutorial, fencing and the nemesis run meanwhile on a second engine, reached
-  # through DOCKER_HOST alone (scripts/ci-remote-engine.sh): one engine holds one
+  # through DOCKER_HOST alone (scripts/ci-second-engine.sh): one engine holds one
   # network per subnet, and the labs use the reference subnets ("Pool overlaps").
-  remote_log=build/docker-remote-engine.log
-  bash scripts/ci-remote-engine.sh all > "$remote_log" 2>&1 &
-  remote_pid=$!
+  second_log=build/docker-second-engine.log
+  bash scripts/ci-second-engine.sh all > "$second_log" 2>&1 &
+  second_pid=$!
   step failover make --no-print-directory test-failover LAB=docker \
     HBLAB_WORKERS=1 PYTEST_ARGS="--junitxml=build/junit-docker.xml"
   python3 scripts/check_no_skips.py build/junit-docker.xml || status=1
   t0=$(date +%s)
-  wait "$remote_pid" || { echo "docker stage: remote engine failed"; status=1; }
-  remote_pid=""
-  echo "docker stage: waited $(( $(date +%s) - t0 )) s for the remote engine; its output:"
-  cat "$remote_log"
+  wait "$second_pid" || { echo "docker stage: second engine failed"; status=1; }
+  second_pid=""
+  echo "docker stage: waited $(( $(date +%s) - t0 )) s for the second engine; its output:"
+  cat "$second_log"
 fi
 cleanup
 echo "docker stage: exit $status in $(( $(date +%s) - started )) s"

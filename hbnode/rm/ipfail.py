@@ -167,7 +167,7 @@ class PingPolicy:
                 self.s.out.log("debug", f"{kind} from {src} answers an old ping count: ignored")
                 return
             if kind == T.YOU_ARE_DEAD:
-                if not self._sees_more(src):
+                if not self._told_more(src, untold=True):
                     self.s.out.log(
                         "debug", f"{kind} from {src}, which told no more ping nodes: ignored"
                     )
@@ -199,13 +199,13 @@ class PingPolicy:
 
     def peer_sees_more(self, peer: str) -> bool:
         """ipfail runs and the peer's last told count is above ours: it keeps the groups."""
-        theirs = self.theirs.get(peer)
-        return self.active and theirs is not None and theirs > self.count()
+        return self.active and self._told_more(peer, untold=False)
 
-    def _sees_more(self, peer: str) -> bool:
-        """The peer's last told count is above ours (or it told none in this contact)."""
+    def _told_more(self, peer: str, *, untold: bool) -> bool:
+        """The peer's last told count is above ours; ``untold`` if it told none in this
+        contact (a verdict from it still answers some count of its own)."""
         theirs = self.theirs.get(peer)
-        return theirs is None or theirs > self.count()
+        return untold if theirs is None else theirs > self.count()
 
     def _compare(self, peer: str, now: float) -> None:
         theirs = self.theirs.get(peer)
@@ -249,7 +249,7 @@ class PingPolicy:
         self.pending = None
         if not self.s.present_peers():
             return
-        if sees_more is not None and not self._sees_more(sees_more):
+        if sees_more is not None and not self._told_more(sees_more, untold=True):
             self.s.out.log(
                 "info", f"Giveup dropped: {sees_more} sees no more ping nodes than we do"
             )

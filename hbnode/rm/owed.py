@@ -66,7 +66,7 @@ class OwedFailback:
         if self.s.auto_failback is not AutoFailback.ON:
             return
         for peer in self.s.peers.values():
-            if peer.present and peer.hold & Hold.FOREIGN:
+            if peer.holds_ours:
                 self.due[peer.name] = now + self.grace
                 self.asks[peer.name] = 0
 
@@ -124,8 +124,7 @@ class OwedFailback:
         s = self.s
         return (
             s.auto_failback is AutoFailback.ON
-            and peer.present
-            and bool(peer.hold & Hold.FOREIGN)
+            and peer.holds_ours
             and not s.hold & Hold.LOCAL
             and bool(s.local_keys())
         )

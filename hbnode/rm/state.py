@@ -54,6 +54,11 @@ class PeerView:
         """Alive and not on its way out: someone who can take or hand over groups."""
         return self.alive and not self.shut_down
 
+    @property
+    def holds_ours(self) -> bool:
+        """Present and claiming our groups (its ``rsc_hold`` covers its foreign side)."""
+        return self.present and bool(self.hold & Hold.FOREIGN)
+
 
 @dataclass
 class Shared:

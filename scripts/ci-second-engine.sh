@@ -10,7 +10,7 @@
 # and state directories of their own. The lab and the engine are removed at the end,
 # whatever happened.
 #
-# Usage: ci-remote-engine.sh [all|takeover]   (takeover: only the takeover check)
+# Usage: ci-second-engine.sh [all|takeover]   (takeover: only the takeover check)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WHAT=${1:-all}
@@ -39,14 +39,14 @@ trap 'exit 143' TERM  # the docker stage ends us: still clean up (the EXIT trap)
 
 step() {  # step NAME JUNIT CMD...: run, time, check that nothing was skipped
   local t0=$(date +%s)
-  "${@:3}" --junitxml="$2" || { echo "remote engine: $1 failed"; status=1; }
+  "${@:3}" --junitxml="$2" || { echo "second engine: $1 failed"; status=1; }
   python3 scripts/check_no_skips.py "$2" || status=1
-  echo "remote engine: $1 took $(( $(date +%s) - t0 )) s"
+  echo "second engine: $1 took $(( $(date +%s) - t0 )) s"
 }
 
 "${ENGINE[@]}" python3 -m lab.docker_engine start || exit 1
 python3 -m lab.docker_images || exit 1
-step takeover build/junit-remote.xml env HBLAB_IMPLS=hbnode \
+step takeover build/junit-docker-takeover.xml env HBLAB_IMPLS=hbnode \
   "${PYTEST[@]}" -m failover -k test_takeover_on_poweroff
 if [ "$WHAT" = all ]; then
   step tutorial build/junit-docker-tutorial.xml "${KNOWN[@]}" HBLAB_IMPLS="$TUTORIAL_IMPLS" \
@@ -61,5 +61,5 @@ if [ "$WHAT" = all ]; then
   step nemesis build/junit-docker-nemesis.xml "${KNOWN[@]}" \
     "${PYTEST[@]}" -k test_a_random_schedule_keeps_every_invariant
 fi
-echo "remote engine: exit $status in $(( $(date +%s) - started )) s"
+echo "second engine: exit $status in $(( $(date +%s) - started )) s"
 exit "$status"
