@@ -214,11 +214,14 @@ def test_an_unreachable_bmc_means_no_takeover_until_it_is_back(
     killed_wall = time.time()
     c.lab.crash("master")
     failed = "STONITH of master failed.  Retrying..."
-    # Two failed resets, not one: with the BMC back after the first, the reset came
-    # 27 s after the crash, and once (CI of 897dfbd, master=hbnode, slave=heartbeat)
-    # the real Heartbeat's late takeover met the rebooted master's start and no node
-    # held the VIP for the 90 s after (RELIABILITY.md, fencing: open). Not explained.
-    wait_until(lambda: c.log("slave").count(failed) >= 2, 120, "two failed resets")
+    # With a real Heartbeat master, two failed resets, not one. With the BMC back
+    # after the first, the reset came 27 s after the crash, and once (CI of 897dfbd)
+    # the slave's late takeover met the rebooted master's start: a real Heartbeat
+    # slave then never fails back, and only an hbnode owner asks for its group
+    # (hbnode/rm/owed.py; RELIABILITY.md, "Fencing"). Two failures move the reset
+    # away from that race.
+    resets = 1 if c.impl("master") == "hbnode" else 2
+    wait_until(lambda: c.log("slave").count(failed) >= resets, 120, f"{resets} failed reset(s)")
     assert c.holders() == ["master"]  # no takeover: master's VIP is still the only one
     assert "Host master not reset!" in c.log("slave")
     assert _power_offs(c, killed_wall) == []
