@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,6 +24,13 @@ def node_log(lab: Lab, node: str, name: str = "ha-log") -> str:
 
 
 Said = str | Callable[[], str]  # a message, or one made when it is needed
+
+# ha-log lines that move a group or judge who holds it, on either implementation.
+MOVES = re.compile(
+    r"acquired|released|[Rr]eleasing|giving up|Giveup|[Ii]solat|standby|keeps them"
+    r"|partition|[Tt]ak(e|ing) over|is dead|failed|STONITH"
+)
+MOVE_LINE_CHARS = 160
 
 
 def _say(what: Said) -> str:
@@ -87,7 +95,7 @@ class Cluster:
         return wait_until(
             self.held_by(node),
             timeout,
-            lambda: f"the VIP held by {node} alone (holders now: {self.holders()})",
+            lambda: f"the VIP held by {node} alone (holders now: {self.holders()}) {self.moves()}",
         )
 
     def settles_on(self, node: str, timeout: float, strict: bool | None = None) -> float:
@@ -109,14 +117,17 @@ class Cluster:
             wait_until(
                 lambda: self.holders() == [node] and self.page() == node,
                 max(0.0, deadline - time.monotonic()),
-                lambda: f"{what} (holders now: {self.holders()})",
+                lambda: f"{what} (holders now: {self.holders()}) {self.moves()}",
             )
             took = time.monotonic() - started
             try:
                 holds_for(
                     lambda: self.holders() == [node],
                     lasting,
-                    lambda: f"{node} keeps the VIP for 3 x deadtime (now: {self.holders()})",
+                    lambda: (
+                        f"{node} keeps the VIP for 3 x deadtime (now: {self.holders()})"
+                        f" {self.moves()}"
+                    ),
                 )
             except AssertionError:
                 if strict or time.monotonic() + lasting > deadline:
@@ -178,6 +189,16 @@ class Cluster:
 
     def log(self, node: str, name: str = "ha-log") -> str:
         return node_log(self.lab, node, name)
+
+    def moves(self, lines: int = 6) -> str:
+        """Each node's last ha-log lines that moved or judged a group: why the holder
+        is what it is, in the failure's own message (a CI report keeps little else)."""
+        parts = []
+        for host in self.lab.topo.cluster_nodes:
+            found = [line for line in self.log(host.name).splitlines() if MOVES.search(line)]
+            said = " | ".join(line[:MOVE_LINE_CHARS] for line in found[-lines:])
+            parts.append(f"[{host.name}'s last moves: {said or 'none'}]")
+        return " ".join(parts)
 
     def startup(self, owner: str = "master", timeout: float = 60.0) -> float:
         """Wait for the initial acquisition: VIP on ``owner`` and its page served."""
