@@ -14,7 +14,9 @@ cycles has it write, from inside the daemon:
   allocated it). Tracing and snapshots cost memory of their own, so the RSS of a
   traced run is not the soak's: the in-use figures are what to read there. With
   ``--trace-from N`` tracing starts only after cycle N: the snapshots then hold only
-  what was allocated since, so a diff of two later ones is the growth alone.
+  what was allocated since, so a diff of two later ones is the growth alone;
+- with ``--census``, the size of every container (dict, list, set, deque) the gc
+  knows, by object: the report lists those that grew, and what they hold.
 
 The script adds the daemon's RSS by kind of mapping (/proc/PID/smaps: the brk heap,
 anonymous maps, files). A least-squares fit after ``--warm`` cycles says which layer
@@ -26,7 +28,7 @@ Run as root on the netns backend, with a lab prefix of its own and from a tree y
 do not edit meanwhile (the nodes run the tree the lab runs from)::
 
     HBLAB_PREFIX=hbm HBLAB_STATE_DIR=/var/lib/hbm python3 scripts/soak_memory.py \\
-        --cycles 200 --sample-every 10 --out /tmp/soak-memory [--trace]
+        --cycles 200 --sample-every 10 --out /tmp/soak-memory [--trace] [--census]
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ SAMPLE_PREFIX = "hbnode-memory-"
 # into /var/log (the lab reads it through lab.log_dir), then it is `hbnode start`.
 # The handler runs in the daemon's main thread between two steps of its loop.
 TRACER = f"""
-import ctypes, gc, json, os, runpy, signal, sys, tracemalloc
+import collections, ctypes, gc, json, os, runpy, signal, sys, tracemalloc
 if os.environ.get("HBNODE_MEMORY_TRACE") == "1":
     tracemalloc.start({FRAMES})
 
@@ -94,12 +96,32 @@ def _pymalloc():
     os.unlink(path)
     return found
 
+def _describe(o):
+    try:
+        if isinstance(o, dict):
+            return "keys " + ", ".join(repr(k)[:40] for k in list(o)[:3])
+        return "items " + ", ".join(type(i).__name__ for i in list(o)[:3])
+    except Exception as exc:  # a container changing under us: say so, sample on
+        return f"? {{exc!r}}"[:80]
+
+def _census():
+    # Every gc-tracked container with a few items: its id, type, size and what it
+    # holds. Non-container objects (str, bytes, numbers) are not gc-tracked, so a
+    # growing block count with a flat gc count is items added to some container.
+    found = []
+    for o in gc.get_objects():
+        if type(o) in (dict, list, set, collections.deque) and len(o) >= 4:
+            found.append([id(o), type(o).__name__, len(o), _describe(o)])
+    return found
+
 def _sample(signum, frame):
     name = open("/var/log/{SAMPLE_PREFIX}request").read().strip()
     if name == "{TRACE_START}" and not tracemalloc.is_tracing():
         tracemalloc.start({FRAMES})  # --trace-from: only what is allocated from now on
     record = dict(pid=os.getpid(), rss_kib=_rss_kib(), blocks=sys.getallocatedblocks(),
                   gc_objects=len(gc.get_objects()), pymalloc=_pymalloc())
+    if os.environ.get("HBNODE_MEMORY_CENSUS") == "1":
+        record["census"] = _census()
     if tracemalloc.is_tracing():
         tracemalloc.take_snapshot().dump(f"/var/log/{SAMPLE_PREFIX}{{name}}.snapshot")
         record["traced"], record["traced_peak"] = tracemalloc.get_traced_memory()
@@ -117,13 +139,14 @@ runpy.run_module("hbnode", run_name="__main__", alter_sys=True)
 """
 
 
-def restart_traced(lab: Any, trace: bool) -> None:
+def restart_traced(lab: Any, trace: bool, census: bool = False) -> None:
     """Stop the slave's daemon and start it again with the sampler (and tracemalloc
-    when ``trace``); wait until both daemons have heard each other again."""
+    when ``trace``, the container census when ``census``); wait until both daemons
+    have heard each other again."""
     offsets = {n: log_size(lab, n) for n in (MASTER, SLAVE)}
     lab.run(SLAVE, ["service", "heartbeat", "stop"], timeout=60, check=True)
-    flag = f"HBNODE_MEMORY_TRACE={int(trace)}"
-    lab.run(SLAVE, ["env", flag, sys.executable, "-c", TRACER], timeout=60, check=True)
+    flags = [f"HBNODE_MEMORY_TRACE={int(trace)}", f"HBNODE_MEMORY_CENSUS={int(census)}"]
+    lab.run(SLAVE, ["env", *flags, sys.executable, "-c", TRACER], timeout=60, check=True)
     wait(sees_active_since(lab, SLAVE, MASTER, offsets[SLAVE]), 60, "slave sees master")
     wait(sees_active(lab, MASTER, SLAVE), 60, "master sees slave")
 
@@ -222,9 +245,32 @@ def report(samples: dict[int, dict[str, Any]], out: Path, top: int, warm: int) -
         traced = [c for c in fit if (out / f"sample-{c}.snapshot").exists()]
         if len(traced) >= 2:
             lines += _snapshot_diff(out, traced[0], traced[-1], top)
+        counted = [c for c in fit if "census" in samples[c]]
+        if len(counted) >= 2:
+            lines += _census_diff(samples, counted, top)
     text = "\n".join(lines) + "\n"
     (out / "report.txt").write_text(text)
     return text
+
+
+def _census_diff(samples: dict[int, dict[str, Any]], cycles: list[int], top: int) -> list[str]:
+    """The containers that grew between the first and last census (same object:
+    same id and type in both), with their size at every census between."""
+    first, last = cycles[0], cycles[-1]
+    by_id = [{(c[0], c[1]): c for c in samples[n]["census"]} for n in cycles]
+    grew = []
+    for key, newer in by_id[-1].items():
+        older = by_id[0].get(key)
+        if older is not None and newer[2] > older[2]:
+            sizes = [str(census[key][2]) if key in census else "-" for census in by_id]
+            grew.append((newer[2] - older[2], newer[1], newer[3], sizes))
+    grew.sort(key=lambda g: -g[0])
+    lines = ["", f"containers grown from cycle {first} to {last} (sizes at each census):"]
+    for added, kind, what, sizes in grew[:top]:
+        lines.append(f"  +{added} {kind} ({what}): {' '.join(sizes)}")
+    totals = {n: sum(c[2] for c in samples[n]["census"]) for n in (first, last)}
+    lines.append(f"  all counted containers: {totals[first]} → {totals[last]} items")
+    return lines
 
 
 def _snapshot_diff(out: Path, first: int, last: int, top: int) -> list[str]:
@@ -262,6 +308,11 @@ def main() -> int:
         help="start tracemalloc only after this cycle: what the daemon allocated once at"
         " start-up and in its first cycles is left out, and the RSS before it is the soak's",
     )
+    parser.add_argument(
+        "--census",
+        action="store_true",
+        help="at each sample, the size of every container in the daemon: which ones grow",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.cycles < 1 or args.sample_every < 1:
@@ -274,7 +325,7 @@ def main() -> int:
     failed = 0
     try:
         start_cluster(lab, "hbnode", args.profile, {})
-        restart_traced(lab, args.trace)
+        restart_traced(lab, args.trace, args.census)
         wait(serves(lab, MASTER), 60, "the client gets master's page")
         samples[0] = take_sample(lab, "0", args.out)
         began = time.monotonic()
