@@ -239,11 +239,11 @@ class Daemon:
         self._after_input(time.monotonic())
 
     def _action_over(self, outcome: Outcome) -> None:
+        action = outcome.action
         if outcome.error:
-            action = outcome.action
             self.log.error(f"{action.kind} of {action.group} failed: {outcome.error}")
-        self.takeovers.finished(outcome.action, outcome.ok, time.monotonic(), time.time())
-        self.node.action_done(outcome.action.id, outcome.ok, time.monotonic())
+        self.takeovers.finished(action, outcome.ok, time.monotonic(), time.time())
+        self.node.action_done(action.id, outcome.ok, time.monotonic())
 
     def _on_fences(self, _executor: Any) -> None:
         assert self.fencer is not None
