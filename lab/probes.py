@@ -124,8 +124,13 @@ class ArpWatch(_Prober):
         self.samples.append(ArpSample(now, frozenset(macs)))
 
     def answers(self, arp: ARP) -> bool:
-        """Does this ARP packet say who holds the VIP (a reply from its holder)?"""
-        return bool(arp.op == 2 and arp.psrc == self.vip)
+        """Is this ARP packet the VIP holder's reply to the client's own who-has?
+
+        Only a reply addressed to the client counts. A gratuitous ARP (the new holder
+        announcing itself, addressed to the VIP) that lands in the same window as the
+        old holder's last reply would read as two holders at once, though the old one
+        had let go first (a lesson failed on 0.020 s of such "overlap" in CI)."""
+        return bool(arp.op == 2 and arp.psrc == self.vip and arp.pdst == self.client_ip)
 
     def stop(self) -> None:
         try:

@@ -35,8 +35,9 @@ METHODS = (
     (
         "two holders / no holder",
         "`ArpWatch`: the client sends an ARP who-has for the VIP every 20 ms and a scapy "
-        "socket records which MACs answer. The figures are the total time after t = 0 with "
-        "two or more MACs answering, and with none.",
+        "socket records which MACs answer it (a gratuitous ARP is not an answer). The "
+        "figures are the total time after t = 0 with two or more MACs answering, and with "
+        "none.",
     ),
     (
         "detection (capture → log)",

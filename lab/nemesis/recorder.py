@@ -24,8 +24,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from scapy.layers.l2 import ARP
-
 from lab.backends import Lab, make_lab
 from lab.bench.watchers import LogTail
 from lab.live.netview import NetHandle
@@ -62,15 +60,6 @@ def _event_text(event: dict[str, Any]) -> str:
     skip = {"ts", "source", "step"}
     fields = " ".join(f"{k}={v}" for k, v in event.items() if k not in skip)
     return f"{event.get('step', '?')} {fields}".strip()
-
-
-class ReplyWatch(ArpWatch):
-    """ArpWatch counting only replies to the client's own who-has: a gratuitous ARP
-    (the new holder announcing itself, addressed to the VIP) arriving in the same
-    window as the old holder's last reply would look like two holders."""
-
-    def answers(self, arp: ARP) -> bool:
-        return super().answers(arp) and bool(arp.pdst == self.client_ip)
 
 
 class _Loop:
@@ -118,7 +107,7 @@ class Recorder:
             i.mac: h.name for h in lab.topo.cluster_nodes for i in h.interfaces if i.name == "eth0"
         }
         self.http = HttpProbe(netns, self.vip, PROBE_INTERVAL, 0.2, MAX_SECONDS)
-        self.arp = ReplyWatch(netns, "eth0", self.vip, str(address.ip), PROBE_INTERVAL, MAX_SECONDS)
+        self.arp = ArpWatch(netns, "eth0", self.vip, str(address.ip), PROBE_INTERVAL, MAX_SECONDS)
         self.logs = LogTail({n: lab.log_dir(n) for n in self.nodes}, interval=0.1)
         self.handles = {n: NetHandle() for n in self.nodes}
         self.wall_t0 = time.time() - (time.monotonic() - t0)

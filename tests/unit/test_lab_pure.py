@@ -128,6 +128,25 @@ def test_windows_of_counts_two_and_none() -> None:
     assert w.holders_seen == [a, a | b, b]
 
 
+def test_only_a_reply_to_the_clients_own_who_has_names_a_holder() -> None:
+    """A gratuitous ARP from the new holder is no answer: in the same probe window as
+    the old holder's last reply it would read as two holders."""
+    from scapy.layers.l2 import ARP
+
+    from lab.probes import ArpWatch
+
+    watch = object.__new__(ArpWatch)  # no socket: answers() only reads these two
+    watch.vip, watch.client_ip = "192.168.0.38", "192.168.0.100"
+    reply = ARP(op=2, psrc="192.168.0.38", pdst="192.168.0.100", hwsrc="02:00:00:00:00:28")
+    gratuitous = ARP(op=2, psrc="192.168.0.38", pdst="192.168.0.38", hwsrc="02:00:00:00:00:28")
+    other = ARP(op=2, psrc="192.168.0.18", pdst="192.168.0.100")
+    request = ARP(op=1, psrc="192.168.0.38", pdst="192.168.0.100")
+    assert watch.answers(reply)
+    assert not watch.answers(gratuitous)
+    assert not watch.answers(other)
+    assert not watch.answers(request)
+
+
 def test_a_config_with_several_problems_is_one_line(tmp_path: Path) -> None:
     """hblab's errors are one line: the first problem, and the command that lists all."""
     (tmp_path / "ha.cf").write_text("keepalive 2\ndeadtime x\nwarntime y\nbogus 1\nnode master\n")
