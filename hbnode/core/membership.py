@@ -202,8 +202,18 @@ class NodeTable:
             peer.acked = 0
             return True, [restarted]
         last = peer.window.last_seq
-        if is_status and not peer.alive and last is not None and seq > last:
-            # Same generation, yet we declared it dead: both sides lived on apart (§4.7).
+        if (
+            is_status
+            and not peer.alive
+            and peer.last_status_at is not None
+            and last is not None
+            and seq > last
+        ):
+            # Same generation, yet we declared it dead after it had been alive to us:
+            # both sides lived on apart (§4.7). A peer we declared dead at initdead
+            # without a status from it was never alive to us. After our reboot through
+            # a cut, its first message may be a non-status (an answer to ours), and its
+            # first status then is our first contact, not the heal of a partition.
             return True, [ev.PartitionHealed(peer.name, now=now)]
         return True, []
 

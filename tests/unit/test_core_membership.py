@@ -9,9 +9,13 @@ node's start, is tested where a test says so (exact_dead_check=False).
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from hbnode.core import events as ev
+from hbnode.core.membership import NodeTable
+from hbnode.core.states import NodeStatus
 from hbnode.core.timers import Timers
 from hbnode.message import Message
 from tests.harness.core_sim import FAST, CoreClusterSim, wire_roundtrip
@@ -285,6 +289,23 @@ def test_partition_heal_is_seen_on_both_sides() -> None:
         lost = cluster.of_type(name, ev.PacketsLost)
         assert lost and lost[0].node == peer and lost[0].count >= 12  # 3 s of statuses
         assert not cluster.of_type(name, ev.NodeRestarted)
+
+
+def test_first_contact_after_initdead_through_a_non_status_is_no_partition() -> None:
+    """A node booted through a cut declares its never-heard peer dead at initdead. When
+    the cable is back, the peer's first message may be a non-status (CI of d5539f2: the
+    slave logged CRIT "returning after partition" for a master it had never heard)."""
+    table = NodeTable(
+        me="slave", nodes=["master", "slave"], ping_nodes=[], media=["eth1"],
+        timers=FAST, rng=random.Random(1), now=0.0,
+    )  # fmt: skip
+    master = table.peers["master"]
+    table.set_status(master, NodeStatus.DEAD, 3.0)  # initdead passed, never heard
+    keep, events = table.judge_generation(master, is_status=False, seq=40, hg=7, now=5.0)
+    assert keep and not events
+    master.window.track(40, 5.0)
+    keep, events = table.judge_generation(master, is_status=True, seq=41, hg=7, now=5.01)
+    assert keep and not events  # first contact: no PartitionHealed
 
 
 def test_ping_node_goes_ping_then_dead_after_deadping() -> None:
