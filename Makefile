@@ -72,9 +72,10 @@ engine-status:
 ## labs of its own prefix: most of a lab test is waiting on timers, not CPU. On 2
 ## cores, 4 workers ran the 238 lab tests in 18.2 min (3 workers: about 22 min),
 ## with the CPU about 70 % busy. But `make test` failed in 2 of the 5 clean-clone CI
-## runs with 4: once on a heal bug that load laid bare (fixed 1 Dec), once on two
-## timing checks (a 20 ms ARP overlap in a standby, a heartbeat late enough to read
-## as a partition). So the default is 3; HBLAB_WORKERS=4 is faster.
+## runs with 4: once on a heal bug that load laid bare, once on two checks that
+## load exposed (a gratuitous ARP read as a second holder; a first contact read as
+## a partition). All three are fixed (1 and 2 Dec), but the default stays 3 until
+## 4 has run clean in CI; HBLAB_WORKERS=4 is faster.
 HBLAB_WORKERS ?= 3
 XDIST := $(if $(filter-out 0 1,$(HBLAB_WORKERS)),-n $(HBLAB_WORKERS) --dist loadgroup)
 test: deps

@@ -20,13 +20,9 @@ restart, so the policy keeps the rule itself:
   silence we take as a ping node's death, before we tell our count or compare it
   with the peer's. The first echo after a heal can come well after the peer's
   first heartbeat: the peer's packets only need the cable, ours to the ping node
-  may wait for the kernel to resolve its address again (one ARP request a second
-  once the entry failed while cut off), and a busy node is late anyway. In the
-  lab, after a 6 s cut, master heard slave at once and its ping node 0.67 s
-  later, the moment slave first heard master: master's own packets waited. With a
-  wait of two ping rounds, an echo 1.4 s late made the owner tell a count of 0,
-  the peer answered ``you_are_dead``, and the owner gave its group away just
-  after the heal and took it back a second later (tests/unit/test_heal.py);
+  may wait for the kernel to resolve its address again. A fixed short wait made
+  the owner tell a stale count of 0 and give its group away just after the heal
+  (RELIABILITY.md, "The tutorial's split brain"; tests/unit/test_heal.py);
 * every such change cancels a give-up decided on the old counts, and both sides
   tell their count again, as ipfail does when another ipfail joins;
 * a verdict carries no count, so one answering the count we told just before may
