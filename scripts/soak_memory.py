@@ -105,13 +105,23 @@ def _describe(o):
         return f"? {{exc!r}}"[:80]
 
 def _census():
-    # Every gc-tracked container with a few items: its id, type, size and what it
-    # holds. Non-container objects (str, bytes, numbers) are not gc-tracked, so a
-    # growing block count with a flat gc count is items added to some container.
-    found = []
+    # Every container with a few items: its id, type, size and what it holds.
+    # Non-container objects (str, bytes, numbers) are not gc-tracked, so a growing
+    # block count with a flat gc count is items added to some container. CPython
+    # also untracks a dict or tuple that holds only such atomic items (a dict of
+    # str to int, say), so those are found one step away, among the referents of
+    # the tracked objects (an instance's attribute, a module's global).
+    found, seen = [], set()
+    kinds = (dict, list, set, collections.deque, tuple)
     for o in gc.get_objects():
-        if type(o) in (dict, list, set, collections.deque) and len(o) >= 4:
+        if type(o) in kinds and len(o) >= 4 and type(o) is not tuple:
             found.append([id(o), type(o).__name__, len(o), _describe(o)])
+        for r in gc.get_referents(o):
+            if type(r) in (dict, tuple) and not gc.is_tracked(r) and id(r) not in seen:
+                seen.add(id(r))
+                if len(r) >= 4:
+                    kind = type(r).__name__ + " untracked"
+                    found.append([id(r), kind, len(r), _describe(r)])
     return found
 
 def _sample(signum, frame):
