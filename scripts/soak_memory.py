@@ -16,7 +16,10 @@ cycles has it write, from inside the daemon:
   ``--trace-from N`` tracing starts only after cycle N: the snapshots then hold only
   what was allocated since, so a diff of two later ones is the growth alone;
 - with ``--census``, the size of every container (dict, list, set, deque) the gc
-  knows, by object: the report lists those that grew, and what they hold.
+  knows, by object, and of the dicts and tuples it does not track: the report lists
+  those that grew, and what they hold. It also counts every object the tracked ones
+  hold, two steps deep, by type, and str and bytes by their first 40 characters,
+  and lists what grew most per cycle.
 
 The script adds the daemon's RSS by kind of mapping (/proc/PID/smaps: the brk heap,
 anonymous maps, files). A least-squares fit after ``--warm`` cycles says which layer
@@ -124,6 +127,30 @@ def _census():
                     found.append([id(r), kind, len(r), _describe(r)])
     return found
 
+def _objects():
+    # Every object the tracked ones hold, two steps deep (through the untracked
+    # dicts and tuples), by type; str and bytes also by their first 40 characters.
+    # The gc lists containers only: this counts the strings and numbers too.
+    types, texts, seen = collections.Counter(), collections.Counter(), set()
+    tracked = gc.get_objects()
+    for o in tracked:
+        seen.add(id(o))
+        types[type(o).__name__] += 1
+    step = tracked
+    for _ in range(2):
+        found = []
+        for o in step:
+            for r in gc.get_referents(o):
+                if id(r) in seen or gc.is_tracked(r):
+                    continue
+                seen.add(id(r))
+                found.append(r)
+                types[type(r).__name__] += 1
+                if type(r) in (str, bytes):
+                    texts[repr(r[:40])] += 1
+        step = found
+    return dict(types), dict(texts)
+
 def _sample(signum, frame):
     name = open("/var/log/{SAMPLE_PREFIX}request").read().strip()
     if name == "{TRACE_START}" and not tracemalloc.is_tracing():
@@ -131,6 +158,8 @@ def _sample(signum, frame):
     record = dict(pid=os.getpid(), rss_kib=_rss_kib(), blocks=sys.getallocatedblocks(),
                   gc_objects=len(gc.get_objects()), pymalloc=_pymalloc())
     if os.environ.get("HBNODE_MEMORY_CENSUS") == "1":
+        # Objects first: the census's own descriptions must not be counted.
+        record["types"], record["texts"] = _objects()
         record["census"] = _census()
     if tracemalloc.is_tracing():
         tracemalloc.take_snapshot().dump(f"/var/log/{SAMPLE_PREFIX}{{name}}.snapshot")
@@ -258,6 +287,8 @@ def report(samples: dict[int, dict[str, Any]], out: Path, top: int, warm: int) -
         counted = [c for c in fit if "census" in samples[c]]
         if len(counted) >= 2:
             lines += _census_diff(samples, counted, top)
+            lines += _counter_fit(samples, counted, "types", "objects by type", top)
+            lines += _counter_fit(samples, counted, "texts", "str and bytes by start", top)
     text = "\n".join(lines) + "\n"
     (out / "report.txt").write_text(text)
     return text
@@ -280,6 +311,23 @@ def _census_diff(samples: dict[int, dict[str, Any]], cycles: list[int], top: int
         lines.append(f"  +{added} {kind} ({what}): {' '.join(sizes)}")
     totals = {n: sum(c[2] for c in samples[n]["census"]) for n in (first, last)}
     lines.append(f"  all counted containers: {totals[first]} → {totals[last]} items")
+    return lines
+
+
+def _counter_fit(
+    samples: dict[int, dict[str, Any]], cycles: list[int], field: str, what: str, top: int
+) -> list[str]:
+    """The keys of a per-sample count that grew most per cycle (least squares), with
+    their count at every sample."""
+    keys = set().union(*(samples[n].get(field, {}) for n in cycles))
+    grew = []
+    for key in keys:
+        counts = [samples[n].get(field, {}).get(key, 0) for n in cycles]
+        grew.append((slope(list(zip(cycles, counts, strict=True))), key, counts))
+    grew.sort(key=lambda g: -g[0])
+    lines = ["", f"{what}, growth per cycle over cycles {cycles[0]}–{cycles[-1]}:"]
+    for per_cycle, key, counts in grew[:top]:
+        lines.append(f"  {per_cycle:+.2f} {key}: {' '.join(map(str, counts))}")
     return lines
 
 
