@@ -92,10 +92,17 @@ def _pymalloc():
         os.close(saved)
         os.close(fd)
     found = {{}}
+    free_lists = 0
     for line in open(path):
         if line.startswith("# ") and "=" in line:
             key, _, value = line[2:].partition("=")
             found[key.strip()] = int(value.strip().replace(",", ""))
+        elif " free " in line and "each =" in line:
+            # "   7 free 1-sized PyTupleObjects * 32 bytes each = 224": objects kept
+            # for reuse (tuples, lists, dicts, floats). Their blocks stay allocated:
+            # sys.getallocatedblocks counts them, no object holds them.
+            free_lists += int(line.split()[0])
+    found["objects in free lists"] = free_lists
     os.unlink(path)
     return found
 
@@ -251,6 +258,7 @@ def metrics(sample: dict[str, Any]) -> dict[str, float]:
         "pymalloc bytes in allocated blocks": py.get("bytes in allocated blocks", 0) / 1024,
         "pymalloc bytes in available blocks": py.get("bytes in available blocks", 0) / 1024,
         "Python blocks (count)": float(sample["blocks"]),
+        "objects in free lists (count)": float(py.get("objects in free lists", 0)),
         "gc objects (count)": float(sample["gc_objects"]),
     }
     if "traced" in sample:
