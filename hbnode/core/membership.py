@@ -212,8 +212,8 @@ class NodeTable:
             # Same generation, yet we declared it dead after it had been alive to us:
             # both sides lived on apart (§4.7). A peer we declared dead at initdead
             # without a status from it was never alive to us. After our reboot through
-            # a cut, its first message may be a non-status (an answer to ours), and its
-            # first status then is our first contact, not the heal of a partition.
+            # a cut, its first message to reach us may be a non-status, and its first
+            # status then is our first contact, not the heal of a partition.
             return True, [ev.PartitionHealed(peer.name, now=now)]
         return True, []
 

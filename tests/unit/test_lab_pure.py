@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from scapy.layers.l2 import ARP
 
 from lab.hafiles import (
     ProfileError,
@@ -15,7 +16,7 @@ from lab.hafiles import (
     timers_for,
 )
 from lab.impls import Impl, ImplError, parse_impls
-from lab.probes import windows_of
+from lab.probes import ArpWatch, windows_of
 from lab.topology import REFERENCE
 
 NODES = ["master", "slave"]
@@ -131,10 +132,6 @@ def test_windows_of_counts_two_and_none() -> None:
 def test_only_a_reply_to_the_clients_own_who_has_names_a_holder() -> None:
     """A gratuitous ARP from the new holder is no answer: in the same probe window as
     the old holder's last reply it would read as two holders."""
-    from scapy.layers.l2 import ARP
-
-    from lab.probes import ArpWatch
-
     watch = object.__new__(ArpWatch)  # no socket: answers() only reads these two
     watch.vip, watch.client_ip = "192.168.0.38", "192.168.0.100"
     reply = ARP(op=2, psrc="192.168.0.38", pdst="192.168.0.100", hwsrc="02:00:00:00:00:28")
