@@ -40,6 +40,7 @@ class Context:
     node_impls: dict[str, str]
     observe: bool = False
     step_times: dict[str, float] = field(default_factory=dict)  # step name → wall time
+    step_done: dict[str, float] = field(default_factory=dict)  # … → when its action returned
 
     def seconds(self, value: duration.Duration | None, default: float) -> float:
         return default if value is None else value.resolve(self.timers)
@@ -51,10 +52,12 @@ class Context:
 @dataclass(frozen=True)
 class Window:
     """Where a check looks: ``since`` (wall clock) is its step's start, or now when
-    observing; ``history``: logs and events count from their beginning."""
+    observing; ``history``: logs and events count from their beginning; ``done``:
+    when the step's action returned (None: no step, or observing)."""
 
     since: float
     history: bool = False
+    done: float | None = None
 
     def start(self) -> float:
         """Where log lines and events may begin."""

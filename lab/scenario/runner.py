@@ -161,8 +161,10 @@ def _steps_and_checks(
                 rows.add(Row(Status.SKIP, Section.STEP, later.line, later.describe(),
                              detail="not reached"))  # fmt: skip
             return
+        key = _key(step)
+        window = Window(ctx.step_times[key], done=ctx.step_done.get(key))
         for exp in step.expect:
-            rows.add(judge(exp, ctx, Window(ctx.step_times[_key(step)]), Section.EXPECT))
+            rows.add(judge(exp, ctx, window, Section.EXPECT))
         if step.name is not None and step.name == scenario.check_at:
             _observe_checks(scenario, observing, rows)
     for exp in scenario.expect:
@@ -191,6 +193,7 @@ def _do_step(step: Step, ctx: Context, forgers: actions.Forgers, t0: float, rows
     except (LabError, OSError, subprocess.SubprocessError) as exc:
         rows.add(Row(Status.FAIL, Section.STEP, step.line, step.describe(), detail=_one_line(exc)))
         return False
+    ctx.step_done[_key(step)] = time.time()
     took = time.monotonic() - began
     done = f"{note}; took {took:.2f} s" if note else f"took {took:.2f} s"
     rows.add(Row(Status.PASS, Section.STEP, step.line, step.describe(), done, seconds=took))

@@ -139,7 +139,10 @@ def _never(exp: Expectation, ctx: Context, window: Window, what: str) -> Verdict
     sleep_until(end)
     start = window.start()
     if exp.kind in (CheckKind.PACKET, CheckKind.GARP):
-        start = max(window.since, ctx.rec.started)
+        # On the wire, "never" starts once the step's action has returned: a packet
+        # sent while it ran is the old state (a heartbeat master sent during the
+        # 0.12 s its poweroff took failed a lesson in CI).
+        start = max(window.since, ctx.rec.started, window.done or window.since)
     found = [(t, text) for t, text in sightings(exp.kind, exp.spec, ctx, start) if t <= end]
     span = f"{end - window.since:.1f} s" if not window.history else "the logs and after"
     what = f"never: {what} (over {span})"
