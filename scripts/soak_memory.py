@@ -114,48 +114,41 @@ def _describe(o):
     except Exception as exc:  # a container changing under us: say so, sample on
         return f"? {{exc!r}}"[:80]
 
-def _census():
-    # Every container with a few items: its id, type, size and what it holds.
-    # Non-container objects (str, bytes, numbers) are not gc-tracked, so a growing
-    # block count with a flat gc count is items added to some container. CPython
-    # also untracks a dict or tuple that holds only such atomic items (a dict of
-    # str to int, say), so those are found one step away, among the referents of
-    # the tracked objects (an instance's attribute, a module's global).
-    found, seen = [], set()
-    kinds = (dict, list, set, collections.deque, tuple)
-    for o in gc.get_objects():
-        if type(o) in kinds and len(o) >= 4 and type(o) is not tuple:
-            found.append([id(o), type(o).__name__, len(o), _describe(o)])
-        for r in gc.get_referents(o):
-            if type(r) in (dict, tuple) and not gc.is_tracked(r) and id(r) not in seen:
-                seen.add(id(r))
-                if len(r) >= 4:
-                    kind = type(r).__name__ + " untracked"
-                    found.append([id(r), kind, len(r), _describe(r)])
-    return found
-
-def _objects():
-    # Every object the tracked ones hold, two steps deep (through the untracked
-    # dicts and tuples), by type; str and bytes also by their first 40 characters.
-    # The gc lists containers only: this counts the strings and numbers too.
-    types, texts, seen = collections.Counter(), collections.Counter(), set()
+def _walk():
+    # The gc's objects, and what they hold two steps deep that it does not track:
+    # strings, numbers, and the dicts and tuples CPython untracks because they hold
+    # only such atomic items (a dict of str to int, say).
     tracked = gc.get_objects()
-    for o in tracked:
-        seen.add(id(o))
-        types[type(o).__name__] += 1
-    step = tracked
+    seen = set(id(o) for o in tracked)
+    held, step = [], tracked
     for _ in range(2):
         found = []
         for o in step:
             for r in gc.get_referents(o):
-                if id(r) in seen or gc.is_tracked(r):
-                    continue
-                seen.add(id(r))
-                found.append(r)
-                types[type(r).__name__] += 1
-                if type(r) in (str, bytes):
-                    texts[repr(r[:40])] += 1
+                if id(r) not in seen and not gc.is_tracked(r):
+                    seen.add(id(r))
+                    found.append(r)
+        held += found
         step = found
+    return tracked, held
+
+def _census(tracked, held):
+    # Every container with a few items: its id, type, size and what it holds. A
+    # growing block count with a flat gc count is items added to some container.
+    found = []
+    for o in tracked:
+        if type(o) in (dict, list, set, collections.deque) and len(o) >= 4:
+            found.append([id(o), type(o).__name__, len(o), _describe(o)])
+    for o in held:
+        if type(o) in (dict, tuple) and len(o) >= 4:
+            found.append([id(o), type(o).__name__ + " untracked", len(o), _describe(o)])
+    return found
+
+def _objects(tracked, held):
+    # Every object by type; str and bytes also by their first 40 characters.
+    types = collections.Counter(type(o).__name__ for o in tracked)
+    types.update(type(o).__name__ for o in held)
+    texts = collections.Counter(repr(o[:40]) for o in held if type(o) in (str, bytes))
     return dict(types), dict(texts)
 
 def _sample(signum, frame):
@@ -165,9 +158,11 @@ def _sample(signum, frame):
     record = dict(pid=os.getpid(), rss_kib=_rss_kib(), blocks=sys.getallocatedblocks(),
                   gc_objects=len(gc.get_objects()), pymalloc=_pymalloc())
     if os.environ.get("HBNODE_MEMORY_CENSUS") == "1":
-        # Objects first: the census's own descriptions must not be counted.
-        record["types"], record["texts"] = _objects()
-        record["census"] = _census()
+        # One walk, before the census's own descriptions exist to be counted.
+        tracked, held = _walk()
+        record["types"], record["texts"] = _objects(tracked, held)
+        record["census"] = _census(tracked, held)
+        del tracked, held
     if tracemalloc.is_tracing():
         tracemalloc.take_snapshot().dump(f"/var/log/{SAMPLE_PREFIX}{{name}}.snapshot")
         record["traced"], record["traced_peak"] = tracemalloc.get_traced_memory()
