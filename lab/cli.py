@@ -220,6 +220,8 @@ def _print_status(status: dict[str, Any]) -> None:
     if source:
         commit = f" ({source['commit']})" if source.get("commit") else ""
         print(f"  nodes run hbnode {source['version']}{commit} from {source['path']}")
+    if status.get("brought_up_by"):
+        print(f"  brought up by {status['brought_up_by']}")
     for name, info in status["nodes"].items():
         addrs = " ".join(
             f"{ifn}={'+'.join(a['address'] for a in lst)}"

@@ -32,7 +32,7 @@ from lab.hafiles import cluster_timers
 from lab.impls import Impl
 from lab.node import NodeError
 from lab.proc import ProcessId, wait_gone
-from lab.state import LabState, NodeRecord
+from lab.state import LabState, NodeRecord, who_brings_it_up
 from lab.topology import REFERENCE_FILE, Host, Role, Topology
 from lab.topology import load as load_topology_file
 
@@ -82,6 +82,7 @@ class LabBase(abc.ABC):
         self._preflight(set(impls.values()))
         config = str(config_dir) if config_dir else None
         self.state = LabState(self.backend, profile, dict(overrides or {}), config)
+        self.state.brought_up_by = who_brings_it_up()
         if fencing:
             self.topo, self.state.fencing = bmc.fenced(self.topo), True
         self.state.blank = blank
@@ -222,6 +223,7 @@ class LabBase(abc.ABC):
             "vip": str(self.topo.vip.ip),
             "vip_holders": self.vip_holders(),
             "source": state.source,
+            "brought_up_by": state.brought_up_by,
             **self._status_extra(state),
             "nodes": {},
         }
@@ -431,14 +433,17 @@ class LabBase(abc.ABC):
     # == processes the lab starts beside the nodes ===========================================
     def track(self, pid: ProcessId) -> None:
         """Record a helper process (a capture) so that `down` kills it whatever happens."""
-        state = self.require_up()
-        state.extra_pids.append(pid)
-        self._save()
+        with self.exclusive():  # the record as it is now, not as this object last read it
+            state = self.require_up()
+            state.extra_pids.append(pid)
+            self._save()
 
     def untrack(self, pid: ProcessId) -> None:
-        if self.state is not None and pid in self.state.extra_pids:
-            self.state.extra_pids.remove(pid)
-            self._save()
+        # Read afresh under the lock: a lab taken down meanwhile must not be written back.
+        with self.exclusive():
+            if self.state is not None and pid in self.state.extra_pids:
+                self.state.extra_pids.remove(pid)
+                self._save()
 
     def wait_for(
         self, predicate: Callable[[], bool], timeout: float, interval: float = 0.05

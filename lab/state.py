@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,8 @@ class LabState:
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     extra_pids: list[ProcessId] = field(default_factory=list)  # captures etc.
     fencing: bool = False  # hblab up --fencing: a BMC per node (lab.bmc)
+    # Who brought it up (lab.state.who_brings_it_up): a lab found up later says whose it is.
+    brought_up_by: str = ""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +129,7 @@ class LabState:
             "nodes": {name: rec.to_json() for name, rec in self.nodes.items()},
             "extra_pids": [p.to_json() for p in self.extra_pids],
             "fencing": self.fencing,
+            "brought_up_by": self.brought_up_by,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -151,4 +155,18 @@ class LabState:
             nodes={n: NodeRecord.from_json(r) for n, r in data.get("nodes", {}).items()},
             extra_pids=[ProcessId.from_json(p) for p in data.get("extra_pids", [])],
             fencing=bool(data.get("fencing", False)),
+            brought_up_by=str(data.get("brought_up_by", "")),
         )
+
+
+def who_brings_it_up() -> str:
+    """This process, as a lab found up later should name it: its PID and command, and
+    the test that runs it (pytest sets PYTEST_CURRENT_TEST, inherited by `hblab`
+    commands a test starts)."""
+    program = Path(sys.argv[0])
+    # `python -m lab` runs lab/__main__.py: that is the hblab command.
+    name = "hblab" if program.name == "__main__.py" else program.name
+    command = " ".join([name, *sys.argv[1:]])[:160]
+    who = f"pid {os.getpid()} ({command})"
+    test = os.environ.get("PYTEST_CURRENT_TEST")
+    return f"{who}, test {test}" if test else who

@@ -185,6 +185,21 @@ def no_lab_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
         assert not found, f"the lab tests left: {found}"
 
 
+@pytest.fixture(autouse=True)
+def no_lab_left_by_this_test() -> Iterator[None]:
+    """After each lab test (its own fixtures' teardown done): this worker's lab is down.
+
+    Lab tests sweep a lab they find up at their start, as a killed run leaves one, so
+    a test that leaves its lab up goes unseen unless the next one on its worker refuses
+    (the bench, CTS, the nemesis, the soak). Named here, at the test that left it."""
+    yield
+    lab = make_lab(backend_name())
+    if lab.state is not None:
+        who = lab.state.brought_up_by or "an unknown process"
+        lab.down()
+        pytest.fail(f"the test left its lab up (brought up by {who}); taken down now")
+
+
 def print_logs(lab: Lab) -> None:
     for host in REFERENCE.cluster_nodes:
         if text := node_log(lab, host.name):

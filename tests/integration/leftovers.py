@@ -14,6 +14,13 @@ from lab.topology import REFERENCE
 from lab.wiring import existing_namespaces
 
 
+def assert_no_lab_up(backend: str, who: str) -> None:
+    """Before a command that brings up a lab of its own: none is up; if one is, say whose."""
+    state = make_lab(backend).state
+    by = state.brought_up_by or "an unknown process" if state is not None else ""
+    assert state is None, f"a lab is up (brought up by {by}): {who} needs its own"
+
+
 def leftovers(backend: str) -> list[str]:
     """What this prefix's lab left behind: its record, and anything found without it."""
     lab = make_lab(backend)

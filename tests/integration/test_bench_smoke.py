@@ -13,6 +13,8 @@ from pathlib import Path
 
 from lab.backends import make_lab
 
+from .leftovers import assert_no_lab_up
+
 BENCH_TIMEOUT = 150.0  # one run takes ~20 s; a hang must still end the test
 
 
@@ -27,7 +29,7 @@ def hblab(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_quick_bench_of_a_poweroff_then_its_report(tmp_path: Path) -> None:
-    assert not make_lab("netns").is_up, "a lab is up: the bench needs its own"
+    assert_no_lab_up("netns", "the bench")
     record, results = tmp_path / "traces", tmp_path / "bench.json"
     done = hblab(
         "bench",

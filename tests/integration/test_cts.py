@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 
 from lab import memlock, rtsched
-from lab.backends import make_lab
 from lab.cts.runner import R1_TESTS
 
 from .badnews import LATE_AFTER_HEAL, MEMLOCK_LINE, REALTIME_LINE
 from .conftest import backend_name
+from .leftovers import assert_no_lab_up
 
 SEED = 25
 MIXED = "master=heartbeat,slave=hbnode"
@@ -62,7 +62,7 @@ def _tails(logs: Path, lines: int = 60) -> str:
 
 @pytest.mark.parametrize("impl", ["hbnode", MIXED])
 def test_cts_every_r1_test_once(impl: str, tmp_path: Path, measure: Callable[..., None]) -> None:
-    assert not make_lab(backend_name()).is_up, "a lab is up: CTS needs its own"
+    assert_no_lab_up(backend_name(), "CTS")
     out = tmp_path / "cts.json"
     argv = [sys.executable, "-m", "lab", "--backend", backend_name(), "cts", "--impl", impl]
     logs = tmp_path / "logs"

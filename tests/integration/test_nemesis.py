@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.backends import make_lab
-
 from .conftest import backend_name
+from .leftovers import assert_no_lab_up
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nemesis"
 SEED = 2511
@@ -25,7 +24,7 @@ TIMEOUT = 420.0
 
 
 def _nemesis(args: list[str], out: Path) -> subprocess.CompletedProcess[str]:
-    assert not make_lab(backend_name()).is_up, "a lab is up: the nemesis needs its own"
+    assert_no_lab_up(backend_name(), "the nemesis")
     argv = [sys.executable, "-m", "lab", "--backend", backend_name(), "nemesis", *args]
     argv += ["--no-shrink", "--out", str(out)]
     return subprocess.run(

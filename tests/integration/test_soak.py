@@ -17,6 +17,8 @@ from pathlib import Path
 
 from lab.backends import make_lab
 
+from .leftovers import assert_no_lab_up
+
 CYCLES = 8
 SOAK_TIMEOUT = 400.0  # a cycle takes ~6 s; a hang must still end the test
 
@@ -24,7 +26,7 @@ SOAK_TIMEOUT = 400.0  # a cycle takes ~6 s; a hang must still end the test
 def test_soak_every_cycle_converges_and_nothing_leaks(
     tmp_path: Path, measure: Callable[..., None]
 ) -> None:
-    assert not make_lab("netns").is_up, "a lab is up: the soak needs its own"
+    assert_no_lab_up("netns", "the soak")
     out = tmp_path / "soak.json"
     done = subprocess.run(
         [sys.executable, "-m", "lab", "soak", "--cycles", str(CYCLES), "--json", str(out)],

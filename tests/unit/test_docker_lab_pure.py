@@ -7,6 +7,7 @@ import importlib.machinery
 import importlib.util
 import io
 import ipaddress
+import os
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,7 @@ from lab import docker_images, docker_nodefiles
 from lab.docker_backend import IMAGE_OF_ROLE, gateway_of
 from lab.impls import Impl
 from lab.proc import ProcessId
-from lab.state import LabState, NodeRecord
+from lab.state import LabState, NodeRecord, who_brings_it_up
 from lab.topology import REFERENCE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -196,3 +197,13 @@ def test_state_round_trips(tmp_path: Path) -> None:
     assert loaded.nodes["master"].netns == "" and not loaded.nodes["master"].on
     assert loaded.engine == "unix:///run/hblab-d/docker.sock"
     assert LabState.load(tmp_path / "missing.json") is None
+
+
+def test_a_lab_names_the_process_and_test_that_brought_it_up(tmp_path: Path) -> None:
+    state = LabState("netns", "fast")
+    state.brought_up_by = who_brings_it_up()
+    path = tmp_path / "state.json"
+    state.save(path)
+    loaded = LabState.load(path)
+    assert loaded is not None and loaded.brought_up_by.startswith(f"pid {os.getpid()} (")
+    assert "test_a_lab_names_the_process_and_test_that_brought_it_up" in loaded.brought_up_by

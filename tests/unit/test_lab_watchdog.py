@@ -202,3 +202,19 @@ def test_down_with_nothing_up_leaves_nothing(tmp_path: Path) -> None:
     stale.mkdir()
     (stale / "lock").touch()
     assert NetnsLab(REFERENCE, stale).down() == [] and not stale.exists()
+
+
+def test_a_capture_that_stops_after_down_does_not_bring_the_record_back(tmp_path: Path) -> None:
+    """The bench's capture untracks its tcpdump when it stops: if another process took
+    the lab down meanwhile, the record it loaded earlier must not be written back (the
+    next test would find a lab up)."""
+    from lab.netns_backend import NetnsLab
+    from lab.topology import REFERENCE
+
+    LabState("netns", "fast").save(tmp_path / "state.json")
+    lab = NetnsLab(REFERENCE, tmp_path)
+    capture = ProcessId(4321, 99)
+    lab.track(capture)
+    assert NetnsLab(REFERENCE, tmp_path).down() == []
+    lab.untrack(capture)
+    assert not (tmp_path / "state.json").exists()
