@@ -30,6 +30,14 @@ POLL = 0.05
 
 
 @dataclass
+class StepTiming:
+    """When a step began and when its action returned (wall clock; None: it failed)."""
+
+    began: float
+    done: float | None = None
+
+
+@dataclass
 class Context:
     """What a check may look at."""
 
@@ -39,8 +47,7 @@ class Context:
     cluster: str  # the implementations, canonical (lab.impls.spec_text)
     node_impls: dict[str, str]
     observe: bool = False
-    step_times: dict[str, float] = field(default_factory=dict)  # step name → wall time
-    step_done: dict[str, float] = field(default_factory=dict)  # … → when its action returned
+    steps: dict[str, StepTiming] = field(default_factory=dict)  # by step name (or :line)
 
     def seconds(self, value: duration.Duration | None, default: float) -> float:
         return default if value is None else value.resolve(self.timers)

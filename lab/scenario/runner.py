@@ -20,7 +20,7 @@ from lab.errors import LabError
 from lab.impls import DEFAULT_IMPL, parse_impls, spec_text
 from lab.ready import NotReady, ready_timeout, wait_ready
 from lab.scenario import actions, logscan
-from lab.scenario.checks import Context, Window
+from lab.scenario.checks import Context, StepTiming, Window
 from lab.scenario.judges import judge
 from lab.scenario.model import Scenario, Step
 from lab.scenario.record import Recorders, every_check, needs_of
@@ -161,8 +161,8 @@ def _steps_and_checks(
                 rows.add(Row(Status.SKIP, Section.STEP, later.line, later.describe(),
                              detail="not reached"))  # fmt: skip
             return
-        key = _key(step)
-        window = Window(ctx.step_times[key], done=ctx.step_done.get(key))
+        timing = ctx.steps[_key(step)]
+        window = Window(timing.began, done=timing.done)
         for exp in step.expect:
             rows.add(judge(exp, ctx, window, Section.EXPECT))
         if step.name is not None and step.name == scenario.check_at:
@@ -186,14 +186,14 @@ def _do_step(step: Step, ctx: Context, forgers: actions.Forgers, t0: float, rows
         late = f"the run is over {MAX_RUN:.0f} s: its watchers stop at 600 s"
         rows.add(Row(Status.ERROR, Section.STEP, step.line, step.describe(), detail=late))
         return False
-    ctx.step_times[_key(step)] = time.time()
+    timing = ctx.steps[_key(step)] = StepTiming(time.time())
     began = time.monotonic()
     try:
         note = actions.do(step, ctx.lab, ctx.timers, forgers)
     except (LabError, OSError, subprocess.SubprocessError) as exc:
         rows.add(Row(Status.FAIL, Section.STEP, step.line, step.describe(), detail=_one_line(exc)))
         return False
-    ctx.step_done[_key(step)] = time.time()
+    timing.done = time.time()
     took = time.monotonic() - began
     done = f"{note}; took {took:.2f} s" if note else f"took {took:.2f} s"
     rows.add(Row(Status.PASS, Section.STEP, step.line, step.describe(), done, seconds=took))

@@ -55,7 +55,8 @@ def _query(kind: CheckKind, spec: Spec, ctx: Context) -> Query:
 def sightings(kind: CheckKind | str, spec: Spec, ctx: Context, start: float) -> list[Sighting]:
     """Every matching thing seen after ``start`` (wall clock), in time order."""
     if kind == "step":
-        moment = ctx.step_times.get(spec["name"])
+        timing = ctx.steps.get(spec["name"])
+        moment = timing.began if timing else None
         # A step is its own window's start: it counts from there on.
         return [(moment, f"step {spec['name']}")] if moment and moment >= start else []
     if kind is CheckKind.LOG:
@@ -142,7 +143,7 @@ def _never(exp: Expectation, ctx: Context, window: Window, what: str) -> Verdict
         # On the wire, "never" starts once the step's action has returned: a packet
         # sent while it ran is the old state (a heartbeat master sent during the
         # 0.12 s its poweroff took failed a lesson in CI).
-        start = max(window.since, ctx.rec.started, window.done or window.since)
+        start = max(ctx.rec.started, window.done or window.since)
     found = [(t, text) for t, text in sightings(exp.kind, exp.spec, ctx, start) if t <= end]
     span = f"{end - window.since:.1f} s" if not window.history else "the logs and after"
     what = f"never: {what} (over {span})"
