@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import pytest
-from scapy.layers.l2 import ARP
+from scapy.layers.l2 import ARP, Ether
 
 from lab.hafiles import (
     ProfileError,
@@ -142,6 +144,33 @@ def test_only_a_reply_to_the_clients_own_who_has_names_a_holder() -> None:
     assert not watch.answers(gratuitous)
     assert not watch.answers(other)
     assert not watch.answers(request)
+
+
+def test_a_late_read_reply_counts_for_the_who_has_it_answered() -> None:
+    """The prober ran late and read the old holder's reply only after its window: the
+    reply belongs to that window, not to the next one, where the new holder answers."""
+    client, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    watch = object.__new__(ArpWatch)  # a socket pair stands in for the client's eth0
+    watch.vip, watch.client_ip, watch.mac = "192.168.0.38", "192.168.0.100", "02:00:00:00:00:64"
+    watch.sock, watch.interval, watch.samples = client, 0.05, []
+
+    def reply(mac: str) -> bytes:
+        arp = ARP(op=2, psrc=watch.vip, pdst=watch.client_ip, hwsrc=mac)
+        return bytes(Ether(src=mac, dst=watch.mac) / arp)
+
+    with client, peer:
+        watch.probe_once(time.monotonic())  # who-has 1: its answer is not read in time
+        peer.recv(2048)
+        peer.send(reply("02:00:00:00:00:1c"))  # the old holder's answer to who-has 1
+        watch.probe_once(time.monotonic())  # who-has 2: only the new holder answers it
+        peer.recv(2048)
+        peer.send(reply("02:00:00:00:00:12"))
+        watch.probe_once(time.monotonic())
+    assert [set(s.macs) for s in watch.samples] == [
+        {"02:00:00:00:00:1c"},
+        {"02:00:00:00:00:12"},
+        set(),
+    ]
 
 
 def test_a_config_with_several_problems_is_one_line(tmp_path: Path) -> None:
