@@ -113,6 +113,12 @@ class LabState:
     # Who brought it up (lab.state.who_brings_it_up): a lab found up later says whose it is.
     brought_up_by: str = ""
 
+    @property
+    def owner(self) -> str:
+        """Whose lab this is, for a message about a lab found up (records before the
+        field was added say nothing)."""
+        return self.brought_up_by or "an unknown process"
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {

@@ -66,6 +66,11 @@ class Window:
     history: bool = False
     done: float | None = None
 
+    @classmethod
+    def of_step(cls, timing: StepTiming) -> Window:
+        """Where a step's own expectations look: from its start, its action's end known."""
+        return cls(timing.began, done=timing.done)
+
     def start(self) -> float:
         """Where log lines and events may begin."""
         return float("-inf") if self.history else self.since

@@ -162,7 +162,7 @@ def _steps_and_checks(
                              detail="not reached"))  # fmt: skip
             return
         timing = ctx.steps[_key(step)]
-        window = Window(timing.began, done=timing.done)
+        window = Window.of_step(timing)
         for exp in step.expect:
             rows.add(judge(exp, ctx, window, Section.EXPECT))
         if step.name is not None and step.name == scenario.check_at:

@@ -195,7 +195,7 @@ def no_lab_left_by_this_test() -> Iterator[None]:
     yield
     lab = make_lab(backend_name())
     if lab.state is not None:
-        who = lab.state.brought_up_by or "an unknown process"
+        who = lab.state.owner
         lab.down()
         pytest.fail(f"the test left its lab up (brought up by {who}); taken down now")
 

@@ -17,8 +17,7 @@ from lab.wiring import existing_namespaces
 def assert_no_lab_up(backend: str, who: str) -> None:
     """Before a command that brings up a lab of its own: none is up; if one is, say whose."""
     state = make_lab(backend).state
-    by = (state.brought_up_by or "an unknown process") if state is not None else ""
-    assert state is None, f"a lab is up (brought up by {by}): {who} needs its own"
+    assert state is None, f"a lab is up (brought up by {state.owner}): {who} needs its own"
 
 
 def leftovers(backend: str) -> list[str]:
