@@ -174,7 +174,8 @@ CAUGHT_UP = 1.0  # seconds of wire after the window that show the trace has read
 # (0.2**5, some 80 chances in the window over both directions: about 2.5% a run) leave
 # a gap of deadtime, and the peer is dead by Heartbeat's own rule, a true death of
 # the link and no fault of either side (measured: 3 runs in 56 here, 1 in CI). With
-# 12 keepalives it takes 11 in a row (0.2**11): repair is what is under test.
+# 12 keepalives it takes 11 in a row (0.2**11): repair is what is under test
+# (RELIABILITY.md, "A false death under 20 % loss").
 LOSSY_TIMERS = {"deadtime": "3000ms", "warntime": "1500ms", "initdead": "3"}
 
 
