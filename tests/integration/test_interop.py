@@ -176,6 +176,7 @@ CAUGHT_UP = 1.0  # seconds of wire after the window that show the trace has read
 # the link and no fault of either side (measured: 3 runs in 56 here, 1 in CI). With
 # 12 keepalives it takes 11 in a row (0.2**11): repair is what is under test
 # (RELIABILITY.md, "A false death under 20 % loss").
+# initdead stays at least deadtime (Heartbeat's rule), so it is stated beside it.
 LOSSY_TIMERS = {"deadtime": "3000ms", "warntime": "1500ms", "initdead": "3"}
 
 

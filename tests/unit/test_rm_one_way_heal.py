@@ -12,10 +12,11 @@ from __future__ import annotations
 import pytest
 
 from hbnode.config.hacf import AutoFailback
+from lab.nemesis.checker import Bounds
 from tests.harness.rm_sim import RmClusterSim
 
 KEEPALIVE, DEADTIME = 0.25, 1.5  # the lab's fast profile
-BOUND = DEADTIME + 2.0  # lab/nemesis/checker.py: HEAL_HBNODE after a loss ends
+BOUND = Bounds(DEADTIME, hbnode_only=True).heal  # the nemesis's bound after a loss ends
 STEP = 0.01
 DEAF_FOR = [1.40 + 0.04 * k for k in range(30)]  # up to 2.56 s: death at every phase
 
