@@ -17,13 +17,10 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lab.errors import LabError
 from lab.hafiles import PROFILES, parse_overrides
-
-if TYPE_CHECKING:
-    from lab.backends import Lab
 
 FORMAT = "hblab-cts/1"
 
@@ -113,6 +110,8 @@ def run_cts(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         if args.keep_logs:
+            from lab.nodelogs import keep_logs
+
             keep_logs(lab, Path(args.keep_logs))
         lab.down()
         result["left_after_down"] = lab.leftovers()
@@ -128,17 +127,6 @@ def run_cts(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         and not result["left_after_down"]
     )
     return result
-
-
-def keep_logs(lab: Lab, into: Path) -> None:
-    """CTS collects the cluster's logs when a run ends; the lab's logs go with its
-    rootfs, so a copy is the only way to read a failed run afterwards."""
-    into.mkdir(parents=True, exist_ok=True)
-    for host in lab.topo.cluster_nodes:
-        for name in ("ha-log", "ha-debug"):
-            source = lab.log_dir(host.name) / name
-            if source.is_file():
-                (into / f"{host.name}.{name}").write_bytes(source.read_bytes())
 
 
 def _run(lab: Any, args: argparse.Namespace, seed: int, result: dict[str, Any]) -> None:

@@ -81,7 +81,7 @@ def _one(args: argparse.Namespace, schedule: Schedule) -> bool:
         f"seed {schedule.seed}, {schedule.impl}: {len(schedule.steps)} steps over "
         f"{schedule.duration:g} s ({len(schedule.episodes())} episodes)"
     )
-    result = run_schedule(schedule, args.backend, say)
+    result = run_schedule(schedule, args.backend, say, out / f"{name}.logs")
     (out / f"{name}.result.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
     if result.timeline is not None:
         timeline = result.timeline.to_json()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from lab.backends import Lab, make_lab
@@ -17,6 +18,7 @@ from lab.nemesis.play import Done, Player, play
 from lab.nemesis.recorder import Recorder
 from lab.nemesis.schedule import Schedule
 from lab.nemesis.timeline import StepRecord, Timeline
+from lab.nodelogs import keep_logs
 
 SETTLED_EXTRA = 1.0  # seconds recorded past the settled state, so its end is seen too
 LEAK_SETTLE = 20.0  # a leak must persist this long (an ARP burst holds a socket ~10 s)
@@ -57,8 +59,15 @@ class RunResult:
         }
 
 
-def run_schedule(schedule: Schedule, backend: str | None, say: Callable[[str], None]) -> RunResult:
-    """Play ``schedule`` in a lab of its own and check what happened."""
+def run_schedule(
+    schedule: Schedule,
+    backend: str | None,
+    say: Callable[[str], None],
+    logs_to: Path | None = None,
+) -> RunResult:
+    """Play ``schedule`` in a lab of its own and check what happened. A run that
+    broke an invariant or failed leaves its nodes' logs in ``logs_to`` (if given):
+    the timeline says what happened, the daemons' logs say why."""
     from lab.bench.runner import impls_of, serves, start_cluster, wait
 
     result = RunResult(schedule)
@@ -76,6 +85,9 @@ def run_schedule(schedule: Schedule, backend: str | None, say: Callable[[str], N
         lines = str(exc).strip().splitlines()
         result.error = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
     finally:
+        if logs_to is not None and (result.violations or result.error):
+            for kept in keep_logs(lab, logs_to):
+                say(f"kept {kept}")
         lab.down()
         result.left_after_down = lab.leftovers()
         result.seconds = time.monotonic() - began

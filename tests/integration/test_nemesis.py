@@ -8,13 +8,14 @@ worker's prefix) and must exit 0: every invariant held (docs/nemesis.md).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import backend_name
+from .conftest import KEPT_LOGS, backend_name
 from .leftovers import assert_no_lab_up
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nemesis"
@@ -36,12 +37,25 @@ def _results(out: Path) -> list[dict[str, object]]:
     return [json.loads(p.read_text()) for p in sorted(out.glob("*.result.json"))]
 
 
-def _explain(result: dict[str, object], done: subprocess.CompletedProcess[str]) -> str:
+def _explain(result: dict[str, object], done: subprocess.CompletedProcess[str], out: Path) -> str:
     """The violations first, one a line (CI's failure digest keeps the first lines),
     then the tail of the run's own report."""
     found = result["violations"]
     lines = [str(v) for v in found] if isinstance(found, list) else [str(found)]
-    return "\n".join(["violations:", *lines, "--- the nemesis said:", done.stdout[-4000:]])
+    said = ["--- the nemesis said:", done.stdout[-4000:]]
+    return "\n".join(["violations:", *lines, *said, *_node_logs(out)])
+
+
+def _node_logs(out: Path) -> list[str]:
+    """The kept ha-log tails (hblab nemesis keeps them when a run fails), and a copy in
+    HBLAB_KEEP_LOGS for reading in full, since pytest's tmp_path does not last."""
+    lines: list[str] = []
+    for log in sorted(out.glob("*.logs/*.ha-log")):
+        lines += [f"--- {log.name}, last lines:", *log.read_text().splitlines()[-60:]]
+    if KEPT_LOGS:
+        for logs in out.glob("*.logs"):
+            shutil.copytree(logs, Path(KEPT_LOGS) / logs.name, dirs_exist_ok=True)
+    return lines
 
 
 def test_a_random_schedule_keeps_every_invariant(tmp_path: Path) -> None:
@@ -50,7 +64,7 @@ def test_a_random_schedule_keeps_every_invariant(tmp_path: Path) -> None:
     assert len(results) == 1, done.stdout[-3000:] + done.stderr[-3000:]
     result = results[0]
     assert result["error"] is None, result["error"]
-    assert result["violations"] == [], _explain(result, done)
+    assert result["violations"] == [], _explain(result, done, tmp_path)
     assert result["left_after_down"] == []
     schedule = result["schedule"]
     assert isinstance(schedule, dict) and len(schedule["steps"]) >= 20  # type: ignore[arg-type]
@@ -62,5 +76,5 @@ def test_a_fixed_violation_stays_fixed(path: Path, tmp_path: Path) -> None:
     done = _nemesis(["--replay", str(path)], tmp_path)
     results = _results(tmp_path)
     assert len(results) == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    assert results[0]["violations"] == [], _explain(results[0], done)
+    assert results[0]["violations"] == [], _explain(results[0], done, tmp_path)
     assert done.returncode == 0
