@@ -112,12 +112,14 @@ lint: deps
 ## BENCHMARKS.md to publish). It brings up labs of
 ## its own (BENCH_PREFIX), so it neither collides with `make up` nor takes it down.
 BENCH_IMPLS     ?= heartbeat hbnode
-# The default run takes two runs of each scenario and a 30 s idle window (about ten
-# minutes: the figures' min-max shows their spread); FULL=1 is the full run (five
-# runs, a 60 s idle window) that BENCHMARKS.md is made from.
+# The default run takes two runs of each scenario in BENCH_JOBS labs side by side
+# (each scenario's implementations at the same moment) and a 30 s idle window alone;
+# the figures' min-max shows their spread. FULL=1 is the full run (five runs, one
+# lab, a 60 s idle window).
 FULL            ?=
 BENCH_RUNS      ?= $(if $(FULL),5,2)
 BENCH_IDLE      ?= $(if $(FULL),60,30)
+BENCH_JOBS      ?= $(if $(FULL),1,2)
 BENCH_ARGS      ?=
 BENCH_PREFIX    ?= hbb
 BENCH_STATE_DIR ?= /var/lib/hbbench
@@ -126,7 +128,8 @@ SCENARIO        ?= poweroff
 
 bench: deps
 	$(BENCH_ENV) $(HBLAB) bench --impls '$(BENCH_IMPLS)' --runs $(BENCH_RUNS) \
-	  --idle-seconds $(BENCH_IDLE) --profile $(PROFILE) --json build/bench.json $(BENCH_ARGS)
+	  --jobs $(BENCH_JOBS) --idle-seconds $(BENCH_IDLE) --profile $(PROFILE) \
+	  --json build/bench.json $(BENCH_ARGS)
 
 ## make soak: SOAK_CYCLES poweroff/poweron cycles of the VIP holder in one lab (both
 ## nodes hbnode by default), the outage distribution, then leaks (addresses, processes,

@@ -30,6 +30,12 @@ def default_backend(prefix: str | None = None) -> str:
     return "docker" if (docker_dir / "state.json").exists() else "netns"
 
 
+def check_prefix(prefix: str) -> None:
+    """A prefix names the lab's namespaces, bridges and interfaces: short and plain."""
+    if not _PREFIX.fullmatch(prefix):
+        raise LabError(f"bad prefix {prefix!r}: 2 to 8 lowercase letters and digits")
+
+
 def make_lab(
     backend: str | None = None,
     topology: Path | None = None,
@@ -40,8 +46,8 @@ def make_lab(
     (a lab that is up is driven by the file it was built from); ``prefix``: a lab
     beside the default one (its names and state directories); ``state_dir``: where its
     record is, when not the prefix's default (the lab's watchdog is told)."""
-    if prefix is not None and not _PREFIX.fullmatch(prefix):
-        raise LabError(f"bad prefix {prefix!r}: 2 to 8 lowercase letters and digits")
+    if prefix is not None:
+        check_prefix(prefix)
     name = backend or default_backend(prefix)
     topo = load(topology, prefix) if topology is not None or prefix else REFERENCE
     netns_dir, docker_dir = state_dirs(prefix)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from lab import ready
-from lab.backends import BACKENDS, Lab, default_backend, make_lab
+from lab.backends import BACKENDS, Lab, check_prefix, default_backend, make_lab
 from lab.errors import LabError
 from lab.faults import NETEM_KEYS
 from lab.hafiles import PROFILES, cluster_timers, parse_overrides
@@ -431,6 +431,25 @@ def _one_line(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}: {text} (hblab --debug shows where)"
 
 
+# Commands that bring up labs of their own reach the lab's names through this
+# process's prefix (lab.topology.REFERENCE is read at import), so `--prefix` for them
+# means another process: hblab again, with the prefix in its environment.
+OWN_LAB_COMMANDS = ("bench", "soak", "fuzz", "flood", "cts", "nemesis")
+
+
+def _under_prefix(args: argparse.Namespace, argv: list[str]) -> int | None:
+    """Run this command again under ``--prefix`` when it is not this process's own;
+    None when there is nothing to do."""
+    from lab.state import lab_prefix, prefix_env
+
+    prefix = getattr(args, "prefix", None)
+    if args.command not in OWN_LAB_COMMANDS or prefix is None or prefix == lab_prefix():
+        return None
+    check_prefix(prefix)
+    env = prefix_env(prefix)
+    return subprocess.run([sys.executable, "-m", "lab", *argv], env=env, check=False).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     needs_root = not (args.command == "dump" and args.read is not None)
@@ -447,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
             return scenario.main(args)
         if needs_root and os.geteuid() != 0:
             raise LabError("hblab needs root (namespaces, mounts, netlink): run it with sudo")
+        if (again := _under_prefix(args, sys.argv[1:] if argv is None else argv)) is not None:
+            return again
         if args.command in ("cts", "nemesis"):
             return _dispatch_bench(args)
         if args.command in ("bench", "report", "topology", "soak", "fuzz", "flood"):

@@ -47,6 +47,17 @@ def state_dirs(prefix: str | None = None) -> tuple[Path, Path]:
 STATE_DIR, DOCKER_STATE_DIR = state_dirs()
 
 
+def prefix_env(prefix: str) -> dict[str, str]:
+    """This process's environment for a child whose own lab is ``prefix``'s: its
+    names, and the state directories `hblab --prefix` gives that prefix."""
+    netns_dir, docker_dir = state_dirs(prefix)
+    return os.environ | {
+        "HBLAB_PREFIX": prefix,
+        "HBLAB_STATE_DIR": str(netns_dir),
+        "HBLAB_D_STATE_DIR": str(docker_dir),
+    }
+
+
 @dataclass
 class NodeRecord:
     """One lab host as created: its implementation, its init, where its files are."""

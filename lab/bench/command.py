@@ -11,10 +11,12 @@ import argparse
 import datetime as dt
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.backends import default_backend
 from lab.bench import markdown, table
 from lab.bench.machine import revision, this_machine
 from lab.bench.metrics import Metric
@@ -66,6 +68,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     bench.add_argument("--no-markdown", action="store_true")
     bench.add_argument("--record", type=Path, help="save each run's trace here (for report)")
+    bench.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="labs side by side (netns; default 1): each implementation's runs of a "
+        "scenario at the same time as the others'; the idle window still runs alone",
+    )
 
 
 def progress(line: str) -> None:
@@ -80,6 +89,10 @@ def _plan(args: argparse.Namespace) -> tuple[list[str], list[Scenario], int, flo
     except ValueError as exc:
         raise LabError(str(exc)) from None
     runs = 1 if args.quick else args.runs
+    if args.jobs < 1:
+        raise LabError("--jobs must be at least 1")
+    if args.jobs > 1 and (args.backend or default_backend()) != "netns":
+        raise LabError("--jobs > 1 needs the netns backend (container labs share subnets)")
     idle = args.idle_seconds if args.idle_seconds is not None else (10.0 if args.quick else 60.0)
     if runs < 1 and not (runs == 0 and idle > 0):
         raise LabError("--runs must be at least 1 (0: only the idle measurement)")
@@ -100,7 +113,7 @@ def _summary(result: RunResult) -> str:
 def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -> BenchResult:
     # The runner loads scapy (slow): only when a bench actually runs.
     from lab.bench.idle import measure_idle
-    from lab.bench.runner import ensure_no_lab, run_once
+    from lab.bench.runner import ensure_no_lab
 
     impls, scenarios, runs, idle = _plan(args)
     ensure_no_lab(args.backend)
@@ -122,11 +135,45 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
             "initdead": timers.initdead,
         },
         revision=revision(REPO),
+        jobs=args.jobs,
     )
     started = time.monotonic()
-    total, done = len(impls) * len(scenarios) * runs, 0
+    total = len(impls) * len(scenarios) * runs
     say(f"{total} runs: {', '.join(impls)} × {', '.join(result.scenarios)} × {runs}")
-    idle_impls: list[str] = []  # measured idle together, after the failover runs
+    if args.jobs > 1:
+        idle_impls = _in_jobs(args, impls, scenarios, runs, result, say, started)
+    else:
+        idle_impls = _one_by_one(args, impls, scenarios, runs, result, say, started)
+    if idle > 0 and idle_impls:
+        try:
+            result.results += measure_idle(
+                idle_impls, args.profile, idle, IDLE_SLICE, overrides, say, args.backend
+            )
+        except Exception as exc:  # recorded like a failed run, the bench goes on
+            for impl in idle_impls:
+                failed = RunResult(impl, "idle", 1, error=f"{type(exc).__name__}: {exc}")
+                result.results.append(failed)
+            say(f"idle measurement failed: {exc}")
+    result.seconds = round(time.monotonic() - started, 1)
+    return result
+
+
+def _one_by_one(
+    args: argparse.Namespace,
+    impls: list[str],
+    scenarios: list[Scenario],
+    runs: int,
+    result: BenchResult,
+    say: Callable[[str], None],
+    started: float,
+) -> list[str]:
+    """Every run in this process's lab, one after the other; the implementations that
+    started (measured idle afterwards)."""
+    from lab.bench.runner import run_once
+
+    overrides = parse_overrides(args.set)
+    total, done = len(impls) * len(scenarios) * runs, 0
+    idle_impls: list[str] = []
     for impl in impls:
         strikes = 0
         for scenario in scenarios:
@@ -148,18 +195,42 @@ def run_bench(args: argparse.Namespace, say: Callable[[str], None] = progress) -
                 say(_progress_line(done, total, one, started))
         if strikes < STARTUP_STRIKES:
             idle_impls.append(impl)
-    if idle > 0 and idle_impls:
-        try:
-            result.results += measure_idle(
-                idle_impls, args.profile, idle, IDLE_SLICE, overrides, say, args.backend
-            )
-        except Exception as exc:  # recorded like a failed run, the bench goes on
-            for impl in idle_impls:
-                failed = RunResult(impl, "idle", 1, error=f"{type(exc).__name__}: {exc}")
-                result.results.append(failed)
-            say(f"idle measurement failed: {exc}")
-    result.seconds = round(time.monotonic() - started, 1)
-    return result
+    return idle_impls
+
+
+def _in_jobs(
+    args: argparse.Namespace,
+    impls: list[str],
+    scenarios: list[Scenario],
+    runs: int,
+    result: BenchResult,
+    say: Callable[[str], None],
+    started: float,
+) -> list[str]:
+    """The runs spread over ``--jobs`` labs (lab.bench.parallel), each job a child
+    `hblab bench`; the implementations that started at least once."""
+    from lab.bench.parallel import Jobs, Task, child_argv, order
+
+    total, done = len(impls) * len(scenarios) * runs, 0
+    lock = threading.Lock()
+
+    def argv(task: Task, json_path: Path) -> list[str]:
+        return child_argv(task, args.profile, args.set, json_path, args.record)
+
+    def finished(task: Task, results: list[RunResult]) -> None:
+        nonlocal done
+        with lock:
+            result.results.extend(results)
+            for one in results:
+                done += 1
+                say(_progress_line(done, total, one, started))
+
+    jobs = Jobs(args.jobs, REFERENCE.prefix, argv, say)
+    jobs.run(order(impls, scenarios, runs), finished)
+    # The same order as one by one: implementation, scenario, run.
+    rank = {s.name.value: n for n, s in enumerate(scenarios)}
+    result.results.sort(key=lambda r: (impls.index(r.impl), rank[r.scenario], r.run))
+    return [impl for impl in impls if impl not in jobs.gave_up]
 
 
 def _progress_line(done: int, total: int, one: RunResult, started: float) -> str:

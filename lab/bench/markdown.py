@@ -74,6 +74,16 @@ def scenario_lines() -> list[str]:
     return [f"- `{s.name.value}`: {s.title} (t = 0: `{s.fault}`)" for s in SCENARIOS.values()]
 
 
+def _where(jobs: int) -> str:
+    if jobs == 1:
+        return "Every figure below comes from that one run, on one lab, with the same timers."
+    return (
+        f"Every figure below comes from that one run, with the same timers, in {jobs} labs "
+        "side by side: each scenario's runs of every implementation at the same time "
+        "(`--jobs`), the idle window alone afterwards."
+    )
+
+
 def render(result: BenchResult, command: str) -> str:
     timers = ", ".join(f"{k} {v:g} s" for k, v in result.timers.items())
     minutes = result.seconds / 60
@@ -81,7 +91,7 @@ def render(result: BenchResult, command: str) -> str:
         "# Benchmarks: hbnode and the real Heartbeat 3.0.6, side by side",
         "",
         f"Written by `{command}` on {result.started} (took {minutes:.1f} min).",
-        "Every figure below comes from that one run, on one lab, with the same timers.",
+        _where(result.jobs),
         "",
         f"- machine: {result.machine.describe()}",
         f"- implementations: {', '.join(result.impls)}; runs per scenario: {result.runs}",

@@ -56,6 +56,7 @@ class BenchResult:
     results: list[RunResult] = field(default_factory=list)
     seconds: float = 0.0  # the whole bench, wall time
     revision: str = ""  # git describe of the tree that ran (hbnode changes under it)
+    jobs: int = 1  # labs side by side (hblab bench --jobs)
 
     def values(self, impl: str, scenario: str, metric: Metric) -> list[float | None]:
         return [
@@ -90,6 +91,7 @@ class BenchResult:
             results=[RunResult(**r) for r in data["results"]],
             seconds=float(data.get("seconds", 0.0)),
             revision=str(data.get("revision", "")),
+            jobs=int(data.get("jobs", 1)),
         )
 
 

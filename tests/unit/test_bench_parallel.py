@@ -1,0 +1,156 @@
+"""`hblab bench --jobs N`: the plan, each job's environment and command line, and the
+job runner itself, driven with real child processes that write a bench result the
+way `hblab bench --json` does (no lab needed)."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lab.bench.command import _plan
+from lab.bench.model import RunResult
+from lab.bench.parallel import Jobs, Task, _relayed, child_argv, job_env, order
+from lab.bench.scenarios import SCENARIOS, ScenarioName
+from lab.cli import make_parser
+from lab.errors import LabError
+
+POWEROFF = SCENARIOS[ScenarioName.POWEROFF]
+FENCE = SCENARIOS[ScenarioName.FENCE_CRASH]
+
+# A stand-in job: writes the results a bench of one task would, with the prefix it was
+# given; it fails to start the implementation named last, or dies if that is "crash".
+CHILD = textwrap.dedent(
+    """
+    import json, os, sys
+    out, impl, scenario, runs, failing = sys.argv[1:6]
+    runs = int(runs)
+    print("[bench 00:00:00] 1 runs: x", file=sys.stderr)
+    print("[bench 00:00:00] [1/1] x run 1", file=sys.stderr)
+    if failing == "crash":
+        print("Traceback: it broke", file=sys.stderr)
+        sys.exit(1)
+    error = "at startup: no VIP" if impl == failing else None
+    results = [
+        {"impl": impl, "scenario": scenario, "run": n, "metrics": {}, "error": error,
+         "seconds": 0.0, "notes": {"prefix": os.environ["HBLAB_PREFIX"]}}
+        for n in range(1, runs + 1)
+    ]
+    data = {"format": "hblab-bench/1", "machine": {"cpu_model": "x", "cores": 2,
+            "kernel": "k", "python": "3"}, "started": "now", "profile": "fast",
+            "runs": runs, "impls": [impl], "scenarios": [scenario], "timers": {},
+            "results": results}
+    open(out, "w").write(json.dumps(data))
+    """
+)
+
+
+def stand_in(failing: str = "") -> Callable[[Task, Path], list[str]]:
+    def argv(task: Task, json_path: Path) -> list[str]:
+        name = task.scenario.name.value
+        return [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(json_path),
+            task.impl,
+            name,
+            str(task.runs),
+            failing,
+        ]
+
+    return argv
+
+
+def run_jobs(
+    jobs: int, tasks: list[Task], failing: str = ""
+) -> tuple[Jobs, list[RunResult], list[str]]:
+    said: list[str] = []
+    results: list[RunResult] = []
+    lock = threading.Lock()
+
+    def done(task: Task, got: list[RunResult]) -> None:
+        with lock:
+            results.extend(got)
+
+    runner = Jobs(jobs, "hbu", stand_in(failing), said.append)
+    runner.run(tasks, done)
+    return runner, results, said
+
+
+def test_fencing_scenarios_go_first_and_implementations_run_side_by_side() -> None:
+    tasks = order(["heartbeat", "hbnode"], [POWEROFF, FENCE], 2)
+    assert [(t.scenario.name.value, t.impl) for t in tasks] == [
+        ("fence-crash", "heartbeat"),
+        ("fence-crash", "hbnode"),
+        ("poweroff", "heartbeat"),
+        ("poweroff", "hbnode"),
+    ]
+    assert {t.runs for t in tasks} == {2}
+
+
+def test_each_job_has_a_lab_prefix_and_state_dirs_of_its_own() -> None:
+    env = job_env(2, "hbb")
+    assert env["HBLAB_PREFIX"] == "hbbj2"
+    assert env["HBLAB_STATE_DIR"] == "/var/lib/hblab-hbbj2"
+    assert env["HBLAB_D_STATE_DIR"] == "/var/lib/hblab-d/hbbj2"
+    with pytest.raises(LabError, match="bad prefix"):
+        job_env(1, "longname")  # 'longnamej1' names too long an interface
+
+
+def test_a_job_is_one_bench_of_one_task_without_an_idle_window(tmp_path: Path) -> None:
+    task = Task("master=heartbeat,slave=hbnode", POWEROFF, 3)
+    argv = child_argv(task, "fast", ["keepalive=1"], tmp_path / "r.json", tmp_path / "rec")
+    words = " ".join(argv[1:])
+    assert "--backend netns bench --impls master=heartbeat,slave=hbnode" in words
+    assert "--scenario poweroff --runs 3 --idle-seconds 0 --profile fast" in words
+    assert "--set keepalive=1" in words and f"--record {tmp_path / 'rec'}" in words
+
+
+def test_jobs_share_their_slots_and_every_run_comes_back() -> None:
+    tasks = order(["heartbeat", "hbnode"], [POWEROFF, FENCE], 2)
+    runner, results, said = run_jobs(2, tasks)
+    assert len(results) == 8 and all(r.ok for r in results)
+    assert {r.notes["prefix"] for r in results} <= {"hbuj1", "hbuj2"}
+    assert not runner.gave_up
+    # a job's start is passed on, its per-run lines are not (the parent prints those)
+    assert any("run(s) begin" in line for line in said)
+    assert not any("[1/1]" in line for line in said)
+
+
+def test_a_job_that_dies_without_results_reports_each_of_its_runs_failed() -> None:
+    _, results, _ = run_jobs(1, [Task("hbnode", POWEROFF, 2)], failing="crash")
+    assert [r.run for r in results] == [1, 2]
+    assert all(r.error == "bench job failed (exit 1): Traceback: it broke" for r in results)
+
+
+def test_an_implementation_that_never_starts_is_skipped_after_two_jobs() -> None:
+    scenarios = [POWEROFF, FENCE, SCENARIOS[ScenarioName.CRASH]]
+    tasks = [Task("heartbeat", s, 1) for s in scenarios] + [Task("hbnode", POWEROFF, 1)]
+    runner, results, said = run_jobs(1, tasks, failing="heartbeat")
+    errors = [r.error for r in results if r.impl == "heartbeat"]
+    assert errors == ["at startup: no VIP", "at startup: no VIP", "skipped: no startup"]
+    assert runner.gave_up == {"heartbeat"} and any("did not start" in s for s in said)
+    assert [r.ok for r in results if r.impl == "hbnode"] == [True]
+
+
+def test_relayed_lines() -> None:
+    task = Task("hbnode", POWEROFF, 2)
+    assert _relayed("[bench 10:00:00] 2 runs: hbnode × poweroff × 2", task) == (
+        "hbnode poweroff: 2 run(s) begin"
+    )
+    assert _relayed("[bench 10:00:00] [1/2] hbnode poweroff run 1 (9 s)", task) is None
+    assert _relayed("[bench 10:00:00] wrote /tmp/x.json", task) is None
+    assert _relayed("hbnode did not start 2 times", task) == "hbnode did not start 2 times"
+
+
+def test_more_than_one_job_needs_the_netns_backend() -> None:
+    args = make_parser().parse_args(["bench", "--backend", "docker", "--jobs", "2"])
+    with pytest.raises(LabError, match="netns"):
+        _plan(args)
+    with pytest.raises(LabError, match="at least 1"):
+        _plan(make_parser().parse_args(["bench", "--jobs", "0"]))
