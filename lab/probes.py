@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -90,12 +91,15 @@ class _Prober:
 
 
 class ArpWatch(_Prober):
-    """ARP who-has VIP from the client every ``interval``; records who answers."""
+    """ARP who-has VIP from the client every ``interval``; records who answers.
+
+    It works on any datagram socket that carries Ethernet frames (``sock``, the
+    client's ``mac``): :meth:`on` opens the packet socket on a lab interface."""
 
     def __init__(
         self,
-        netns: str,
-        iface: str,
+        sock: socket.socket,
+        mac: str,
         vip: str,
         client_ip: str,
         interval: float = 0.05,
@@ -104,9 +108,24 @@ class ArpWatch(_Prober):
         super().__init__(interval, max_seconds)
         ensure_lab_target(vip)
         self.vip, self.client_ip = vip, client_ip
-        self.sock = netsock.packet_socket(netns, iface, netsock.ETH_P_ARP)
-        self.mac = netsock.interface_mac(netns, iface)
+        self.sock, self.mac = sock, mac
         self.samples: list[ArpSample] = []
+
+    @classmethod
+    def on(
+        cls,
+        netns: str,
+        iface: str,
+        vip: str,
+        client_ip: str,
+        interval: float = 0.05,
+        max_seconds: float = 300.0,
+    ) -> ArpWatch:
+        """Watch from ``iface`` in the lab namespace ``netns`` (the client's eth0)."""
+        ensure_lab_target(vip)  # before a socket is opened for it
+        sock = netsock.packet_socket(netns, iface, netsock.ETH_P_ARP)
+        mac = netsock.interface_mac(netns, iface)
+        return cls(sock, mac, vip, client_ip, interval, max_seconds)
 
     def probe_once(self, now: float) -> None:
         # Replies still queued arrived before this who-has goes out, so they answer an

@@ -207,7 +207,7 @@ class Watchers:
         vip, client = str(REFERENCE.vip.ip), self.lab.netns_of("client")
         self.logs = LogTail({n: self.lab.log_dir(n) for n in (MASTER, SLAVE)})
         self.http = HttpProbe(client, vip, HTTP_INTERVAL, HTTP_TIMEOUT)
-        self.arp = ArpWatch(client, "eth0", vip, _host_addr("client", "eth0"), ARP_INTERVAL)
+        self.arp = ArpWatch.on(client, "eth0", vip, _host_addr("client", "eth0"), ARP_INTERVAL)
         self.neigh = NeighPoll(client, vip)
         self.capture = Capture(self.lab, SLAVE, "eth1", self.pcap, "udp port 694 or icmp")
 

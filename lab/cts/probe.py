@@ -29,7 +29,7 @@ def lab_prober(lab: Lab) -> Prober:
     def served_by(resource: Resource) -> str | None:
         netns = lab.netns_of("client")
         if resource.type in ("IPaddr", "IPaddr2"):
-            arp = ArpWatch(netns, "eth0", vip, str(address.ip), ARP_WAIT, ARP_WAIT * 2)
+            arp = ArpWatch.on(netns, "eth0", vip, str(address.ip), ARP_WAIT, ARP_WAIT * 2)
             try:
                 arp.probe_once(time.monotonic())
             finally:

@@ -107,7 +107,9 @@ class Recorder:
             i.mac: h.name for h in lab.topo.cluster_nodes for i in h.interfaces if i.name == "eth0"
         }
         self.http = HttpProbe(netns, self.vip, PROBE_INTERVAL, 0.2, MAX_SECONDS)
-        self.arp = ArpWatch(netns, "eth0", self.vip, str(address.ip), PROBE_INTERVAL, MAX_SECONDS)
+        self.arp = ArpWatch.on(
+            netns, "eth0", self.vip, str(address.ip), PROBE_INTERVAL, MAX_SECONDS
+        )
         self.logs = LogTail({n: lab.log_dir(n) for n in self.nodes}, interval=0.1)
         self.handles = {n: NetHandle() for n in self.nodes}
         self.wall_t0 = time.time() - (time.monotonic() - t0)

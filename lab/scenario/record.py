@@ -101,7 +101,7 @@ class Recorders:
         vip, client = str(self.lab.topo.vip.ip), self._client()
         if client is not None and self.needs.arp:
             netns, iface, address = client
-            self.arp = ArpWatch(netns, iface, vip, address, ARP_INTERVAL, MAX_SECONDS)
+            self.arp = ArpWatch.on(netns, iface, vip, address, ARP_INTERVAL, MAX_SECONDS)
             self.arp.start()
         if client is not None and self.needs.http:
             self.http = HttpProbe(client[0], vip, HTTP_INTERVAL, HTTP_TIMEOUT, MAX_SECONDS)

@@ -98,7 +98,7 @@ class Probes:
         if address is None:
             raise BenchError("the topology has no client on eth0")
         self.http = HttpProbe(client, vip, HTTP_INTERVAL, HTTP_TIMEOUT, PROBE_SECONDS)
-        self.arp = ArpWatch(client, "eth0", vip, str(address.ip), ARP_INTERVAL, PROBE_SECONDS)
+        self.arp = ArpWatch.on(client, "eth0", vip, str(address.ip), ARP_INTERVAL, PROBE_SECONDS)
 
     def start(self) -> None:
         self.http.start()

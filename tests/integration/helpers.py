@@ -165,7 +165,7 @@ class Cluster:
         assert client is not None
         addr = client.address_on("eth0")
         assert addr is not None
-        return ArpWatch(
+        return ArpWatch.on(
             self.lab.netns_of("client"),
             "eth0",
             str(REFERENCE.vip.ip),

@@ -134,8 +134,9 @@ def test_windows_of_counts_two_and_none() -> None:
 def test_only_a_reply_to_the_clients_own_who_has_names_a_holder() -> None:
     """A gratuitous ARP from the new holder is no answer: in the same probe window as
     the old holder's last reply it would read as two holders."""
-    watch = object.__new__(ArpWatch)  # no socket: answers() only reads these two
-    watch.vip, watch.client_ip = "192.168.0.38", "192.168.0.100"
+    client, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with client, peer:
+        watch = ArpWatch(client, "02:00:00:00:00:64", "192.168.0.38", "192.168.0.100")
     reply = ARP(op=2, psrc="192.168.0.38", pdst="192.168.0.100", hwsrc="02:00:00:00:00:28")
     gratuitous = ARP(op=2, psrc="192.168.0.38", pdst="192.168.0.38", hwsrc="02:00:00:00:00:28")
     other = ARP(op=2, psrc="192.168.0.18", pdst="192.168.0.100")
@@ -150,9 +151,8 @@ def test_a_late_read_reply_counts_for_the_who_has_it_answered() -> None:
     """The prober ran late and read the old holder's reply only after its window: the
     reply belongs to that window, not to the next one, where the new holder answers."""
     client, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-    watch = object.__new__(ArpWatch)  # a socket pair stands in for the client's eth0
-    watch.vip, watch.client_ip, watch.mac = "192.168.0.38", "192.168.0.100", "02:00:00:00:00:64"
-    watch.sock, watch.interval, watch.samples = client, 0.05, []
+    # a socket pair stands in for the client's eth0
+    watch = ArpWatch(client, "02:00:00:00:00:64", "192.168.0.38", "192.168.0.100", 0.05)
 
     def reply(mac: str) -> bytes:
         arp = ARP(op=2, psrc=watch.vip, pdst=watch.client_ip, hwsrc=mac)
