@@ -5,7 +5,8 @@ of its own prefix (``<prefix>j<N>``, netns only: two container labs would ask th
 engine for the same subnets). A child process, not a thread, because a lab's names
 come from the process's prefix (lab.topology.REFERENCE). The jobs start in pairs of
 the same scenario for each implementation, so the implementations compared run at
-the same moment under the same load; the idle measurement runs afterwards, alone.
+the same moment under the same load. A scenario whose figures are CPU-bound
+(``Scenario.alone``: the start-up) and the idle measurement run afterwards, alone.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from lab.backends import check_prefix
 from lab.bench.model import RunResult, load
-from lab.bench.scenarios import Scenario
+from lab.bench.scenarios import Scenario, ScenarioName
 from lab.state import prefix_env
 
 RUN_LIMIT = 300.0  # seconds a run may take before its job is interrupted (a hang)
@@ -45,10 +46,28 @@ class Task:
         return f"{self.impl} {self.scenario.name}"
 
 
+# Seconds one run of Heartbeat took, by scenario (make bench, 2 Dec 2026): the longest
+# start first, so that no long one is left to run by itself at the end.
+RUN_SECONDS = {
+    ScenarioName.HEAL: 46.0,
+    ScenarioName.HEAL_PING: 46.0,
+    ScenarioName.FENCE_CRASH: 34.0,
+    ScenarioName.FENCE_POWEROFF: 32.0,
+    ScenarioName.FENCE_CUT: 31.0,
+    ScenarioName.FAILBACK: 28.0,
+    ScenarioName.CUT_PING: 26.0,
+    ScenarioName.CUT_NOPING: 24.0,
+    ScenarioName.START: 23.0,
+    ScenarioName.STOP: 20.0,
+    ScenarioName.CRASH: 19.0,
+    ScenarioName.POWEROFF: 18.0,
+}
+
+
 def order(impls: list[str], scenarios: list[Scenario], runs: int) -> list[Task]:
-    """Fencing scenarios first (the longest: reboots), then the rest; within a
-    scenario one task per implementation, next to each other."""
-    ranked = sorted(scenarios, key=lambda s: not s.fencing)
+    """The longest scenarios first; within a scenario one task per implementation,
+    next to each other (they run at the same time); those that run alone last."""
+    ranked = sorted(scenarios, key=lambda s: (s.alone, -RUN_SECONDS.get(s.name, 20.0)))
     return [Task(impl, s, runs) for s in ranked for impl in impls]
 
 
@@ -94,13 +113,17 @@ class Jobs:
         self.lock = threading.Lock()
 
     def run(self, tasks: list[Task], done: Callable[[Task, list[RunResult]], None]) -> None:
-        with (
-            tempfile.TemporaryDirectory(prefix="hblab-bench-jobs-") as tmp,
-            ThreadPoolExecutor(self.jobs, thread_name_prefix="bench-job") as pool,
-        ):
-            futures = [pool.submit(self._one, task, Path(tmp), done) for task in tasks]
-            for future in futures:
-                future.result()
+        """``tasks`` in order: those that share the machine ``jobs`` at a time, then
+        those that run alone (Scenario.alone), one at a time."""
+        with tempfile.TemporaryDirectory(prefix="hblab-bench-jobs-") as tmp:
+            with ThreadPoolExecutor(self.jobs, thread_name_prefix="bench-job") as pool:
+                shared = [t for t in tasks if not t.scenario.alone]
+                futures = [pool.submit(self._one, t, Path(tmp), done) for t in shared]
+                for future in futures:
+                    future.result()
+            for task in tasks:
+                if task.scenario.alone:
+                    self._one(task, Path(tmp), done)
 
     def _one(self, task: Task, tmp: Path, done: Callable[[Task, list[RunResult]], None]) -> None:
         with self.lock:

@@ -48,6 +48,9 @@ class Scenario:
     # heal-ping: how long eth1 stays out before the heal, by run (cycled), in seconds.
     cut_seconds: tuple[float, ...] = ()
     fencing: bool = False  # hblab up --fencing: a BMC per node, stonith_host lines (lab.bmc)
+    # Its figures are CPU-bound (a daemon's own start-up: imports, forks), so with
+    # `--jobs` it runs with no other lab beside it.
+    alone: bool = False
 
 
 SCENARIOS: dict[ScenarioName, Scenario] = {
@@ -61,6 +64,7 @@ SCENARIOS: dict[ScenarioName, Scenario] = {
             settle_timeout=60.0,
             stable_deadtimes=3.0,
             detects=False,
+            alone=True,
         ),
         Scenario(ScenarioName.POWEROFF, "poweroff of the VIP holder", "poweroff master", "slave"),
         Scenario(ScenarioName.CRASH, "kill -9 of the holder's daemon", "crash master", "slave"),

@@ -21,14 +21,16 @@ from lab.errors import LabError
 
 POWEROFF = SCENARIOS[ScenarioName.POWEROFF]
 FENCE = SCENARIOS[ScenarioName.FENCE_CRASH]
+START = SCENARIOS[ScenarioName.START]
 
 # A stand-in job: writes the results a bench of one task would, with the prefix it was
 # given; it fails to start the implementation named last, or dies if that is "crash".
 CHILD = textwrap.dedent(
     """
-    import json, os, sys
-    out, impl, scenario, runs, failing = sys.argv[1:6]
+    import json, os, sys, time
+    out, impl, scenario, runs, failing, times = sys.argv[1:7]
     runs = int(runs)
+    began = time.monotonic()
     print("[bench 00:00:00] 1 runs: x", file=sys.stderr)
     print("[bench 00:00:00] [1/1] x run 1", file=sys.stderr)
     if failing == "crash":
@@ -45,29 +47,22 @@ CHILD = textwrap.dedent(
             "runs": runs, "impls": [impl], "scenarios": [scenario], "timers": {},
             "results": results}
     open(out, "w").write(json.dumps(data))
+    with open(times, "a") as f:
+        f.write(f"{scenario} {began} {time.monotonic()}\\n")
     """
 )
 
 
-def stand_in(failing: str = "") -> Callable[[Task, Path], list[str]]:
+def stand_in(failing: str, times: Path) -> Callable[[Task, Path], list[str]]:
     def argv(task: Task, json_path: Path) -> list[str]:
-        name = task.scenario.name.value
-        return [
-            sys.executable,
-            "-c",
-            CHILD,
-            str(json_path),
-            task.impl,
-            name,
-            str(task.runs),
-            failing,
-        ]
+        words = [task.impl, task.scenario.name.value, str(task.runs), failing, str(times)]
+        return [sys.executable, "-c", CHILD, str(json_path), *words]
 
     return argv
 
 
 def run_jobs(
-    jobs: int, tasks: list[Task], failing: str = ""
+    jobs: int, tasks: list[Task], failing: str = "", times: Path = Path("/dev/null")
 ) -> tuple[Jobs, list[RunResult], list[str]]:
     said: list[str] = []
     results: list[RunResult] = []
@@ -77,20 +72,39 @@ def run_jobs(
         with lock:
             results.extend(got)
 
-    runner = Jobs(jobs, "hbu", stand_in(failing), said.append)
+    runner = Jobs(jobs, "hbu", stand_in(failing, times), said.append)
     runner.run(tasks, done)
     return runner, results, said
 
 
-def test_fencing_scenarios_go_first_and_implementations_run_side_by_side() -> None:
-    tasks = order(["heartbeat", "hbnode"], [POWEROFF, FENCE], 2)
+def test_long_scenarios_go_first_and_implementations_run_side_by_side() -> None:
+    tasks = order(["heartbeat", "hbnode"], [START, POWEROFF, FENCE], 2)
     assert [(t.scenario.name.value, t.impl) for t in tasks] == [
         ("fence-crash", "heartbeat"),
         ("fence-crash", "hbnode"),
         ("poweroff", "heartbeat"),
         ("poweroff", "hbnode"),
+        ("start", "heartbeat"),  # alone, after the rest: its figures are CPU-bound
+        ("start", "hbnode"),
     ]
     assert {t.runs for t in tasks} == {2}
+
+
+def test_a_scenario_that_runs_alone_shares_the_machine_with_no_other_job(
+    tmp_path: Path,
+) -> None:
+    times = tmp_path / "times"
+    tasks = order(["heartbeat", "hbnode"], [START, POWEROFF, FENCE], 1)
+    run_jobs(2, tasks, times=times)
+    spans = [
+        (line.split()[0], float(line.split()[1]), float(line.split()[2]))
+        for line in times.read_text().splitlines()
+    ]
+    assert len(spans) == 6
+    for name, began, ended in spans:
+        if name == "start":
+            others = [s for s in spans if (s[1], s[2]) != (began, ended)]
+            assert all(e <= began or b >= ended for _, b, e in others)
 
 
 def test_each_job_has_a_lab_prefix_and_state_dirs_of_its_own() -> None:
