@@ -22,10 +22,6 @@ from hbnode.rm.ipfail import PingPolicy
 from hbnode.rm.state import Mode, PeerView, Shared
 
 DEAD_CHECK = 0.25  # the core's dead-node check period
-# After our unsettled claim to a returning peer: how long we wait for its answer
-# before we say our claim again, settled, and how many times.
-ANSWER_WAIT = 1.0
-REMINDERS = 3
 
 
 class Isolation:
@@ -53,7 +49,6 @@ class Isolation:
         # out, is what keeps a cut from ever showing two holders.
         self.suspected = False
         self.deferred = deferred  # the manager's; a takeover from it settles ``owed``
-        self.reminders: dict[str, tuple[float, int]] = {}  # peer → (when, reminders sent)
 
     def isolated(self) -> bool:
         """The peer is dead (not shut down) and every ping node too: we are the cut-off side."""
@@ -163,18 +158,6 @@ class Isolation:
         # With a live peer again, what we let go of is settled by the peer's next
         # report (see ResourceManager._after_isolation); ``owed`` stays set until then.
 
-    def asked(self, peer: str, now: float) -> None:
-        """We sent ``peer`` an unsettled claim on its return, to hear what it holds.
-
-        An hbnode peer answers it at once. A real Heartbeat does not: it reads
-        ``isstable=0`` as "the other side is in flux" and waits for a settled report,
-        and while it waits it neither goes standby nor restarts after the heal
-        (``Shutdown delayed until current resource activity finishes``, for good). So
-        if no answer comes, we say our claim again, settled: Heartbeat answers that
-        one (``remote resource transition completed``) with its holdings.
-        """
-        self.reminders[peer] = (now + ANSWER_WAIT, 0)
-
     def after_contact(self, peer: PeerView, now: float) -> None:
         """A stable report after isolation made us let go: take our own unless it has them.
 
@@ -182,7 +165,6 @@ class Isolation:
         and let go, and then each takes its own groups back.
         """
         s = self.s
-        self.reminders.pop(peer.name, None)
         if not self.owed or s.mode is not Mode.STABLE:
             return
         self.owed = False
@@ -206,29 +188,3 @@ class Isolation:
                 s.report()
 
         s.table.when_settled("isolation", keys, acquired, now)
-
-    def forget(self, peer: str) -> None:
-        self.reminders.pop(peer, None)
-
-    def timer(self) -> float | None:
-        due = [when for when, _ in self.reminders.values()]
-        return min(due) if due else None
-
-    def handle_timer(self, now: float) -> None:
-        self._remind(now)
-
-    def _remind(self, now: float) -> None:
-        """No answer to our unsettled claim yet: say it again, settled (see asked)."""
-        s = self.s
-        for name, (due, sent) in sorted(self.reminders.items()):
-            if now < due:
-                continue
-            peer = s.peers.get(name)
-            if not self.owed or s.mode is not Mode.STABLE or peer is None or not peer.present:
-                del self.reminders[name]
-                continue
-            s.report()
-            if sent + 1 < REMINDERS:
-                self.reminders[name] = (now + ANSWER_WAIT, sent + 1)
-            else:
-                del self.reminders[name]

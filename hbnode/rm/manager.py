@@ -23,6 +23,7 @@ from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import messages as m
 from hbnode.rm.actions import Action, ActionKind
+from hbnode.rm.claims import ClaimQuestions
 from hbnode.rm.deferred import DeferredTakeovers
 from hbnode.rm.events import Outbox, RmEvent
 from hbnode.rm.failures import FailedStarts
@@ -114,6 +115,7 @@ class ResourceManager:
         )
         self.legacy = LegacyRequests(self.s)
         self.heal = HealPolicy(self.s, self._ask_standby)
+        self.questions = ClaimQuestions(self.s)
         self.failed = FailedStarts(self.s, self.standby_protocol)
         self.owed = OwedFailback(
             self.s,
@@ -288,11 +290,9 @@ class ResourceManager:
             self._ask_holdings([p.name for p in self.s.present_peers()], now)
 
     def _ask_holdings(self, peers: list[str], now: float) -> None:
-        """Our claim, unsettled, so that ``peers`` answer with theirs; said again
-        settled if no answer comes (Isolation.asked: a real Heartbeat never answers)."""
-        self.out.send(m.resource_report(self.s.hold, False, None))
-        for name in peers:
-            self.isolation.asked(name, now)
+        """Our claim, unsettled, so that ``peers`` answer with theirs (asked again until
+        they do: hbnode.rm.claims)."""
+        self.questions.ask([self.s.peers[name] for name in peers], now)
 
     def link_status(self, node: str, up: bool, now: float) -> None:
         """A medium to ``node`` went up or dead: ipfail recounts on a dead link; a link
@@ -379,7 +379,10 @@ class ResourceManager:
             return
         self.heal.on_report(peer, before, now)
         if full and peer.stable:
-            self.isolation.after_contact(peer, now)
+            asked, owed = self.questions.answered(peer.name), self.isolation.owed
+            self.isolation.after_contact(peer, now)  # owed: it reports what it does
+            if asked and not owed:
+                s.report()  # our claim, said unsettled to ask for theirs, settled again
         if full and not peer.stable and info != m.INFO_SHUTDOWN:
             s.report()  # a node still in transition wants to know what we hold
         if full and peer.stable and peer.returning and now >= peer.quiet_until:
@@ -427,9 +430,9 @@ class ResourceManager:
 
     def _drop_pending(self, peer: PeerView) -> None:
         """Cancel what waited on ``peer`` staying gone: a deferred takeover of its
-        groups and isolation's reminders about it. A restart and a return both end it."""
+        groups and our question about its claim. A restart and a return both end it."""
         self.deferred.cancel(peer.name)
-        self.isolation.forget(peer.name)
+        self.questions.forget(peer.name)
 
     def _peer_started(self, peer: PeerView, now: float) -> None:
         """``peer`` (re)started (``starting`` or a new generation): it holds nothing."""
@@ -450,10 +453,11 @@ class ResourceManager:
         if not was_dead or s.mode is not Mode.STABLE:
             return
         peer.returning = True  # with auto_failback on it gets its groups back once stable
-        if s.nice and self.isolation.owed:
-            # We let go while cut off. The peer may never have lost us (a one-way or
-            # short cut) and would not answer a settled claim: an unsettled one makes
-            # it answer with its holdings, and after_contact takes back ours.
+        if s.nice and (self.isolation.owed or not peer.restarts_on_heal):
+            # We forgot its claim when we declared it dead, and it may never have lost
+            # us (a one-way or short cut): it has nothing new to report, so we ask
+            # (hbnode.rm.claims). Owed: after_contact then takes back ours. A real
+            # Heartbeat restarts on a heal and reports afterwards: told, not asked.
             self._ask_holdings([peer.name], now)
         elif s.nice:
             s.report()  # our claim: a node that also holds one of our sets sees the conflict
@@ -584,7 +588,7 @@ class ResourceManager:
             self.table.timer(),
             self.ping_policy.timer(),
             self.failed.timer(),
-            self.isolation.timer(),
+            self.questions.timer(),
             self.deferred.timer(),
             self.fencing.timer(),
             self.heal.timer(),
@@ -603,7 +607,7 @@ class ResourceManager:
         self.standby_protocol.handle_timer(now)
         self.ping_policy.handle_timer(now)
         self.failed.handle_timer(now)
-        self.isolation.handle_timer(now)
+        self.questions.handle_timer(now)
         self.deferred.handle_timer(now)
         self.fencing.handle_timer(now)
         self._after_quiet(now)  # before the heal's reminders: a failback goes first

@@ -22,7 +22,7 @@ from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import Action, ActionKind, ResourceManager, RmEvent
 from hbnode.rm.fencing import FenceResult
-from hbnode.rm.messages import QUICK_START
+from hbnode.rm.messages import HEAL_FIELD, QUICK_START
 
 HARESOURCES = "master 192.168.0.38/24/eth0:0 nginx\nslave 192.168.0.39/24/eth0:1 httpd\n"
 MASTER_KEY = "192.168.0.38/24/eth0:0"
@@ -74,7 +74,8 @@ class RmClusterSim:
         stonith_retry: float = 5.0,
     ) -> None:
         """``heartbeat_like``: nodes whose messages lose hbnode's own fields on the way
-        out, as a real Heartbeat's would never carry them (its start-up negotiation).
+        out, as a real Heartbeat's would never carry them (its start-up negotiation,
+        and that it heals in place).
         ``stonith``: every node has a STONITH device; a ``fence`` action powers its
         target off (``crash``) unless the target's BMC is in ``bmc_down``."""
         self.stonith = "external/ipmi" if stonith else None
@@ -296,6 +297,7 @@ class RmClusterSim:
             msg.set("src", name)  # what the core adds (ipfail's own src stays in place)
             if name in self.heartbeat_like:
                 msg.remove(QUICK_START)
+                msg.remove(HEAL_FIELD)
             self.sent.append((self.now, name, msg))
             for receiver in self.sims:
                 if receiver == name or self.hears(receiver, name):
