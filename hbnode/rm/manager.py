@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hbnode.core.fields import parse_hex
 from hbnode.core.states import NodeStatus
 from hbnode.message import Message
 from hbnode.rm import messages as m
@@ -363,6 +364,8 @@ class ResourceManager:
         if hold is None:
             return
         peer, info, full = s.peers[src], msg.get("info"), msg.get("rtype") == "full"
+        if self._stale(peer, msg):
+            return
         before = peer.hold
         if full:
             peer.hold, peer.stable = hold, msg.get("isstable") == "1"
@@ -387,6 +390,20 @@ class ResourceManager:
             s.report()  # a node still in transition wants to know what we hold
         if full and peer.stable and peer.returning and now >= peer.quiet_until:
             self._peer_ready(peer, now)
+
+    def _stale(self, peer: PeerView, msg: Message) -> bool:
+        """A report older than the newest we applied from ``peer``: a retransmission
+        that filled a gap after a newer report came (the core delivers such late
+        copies, as 3.0.6 does). Its claim is history; applied, it would stand until
+        the peer's next change (on a lossy link: a holder seen as holding nothing)."""
+        seq = parse_hex(msg.get("seq"))
+        if seq is None:
+            return False
+        if peer.report_seq is not None and seq < peer.report_seq:
+            self.out.log("debug", f"stale resource report from {peer.name} (seq {seq:x})")
+            return True
+        peer.report_seq = seq
+        return False
 
     def _peer_ready(self, peer: PeerView, now: float) -> None:
         """A (re)joined peer is stable: give it its groups back, offer it failed ones."""
@@ -439,6 +456,7 @@ class ResourceManager:
         old = peer.hold
         self._forget(peer, now)
         peer.shut_down, peer.split, peer.returning = False, None, True
+        peer.report_seq = None  # a new generation numbers its messages afresh
         self.takeover_policy.orphans(peer, old, now)
         self.legacy.peer_restarted(peer.name, now)
         self.ping_policy.forget(peer.name)

@@ -48,6 +48,10 @@ class PeerView:
     # After a heal, no standby exchange is started with it (nor asked of it) before then
     # (partition.quiet_after_heal); -inf when there is no such wait.
     quiet_until: float = NO_WAIT
+    # The seq of its newest report we applied. A retransmission that fills a gap is
+    # delivered late, after newer reports: its claim is stale (None: none yet in
+    # this generation of it).
+    report_seq: int | None = None
 
     @property
     def present(self) -> bool:

@@ -52,6 +52,7 @@ class NodeSim:
     ping_heard: dict[str, float] = field(default_factory=dict)
     executor: Executor = field(default_factory=Executor)
     stopping_until: float | None = None
+    seq: int = 0  # its last message's seq (the core numbers them; a new process anew)
 
 
 class RmClusterSim:
@@ -113,6 +114,7 @@ class RmClusterSim:
         for name in names:
             sim = self.sims[name]
             sim.generation += 1
+            sim.seq = 0
             sim.booted_at, sim.comm_is_up, sim.stopping_until = self.now, False, None
             sim.heard, sim.peer_alive, sim.seen_gen = {}, {}, {}  # a new process knows nothing
             sim.ping_alive = dict.fromkeys(self.ping_nodes)
@@ -295,6 +297,8 @@ class RmClusterSim:
             return
         for msg in rm.take_outgoing():
             msg.set("src", name)  # what the core adds (ipfail's own src stays in place)
+            sim.seq += 1
+            msg.set("seq", f"{sim.seq:x}")
             if name in self.heartbeat_like:
                 msg.remove(QUICK_START)
                 msg.remove(HEAL_FIELD)
@@ -309,6 +313,11 @@ class RmClusterSim:
         if rm.shutdown_done() and sim.stopping_until is None:
             sim.stopping_until = self.now + 0.5
         self._run_executor(name)
+
+    def deliver_late(self, receiver: str, msg: Message) -> None:
+        """``msg`` reaches ``receiver`` again now: a retransmission that fills a gap,
+        after newer messages (the core delivers it as 3.0.6 does)."""
+        self._deliver(receiver, msg)
 
     def _deliver(self, receiver: str, msg: Message) -> None:
         rm = self.sims[receiver].rm
@@ -399,4 +408,5 @@ class RmClusterSim:
 
 
 def fields(msg: Message) -> list[tuple[str, object]]:
-    return [(f.name, f.value) for f in msg]
+    """The resource layer's fields and ``src``; not the seq the harness numbers them by."""
+    return [(f.name, f.value) for f in msg if f.name != "seq"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from hbnode.config.hacf import AutoFailback
 from hbnode.rm.hold import Hold
+from hbnode.rm.scope import StandbyScope
 from tests.harness.rm_sim import RmClusterSim
 
 GROUP = "192.168.0.38/24/eth0:0"
@@ -98,3 +99,33 @@ def test_with_stonith_a_holder_that_then_dies_is_reset_before_the_takeover() -> 
     assert [(by, whom) for _, by, whom, _ in c.fenced] == [("slave", "master")]
     assert c.doubles == []
     assert c.where() == {"master": set(), "slave": {GROUP}}
+
+
+def test_a_report_filled_in_late_does_not_undo_a_newer_claim() -> None:
+    """The nemesis's second `view_disagrees` on that schedule: master gave its group
+    to the slave (ipfail) and took it back; the report of its giving up, lost and then
+    retransmitted, reached the slave after the report of its taking back, and the
+    slave saw master hold nothing for good."""
+    c = _cluster()
+    c.call("master", lambda rm: rm.standby(StandbyScope.ALL, c.now))
+    c.run(3)
+    gave_up = [m for _, src, m in c.sent if src == "master" and m.get("t") == "resource"][-1]
+    assert Hold.parse(gave_up.get("rsc_hold")) == Hold.NONE
+    c.call("slave", lambda rm: rm.standby(StandbyScope.FOREIGN, c.now))
+    c.run(3)
+    assert _holder_seen_by(c, "slave") == "master"
+    c.deliver_late("slave", gave_up.copy())
+    c.run(1)
+    assert c.rm("slave").s.peers["master"].hold == Hold.LOCAL
+    assert _holder_seen_by(c, "slave") == "master"
+
+
+def test_a_restarted_peer_numbers_its_reports_afresh() -> None:
+    """A new generation starts its seqs again: its first report is not stale."""
+    c = _cluster()
+    c.crash("master")
+    c.run(5)
+    c.boot("master")
+    c.run(20)
+    assert c.where() == {"master": {GROUP}, "slave": set()}
+    assert _holder_seen_by(c, "slave") == "master"
