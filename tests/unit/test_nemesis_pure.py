@@ -288,3 +288,21 @@ def test_two_holders_only_when_one_is_seen_around_the_other() -> None:
     ]
     assert holders_of([("master", False), ("slave", False)] * 2) == []
     assert holders_of([("master", True), ("slave", False)] * 2) == ["master"]
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*FIXTURES.glob("nemesis/*.json"), *FIXTURES.glob("nemesis-long/*.json")]),
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
+)
+def test_every_kept_schedule_loads_and_ends_its_faults(path: Path) -> None:
+    """The CI replays (nemesis/) and the hand runs (nemesis-long/) stay playable."""
+    schedule = Schedule.load(path)
+    assert schedule.impl == "hbnode" and schedule.note
+    opened = [s for s in schedule.steps if s.action in OPENS]
+    assert all(
+        any(c.action in CLOSES and c.episode == s.episode for c in schedule.steps) for s in opened
+    )
