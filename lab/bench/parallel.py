@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,22 +111,45 @@ class Jobs:
         self.strikes: dict[str, int] = {}
         self.gave_up: set[str] = set()  # implementations skipped: they would not start
         self.lock = threading.Lock()
+        self.running: dict[subprocess.Popen[str], dict[str, str]] = {}  # job → its env
+        self.stopping = False
 
     def run(self, tasks: list[Task], done: Callable[[Task, list[RunResult]], None]) -> None:
         """``tasks`` in order: those that share the machine ``jobs`` at a time, then
-        those that run alone (Scenario.alone), one at a time."""
+        those that run alone (Scenario.alone), one at a time. On Ctrl-C (or any error
+        here) no new job starts, and each running one is stopped: it takes its lab
+        down as `hblab bench` does on Ctrl-C."""
         with tempfile.TemporaryDirectory(prefix="hblab-bench-jobs-") as tmp:
-            with ThreadPoolExecutor(self.jobs, thread_name_prefix="bench-job") as pool:
+            pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="bench-job")
+            try:
                 shared = [t for t in tasks if not t.scenario.alone]
                 futures = [pool.submit(self._one, t, Path(tmp), done) for t in shared]
+                # The first job to fail stops the bench at once, not when those
+                # submitted before it are through.
+                wait(futures, return_when=FIRST_EXCEPTION)
+                for future in futures:
+                    if future.done():
+                        future.result()
                 for future in futures:
                     future.result()
-            for task in tasks:
-                if task.scenario.alone:
-                    self._one(task, Path(tmp), done)
+                for task in tasks:
+                    if task.scenario.alone:
+                        self._one(task, Path(tmp), done)
+            except BaseException:
+                self.stopping = True
+                pool.shutdown(wait=False, cancel_futures=True)
+                with self.lock:
+                    running = list(self.running.items())
+                for proc, env in running:
+                    _stop(proc, env)
+                raise
+            finally:
+                pool.shutdown(wait=True)
 
     def _one(self, task: Task, tmp: Path, done: Callable[[Task, list[RunResult]], None]) -> None:
         with self.lock:
+            if self.stopping:
+                return
             skip = self.strikes.get(task.impl, 0) >= STARTUP_STRIKES
         if skip:
             results = [
@@ -159,6 +182,11 @@ class Jobs:
             text=True,
             start_new_session=True,  # a Ctrl-C reaches the job through us, once
         )
+        with self.lock:
+            self.running[proc] = env
+            stop_now = self.stopping  # begun as the bench was being stopped
+        if stop_now:
+            _stop(proc, env)
         limit = threading.Timer(task.runs * RUN_LIMIT, _stop, (proc, env))
         limit.start()
         last = ""
@@ -174,6 +202,8 @@ class Jobs:
             raise
         finally:
             limit.cancel()
+            with self.lock:
+                self.running.pop(proc, None)
         try:
             return [r for r in load(json_path).results if r.scenario == task.scenario.name]
         except (OSError, ValueError, json.JSONDecodeError):

@@ -39,7 +39,7 @@ def _results(out: Path) -> list[dict[str, object]]:
 
 def _explain(result: dict[str, object], done: subprocess.CompletedProcess[str], out: Path) -> str:
     """The violations first, one a line (CI's failure digest keeps the first lines),
-    then the tail of the run's own report."""
+    then the tail of the run's own report and of each node's ha-log."""
     found = result["violations"]
     lines = [str(v) for v in found] if isinstance(found, list) else [str(found)]
     said = ["--- the nemesis said:", done.stdout[-4000:]]

@@ -31,6 +31,15 @@ CHILD = textwrap.dedent(
     out, impl, scenario, runs, failing, times = sys.argv[1:7]
     runs = int(runs)
     began = time.monotonic()
+    if scenario == "heal":  # a long job: says whether it was stopped or ran out
+        try:
+            time.sleep(30)
+            end = "ran out"
+        except KeyboardInterrupt:
+            end = "stopped"
+        with open(times, "a") as f:
+            f.write(f"{scenario} {end}\\n")
+        sys.exit(1)
     print("[bench 00:00:00] 1 runs: x", file=sys.stderr)
     print("[bench 00:00:00] [1/1] x run 1", file=sys.stderr)
     if failing == "crash":
@@ -168,3 +177,23 @@ def test_more_than_one_job_needs_the_netns_backend() -> None:
         _plan(args)
     with pytest.raises(LabError, match="at least 1"):
         _plan(make_parser().parse_args(["bench", "--jobs", "0"]))
+
+
+def test_a_bench_stopped_starts_no_new_job_and_stops_the_running_ones(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C (here: an error in the bench itself) must not leave the jobs running:
+    each running one gets SIGINT (it takes its lab down), the queued ones never start."""
+    times = tmp_path / "times"
+    heal = SCENARIOS[ScenarioName.HEAL]
+    tasks = [Task("hbnode", heal, 1), Task("hbnode", POWEROFF, 1), Task("hbnode", FENCE, 1)]
+
+    def done(task: Task, got: list[RunResult]) -> None:
+        raise RuntimeError(f"the bench broke after {task.label}")
+
+    runner = Jobs(2, "hbu", stand_in("", times), lambda line: None)
+    with pytest.raises(RuntimeError, match="after hbnode poweroff"):
+        runner.run(tasks, done)
+    ended = times.read_text().splitlines()
+    assert "heal stopped" in ended  # interrupted, not left to run its 30 s
+    assert not any(line.startswith("fence-crash") for line in ended)  # never started
