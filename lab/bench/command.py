@@ -21,6 +21,7 @@ from lab.bench import markdown, table
 from lab.bench.machine import revision, this_machine
 from lab.bench.metrics import Metric
 from lab.bench.model import BenchResult, RunResult, dump
+from lab.bench.parallel import STARTUP_STRIKES
 from lab.bench.scenarios import QUICK, SCENARIOS, Scenario, parse_scenarios
 from lab.bench.trace import save_trace
 from lab.errors import LabError
@@ -30,7 +31,6 @@ from lab.topology import REFERENCE
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_IMPLS = "heartbeat hbnode"
-STARTUP_STRIKES = 2  # an implementation that fails to start this often in a row is skipped
 IDLE_SLICE = 10.0
 
 

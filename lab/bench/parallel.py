@@ -32,7 +32,9 @@ from lab.state import prefix_env
 
 RUN_LIMIT = 300.0  # seconds a run may take before its job is interrupted (a hang)
 INTERRUPT_GRACE = 60.0  # after SIGINT the job takes its lab down; then SIGKILL
-STARTUP_STRIKES = 2  # jobs in a row whose every run failed to start: skip that impl
+# An implementation that fails to start this often in a row (runs one by one, jobs
+# side by side) is skipped for the rest of the bench.
+STARTUP_STRIKES = 2
 
 
 @dataclass(frozen=True, slots=True)
