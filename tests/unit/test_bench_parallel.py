@@ -195,5 +195,7 @@ def test_a_bench_stopped_starts_no_new_job_and_stops_the_running_ones(
     with pytest.raises(RuntimeError, match="after hbnode poweroff"):
         runner.run(tasks, done)
     ended = times.read_text().splitlines()
-    assert "heal stopped" in ended  # interrupted, not left to run its 30 s
+    # interrupted, not left to run its 30 s (a SIGINT that lands while the child's
+    # Python still starts ends it before it can say so: nothing written is fine too)
+    assert "heal ran out" not in ended
     assert not any(line.startswith("fence-crash") for line in ended)  # never started
