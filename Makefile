@@ -69,14 +69,13 @@ engine-status:
 
 ## make test: install test dependencies, run the unit and the integration tests.
 ## The lab tests run in HBLAB_WORKERS parallel workers (pytest-xdist), each with
-## labs of its own prefix: most of a lab test is waiting on timers, not CPU. On 2
-## cores, 4 workers ran the 238 lab tests in 18.2 min (3 workers: about 22 min),
-## with the CPU about 70 % busy. But `make test` failed in 2 of the 5 clean-clone CI
-## runs with 4: once on a heal bug that load laid bare, once on two checks that
-## load exposed (a gratuitous ARP read as a second holder; a first contact read as
-## a partition). All three are fixed (1 and 2 Dec), but the default stays 3 until
-## 4 has run clean in CI; HBLAB_WORKERS=4 is faster.
-HBLAB_WORKERS ?= 3
+## labs of its own prefix: most of a lab test is waiting on timers, not CPU. Until
+## 2 Dec the tests' own polling took nearly half the CPU (pyroute2's NetNS forked a
+## helper for every look at who holds the VIP): 3 workers kept 2 cores 55 % busy,
+## and 4 ran into timing faults under that load (fixed since). With the forks gone
+## (lab.wiring.in_netns), 5 workers ran the 238 lab tests in 14.1 min with the CPU
+## 53 % busy, where 3 had taken 22.8 min (BENCHMARKS.md, "Lab tests in 14 minutes").
+HBLAB_WORKERS ?= 5
 XDIST := $(if $(filter-out 0 1,$(HBLAB_WORKERS)),-n $(HBLAB_WORKERS) --dist loadgroup)
 test: deps
 	$(PYTHON) -m pytest tests/unit tests/integration --lab -ra -p no:cacheprovider $(XDIST) \
