@@ -37,7 +37,11 @@ def in_netns(name: str) -> Iterator[Any]:
     gone raises FileNotFoundError; it is never created here.
     """
     sock = netsock.run_in_netns(name, _rtnetlink_socket)
-    ns = IPRoute(use_socket=sock)
+    try:
+        ns = IPRoute(use_socket=sock)
+    except BaseException:
+        sock.close()
+        raise
     try:
         yield ns
     finally:
