@@ -54,6 +54,18 @@ OUTSIDE_DIRS = (
     Path("/run/containerd"),
     Path("/etc/docker"),
 )
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def outside_dirs(cgroup_root: Path = CGROUP_ROOT) -> list[Path]:
+    """OUTSIDE_DIRS, and the cgroup parent dockerd makes in every hierarchy
+    (``<hierarchy>/docker`` under cgroup v1, ``docker`` itself under v2): left behind,
+    they would outlive the engine that made them."""
+    hierarchies = sorted(
+        d for d in (cgroup_root.iterdir() if cgroup_root.is_dir() else ()) if d.is_dir()
+    )
+    parents = [h / rtsched.ENGINE_PARENT for h in hierarchies if not h.is_symlink()]
+    return [*OUTSIDE_DIRS, *parents, cgroup_root / rtsched.ENGINE_PARENT]
 
 
 def private_url() -> str:
@@ -153,7 +165,7 @@ def start(data_root: Path = DATA_ROOT) -> str:
         raise LabError("dockerd is not installed (make deps-docker installs docker.io)")
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     data_root.mkdir(parents=True, exist_ok=True)
-    preexisting = [str(p) for p in (*OUTSIDE_FILES, *OUTSIDE_DIRS) if p.exists()]
+    preexisting = [str(p) for p in (*OUTSIDE_FILES, *outside_dirs()) if p.exists()]
     made_netns = not _netns_exists(ENGINE_NETNS)
     if made_netns:
         subprocess.run(["ip", "netns", "add", ENGINE_NETNS], check=True)
@@ -238,10 +250,12 @@ def stop(purge: bool = False) -> list[str]:
         if str(path) not in record.preexisting and path.exists():
             path.unlink()
             removed.append(str(path))
-    for path in OUTSIDE_DIRS:
+    for path in outside_dirs():
         if str(path) not in record.preexisting and path.is_dir():
+            # Only if empty (a cgroup parent: while another engine's containers are in
+            # it, it stays): never what someone else put there.
             with contextlib.suppress(OSError):
-                path.rmdir()  # only if empty: never what someone else put there
+                path.rmdir()
                 removed.append(str(path))
     if purge and Path(record.data_root).exists():
         shutil.rmtree(record.data_root)

@@ -25,7 +25,11 @@ from pathlib import Path
 CAP_SYS_NICE = 23  # linux/capability.h
 CPU_V1 = Path("/sys/fs/cgroup/cpu")  # the cgroup v1 cpu hierarchy, where it is mounted
 RT_RUNTIME = "cpu.rt_runtime_us"
-ENGINE_RT_RUNTIME_US = 100_000  # of each 1 s period, for all of the engine's containers
+# Of each 1 s period, for all the containers under Docker's ``docker`` cgroup parent.
+# Every private engine on the machine writes this same budget to that one parent, so
+# it is shared by all their labs: five labs' cluster nodes (CI's docker stage runs
+# three at once, on three engines; 100 ms refused the third lab's nodes).
+ENGINE_RT_RUNTIME_US = 200_000
 NODE_RT_RUNTIME_US = 20_000  # per cluster node: Heartbeat's processes sleep nearly always
 ENGINE_PARENT = "docker"  # dockerd's cgroup parent with the cgroupfs driver
 

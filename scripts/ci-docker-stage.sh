@@ -10,18 +10,23 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 # The backend is what this stage tests, and every implementation already ran on
 # netns. The containers run hbnode by default (compose.yaml, hblab): the failover
-# suite runs on hbnode and on one mixed pairing (27 tests, about 6 min here; the
-# real Heartbeat's own cluster would add about 3 min more), and the tutorial, typed
-# in a terminal on blank containers, for hbnode and the real Heartbeat (about 1 min).
+# suite runs on hbnode and on one mixed pairing (27 tests), and the tutorial, typed
+# in a terminal on blank containers, for hbnode and the real Heartbeat. One engine
+# holds one lab (one network per subnet), so the stage runs three labs on three
+# engines at once: the failover suite's first pairing here, its other pairings on
+# engine 3, and the tutorial, fencing and the nemesis on engine 2
+# (scripts/ci-extra-engine.sh; both reached through DOCKER_HOST alone).
 export HBLAB_IMPLS="${HBLAB_CI_DOCKER_IMPLS:-hbnode master=heartbeat,slave=hbnode}"
+read -r first_impls other_impls <<< "$HBLAB_IMPLS"
 started=$(date +%s)
 own_engine=""
 status=0
-second_pid=""
+extra_pids=()
 
 cleanup() {
-  if [ -n "$second_pid" ]; then kill "$second_pid" 2>/dev/null; wait "$second_pid"; fi
-  second_pid=""
+  local pid
+  for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid"; done
+  extra_pids=()
   LAB=docker python3 -m lab down >/dev/null 2>&1 || true
   if [ -n "$own_engine" ]; then python3 -m lab.docker_engine stop --purge || true; fi
   own_engine=""
@@ -41,20 +46,23 @@ if ! python3 -m lab.docker_engine reachable; then
 fi
 [ "$status" = 0 ] && step images python3 -m lab.docker_images
 if [ "$status" = 0 ]; then
-  # The tutorial, fencing and the nemesis run meanwhile on a second engine, reached
-  # through DOCKER_HOST alone (scripts/ci-second-engine.sh): one engine holds one
-  # network per subnet, and the labs use the reference subnets ("Pool overlaps").
-  second_log=build/docker-second-engine.log
-  bash scripts/ci-second-engine.sh all > "$second_log" 2>&1 &
-  second_pid=$!
-  step failover make --no-print-directory test-failover LAB=docker \
-    HBLAB_WORKERS=1 PYTEST_ARGS="--junitxml=build/junit-docker.xml"
+  bash scripts/ci-extra-engine.sh 2 all > build/docker-engine-2.log 2>&1 &
+  extra_pids+=($!)
+  if [ -n "$other_impls" ]; then
+    HBLAB_IMPLS="$other_impls" bash scripts/ci-extra-engine.sh 3 failover \
+      > build/docker-engine-3.log 2>&1 &
+    extra_pids+=($!)
+  fi
+  step failover env HBLAB_IMPLS="$first_impls" make --no-print-directory test-failover \
+    LAB=docker HBLAB_WORKERS=1 PYTEST_ARGS="--junitxml=build/junit-docker.xml"
   python3 scripts/check_no_skips.py build/junit-docker.xml || status=1
   t0=$(date +%s)
-  wait "$second_pid" || { echo "docker stage: second engine failed"; status=1; }
-  second_pid=""
-  echo "docker stage: waited $(( $(date +%s) - t0 )) s for the second engine; its output:"
-  cat "$second_log"
+  for n in "${!extra_pids[@]}"; do
+    wait "${extra_pids[$n]}" || { echo "docker stage: engine $((n + 2)) failed"; status=1; }
+  done
+  extra_pids=()
+  echo "docker stage: waited $(( $(date +%s) - t0 )) s for the other engines; their output:"
+  for log in build/docker-engine-[23].log; do [ -e "$log" ] && cat "$log"; done
 fi
 cleanup
 echo "docker stage: exit $status in $(( $(date +%s) - started )) s"

@@ -1,28 +1,32 @@
 #!/usr/bin/env bash
-# CI's docker stage, second engine: a private Docker engine addressed only by
+# CI's docker stage, extra engines: private Docker engines addressed only by
 # DOCKER_HOST. The docker backend must not assume the engine it usually finds (a
-# class can outgrow one machine), so everything here reaches the engine through
+# class can outgrow one machine), so everything here reaches its engine through
 # DOCKER_HOST alone: its images are built on it (the rootfs tarball is reused from
-# build/docker), a takeover runs on it, and so do the suites that need no lab of the
-# first engine's: the verbatim tutorial, fencing and the nemesis. The docker stage
-# runs this beside the failover suite on the first engine: one engine holds one
-# network per subnet, so two labs at once need two engines. Labs here have a prefix
-# and state directories of their own. The lab and the engine are removed at the end,
-# whatever happened.
+# build/docker) and a takeover runs on it before its suites. One engine holds one
+# network per subnet, so two labs at once need two engines: the docker stage runs
+# the extra engines beside the failover suite on the first one. Labs here have a
+# prefix (hbd<N>) and state directories of their own. The lab and the engine are
+# removed at the end, whatever happened.
 #
-# Usage: ci-second-engine.sh [all|takeover]   (takeover: only the takeover check)
+# Usage: ci-extra-engine.sh N WHAT   (N: 2..9, the engine's number)
+#   all       the takeover, then the verbatim tutorial, fencing and the nemesis
+#   failover  the failover suite (-m failover): its tests run per HBLAB_IMPLS spec
+#   takeover  only the takeover check
 set -uo pipefail
 cd "$(dirname "$0")/.."
-WHAT=${1:-all}
-RUN=/run/hblab-d2
-ENGINE=(env HBLAB_D_RUN=$RUN HBLAB_D_DATA=/var/lib/hblab-d2/engine HBLAB_D_NETNS=hblab-d2-engine)
+N=${1:?usage: ci-extra-engine.sh N all|failover|takeover}
+WHAT=${2:-all}
+case "$N" in [2-9]) ;; *) echo "ci-extra-engine.sh: N must be 2..9, not $N"; exit 2 ;; esac
+RUN=/run/hblab-d$N
+ENGINE=(env HBLAB_D_RUN=$RUN HBLAB_D_DATA=/var/lib/hblab-d$N/engine HBLAB_D_NETNS=hblab-d$N-engine)
 # After the takeover, the suites run as on the first engine: told where this engine's
 # namespace is, the lab pulls a cable at its far end (the carrier goes, as on a real
 # machine). Reached by DOCKER_HOST alone it can only set the node's interface down,
 # and the real Heartbeat then logs an ERROR at every send (lab.badnews.CABLE_PULLED).
 KNOWN=("${ENGINE[@]}")
 export DOCKER_HOST="unix://$RUN/docker.sock" LAB=docker
-export HBLAB_PREFIX=hbd2 HBLAB_STATE_DIR=/var/lib/hbd2 HBLAB_D_STATE_DIR=/var/lib/hbd2-d
+export HBLAB_PREFIX=hbd$N HBLAB_STATE_DIR=/var/lib/hbd$N HBLAB_D_STATE_DIR=/var/lib/hbd$N-d
 TUTORIAL_IMPLS="${HBLAB_CI_DOCKER_TUTORIAL_IMPLS:-hbnode heartbeat}"
 FENCING_IMPLS="${HBLAB_CI_DOCKER_FENCING_IMPLS:-master=heartbeat,slave=hbnode}"
 PYTEST=(python3 -m pytest tests/integration --lab -ra -p no:cacheprovider)
@@ -39,15 +43,17 @@ trap 'exit 143' TERM  # the docker stage ends us: still clean up (the EXIT trap)
 
 step() {  # step NAME JUNIT CMD...: run, time, check that nothing was skipped
   local t0=$(date +%s)
-  "${@:3}" --junitxml="$2" || { echo "second engine: $1 failed"; status=1; }
+  "${@:3}" --junitxml="$2" || { echo "engine $N: $1 failed"; status=1; }
   python3 scripts/check_no_skips.py "$2" || status=1
-  echo "second engine: $1 took $(( $(date +%s) - t0 )) s"
+  echo "engine $N: $1 took $(( $(date +%s) - t0 )) s"
 }
 
 "${ENGINE[@]}" python3 -m lab.docker_engine start || exit 1
 python3 -m lab.docker_images || exit 1
-step takeover build/junit-docker-takeover.xml env HBLAB_IMPLS=hbnode \
-  "${PYTEST[@]}" -m failover -k test_takeover_on_poweroff
+if [ "$WHAT" != failover ]; then  # (the failover suite has its own takeovers)
+  step takeover "build/junit-docker-takeover-$N.xml" env HBLAB_IMPLS=hbnode \
+    "${PYTEST[@]}" -m failover -k test_takeover_on_poweroff
+fi
 if [ "$WHAT" = all ]; then
   step tutorial build/junit-docker-tutorial.xml "${KNOWN[@]}" HBLAB_IMPLS="$TUTORIAL_IMPLS" \
     "${PYTEST[@]}" -m tutorial
@@ -60,6 +66,10 @@ if [ "$WHAT" = all ]; then
   # through /proc/PID/ns/net): a 60 s schedule from the fixed seed, as on netns.
   step nemesis build/junit-docker-nemesis.xml "${KNOWN[@]}" \
     "${PYTEST[@]}" -k test_a_random_schedule_keeps_every_invariant
+elif [ "$WHAT" = failover ]; then
+  # Only the tests run once per implementation: the others ran on the first engine.
+  step failover "build/junit-docker-failover-$N.xml" "${KNOWN[@]}" HBLAB_ONLY_PER_IMPL=1 \
+    "${PYTEST[@]}" -m failover
 fi
-echo "second engine: exit $status in $(( $(date +%s) - started )) s"
+echo "engine $N: exit $status in $(( $(date +%s) - started )) s"
 exit "$status"
