@@ -96,7 +96,13 @@ class LogTail(_Poller):
 
     def poll(self, now: float) -> None:
         for node, path in self.files.items():
-            self.lines += [(now, node, line) for line in self._new_lines(path)]
+            fresh = self._new_lines(path)
+            # Stamped once read, not when the round began: a line written in between
+            # would be dated before its own write, and miss a window that opened in
+            # between. A scenario's step so missed hbnode's rate-limited (once) line
+            # `authentication failed` in CI's docker stage, the read delayed under load.
+            seen = max(now, time.monotonic())
+            self.lines += [(seen, node, line) for line in fresh]
         for node, path in self.event_files.items():
             for line in self._new_lines(path):
                 with contextlib.suppress(ValueError):
