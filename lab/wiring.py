@@ -192,5 +192,5 @@ def _state(flags: int) -> str:
 
 
 def has_address(host_ns: str, ip: ipaddress.IPv4Address) -> bool:
-    with in_netns(host_ns) as ns:
-        return any(msg.get("address") == str(ip) for msg in ns.get_addr(family=2))
+    """Does any interface of the namespace carry ``ip`` (lab.netsock.ipv4_addresses)?"""
+    return any(address == str(ip) for _, address in netsock.ipv4_addresses(host_ns))

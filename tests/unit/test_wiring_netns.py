@@ -1,4 +1,5 @@
-"""lab.wiring.in_netns: a netlink handle inside a namespace, without a child process.
+"""lab.wiring.in_netns and lab.netsock.ipv4_addresses: a namespace's netlink handle and
+its addresses, read without a child process.
 
 The lab tests ask who holds the VIP every 50 ms while they wait; each question opens
 two handles. pyroute2's NetNS forked a helper for each (about 9 ms of CPU), which
@@ -12,8 +13,9 @@ import os
 from pathlib import Path
 
 import pytest
+from pyroute2 import netns
 
-from lab import wiring
+from lab import netsock, wiring
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="setns needs root")
 
@@ -41,3 +43,33 @@ def test_a_namespace_that_is_gone_is_not_created() -> None:
     with pytest.raises(FileNotFoundError), wiring.in_netns(name):
         pass
     assert not Path(f"/run/netns/{name}").exists()
+
+
+def test_ipv4_addresses_agree_with_rtnetlink() -> None:
+    # The poll's cheap read (SIOCGIFCONF) and pyroute2's dump list the same addresses.
+    found = netsock.ipv4_addresses("/proc/self/ns/net")
+    with wiring.in_netns("/proc/self/ns/net") as ns:
+        dumped = {m.get("address") for m in ns.get_addr(family=2)}
+    assert {address for _, address in found} == dumped
+    assert ("lo", "127.0.0.1") in found
+
+
+def test_ipv4_addresses_list_every_label_past_the_first_buffer() -> None:
+    # 40 addresses, alias labels among them, in a namespace of the test's own: more
+    # than the first buffer holds (16), so the read must ask again, larger.
+    name = f"hbunit-addrs-{os.getpid()}"
+    netns.create(name)
+    try:
+        with wiring.in_netns(name) as ns:
+            ns.link("add", ifname="br0", kind="bridge")
+            index = ns.link_lookup(ifname="br0")[0]
+            for n in range(40):
+                label = "br0" if n % 2 else f"br0:{n}"
+                ns.addr("add", index=index, address=f"10.9.{n}.1", prefixlen=24, label=label)
+        before = len(os.listdir("/proc/self/fd"))
+        found = netsock.ipv4_addresses(name)
+        assert len(os.listdir("/proc/self/fd")) == before
+    finally:
+        netns.remove(name)
+    assert len(found) == 40  # lo, down in a new namespace, has no 127.0.0.1 yet
+    assert ("br0:2", "10.9.2.1") in found and ("br0", "10.9.3.1") in found  # br0 is down
