@@ -34,6 +34,7 @@ from hbnode.loadavg import LoadAvg
 from hbnode.node import Node
 from hbnode.persist import load_persisted
 from hbnode.pidfile import remove_pid, write_pid
+from hbnode.realtime import make_realtime
 from hbnode.resource_runner import make_fence_runner, make_runner
 from hbnode.respawn import Supervisor
 from hbnode.rm import ActionKind
@@ -428,6 +429,9 @@ def _serve(config: ClusterConfig, foreground: bool, report: Any = None) -> int:
         return 1
     if report:
         report(None)
+    # Once set up, for this thread alone: the loop's (hbnode.realtime).
+    rt = make_realtime(config.hacf.realtime, config.hacf.rtprio)
+    logger.log(Level[rt.level.upper()], rt.line)
     try:
         code = daemon.run()
     except BaseException as exc:

@@ -31,10 +31,11 @@ def in_netns(name: str) -> Iterator[Any]:
     for the calling thread.
 
     pyroute2's ``NetNS`` forks a helper to open each handle's socket in the namespace:
-    about 9 ms of CPU, and the tests ask who holds the VIP (two handles) every 50 ms
-    while they wait. Here a short-lived thread opens the socket inside the namespace
-    (lab.netsock, no fork: about 0.9 ms) and pyroute2 drives it. A namespace that is
-    gone raises FileNotFoundError; it is never created here.
+    about 9 ms of CPU. Here a short-lived thread opens the socket inside the namespace
+    (lab.netsock, no fork: about 0.9 ms) and pyroute2 drives it. (Who holds the VIP,
+    asked every 50 ms while tests wait, reads the addresses more cheaply still:
+    :func:`has_address`.) A namespace that is gone raises FileNotFoundError; it is
+    never created here.
     """
     sock = netsock.run_in_netns(name, _rtnetlink_socket)
     try:
