@@ -208,7 +208,8 @@ class FakeDaemon:
 
 class FakeConfig:
     warnings: ClassVar[list[str]] = []
-    hacf = SimpleNamespace(env={"HA_WATCHDOG_TEST": "1"})
+    # realtime off: _serve must not put the test runner's thread under SCHED_RR.
+    hacf = SimpleNamespace(env={"HA_WATCHDOG_TEST": "1"}, realtime=False, rtprio=None)
 
 
 @pytest.fixture
