@@ -160,6 +160,7 @@ def lab_factory(
                 found = scan(lab, expect_log)
                 if found:
                     print_logs(lab)
+                    keep_logs(lab, request.node.nodeid)  # the ha-debug says which process
                 news += found
         finally:
             lab.down()
