@@ -81,8 +81,12 @@ test: deps
 	$(PYTHON) -m pytest tests/unit tests/integration --lab -ra -p no:cacheprovider $(XDIST) \
 	  --durations=25 --junitxml=build/junit.xml $(PYTEST_ARGS)
 
+## The unit tests step virtual time and sleep nowhere: they are CPU alone, one worker
+## per core (UNIT_WORKERS=0: in this process, for a debugger).
+UNIT_WORKERS ?= auto
+UNIT_XDIST := $(if $(filter-out 0 1,$(UNIT_WORKERS)),-n $(UNIT_WORKERS) --dist loadgroup)
 test-unit: deps
-	$(PYTHON) -m pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests/unit -q -p no:cacheprovider $(UNIT_XDIST) $(PYTEST_ARGS)
 
 test-integration: deps
 	$(PYTHON) -m pytest tests/integration --lab -ra -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
