@@ -125,7 +125,7 @@ class Jobs:
             pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="bench-job")
             try:
                 shared = [t for t in tasks if not t.scenario.alone]
-                futures = [pool.submit(self._one, t, Path(tmp), done) for t in shared]
+                futures = [pool.submit(self._first_error_stops, t, Path(tmp), done) for t in shared]
                 # The first job to fail stops the bench at once, not when those
                 # submitted before it are through.
                 wait(futures, return_when=FIRST_EXCEPTION)
@@ -147,6 +147,19 @@ class Jobs:
                 raise
             finally:
                 pool.shutdown(wait=True)
+
+    def _first_error_stops(
+        self, task: Task, tmp: Path, done: Callable[[Task, list[RunResult]], None]
+    ) -> None:
+        """``_one``, and on its error the bench stops here, in the job's thread. Left to
+        ``run``, the stop came only once the main thread woke, and under load this
+        thread had taken the next task and started it by then (a CI run)."""
+        try:
+            self._one(task, tmp, done)
+        except BaseException:
+            with self.lock:
+                self.stopping = True
+            raise
 
     def _one(self, task: Task, tmp: Path, done: Callable[[Task, list[RunResult]], None]) -> None:
         with self.lock:
