@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +23,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,7 +210,24 @@ def image_context(kind: str, wheels: list[Path]) -> Path:
     return ctx
 
 
+@contextmanager
+def _tree_build_lock() -> Iterator[None]:
+    """One image build at a time per checkout. ``pip wheel`` writes build/ and egg-info
+    into the source tree, and the contexts are copied under build/: two engines built
+    at once from one tree (CI's docker stage) broke each other's wheel ("could not
+    create build/bdist…"). The lock is released when the process ends, however."""
+    WHEELS_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(WHEELS_DIR.parent / "docker-images.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def build_all(force_rootfs: bool = False) -> BuildReport:
+    with _tree_build_lock():
+        return _build_all(force_rootfs)
+
+
+def _build_all(force_rootfs: bool) -> BuildReport:
     api = docker_engine.client()
     report = BuildReport("", {})
     total = time.monotonic()
