@@ -1,0 +1,83 @@
+"""The real Heartbeat's own FIFO race, and the one rerun a lab test gets for it.
+
+Heartbeat's resource scripts send their cluster messages through the node's FIFO with
+shellfuncs' ``ha_clustermsg``, which can hand the message to the FIFO in two writes;
+the reader then logs ``msg2string: Message with zero fields`` and drops the message
+(lab.badnews.HEARTBEAT_FIFO_SPLIT, docs/heartbeat-in-the-lab.md). When the message
+was mach_down's ``t=resource`` Heartbeat never hears its takeover finish: a later
+restart waits forever on "Shutdown delayed until current resource activity
+finishes", and the test fails on the real Heartbeat's own bug, which a loaded machine
+makes likelier.
+
+A lab test that failed while a real Heartbeat node of its lab logged that line runs
+once more on a fresh lab, and that run decides. The rerun is named in the report
+(a ``heartbeat_fifo_rerun`` property in the JUnit XML, counted by
+scripts/check_no_skips.py, and the first run's failure as a section of the second's).
+pytest-rerunfailures is not used: it reruns on the failure's own message, and this
+condition is the lab's evidence, read before the lab goes down.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from _pytest.runner import runtestprotocol
+
+from lab.backends import Lab
+from lab.badnews import HEARTBEAT_FIFO_SPLIT
+from lab.impls import Impl
+
+from .helpers import node_log
+
+FIFO_SPLIT = re.compile(HEARTBEAT_FIFO_SPLIT)
+FIFO_LOST = pytest.StashKey[list[str]]()  # the nodes that logged the race, in a failed run
+RERUN_PROPERTY = "heartbeat_fifo_rerun"
+
+
+def nodes_with_fifo_loss(lab: Lab) -> list[str]:
+    """The real Heartbeat nodes of ``lab`` whose ha-log shows a message lost in the FIFO."""
+    found = []
+    for host in lab.topo.cluster_nodes:
+        if lab.record(host.name).impl != Impl.HEARTBEAT.value:
+            continue
+        if FIFO_SPLIT.search(node_log(lab, host.name)):
+            found.append(host.name)
+    return found
+
+
+def note_failed_lab(item: pytest.Item, lab: Lab) -> None:
+    """Call on a failed test's lab before it goes down."""
+    lost = nodes_with_fifo_loss(lab)
+    if lost:
+        item.stash[FIFO_LOST] = item.stash.get(FIFO_LOST, []) + lost
+
+
+def run_with_one_rerun(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
+    """pytest_runtest_protocol for a lab test: as pytest runs it, except that a failed
+    call with the real Heartbeat's FIFO race in its lab runs once more."""
+    ihook = item.ihook
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    lost = item.stash.get(FIFO_LOST, [])
+    failed_call = [r for r in reports if r.when == "call" and r.failed]
+    setup_ok = all(r.passed for r in reports if r.when == "setup")
+    if failed_call and lost and setup_ok:
+        first = failed_call[0].longreprtext
+        del item.stash[FIFO_LOST]
+        # runtestprotocol gives a rerun item fresh function-scoped fixtures (a new lab).
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        why = (
+            f"the real Heartbeat on {', '.join(sorted(set(lost)))} lost a message in its FIFO "
+            "(msg2string: Message with zero fields) and the test failed: this is its second run, "
+            "on a fresh lab"
+        )
+        item.user_properties.append((RERUN_PROPERTY, why))
+        for report in reports:
+            report.user_properties = list(item.user_properties)
+            if report.when == "call":
+                report.sections.append((f"first run ({why})", first))
+    for report in reports:
+        ihook.pytest_runtest_logreport(report=report)
+    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
