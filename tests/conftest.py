@@ -37,10 +37,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _is_lab(item: pytest.Item) -> bool:
+    return bool({"integration", "package"} & set(item.nodeid.split("/")))
+
+
+def _spread_unit_tests(items: list[pytest.Item]) -> None:
+    """Under xdist, put the unit tests between the lab tests instead of before them.
+
+    The unit tests are CPU work (2 cores busy for about 100 s when they ran first, the
+    labs not yet started); a lab test mostly waits on its cluster's timers. Spread,
+    each worker's unit tests run while the other workers' labs wait. The order is the
+    same in every worker (xdist requires it); the lab tests keep theirs."""
+    labs = [item for item in items if _is_lab(item)]
+    units = [item for item in items if not _is_lab(item)]
+    if not labs or not units or not _WORKER:
+        return
+    share = len(units) / len(labs)
+    spread: list[pytest.Item] = []
+    for index, lab_item in enumerate(labs):
+        spread.append(lab_item)
+        spread += units[round(index * share) : round((index + 1) * share)]
+    items[:] = spread
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--lab"):
+        _spread_unit_tests(items)
         return
-    lab_items = [item for item in items if {"integration", "package"} & set(item.nodeid.split("/"))]
+    lab_items = [item for item in items if _is_lab(item)]
     if not lab_items:
         return
     keep = [item for item in items if item not in lab_items]
