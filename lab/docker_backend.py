@@ -300,7 +300,12 @@ class DockerLab(LabBase):
         return [*enter, "env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv]
 
     def _netns_ref(self, rec: NodeRecord) -> str:
-        return f"/proc/{rec.init.pid}/ns/net" if rec.init is not None and rec.on else ""
+        if rec.init is None or not rec.on:
+            # A BMC reset rewrites the record while the container restarts: "on" with
+            # no init yet. An empty path here once sent setns to /run/netns/ (EINVAL,
+            # CI of 92d8d40); callers such as vip_holders read NodeError as off.
+            raise nodes.NodeError(f"{rec.name} has no running init (powering off or on)")
+        return f"/proc/{rec.init.pid}/ns/net"
 
     def _cable_far_end(self) -> str | None:
         """The private engine's namespace holds the bridges and the containers' veth ends;

@@ -233,7 +233,10 @@ class LabBase(abc.ABC):
 
     def _node_status(self, host: Host, rec: NodeRecord) -> dict[str, Any]:
         on = rec.on
-        netns = self._netns_ref(rec) if on else None
+        try:
+            netns = self._netns_ref(rec) if on else None
+        except NodeError:  # on, with its init not started yet: a reset under way
+            netns = None
         info: dict[str, Any] = {
             "role": host.role.value,
             "power": "on" if on else "off",
