@@ -1,7 +1,8 @@
 """When is a freshly started cluster ready, and what is it doing until then?
 
 `hblab up` (and `make lab`) return once the resource group is held by its owner
-alone and the client gets the owner's page through the VIP. Until then the lab
+alone, the client gets the owner's page through the VIP, and no daemon is still in
+transition (see :func:`in_transition`). Until then the lab
 reports what each node's daemon says of itself (``cl_status``: init, up,
 active) and where the resource negotiation stands, so a newcomer sees
 "negotiating", not "held by nobody".
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from lab.labcore import LabBase
 
 POLL = 0.1  # VIP and page: cheap (netlink, one TCP connect)
+SETTLE_POLL = 0.25  # served, waiting out "transition": one cl_status per node a look
 REPORT_EVERY = 2.0  # daemon states: one cl_status per node, printed as progress
 PAGE_TIMEOUT = 0.5
 # Beyond the daemons' own start-up bound (initdead, then Heartbeat's 10 s
@@ -44,14 +46,22 @@ class Snapshot:
     holders: tuple[str, ...]
     page: str | None  # the node named by http://VIP/ from the client, or None
     daemons: dict[str, str]  # node → its own status (init/up/active/stopped/off)
+    unsettled: tuple[str, ...] = ()  # nodes whose daemon still says "transition"
+
+    @property
+    def served(self) -> bool:
+        return self.holders == (self.owner,) and self.page == self.owner
 
     @property
     def ready(self) -> bool:
-        return self.holders == (self.owner,) and self.page == self.owner
+        return self.served and not self.unsettled
 
     def describe(self) -> str:
         states = ", ".join(f"{node} {state}" for node, state in self.daemons.items())
-        return f"{states}, VIP {self.vip_phrase()}" if states else f"VIP {self.vip_phrase()}"
+        vip = f"VIP {self.vip_phrase()}"
+        if self.served and self.unsettled:
+            vip += f", {' and '.join(self.unsettled)} still in transition"
+        return f"{states}, {vip}" if states else vip
 
     def vip_phrase(self) -> str:
         if len(self.holders) > 1:
@@ -114,7 +124,36 @@ def look(lab: LabBase, owner: str, with_daemons: bool) -> Snapshot:
     if holders and client is not None:
         page = fetch_page(lab.netns_of(client.name), str(lab.topo.vip.ip))
     daemons = daemon_states(lab) if with_daemons else {}
-    return Snapshot(owner, holders, page, daemons)
+    snap = Snapshot(owner, holders, page, daemons)
+    if not snap.served:
+        return snap
+    return Snapshot(owner, holders, page, daemons, tuple(in_transition(lab)))
+
+
+def in_transition(lab: LabBase, status: dict[str, Any] | None = None) -> list[str]:
+    """The cluster nodes whose daemon runs and still says ``transition``
+    (``cl_status rscstatus``), or does not answer yet.
+
+    Ready means settled, not only served. The real Heartbeat's node that has just
+    learnt its peer holds the group reports its own holdings from a child process,
+    through the FIFO its scripts use. An hb_takeover run at that moment writes the
+    same FIFO, the two messages can interleave, and the FIFO reader drops both
+    (lab.badnews.HEARTBEAT_FIFO_LOSS): the takeover never happens, and the node
+    never says it is stable. Once no daemon is in transition, that report is out.
+    """
+    status = lab.status() if status is None else status
+    running = [
+        name
+        for name, info in status["nodes"].items()
+        if info.get("power") == "on" and info.get("daemon") == "running"
+    ]
+    unsettled = []
+    for name in running:
+        done = lab.run(name, ["cl_status", "rscstatus"], timeout=10)
+        # No answer yet (the API is not up) or "transition": still negotiating.
+        if done.returncode != 0 or done.stdout.strip() == "transition":
+            unsettled.append(name)
+    return unsettled
 
 
 def ready_timeout(timers: Timers) -> float:
@@ -151,7 +190,7 @@ def wait_ready(
                 f"the cluster was not ready after {timeout:.0f} s: wanted the VIP on "
                 f"{owner} serving its page; {final.describe()}"
             )
-        sleep(POLL)
+        sleep(SETTLE_POLL if snap.served else POLL)
 
 
 def vip_state(lab: LabBase, status: dict[str, Any]) -> str:
@@ -162,14 +201,6 @@ def vip_state(lab: LabBase, status: dict[str, Any]) -> str:
         return f"held by {' and '.join(holders)} (two holders)"
     if holders:
         return f"held by {holders[0]}"
-    running = [
-        name
-        for name, info in status["nodes"].items()
-        if info.get("power") == "on" and info.get("daemon") == "running"
-    ]
-    for name in running:
-        done = lab.run(name, ["cl_status", "rscstatus"], timeout=10)
-        # No answer yet (the API is not up) or "transition": still negotiating.
-        if done.returncode != 0 or done.stdout.strip() == "transition":
-            return "starting (the nodes are negotiating the resource group)"
+    if in_transition(lab, status):
+        return "starting (the nodes are negotiating the resource group)"
     return "held by nobody"

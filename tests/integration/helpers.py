@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.backends import Lab
+from lab.badnews import BAD_NEWS, MEMLOCK_LINE, REALTIME_LINE
 from lab.probes import AddrWatch, ArpWatch, HttpProbe
+from lab.ready import SETTLE_POLL, in_transition
 from lab.topology import REFERENCE
 
 
@@ -31,6 +33,10 @@ MOVES = re.compile(
     r"|partition|[Tt]ak(e|ing) over|is dead|failed|STONITH"
 )
 MOVE_LINE_CHARS = 160
+MACHINE = re.compile(f"{MEMLOCK_LINE}|{REALTIME_LINE}")  # the machine's, in every log
+# From the owner serving its page to both daemons out of "transition": the real
+# Heartbeat's peer reports its holdings within a keepalive or two of the owner's.
+SETTLE_TIMEOUT = 30.0
 
 
 def _say(what: Said) -> str:
@@ -195,13 +201,27 @@ class Cluster:
         is what it is, in the failure's own message (a CI report keeps little else)."""
         parts = []
         for host in self.lab.topo.cluster_nodes:
-            found = [line for line in self.log(host.name).splitlines() if MOVES.search(line)]
+            log = self.log(host.name).splitlines()
+            found = [line for line in log if MOVES.search(line)]
             said = " | ".join(line[:MOVE_LINE_CHARS] for line in found[-lines:])
             parts.append(f"[{host.name}'s last moves: {said or 'none'}]")
+            # Its errors too: a lost message (the real Heartbeat's FIFO) moves nothing.
+            bad = [line for line in log if BAD_NEWS.search(line) and not MACHINE.search(line)]
+            if bad:
+                errors = " | ".join(line[:MOVE_LINE_CHARS] for line in bad[-3:])
+                parts.append(f"[{host.name}'s last errors: {errors}]")
         return " ".join(parts)
 
     def startup(self, owner: str = "master", timeout: float = 60.0) -> float:
-        """Wait for the initial acquisition: VIP on ``owner`` and its page served."""
+        """Wait for the initial acquisition: VIP on ``owner``, its page served, and no
+        daemon still in transition (lab.ready.in_transition says why a test must not
+        act before). Returns the seconds until the VIP was on ``owner``."""
         took = self.wait_holder(owner, timeout)
         self.wait_page(owner, 10.0)
+        wait_until(
+            lambda: not in_transition(self.lab),
+            SETTLE_TIMEOUT,
+            lambda: f"no daemon in transition (now: {in_transition(self.lab)})",
+            interval=SETTLE_POLL,
+        )
         return took

@@ -1,13 +1,14 @@
 """The real Heartbeat's own FIFO race, and the one rerun a lab test gets for it.
 
 Heartbeat's resource scripts send their cluster messages through the node's FIFO with
-shellfuncs' ``ha_clustermsg``, which can hand the message to the FIFO in two writes;
-the reader then logs ``msg2string: Message with zero fields`` and drops the message
-(lab.badnews.HEARTBEAT_FIFO_SPLIT, docs/heartbeat-in-the-lab.md). When the message
-was mach_down's ``t=resource`` Heartbeat never hears its takeover finish: a later
-restart waits forever on "Shutdown delayed until current resource activity
-finishes", and the test fails on the real Heartbeat's own bug, which a loaded machine
-makes likelier.
+shellfuncs' ``ha_clustermsg``, which can hand the message to the FIFO in pieces, and
+the daemon's own children write the same FIFO. The reader drops a message cut off by
+its 1 s alarm (``msg2string: Message with zero fields``) and both of two messages
+that interleave (``NV failure (msgfromsteam): [>>>``): lab.badnews.HEARTBEAT_FIFO_LOSS,
+docs/heartbeat-in-the-lab.md. When the message was mach_down's ``t=resource``
+Heartbeat never hears its takeover finish: a later restart waits forever on "Shutdown
+delayed until current resource activity finishes", and the test fails on the real
+Heartbeat's own bug, which a loaded machine makes likelier.
 
 A lab test that failed while a real Heartbeat node of its lab logged that line runs
 once more on a fresh lab, and that run decides. The rerun is named in the report
@@ -25,25 +26,29 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from lab.backends import Lab
-from lab.badnews import HEARTBEAT_FIFO_SPLIT
+from lab.badnews import HEARTBEAT_FIFO_LOSS
 from lab.impls import Impl
 
 from .helpers import node_log
 
-FIFO_SPLIT = re.compile(HEARTBEAT_FIFO_SPLIT)
+FIFO_LOSS = re.compile(HEARTBEAT_FIFO_LOSS)
 FIFO_LOST = pytest.StashKey[list[str]]()  # the nodes that logged the race, in a failed run
 RERUN_PROPERTY = "heartbeat_fifo_rerun"
 
 
+def heartbeat_nodes_logging(lab: Lab, pattern: re.Pattern[str]) -> list[str]:
+    """The real Heartbeat nodes of ``lab`` whose ha-log matches ``pattern``."""
+    return [
+        host.name
+        for host in lab.topo.cluster_nodes
+        if lab.record(host.name).impl == Impl.HEARTBEAT.value
+        and pattern.search(node_log(lab, host.name))
+    ]
+
+
 def nodes_with_fifo_loss(lab: Lab) -> list[str]:
     """The real Heartbeat nodes of ``lab`` whose ha-log shows a message lost in the FIFO."""
-    found = []
-    for host in lab.topo.cluster_nodes:
-        if lab.record(host.name).impl != Impl.HEARTBEAT.value:
-            continue
-        if FIFO_SPLIT.search(node_log(lab, host.name)):
-            found.append(host.name)
-    return found
+    return heartbeat_nodes_logging(lab, FIFO_LOSS)
 
 
 def note_failed_lab(item: pytest.Item, lab: Lab) -> None:
@@ -69,7 +74,7 @@ def run_with_one_rerun(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
         why = (
             f"the real Heartbeat on {', '.join(sorted(set(lost)))} lost a message in its FIFO "
-            "(msg2string: Message with zero fields) and the test failed: this is its second run, "
+            "(lab.badnews.HEARTBEAT_FIFO_LOSS) and the test failed: this is its second run, "
             "on a fresh lab"
         )
         item.user_properties.append((RERUN_PROPERTY, why))

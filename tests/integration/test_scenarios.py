@@ -22,6 +22,7 @@ skipped, the rest is simply not collected):
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,7 @@ from lab.scenario.load import load
 from lab.scenario.result import ScenarioResult
 
 from .conftest import _impl_specs, backend_name, print_logs
-from .helpers import node_log
-from .own_races import nodes_with_fifo_loss
+from .own_races import heartbeat_nodes_logging, nodes_with_fifo_loss
 
 REPO = Path(__file__).resolve().parents[2]
 HEARTBEAT_HANG = "CRIT: Emergency Shutdown"
@@ -145,12 +145,7 @@ def _run_once(path: Path, spec: str) -> tuple[ScenarioResult, list[str], list[st
 
 
 def _hung_in_restart(lab: Lab) -> list[str]:
-    nodes = [h.name for h in lab.topo.cluster_nodes]
-    return [
-        n
-        for n in nodes
-        if lab.record(n).impl == Impl.HEARTBEAT.value and HEARTBEAT_HANG in node_log(lab, n)
-    ]
+    return heartbeat_nodes_logging(lab, re.compile(re.escape(HEARTBEAT_HANG)))
 
 
 @pytest.mark.parametrize(("path", "spec"), list(_cases(SCENARIOS)))

@@ -186,8 +186,12 @@ class FakeLab:
 
     topo = REFERENCE
 
-    def __init__(self, clock: list[float], vip_at: float, page_at: float) -> None:
+    def __init__(
+        self, clock: list[float], vip_at: float, page_at: float, settled_at: float = 0.0
+    ) -> None:
         self.clock, self.vip_at, self.page_at = clock, vip_at, page_at
+        self.settled_at = max(settled_at, vip_at)  # both daemons out of "transition"
+        self.looked: list[str] = []
 
     def vip_holders(self) -> list[str]:
         return ["master"] if self.clock[0] >= self.vip_at else []
@@ -197,7 +201,12 @@ class FakeLab:
         return {"vip_holders": self.vip_holders(), "nodes": {"master": on, "slave": on}}
 
     def run(self, name: str, argv: list[str], timeout: float = 0, check: bool = False) -> Any:
-        word = "transition" if argv[1] == "rscstatus" else "active"
+        self.looked.append(argv[1])
+        if argv[1] == "rscstatus":
+            settled = self.clock[0] >= self.settled_at
+            word = ("all" if name == "master" else "none") if settled else "transition"
+        else:
+            word = "active"
         return subprocess.CompletedProcess(argv, 0, word + "\n", "")
 
     def node_file(self, name: str, path: str) -> Path:
@@ -234,6 +243,25 @@ def test_up_returns_once_the_owner_serves_the_page() -> None:
         lines[0] == "waiting for the cluster: master active, slave active, VIP negotiating (2.0s)"
     )
     assert len(lines) == 5  # every 2 s of the 10 s
+
+
+def test_up_waits_until_no_daemon_is_in_transition() -> None:
+    """Served is not settled: a real Heartbeat peer still reporting its holdings through
+    its FIFO would lose that report, and an hb_takeover run then, to the interleaving."""
+    clock = [0.0]
+    lab = FakeLab(clock, vip_at=10.0, page_at=10.0, settled_at=12.0)
+    took, _ = _wait(lab, clock, timeout=60)
+    assert 12.0 <= took < 12.0 + ready.SETTLE_POLL + 1e-9
+    # rscstatus is asked only once the page is served, not at every look before.
+    assert lab.looked.count("rscstatus") <= 2 * (2.0 / ready.SETTLE_POLL + 2)
+
+
+def test_up_names_the_node_still_in_transition() -> None:
+    clock = [0.0]
+    lab = FakeLab(clock, vip_at=1.0, page_at=1.0, settled_at=1e9)
+    with pytest.raises(ready.NotReady) as caught:
+        _wait(lab, clock, timeout=5)
+    assert "VIP held by master, master and slave still in transition" in str(caught.value)
 
 
 def test_up_gives_up_with_one_line_naming_what_is_missing() -> None:
