@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.schedule import longest_first, measured
+
 # Parallel lab tests (pytest-xdist, `make test` runs several workers): each worker
 # brings its labs up under a prefix and state directories of its own, so they never
 # meet. Set before any lab module is imported: lab.topology and lab.state read them
@@ -62,6 +64,8 @@ def _spread_unit_tests(items: list[pytest.Item]) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--lab"):
+        if _WORKER:
+            items[:] = longest_first(items, measured())
         _spread_unit_tests(items)
         return
     lab_items = [item for item in items if _is_lab(item)]

@@ -12,7 +12,7 @@ Heartbeat's own bug, which a loaded machine makes likelier.
 
 A lab test that failed while a real Heartbeat node of its lab logged that line runs
 once more on a fresh lab, and that run decides. The rerun is named in the report
-(a ``heartbeat_fifo_rerun`` property in the JUnit XML, counted by
+(a ``heartbeat_race_rerun`` property in the JUnit XML, counted by
 scripts/check_no_skips.py, and the first run's failure as a section of the second's).
 pytest-rerunfailures is not used: it reruns on the failure's own message, and this
 condition is the lab's evidence, read before the lab goes down.
@@ -33,7 +33,7 @@ from .helpers import node_log
 
 FIFO_LOSS = re.compile(HEARTBEAT_FIFO_LOSS)
 FIFO_LOST = pytest.StashKey[list[str]]()  # the nodes that logged the race, in a failed run
-RERUN_PROPERTY = "heartbeat_fifo_rerun"
+RERUN_PROPERTY = "heartbeat_race_rerun"  # scripts/check_no_skips.py counts it
 
 
 def heartbeat_nodes_logging(lab: Lab, pattern: re.Pattern[str]) -> list[str]:

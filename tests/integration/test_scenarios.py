@@ -36,7 +36,7 @@ from lab.scenario.load import load
 from lab.scenario.result import ScenarioResult
 
 from .conftest import _impl_specs, backend_name, print_logs
-from .own_races import heartbeat_nodes_logging, nodes_with_fifo_loss
+from .own_races import RERUN_PROPERTY, heartbeat_nodes_logging, nodes_with_fifo_loss
 
 REPO = Path(__file__).resolve().parents[2]
 HEARTBEAT_HANG = "CRIT: Emergency Shutdown"
@@ -81,7 +81,12 @@ def _cases(directory: Path, in_turn: bool = False) -> Iterator[Any]:
             yield pytest.param(path, spec, id=f"{path.stem}[{spec}]", marks=marks)
 
 
-def run_file(path: Path, spec: str, measure: Callable[..., None]) -> None:
+def run_file(
+    path: Path,
+    spec: str,
+    measure: Callable[..., None],
+    record_property: Callable[[str, object], None],
+) -> None:
     """Run one file on a fresh lab; fail with the run's table if any check failed.
 
     One exception, named and counted: a run whose real Heartbeat node hung in its own
@@ -90,7 +95,8 @@ def run_file(path: Path, spec: str, measure: Callable[..., None]) -> None:
     run must pass. Only a cluster of two real Heartbeat nodes gets a second run: where
     hbnode takes part, it may be what made its peer hang. A real Heartbeat node that
     lost a script's message in its own FIFO (tests/integration/own_races.py) earns the
-    same second run in any pairing: only its own processes write that FIFO.
+    same second run in any pairing: only its own processes write that FIFO. Either
+    second run is named in the JUnit report as own_races' are (``RERUN_PROPERTY``).
     """
     result, hung, lost = _run_once(path, spec)
     why = ""
@@ -102,6 +108,7 @@ def run_file(path: Path, spec: str, measure: Callable[..., None]) -> None:
         print("\n".join(result_lines(result, path)))
         print(f"{path.stem}: {why}: the first run's table is above; running it once more")
         measure(f"{path.stem} second run: {why}", 1, impl=spec)
+        record_property(RERUN_PROPERTY, f"{why}: this is its second run, on a fresh lab")
         result, _, _ = _run_once(path, spec)
     for row in result.rows:
         if row.measured and not row.failed:
@@ -149,16 +156,26 @@ def _hung_in_restart(lab: Lab) -> list[str]:
 
 
 @pytest.mark.parametrize(("path", "spec"), list(_cases(SCENARIOS)))
-def test_scenario(path: Path, spec: str, measure: Callable[..., None]) -> None:
-    run_file(path, spec, measure)
+def test_scenario(
+    path: Path,
+    spec: str,
+    measure: Callable[..., None],
+    record_property: Callable[[str, object], None],
+) -> None:
+    run_file(path, spec, measure, record_property)
 
 
 @pytest.mark.parametrize(
     ("path", "spec"),
     list(_cases(LESSONS, in_turn=os.environ.get("HBLAB_LESSONS", "") == "turn")),
 )
-def test_lesson(path: Path, spec: str, measure: Callable[..., None]) -> None:
-    run_file(path, spec, measure)
+def test_lesson(
+    path: Path,
+    spec: str,
+    measure: Callable[..., None],
+    record_property: Callable[[str, object], None],
+) -> None:
+    run_file(path, spec, measure, record_property)
 
 
 def test_every_python_twin_is_a_test_here() -> None:

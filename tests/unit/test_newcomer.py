@@ -3,8 +3,12 @@ syntax, --backend anywhere, one-line errors, and `up`'s wait for a ready cluster
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -200,6 +204,9 @@ class FakeLab:
         on = {"power": "on", "daemon": "running"}
         return {"vip_holders": self.vip_holders(), "nodes": {"master": on, "slave": on}}
 
+    def record(self, name: str) -> Any:
+        return SimpleNamespace(impl=Impl.HEARTBEAT.value)
+
     def run(self, name: str, argv: list[str], timeout: float = 0, check: bool = False) -> Any:
         self.looked.append(argv[1])
         if argv[1] == "rscstatus":
@@ -262,6 +269,59 @@ def test_up_names_the_node_still_in_transition() -> None:
     with pytest.raises(ready.NotReady) as caught:
         _wait(lab, clock, timeout=5)
     assert "VIP held by master, master and slave still in transition" in str(caught.value)
+
+
+class HbnodeLab(FakeLab):
+    """hbnode on both nodes, each daemon's control socket at ``sockets[node]``."""
+
+    def __init__(self, sockets: dict[str, Path]) -> None:
+        super().__init__([0.0], vip_at=0.0, page_at=0.0)
+        self.sockets = sockets
+
+    def record(self, name: str) -> Any:
+        return SimpleNamespace(impl=Impl.HBNODE.value)
+
+    def node_file(self, name: str, path: str) -> Path:
+        assert path == "/run/heartbeat/hbnode.ctl"
+        return self.sockets[name]
+
+
+def _daemon_socket(path: Path, rscstatus: str) -> threading.Thread:
+    """A control socket that answers one status request as hbnode's daemon does."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    server.settimeout(5.0)
+
+    def answer() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                assert json.loads(conn.recv(65536))["cmd"] == "status"
+                conn.sendall(json.dumps({"rscstatus": rscstatus}).encode())
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    return thread
+
+
+def test_hbnode_says_transition_through_its_control_socket(tmp_path: Path) -> None:
+    sockets = {"master": tmp_path / "m.ctl", "slave": tmp_path / "s.ctl"}
+    threads = [
+        _daemon_socket(sockets["master"], "all"),
+        _daemon_socket(sockets["slave"], "transition"),
+    ]
+    lab = HbnodeLab(sockets)
+    assert ready.in_transition(lab) == ["slave"]  # type: ignore[arg-type]
+    for thread in threads:
+        thread.join(5.0)
+    assert lab.looked == []  # no cl_status started in a node
+
+
+def test_a_silent_control_socket_falls_back_to_cl_status(tmp_path: Path) -> None:
+    lab = HbnodeLab({"master": tmp_path / "none.ctl", "slave": tmp_path / "none.ctl"})
+    assert ready.in_transition(lab) == []  # type: ignore[arg-type]
+    assert lab.looked == ["rscstatus", "rscstatus"]  # each asked with cl_status instead
 
 
 def test_up_gives_up_with_one_line_naming_what_is_missing() -> None:
