@@ -33,15 +33,18 @@ def state_dirs(prefix: str | None = None) -> tuple[Path, Path]:
     gets directories of its own name.
     """
     prefix = prefix or lab_prefix()
-    if prefix == lab_prefix():
-        netns = os.environ.get("HBLAB_STATE_DIR")
-        docker = os.environ.get("HBLAB_D_STATE_DIR")
-        if netns or docker or prefix == DEFAULT_PREFIX:
-            return (
-                Path(netns or "/var/lib/hblab"),
-                Path(docker or "/var/lib/hblab-d/lab"),
-            )
-    return Path(f"/var/lib/hblab-{prefix}"), Path(f"/var/lib/hblab-d/{prefix}")
+    if prefix == DEFAULT_PREFIX:
+        own = Path("/var/lib/hblab"), Path("/var/lib/hblab-d/lab")
+    else:
+        own = Path(f"/var/lib/hblab-{prefix}"), Path(f"/var/lib/hblab-d/{prefix}")
+    if prefix != lab_prefix():
+        return own
+    # One of the two set alone leaves the other to the prefix, never to the default
+    # lab's: a prefix whose docker state fell back there would see, and take down,
+    # the default lab's containers (`hblab down` picks the backend by that state).
+    netns = os.environ.get("HBLAB_STATE_DIR")
+    docker = os.environ.get("HBLAB_D_STATE_DIR")
+    return Path(netns) if netns else own[0], Path(docker) if docker else own[1]
 
 
 STATE_DIR, DOCKER_STATE_DIR = state_dirs()
