@@ -81,6 +81,8 @@ engine-status:
 ## (tests/integration/own_races.py now reruns that once). The unit tests now run
 ## between the lab tests (tests/conftest.py): 10 min 56 s on 7 workers, 9 min 34 s
 ## on 8 (the CPU 71 % busy, the slowest tests as long as on 5): 8 is the default.
+## Under xdist the longest lab tests start first (tests/schedule.py, their measured
+## seconds in tests/lab-durations.json: refresh with scripts/lab_durations.py).
 HBLAB_WORKERS ?= 8
 XDIST := $(if $(filter-out 0 1,$(HBLAB_WORKERS)),-n $(HBLAB_WORKERS) --dist loadgroup)
 test: deps
