@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from lab.labcore import LabBase
 
 POLL = 0.1  # VIP and page: cheap (netlink, one TCP connect)
-SETTLE_POLL = 0.25  # served, waiting out "transition": one cl_status per node a look
+SETTLE_POLL = 0.25  # served, waiting out "transition": a real Heartbeat costs a cl_status
 REPORT_EVERY = 2.0  # daemon states: one cl_status per node, printed as progress
 PAGE_TIMEOUT = 0.5
 # Beyond the daemons' own start-up bound (initdead, then Heartbeat's 10 s
