@@ -33,6 +33,7 @@ from .helpers import node_log
 
 FIFO_LOSS = re.compile(HEARTBEAT_FIFO_LOSS)
 FIFO_LOST = pytest.StashKey[list[str]]()  # the nodes that logged the race, in a failed run
+CRASH_CHARS = 400
 RERUN_PROPERTY = "heartbeat_race_rerun"  # scripts/check_no_skips.py counts it
 
 
@@ -75,7 +76,7 @@ def run_with_one_rerun(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
         why = (
             f"the real Heartbeat on {', '.join(sorted(set(lost)))} lost a message in its FIFO "
             "(lab.badnews.HEARTBEAT_FIFO_LOSS) and the test failed: this is its second run, "
-            "on a fresh lab"
+            f"on a fresh lab; the first ended with: {_crash_line(failed_call[0])}"
         )
         item.user_properties.append((RERUN_PROPERTY, why))
         for report in reports:
@@ -86,3 +87,11 @@ def run_with_one_rerun(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
         ihook.pytest_runtest_logreport(report=report)
     ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+def _crash_line(report: pytest.TestReport) -> str:
+    """The first run's failure in one line: CI prints the property, not the sections."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None) or report.longreprtext.strip().splitlines()[-1:]
+    text = message if isinstance(message, str) else " ".join(message)
+    return " ".join(text.split())[:CRASH_CHARS]
