@@ -32,6 +32,7 @@ from typing import Any
 from lab import docker_engine
 from lab.errors import LabError
 from lab.source import source_info
+from lab.wheels import build as build_dist_wheels
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO / "images"
@@ -73,7 +74,6 @@ LABEL = "org.hblab.image"
 SOURCE_LABEL = "org.hblab.source"  # on the node image: lab.source.SourceInfo as JSON
 # (name, directory under images/): built in this order, each FROM the one before.
 STACK = ("base", "node", "gateway", "client")
-REPRODUCIBLE_EPOCH = "315532800"  # 1980-01-01: zip's earliest date, for wheel timestamps
 
 
 def image_name(kind: str) -> str:
@@ -167,9 +167,6 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
-LAB_DIST = REPO / "packaging" / "hblab"  # the lab's distribution (hbnode-lab)
-
-
 def build_wheels() -> list[Path]:
     """The wheels of this checkout's two distributions, the daemon (hbnode) and the
     lab (hbnode-lab, for ``lab.docker_nodefiles`` at image build), and pyroute2's at
@@ -177,14 +174,8 @@ def build_wheels() -> list[Path]:
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
     for old in [*WHEELS_DIR.glob("hbnode-*.whl"), *WHEELS_DIR.glob("hbnode_lab-*.whl")]:
         old.unlink()
-    env = {**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH}
+    build_dist_wheels(WHEELS_DIR)  # built on a copy: never into the tree
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run(
-        [*pip, "wheel", str(REPO), str(LAB_DIST), "--no-deps", "-w", str(WHEELS_DIR)],
-        check=True,
-        env=env,
-        cwd=REPO,
-    )
     # pyroute2 for the daemon; PyYAML for lab.docker_nodefiles (the topology file).
     for dist, wheel in (("pyroute2", "pyroute2-*.whl"), ("PyYAML", "[Pp]y[Yy][Aa][Mm][Ll]-*.whl")):
         if not list(WHEELS_DIR.glob(wheel)):
@@ -212,10 +203,10 @@ def image_context(kind: str, wheels: list[Path]) -> Path:
 
 @contextmanager
 def _tree_build_lock() -> Iterator[None]:
-    """One image build at a time per checkout. ``pip wheel`` writes build/ and egg-info
-    into the source tree, and the contexts are copied under build/: two engines built
-    at once from one tree (CI's docker stage) broke each other's wheel ("could not
-    create build/bdist…"). The lock is released when the process ends, however."""
+    """One image build at a time per checkout. The wheels are built on a copy of the
+    sources (lab.wheels), but every build writes the same build/wheels and contexts
+    under build/docker: two engines' builds at once (CI's docker stage) would replace
+    each other's files mid-build. The lock is released when the process ends, however."""
     WHEELS_DIR.parent.mkdir(parents=True, exist_ok=True)
     with open(WHEELS_DIR.parent / "docker-images.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -11,7 +11,6 @@ that must not load the lab's libraries.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -21,15 +20,13 @@ from pathlib import Path
 import pytest
 
 import hbnode
+from lab.wheels import build as build_wheels
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_DIST = ROOT / "packaging" / "hblab"
 # Distribution names of the lab's libraries, and the modules they install.
 LAB_ONLY = {"scapy": "scapy", "docker": "docker", "matplotlib": "matplotlib"}
 LAB_ONLY |= {"pyyaml": "yaml", "jsonschema": "jsonschema", "pyroute2": "pyroute2"}
-
-
-PIP_WHEEL = (sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps")
 
 
 def _project(path: Path) -> dict[str, object]:
@@ -69,50 +66,11 @@ def test_the_lab_depends_on_the_daemon_at_the_same_version() -> None:
     assert (LAB_DIST / "lab").resolve() == ROOT / "lab"
 
 
-# What the two builds read: the daemon's project and package, the lab's project and
-# (through its symlink) the tree's lab/.
-SOURCES = ("pyproject.toml", "README.md", "hbnode", "lab")
-LAB_SOURCES = ("pyproject.toml", "README.md", "lab")
-NOT_SOURCES = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
-
-
-def _source_copy(dest: Path) -> tuple[Path, Path]:
-    """The two projects, copied: setuptools writes build/ and *.egg-info into the
-    project it builds, and two builds of the one tree at once (two pytest workers, or
-    a test beside `make deb`) broke each other in CI ("Failed building wheel for
-    hbnode-lab")."""
-    for name in SOURCES:
-        source, target = ROOT / name, dest / name
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=NOT_SOURCES)
-        else:
-            shutil.copy2(source, target)
-    lab_dist = dest / LAB_DIST.relative_to(ROOT)
-    lab_dist.mkdir(parents=True)
-    for name in LAB_SOURCES:
-        source = LAB_DIST / name
-        if source.is_symlink():
-            (lab_dist / name).symlink_to(source.readlink())
-        else:
-            shutil.copy2(source, lab_dist / name)
-    return dest, lab_dist
-
-
-# One build for both wheel tests: the xdist group keeps them on one worker (it took
-# 36 s on each worker that ran one of them).
+# One build for both wheel tests, on a copy of the sources (lab.wheels): the xdist
+# group keeps them on one worker (it took 36 s on each worker that ran one of them).
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    daemon, lab = _source_copy(tmp_path_factory.mktemp("src"))
-    out = tmp_path_factory.mktemp("wheels")
-    subprocess.run(
-        [*PIP_WHEEL, "-w", str(out), str(daemon), str(lab)],
-        check=True,
-        cwd=out,  # not the tree: the build must not depend on the current directory
-        capture_output=True,
-    )
-    found = {path.name.split("-")[0]: path for path in out.glob("*.whl")}
-    assert set(found) == {"hbnode", "hbnode_lab"}, found
-    return found
+    return build_wheels(tmp_path_factory.mktemp("wheels"))
 
 
 def _tops(wheel: Path) -> set[str]:
