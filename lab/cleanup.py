@@ -28,11 +28,15 @@ from lab.proc import PROC, ProcessId, wait_gone
 KILL_WAIT = 5.0
 
 
+def is_lab_namespace(prefix: str, name: str) -> bool:
+    """``<prefix>-<host>``, a host name having no dash of its own: so the private Docker
+    engines' ``hblab-d-engine`` and ``hblab-d2-engine`` are never the default lab's."""
+    return re.fullmatch(rf"{re.escape(prefix)}-[a-z][a-z0-9]*", name) is not None
+
+
 def lab_namespaces(prefix: str) -> list[str]:
-    """The namespaces this prefix's labs name: ``<prefix>-<host>``, a host name having no
-    dash of its own (so the private Docker engine's ``hblab-d-engine`` is never one)."""
-    name = re.compile(rf"{re.escape(prefix)}-[a-z][a-z0-9]*")
-    return sorted(n for n in wiring.existing_namespaces() if name.fullmatch(n))
+    """The namespaces this prefix's labs name (:func:`is_lab_namespace`)."""
+    return sorted(n for n in wiring.existing_namespaces() if is_lab_namespace(prefix, n))
 
 
 def _netns_inode(name: str) -> int | None:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.cleanup import is_lab_namespace
 from lab.proc import PROC, ProcessId, children, ns_pid_map, pid_namespace
 from lab.state import LabState
 from lab.topology import Role, Topology
@@ -282,8 +283,11 @@ def collect(
     """
     snap = Snapshot()
     names = lab_names(topo)
-    prefix = f"{topo.prefix}-"
-    snap.namespaces = sorted(n for n in existing_namespaces() if n in names or n.startswith(prefix))
+    # The lab's own names, and any other of its prefix (a leftover host); not another
+    # engine's, which comes and goes with CI's other engines (a false leak, CI of 6ddac8d).
+    snap.namespaces = sorted(
+        n for n in existing_namespaces() if n in names or is_lab_namespace(topo.prefix, n)
+    )
     refs = {n: n for n in set(state.namespaces) & set(snap.namespaces)}
     for each in topo.hosts:
         key = topo.netns_of(each.name)

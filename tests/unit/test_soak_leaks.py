@@ -273,3 +273,19 @@ def test_collect_reads_named_namespaces_and_containers_under_the_expected_keys(
         f"{REFERENCE.netns_of('slave')} {i.name}: address {i.address} missing"
         for i in REFERENCE.host("slave").interfaces  # type: ignore[union-attr]
     ]
+
+
+def test_another_engines_namespace_is_not_the_default_labs(tmp_path: Path) -> None:
+    """CI's docker engines live in hblab-d-engine, hblab-d2-engine…: they share the
+    default prefix's first word, and one stopping during a nemesis is no leak of it."""
+    named = sorted(expected_addresses(REFERENCE, None))
+    # As the default prefix's would be named, whatever prefix this test runs under.
+    engines = {f"{REFERENCE.prefix}-d-engine", f"{REFERENCE.prefix}-d2-engine"}
+    leftover = f"{REFERENCE.prefix}-oldnode"  # a host of this prefix no topology names now
+
+    def snapshot(existing: set[str]) -> list[str]:
+        state = LabState(backend="netns", profile="x", namespaces=named)
+        snap = collect(REFERENCE, state, tmp_path, lambda ref: {}, lambda: existing, _no_tree)
+        return snap.namespaces
+
+    assert snapshot({*named, *engines, leftover}) == sorted([*named, leftover])
