@@ -85,7 +85,7 @@ def run_file(
     path: Path,
     spec: str,
     measure: Callable[..., None],
-    properties: list[tuple[str, object]],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Run one file on a fresh lab; fail with the run's table if any check failed.
 
@@ -96,7 +96,9 @@ def run_file(
     hbnode takes part, it may be what made its peer hang. A real Heartbeat node that
     lost a script's message in its own FIFO (tests/integration/own_races.py) earns the
     same second run in any pairing: only its own processes write that FIFO. Either
-    second run is named in the JUnit report as own_races' are (``RERUN_PROPERTY``).
+    second run is named in the JUnit report as own_races' are (``RERUN_PROPERTY``), in
+    the test's own properties: pytest's record_property fixture warns under the xunit2
+    family this project's reports use.
     """
     result, hung, lost = _run_once(path, spec)
     why = ""
@@ -108,7 +110,9 @@ def run_file(
         print("\n".join(result_lines(result, path)))
         print(f"{path.stem}: {why}: the first run's table is above; running it once more")
         measure(f"{path.stem} second run: {why}", 1, impl=spec)
-        properties.append((RERUN_PROPERTY, f"{why}: this is its second run, on a fresh lab"))
+        request.node.user_properties.append(
+            (RERUN_PROPERTY, f"{why}: this is its second run, on a fresh lab")
+        )
         result, _, _ = _run_once(path, spec)
     for row in result.rows:
         if row.measured and not row.failed:
@@ -162,9 +166,7 @@ def test_scenario(
     measure: Callable[..., None],
     request: pytest.FixtureRequest,
 ) -> None:
-    # The JUnit report's properties, as own_races writes them (pytest's record_property
-    # fixture warns under the xunit2 family this project's reports use).
-    run_file(path, spec, measure, request.node.user_properties)
+    run_file(path, spec, measure, request)
 
 
 @pytest.mark.parametrize(
@@ -177,9 +179,7 @@ def test_lesson(
     measure: Callable[..., None],
     request: pytest.FixtureRequest,
 ) -> None:
-    # The JUnit report's properties, as own_races writes them (pytest's record_property
-    # fixture warns under the xunit2 family this project's reports use).
-    run_file(path, spec, measure, request.node.user_properties)
+    run_file(path, spec, measure, request)
 
 
 def test_every_python_twin_is_a_test_here() -> None:

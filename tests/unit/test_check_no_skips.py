@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_no_skips.py"
+from tests.scripts_util import load_script
 
 CASE = '<testcase classname="tests.{kind}.test_x" name="{name}">{body}</testcase>'
 RERUN = (
@@ -18,11 +17,7 @@ RERUN = (
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_no_skips", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("check_no_skips")
 
 
 def _report(tmp_path: Path, *cases: str) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ci_failure_digest.py"
+from tests.scripts_util import load_script
 
 REPORT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="1" skipped="0" tests="3">
@@ -31,11 +30,7 @@ E   LabError: netns exists</error>
 
 @pytest.fixture(scope="module")
 def digest() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ci_failure_digest", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ci_failure_digest")
 
 
 def test_each_failure_and_error_is_named_with_its_explanation_once(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -11,8 +10,7 @@ from typing import Any, cast
 import pytest
 
 from tests.schedule import junit_key, longest_first, measured
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "lab_durations.py"
+from tests.scripts_util import load_script
 
 REPORT = """<testsuites><testsuite name="pytest">
 <testcase classname="tests.integration.test_cts" name="test_cts[hbnode]" time="104.9"/>
@@ -25,11 +23,7 @@ REPORT = """<testsuites><testsuite name="pytest">
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lab_durations", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("lab_durations")
 
 
 def _items(*nodeids: str) -> list[pytest.Item]:
