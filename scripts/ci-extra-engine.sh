@@ -9,16 +9,24 @@
 # prefix (hbd<N>) and state directories of their own. The lab and the engine are
 # removed at the end, whatever happened.
 #
-# Usage: ci-extra-engine.sh N WHAT   (N: 2..9, the engine's number)
-#   all       the takeover, then the verbatim tutorial and fencing (the nemesis runs
-#             on the first engine, scripts/ci-docker-stage.sh)
-#   failover  the failover suite (-m failover): its tests run per HBLAB_IMPLS spec
+# Usage: ci-extra-engine.sh N WHAT...   (N: 2..9, the engine's number; each WHAT in turn)
+#   all       the takeover, then the verbatim tutorial and fencing
+#   failover  the failover suite (-m failover): its tests run per HBLAB_IMPLS spec;
+#             with HBLAB_SHARD=K/N set, only that share of them (tests/schedule.py)
+#   nemesis   the nemesis's 60 s schedule from its fixed seed
 #   takeover  only the takeover check
 set -uo pipefail
 cd "$(dirname "$0")/.."
-N=${1:?usage: ci-extra-engine.sh N all|failover|takeover}
-WHAT=${2:-all}
+N=${1:?usage: ci-extra-engine.sh N all|failover|nemesis|takeover...}
+shift
+WHATS=("${@:-all}")
 case "$N" in [2-9]) ;; *) echo "ci-extra-engine.sh: N must be 2..9, not $N"; exit 2 ;; esac
+for what in "${WHATS[@]}"; do
+  case "$what" in all|failover|nemesis|takeover) ;;
+    *) echo "ci-extra-engine.sh: no such suite: $what"; exit 2 ;; esac
+done
+SHARD=${HBLAB_SHARD:-}
+unset HBLAB_SHARD  # only for the failover suite
 RUN=/run/hblab-d$N
 ENGINE=(env HBLAB_D_RUN=$RUN HBLAB_D_DATA=/var/lib/hblab-d$N/engine HBLAB_D_NETNS=hblab-d$N-engine)
 # After the takeover, the suites run as on the first engine: told where this engine's
@@ -51,22 +59,33 @@ step() {  # step NAME JUNIT CMD...: run, time, check that nothing was skipped
 
 "${ENGINE[@]}" python3 -m lab.docker_engine start || exit 1
 python3 -m lab.docker_images || exit 1
-if [ "$WHAT" != failover ]; then  # (the failover suite has its own takeovers)
-  step takeover "build/junit-docker-takeover-$N.xml" env HBLAB_IMPLS=hbnode \
-    "${PYTEST[@]}" -m failover -k test_takeover_on_poweroff
-fi
-if [ "$WHAT" = all ]; then
-  step tutorial build/junit-docker-tutorial.xml "${KNOWN[@]}" HBLAB_IMPLS="$TUTORIAL_IMPLS" \
-    "${PYTEST[@]}" -m tutorial
-  # Fencing on containers: a BMC (ipmi_sim) per node on the lab's management network,
-  # each implementation resetting the other through cluster-glue's external/ipmi.
-  # The mixed pair has both fence, so one pairing covers both implementations.
-  step fencing build/junit-docker-fencing.xml "${KNOWN[@]}" HBLAB_IMPLS="$FENCING_IMPLS" \
-    "${PYTEST[@]}" -k test_fencing
-elif [ "$WHAT" = failover ]; then
-  # Only the tests run once per implementation: the others ran on the first engine.
-  step failover "build/junit-docker-failover-$N.xml" "${KNOWN[@]}" HBLAB_ONLY_PER_IMPL=1 \
-    "${PYTEST[@]}" -m failover
-fi
+for what in "${WHATS[@]}"; do
+  case "$what" in
+    all|takeover)
+      step takeover "build/junit-docker-takeover-$N.xml" env HBLAB_IMPLS=hbnode \
+        "${PYTEST[@]}" -m failover -k test_takeover_on_poweroff
+      ;;&
+    all)
+      step tutorial build/junit-docker-tutorial.xml "${KNOWN[@]}" HBLAB_IMPLS="$TUTORIAL_IMPLS" \
+        "${PYTEST[@]}" -m tutorial
+      # Fencing on containers: a BMC (ipmi_sim) per node on the lab's management
+      # network, each implementation resetting the other through cluster-glue's
+      # external/ipmi. The mixed pair has both fence, so one pairing covers both.
+      step fencing build/junit-docker-fencing.xml "${KNOWN[@]}" HBLAB_IMPLS="$FENCING_IMPLS" \
+        "${PYTEST[@]}" -k test_fencing
+      ;;
+    failover)
+      # Only the tests run once per implementation: the others ran on the first engine.
+      # (The suite has its own takeovers: no takeover check before it.)
+      step failover "build/junit-docker-failover-$N.xml" "${KNOWN[@]}" HBLAB_ONLY_PER_IMPL=1 \
+        HBLAB_SHARD="$SHARD" "${PYTEST[@]}" -m failover
+      ;;
+    nemesis)
+      # Its leak check reads each container's namespace through /proc/PID/ns/net.
+      step nemesis "build/junit-docker-nemesis.xml" "${KNOWN[@]}" \
+        "${PYTEST[@]}" -k test_a_random_schedule_keeps_every_invariant
+      ;;
+  esac
+done
 echo "engine $N: exit $status in $(( $(date +%s) - started )) s"
 exit "$status"

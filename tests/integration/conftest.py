@@ -22,6 +22,7 @@ from lab.backends import Lab, make_lab
 from lab.impls import Impl, parse_impl_list, parse_impls
 from lab.topology import REFERENCE
 from lab.wiretrace import WireTrace
+from tests.schedule import measured, parse_shard, shard
 
 from . import wire
 from .badnews import ExpectedLog, expect_machine_lines, scan
@@ -75,6 +76,8 @@ def _missing_docker() -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("HBLAB_ONLY_PER_IMPL") == "1":
         _deselect_impl_independent(config, items)
+    if os.environ.get("HBLAB_SHARD"):
+        _keep_shard(config, items, os.environ["HBLAB_SHARD"])
     reason = _missing_requirements()
     for item in items:
         if "integration" in str(item.fspath):
@@ -82,6 +85,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if reason:
                 # Locally a non-root run skips; CI fails on any skipped lab test.
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _keep_shard(config: pytest.Config, items: list[pytest.Item], text: str) -> None:
+    """HBLAB_SHARD=K/N: keep the K-th of N shares of about equal measured time
+    (tests/schedule.py). CI's docker stage runs a suite's shares on engines of their
+    own, side by side; deselected, not skipped, as above."""
+    index, count = parse_shard(text)
+    kept = shard(items, measured(), index, count)
+    dropped = [item for item in items if item not in kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def _deselect_impl_independent(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from tests.schedule import junit_key, longest_first, measured
+from tests.schedule import junit_key, longest_first, measured, parse_shard, shard
 from tests.scripts_util import load_script
 
 REPORT = """<testsuites><testsuite name="pytest">
@@ -79,3 +79,30 @@ def test_no_durations_file_means_collection_order(tmp_path: Path) -> None:
     assert measured(tmp_path / "missing.json") == {}
     (tmp_path / "bad.json").write_text("{not json")
     assert measured(tmp_path / "bad.json") == {}
+
+
+def test_the_shards_together_are_every_test_once_in_collection_order() -> None:
+    items = _items(*(f"tests/integration/test_f.py::test_{n}" for n in range(7)))
+    seconds = {"tests.integration.test_f::test_3": 60.0, "tests.integration.test_f::test_5": 40.0}
+    shares = [shard(items, seconds, k, 3) for k in (1, 2, 3)]
+    ids = [item.nodeid for share in shares for item in share]
+    assert sorted(ids) == sorted(item.nodeid for item in items)
+    for share in shares:
+        assert share == [item for item in items if item in share]  # collection order
+
+
+def test_a_shard_balances_measured_time() -> None:
+    # Longest first, each to the share with less so far (unmeasured: TYPICAL_SECONDS,
+    # 18): 3 (60) | 5 (40), 0 | 1 | 2 to the first | 4 | 6 to the first: 96 s and 94 s.
+    items = _items(*(f"tests/integration/test_f.py::test_{n}" for n in range(7)))
+    seconds = {"tests.integration.test_f::test_3": 60.0, "tests.integration.test_f::test_5": 40.0}
+    first = [item.nodeid.rsplit("_", 1)[1] for item in shard(items, seconds, 1, 2)]
+    second = [item.nodeid.rsplit("_", 1)[1] for item in shard(items, seconds, 2, 2)]
+    assert first == ["2", "3", "6"] and second == ["0", "1", "4", "5"]
+
+
+@pytest.mark.parametrize("text", ["", "2", "0/2", "3/2", "a/b", "1/0"])
+def test_a_bad_shard_is_refused_with_what_is_expected(text: str) -> None:
+    with pytest.raises(ValueError, match="expected K/N"):
+        parse_shard(text)
+    assert parse_shard("2/3") == (2, 3)
