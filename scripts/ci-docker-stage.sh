@@ -28,11 +28,15 @@ started=$(date +%s)
 own_engine=""
 status=0
 extra_pids=()
+extra_engines=()  # each extra lane's engine number, beside its pid
+mkdir -p build
+rm -f build/docker-stage.lanes-ready
 
 cleanup() {
   local pid
   for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid"; done
   extra_pids=()
+  touch build/docker-stage.lanes-ready  # whatever happened: the package stage need not wait
   LAB=docker python3 -m lab down >/dev/null 2>&1 || true
   if [ -n "$own_engine" ]; then python3 -m lab.docker_engine stop --purge || true; fi
   own_engine=""
@@ -53,18 +57,33 @@ fi
 [ "$status" = 0 ] && step images python3 -m lab.docker_images
 if [ "$status" = 0 ]; then
   bash scripts/ci-extra-engine.sh 2 all > build/docker-engine-2.log 2>&1 &
-  extra_pids+=($!)
+  extra_pids+=($!) extra_engines+=(2)
   if [ -n "$other_impls" ]; then
     HBLAB_IMPLS="$other_impls" HBLAB_SHARD=1/2 bash scripts/ci-extra-engine.sh 3 failover nemesis \
       > build/docker-engine-3.log 2>&1 &
-    extra_pids+=($!)
+    extra_pids+=($!) extra_engines+=(3)
     HBLAB_IMPLS="$other_impls" HBLAB_SHARD=2/2 bash scripts/ci-extra-engine.sh 5 failover \
       > build/docker-engine-5.log 2>&1 &
-    extra_pids+=($!)
+    extra_pids+=($!) extra_engines+=(5)
   else
     bash scripts/ci-extra-engine.sh 3 nemesis > build/docker-engine-3.log 2>&1 &
-    extra_pids+=($!)
+    extra_pids+=($!) extra_engines+=(3)
   fi
+  # The lanes' tests start together, once every engine's images are built: those
+  # builds keep both cores busy for about 30 s, and a lab's first test started in
+  # that (CI of ea96b4f: the package stage building beside it too) saw its nodes
+  # stalled for a second and a false isolation. A lane that ended early (it failed
+  # to start) is not waited for; the wait is bounded.
+  for _ in $(seq 1 600); do
+    waiting=0
+    for n in "${!extra_pids[@]}"; do
+      kill -0 "${extra_pids[$n]}" 2>/dev/null || continue
+      [ -e "build/docker-engine-${extra_engines[$n]}.ready" ] || waiting=1
+    done
+    [ "$waiting" = 0 ] && break
+    sleep 0.5
+  done
+  touch build/docker-stage.lanes-ready  # the package stage (.ci/run) waits for it too
   step failover env HBLAB_IMPLS="$first_impls" make --no-print-directory test-failover \
     LAB=docker HBLAB_WORKERS=1 PYTEST_ARGS="--junitxml=build/junit-docker.xml"
   python3 scripts/check_no_skips.py build/junit-docker.xml || status=1

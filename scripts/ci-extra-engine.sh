@@ -28,6 +28,7 @@ done
 SHARD=${HBLAB_SHARD:-}
 unset HBLAB_SHARD  # only for the failover suite
 RUN=/run/hblab-d$N
+READY=build/docker-engine-$N.ready  # its images are built: the docker stage waits for it
 ENGINE=(env HBLAB_D_RUN=$RUN HBLAB_D_DATA=/var/lib/hblab-d$N/engine HBLAB_D_NETNS=hblab-d$N-engine)
 # After the takeover, the suites run as on the first engine: told where this engine's
 # namespace is, the lab pulls a cable at its far end (the carrier goes, as on a real
@@ -46,6 +47,7 @@ cleanup() {
   python3 -m lab --backend docker down >/dev/null 2>&1
   "${ENGINE[@]}" python3 -m lab.docker_engine stop --purge || true
   rm -rf "$HBLAB_STATE_DIR" "$HBLAB_D_STATE_DIR"
+  rm -f "$READY"
 }
 trap cleanup EXIT
 trap 'exit 143' TERM  # the docker stage ends us: still clean up (the EXIT trap)
@@ -57,8 +59,10 @@ step() {  # step NAME JUNIT CMD...: run, time, check that nothing was skipped
   echo "engine $N: $1 took $(( $(date +%s) - t0 )) s"
 }
 
+rm -f "$READY"
 "${ENGINE[@]}" python3 -m lab.docker_engine start || exit 1
 python3 -m lab.docker_images || exit 1
+touch "$READY"
 for what in "${WHATS[@]}"; do
   case "$what" in
     all|takeover)
