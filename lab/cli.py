@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -311,6 +313,9 @@ def _cmd_capture(lab: Lab, args: argparse.Namespace) -> int:
     to_stdout = str(args.out) == "-"
     if to_stdout and sys.stdout.isatty():
         raise LabError("-w - writes pcapng: pipe it (| tshark -i -, | wireshark -k -i -)")
+    # A capture that does not end on Ctrl-C can be asked where it is: ``kill -USR1``
+    # writes every thread's stack to stderr (the live-pipe test does, before it gives up).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     sources = livecap.open_sources(lab, livecap.parse_taps(args.live))
     try:
         with contextlib.ExitStack() as stack:

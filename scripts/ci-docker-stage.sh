@@ -18,7 +18,11 @@ cd "$(dirname "$0")/.."
 #   1 (here)  the failover suite's first pairing;
 #   2         the takeover, the tutorial and fencing;
 #   3 and 5   the failover suite's other pairings, in two shares of about equal
-#             measured time (HBLAB_SHARD), and on 3 the nemesis after its share.
+#             measured time (HBLAB_SHARD), and on 5 the nemesis first. First: in
+#             CI of ea96b4f and b67f34a, with the nemesis on 3 after its share,
+#             engine 1's last test (the live capture piped into tshark) twice
+#             failed to end on Ctrl-C while the nemesis ran; it never had before.
+#             Not explained yet: the test now says where the capture waits.
 # Measured on 4 Dec with three engines, the stage took 494 s: the images 98 s, then
 # engine 1's failover suite 255 s and nemesis 86 s, engine 2 286 s, and engine 3's
 # failover suite 385 s, which set the stage's length.
@@ -59,10 +63,10 @@ if [ "$status" = 0 ]; then
   bash scripts/ci-extra-engine.sh 2 all > build/docker-engine-2.log 2>&1 &
   extra_pids+=($!) extra_engines+=(2)
   if [ -n "$other_impls" ]; then
-    HBLAB_IMPLS="$other_impls" HBLAB_SHARD=1/2 bash scripts/ci-extra-engine.sh 3 failover nemesis \
+    HBLAB_IMPLS="$other_impls" HBLAB_SHARD=1/2 bash scripts/ci-extra-engine.sh 3 failover \
       > build/docker-engine-3.log 2>&1 &
     extra_pids+=($!) extra_engines+=(3)
-    HBLAB_IMPLS="$other_impls" HBLAB_SHARD=2/2 bash scripts/ci-extra-engine.sh 5 failover \
+    HBLAB_IMPLS="$other_impls" HBLAB_SHARD=2/2 bash scripts/ci-extra-engine.sh 5 nemesis failover \
       > build/docker-engine-5.log 2>&1 &
     extra_pids+=($!) extra_engines+=(5)
   else

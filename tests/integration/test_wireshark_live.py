@@ -71,6 +71,44 @@ class Rows:
             return [row for row in self.rows if predicate(row)]
 
 
+class Drain:
+    """A process's stderr, read on a thread so that its pipe never fills."""
+
+    def __init__(self, stream: Any) -> None:
+        self.chunks: list[bytes] = []
+        raw = getattr(stream, "buffer", stream)  # tshark's is a text stream
+        self.thread = threading.Thread(target=self._read, args=(raw,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for chunk in iter(lambda: stream.read1(4096), b""):
+            self.chunks.append(chunk)
+
+    def text(self) -> str:
+        self.thread.join(5)
+        return b"".join(self.chunks).decode(errors="replace")
+
+
+def _ended(process: subprocess.Popen[Any], errors: Drain, what: str) -> int:
+    """The process's exit status once it ends (30 s at most). One that does not end is
+    asked where it is (SIGUSR1: the capture writes its threads' stacks to stderr),
+    then killed, and the test fails with that and its kernel wait channel."""
+    try:
+        return process.wait(30)
+    except subprocess.TimeoutExpired:
+        wchan = Path(f"/proc/{process.pid}/wchan")
+        where = wchan.read_text() if wchan.exists() else "?"
+        process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 3.0  # faulthandler writes at once; then it is killed
+        while time.monotonic() < deadline and b"most recent call first" not in b"".join(
+            errors.chunks
+        ):
+            time.sleep(0.05)
+        process.kill()
+        process.wait(10)
+        pytest.fail(f"{what} did not end 30 s after Ctrl-C (waiting in {where}):\n{errors.text()}")
+
+
 def _at(row: dict[str, str]) -> float:
     return float(row.get("frame_time_epoch", "0"))
 
@@ -104,6 +142,8 @@ def test_live_pipe_shows_poweroff_failover(
     assert capture.stdout is not None and reader.stdout is not None
     capture.stdout.close()  # tshark holds the read end now
     rows = Rows(reader.stdout)
+    # Both stderr pipes are read as they fill: a full one would stop its writer.
+    capture_errors, reader_errors = Drain(capture.stderr), Drain(reader.stderr)
     try:
         wait_until(
             lambda: rows.matching(
@@ -151,12 +191,12 @@ def test_live_pipe_shows_poweroff_failover(
         )
     finally:
         capture.send_signal(signal.SIGINT)  # Ctrl-C: the capture ends cleanly
-        capture_rc = capture.wait(30)
-        reader_rc = reader.wait(30)
+        capture_rc = _ended(capture, capture_errors, "hblab capture --live")
+        reader_rc = _ended(reader, reader_errors, "tshark")
         rows.thread.join(10)
-    assert capture_rc == 0, capture.stderr.read().decode() if capture.stderr else ""
-    assert reader_rc == 0
-    summary = capture.stderr.read().decode() if capture.stderr else ""
+    summary = capture_errors.text()
+    assert capture_rc == 0, summary
+    assert reader_rc == 0, reader_errors.text()
     assert "hblab capture:" in summary and "client:eth0" in summary
     assert all(r.get("arp_src_hw_mac") == slave_mac for r in garps())
     # Master falls silent: nothing from it after the plug is pulled (a few ms in flight).
