@@ -165,7 +165,11 @@ class _Stop(Exception):
 
 @contextlib.contextmanager
 def _sigterm_stops() -> Iterator[None]:
-    """SIGTERM ends the capture like Ctrl-C (only the main thread may set handlers)."""
+    """SIGTERM and SIGINT end the capture like Ctrl-C (only the main thread may set
+    handlers). SIGINT explicitly: a command a script starts in the background
+    (``cmd &`` without job control) inherits SIGINT ignored, and Python then leaves it
+    ignored; the capture would run on to its deadline (CI's docker stage, started so,
+    saw the live-pipe test's Ctrl-C do nothing)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -174,10 +178,12 @@ def _sigterm_stops() -> Iterator[None]:
         raise _Stop
 
     previous = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def capture(

@@ -18,11 +18,7 @@ cd "$(dirname "$0")/.."
 #   1 (here)  the failover suite's first pairing;
 #   2         the takeover, the tutorial and fencing;
 #   3 and 5   the failover suite's other pairings, in two shares of about equal
-#             measured time (HBLAB_SHARD), and on 5 the nemesis first. First: in
-#             CI of ea96b4f and b67f34a, with the nemesis on 3 after its share,
-#             engine 1's last test (the live capture piped into tshark) twice
-#             failed to end on Ctrl-C while the nemesis ran; it never had before.
-#             Not explained yet: the test now says where the capture waits.
+#             measured time (HBLAB_SHARD), and on 5 the nemesis before its share.
 # Measured on 4 Dec with three engines, the stage took 494 s: the images 98 s, then
 # engine 1's failover suite 255 s and nemesis 86 s, engine 2 286 s, and engine 3's
 # failover suite 385 s, which set the stage's length.

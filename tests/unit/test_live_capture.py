@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -137,6 +138,31 @@ def test_zero_seconds_ends_at_once() -> None:
         livecap.close_sources(sources)
         feeds[0].close()
     assert (result.stopped_by, result.counts) == ("deadline", {"n0:eth1": 0})
+
+
+class _CtrlCOnHeader(io.BytesIO):
+    """An output that presses Ctrl-C (SIGINT to this process) once the header is out."""
+
+    def flush(self) -> None:
+        super().flush()
+        if self.getvalue() and not getattr(self, "pressed", False):
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_ends_a_capture_started_with_sigint_ignored() -> None:
+    # ``cmd &`` in a script (no job control) starts cmd with SIGINT ignored, and Python
+    # keeps it so; the capture must still end on Ctrl-C (CI's docker stage: it did not).
+    sources, feeds = _sources(1)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        result = capture(sources, _CtrlCOnHeader(), seconds=30)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # put back as found
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        livecap.close_sources(sources)
+        feeds[0].close()
+    assert result.stopped_by == "interrupt"
 
 
 @pytest.mark.parametrize(
