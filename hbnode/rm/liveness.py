@@ -61,18 +61,15 @@ class SilenceWatch:
         if name in self.watched:
             self.heard[name] = now
 
-    def listening(self, now: float) -> float:
-        """The daemon is running at ``now`` (after each input and timer). Returns the
-        stall not counted as silence (0.0 when there was none)."""
+    def listening(self, now: float) -> None:
+        """The daemon is running at ``now`` (after each input and timer)."""
         gap = 0.0 if self.asked is None else now - self.asked
         self.asked = now
-        if gap <= self.limit:
-            return 0.0
-        self.stalls += 1
-        for name, when in self.heard.items():
-            # Capped at now: what this very input brought was heard now, not later.
-            self.heard[name] = min(when + gap, now)
-        return gap
+        if gap > self.limit:
+            self.stalls += 1
+            for name, when in self.heard.items():
+                # Capped at now: what this very input brought was heard now, not later.
+                self.heard[name] = min(when + gap, now)
 
     def verdict(self, now: float) -> bool | None:
         """The new verdict (True: everyone silent, we look cut off) when it changed."""
@@ -124,14 +121,7 @@ class Liveness:
         """
         if self.silence is None:
             return
-        stall = self.silence.listening(now)
-        if stall and self.early and comm_up:
-            self.s.out.log(
-                "warn",
-                f"Not running for {stall:.3f} s (over warntime): not counted as silence",
-                "stall_not_silence",
-                seconds=round(stall, 3),
-            )
+        self.silence.listening(now)
         if not self.early or not comm_up:
             return
         if self.s.mode in (Mode.STOPPING, Mode.STOPPED):
