@@ -37,39 +37,17 @@ class ClientOp(enum.StrEnum):
 
 
 class SilenceWatch:
-    """When each watched name (peers, ping nodes) was last heard, and the verdict.
-
-    Silence counts only while we were listening. The daemon says it runs after every
-    input and every timer (``listening``), so at least every dead check (0.25 s) and
-    every keepalive; a gap of more than warntime between two means it was not running
-    (its host stalled it: CI saw a lab node's process held for a second while the
-    machine was saturated). Nothing could have been heard then, so the gap is no
-    evidence: the watch moves every last-heard time on by it, and the peers and ping
-    nodes get a full warntime from the moment we listen again. A real cut during the
-    stall is still judged, warntime after it.
-    """
+    """When each watched name (peers, ping nodes) was last heard, and the verdict."""
 
     def __init__(self, watched: Iterable[str], limit: float) -> None:
         self.watched = list(watched)
         self.limit = limit  # warntime
         self.heard: dict[str, float] = {}  # name → when (monotonic) last heard
         self.suspected = False
-        self.asked: float | None = None  # when the daemon was last seen running
-        self.stalls = 0  # gaps not counted as silence
 
     def heard_from(self, name: str, now: float) -> None:
         if name in self.watched:
             self.heard[name] = now
-
-    def listening(self, now: float) -> None:
-        """The daemon is running at ``now`` (after each input and timer)."""
-        gap = 0.0 if self.asked is None else now - self.asked
-        self.asked = now
-        if gap > self.limit:
-            self.stalls += 1
-            for name, when in self.heard.items():
-                # Capped at now: what this very input brought was heard now, not later.
-                self.heard[name] = min(when + gap, now)
 
     def verdict(self, now: float) -> bool | None:
         """The new verdict (True: everyone silent, we look cut off) when it changed."""
@@ -119,10 +97,7 @@ class Liveness:
         its event reaches the manager, and a node that starts cut off must count as
         isolated by the time it would take its groups.
         """
-        if self.silence is None:
-            return
-        self.silence.listening(now)
-        if not self.early or not comm_up:
+        if self.silence is None or not self.early or not comm_up:
             return
         if self.s.mode in (Mode.STOPPING, Mode.STOPPED):
             return
