@@ -70,10 +70,10 @@ if [ "$status" = 0 ]; then
     extra_pids+=($!) extra_engines+=(3)
   fi
   # The lanes' tests start together, once every engine's images are built: those
-  # builds keep both cores busy for about 30 s, and a lab's first test started in
-  # that (CI of ea96b4f: the package stage building beside it too) saw its nodes
-  # stalled for a second and a false isolation. A lane that ended early (it failed
-  # to start) is not waited for; the wait is bounded.
+  # builds (and the package stage's, beside this stage: .ci/run) kept both cores
+  # saturated for a minute and a half in CI of ea96b4f, where the lanes' first tests
+  # ran. A lane that ended early (it failed to start) is not waited for; the wait is
+  # bounded.
   for _ in $(seq 1 600); do
     waiting=0
     for n in "${!extra_pids[@]}"; do

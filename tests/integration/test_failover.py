@@ -349,7 +349,11 @@ def test_the_tutorial_split_brain_demo_ends_on_master(
     # hbnode heals without a restart: master within deadtime + 1 s, whatever the cut. A
     # real Heartbeat node restarts itself after a partition (give up, sleep deadtime +
     # 1 s, start again, some 20 s): one cut, and a wider limit.
-    cuts = (0.5, 2.0, 6.0) if cluster.hbnode_only else (6.0,)
+    # The short cut stays short of warntime (0.75 s) with the keepalive's phase and the
+    # link's own delay added: at 0.5 s the silence master saw reached 0.775 s in CI (of
+    # ea96b4f and d48619b), its early isolation let go of the group and took it back
+    # 0.2-0.3 s later, as designed (docs/differences.md), which this strict settle forbids.
+    cuts = (0.3, 2.0, 6.0) if cluster.hbnode_only else (6.0,)
     limit = cluster.deadtime + 1.0 if cluster.hbnode_only else 90.0
     for cut in cuts:
         master_hg = wire.current_generation(trace, "master")
