@@ -16,6 +16,12 @@ HBLAB_IMPLS ?= hbnode heartbeat master=heartbeat,slave=hbnode master=hbnode,slav
 PYTEST_ARGS ?=
 
 export HBLAB_IMPLS LAB
+# Python's bytecode cache stays on for what make runs, even where the environment turns
+# it off (PYTHONDONTWRITEBYTECODE=1, as some CI images do): every lab starts Python
+# processes on this tree (daemons, their tools, hblab), and without the cache each
+# compiles its modules again; each pytest worker rewrites every test module's asserts
+# again too (its collection: 7.6 s of CPU instead of 4.4 s). __pycache__ is in .gitignore.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: deps lab up down status shell test test-unit test-integration test-failover lint bench report soak fuzz flood wireshark-screenshot classroom web watch web-screenshots live-recordings deb test-package promtool-test lessons
 
