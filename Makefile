@@ -86,10 +86,14 @@ engine-status:
 ## and 10 min 4 s on 9, where the real Heartbeat's own FIFO race failed one test
 ## (tests/integration/own_races.py now reruns that once). The unit tests now run
 ## between the lab tests (tests/conftest.py): 10 min 56 s on 7 workers, 9 min 34 s
-## on 8 (the CPU 71 % busy, the slowest tests as long as on 5): 8 is the default.
+## on 8 (the CPU 71 % busy, the slowest tests as long as on 5). Then a lab cost less
+## CPU (bytecode cache, the node init without site, dpkg asked once): on a clean clone
+## 10 min 8 s on 8 workers, 8 min 49 s on 10 (the CPU 86 % busy, every test passed)
+## and 8 min 9 s on 12, where the cores sat at 100 % for minutes and the slowest tests
+## took a fifth longer: 10 is the default (BENCHMARKS.md, "A lab for less CPU").
 ## Under xdist the longest lab tests start first (tests/schedule.py, their measured
 ## seconds in tests/lab-durations.json: refresh with scripts/lab_durations.py).
-HBLAB_WORKERS ?= 8
+HBLAB_WORKERS ?= 10
 XDIST := $(if $(filter-out 0 1,$(HBLAB_WORKERS)),-n $(HBLAB_WORKERS) --dist loadgroup)
 test: deps
 	$(PYTHON) -m pytest tests/unit tests/integration --lab -ra -p no:cacheprovider $(XDIST) \
@@ -117,9 +121,10 @@ lessons: deps
 ## make test-failover: only the failover scenarios. They wait on timers more than make
 ## test's mix does (the CPU about 57 % busy with 8 workers), so on netns they run on
 ## FAILOVER_WORKERS unless HBLAB_WORKERS is given: the 65 tests of the four pairings
-## took 4 min 14 s on 5 workers, 2 min 57 s and 3 min 1 s on 8 (BENCHMARKS.md). A
-## docker engine holds one lab, so LAB=docker keeps HBLAB_WORKERS.
-FAILOVER_WORKERS ?= 8
+## took 4 min 14 s on 5 workers, 2 min 57 s and 3 min 1 s on 8, and with a lab's CPU
+## cut, 2 min 23 s on 10 (the CPU 63 % busy; BENCHMARKS.md). A docker engine holds
+## one lab, so LAB=docker keeps HBLAB_WORKERS.
+FAILOVER_WORKERS ?= 10
 FAILOVER_XDIST := $(if $(and $(filter file,$(origin HBLAB_WORKERS)),$(filter-out docker,$(or $(LAB),netns))),-n $(FAILOVER_WORKERS) --dist loadgroup,$(XDIST))
 test-failover: deps
 	$(PYTHON) -m pytest tests/integration --lab -m failover -ra -p no:cacheprovider \

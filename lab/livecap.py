@@ -164,7 +164,7 @@ class _Stop(Exception):
 
 
 @contextlib.contextmanager
-def _sigterm_stops() -> Iterator[None]:
+def _signals_stop() -> Iterator[None]:
     """SIGTERM and SIGINT end the capture like Ctrl-C (only the main thread may set
     handlers). SIGINT explicitly: a command a script starts in the background
     (``cmd &`` without job control) inherits SIGINT ignored, and Python then leaves it
@@ -200,7 +200,7 @@ def capture(
     live = list(sources)
     written = 0
     try:
-        with _sigterm_stops():
+        with _signals_stop():
             writer = PcapNgWriter(out, interfaces)
             out.flush()  # the header now: a reader learns the interfaces at once
             while live and (left := deadline - time.monotonic()) > 0:

@@ -93,7 +93,8 @@ def _keep_shard(config: pytest.Config, items: list[pytest.Item], text: str) -> N
     own, side by side; deselected, not skipped, as above."""
     index, count = parse_shard(text)
     kept = shard(items, measured(), index, count)
-    dropped = [item for item in items if item not in kept]
+    kept_ids = {item.nodeid for item in kept}
+    dropped = [item for item in items if item.nodeid not in kept_ids]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
