@@ -190,7 +190,9 @@ def image_context(kind: str, wheels: list[Path]) -> Path:
     """images/KIND copied to build/docker/ctx/KIND (plus the wheels for the node)."""
     ctx = BUILD_DIR / "ctx" / kind
     shutil.rmtree(ctx, ignore_errors=True)
-    shutil.copytree(IMAGES_DIR / kind, ctx, ignore=shutil.ignore_patterns("mkrootfs.sh"))
+    shutil.copytree(
+        IMAGES_DIR / kind, ctx, ignore=shutil.ignore_patterns("mkrootfs.sh", "__pycache__")
+    )
     if kind == "base":  # the same syslog rules as the netns hosts (lab.rootfs)
         shutil.copy2(RSYSLOG_CONF, ctx / "rsyslog.conf")
     if kind == "node":

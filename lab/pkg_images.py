@@ -111,12 +111,16 @@ def fetch_debs(status: bytes, work: Path) -> tuple[list[Path], list[Path]]:
 
 def _inputs_hash(rootfs: str) -> str:
     digest = hashlib.sha256(rootfs.encode())
-    for path in sorted((IMAGES_DIR / "pkgnode").iterdir()):
-        digest.update(path.read_bytes())
-    for path in [*sorted((IMAGES_DIR / "base").iterdir()), RSYSLOG_CONF]:
+    for path in [*_image_files("pkgnode"), *_image_files("base"), RSYSLOG_CONF]:
         digest.update(path.read_bytes())
     digest.update(",".join(DEPENDENCIES + ROLLBACK).encode())
     return digest.hexdigest()[:16]
+
+
+def _image_files(kind: str) -> list[Path]:
+    """The files of an image's directory: not a ``__pycache__`` that a test's import of
+    one of its scripts (``hblab-ifnames``) leaves beside them."""
+    return sorted(path for path in (IMAGES_DIR / kind).iterdir() if path.is_file())
 
 
 def _current(api: Any, name: str, inputs: str) -> bool:

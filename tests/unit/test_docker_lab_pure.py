@@ -8,6 +8,7 @@ import importlib.util
 import io
 import ipaddress
 import os
+import sys
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -153,7 +154,12 @@ def _ifnames() -> ModuleType:
     spec = importlib.util.spec_from_loader("hblab_ifnames", loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
+    # No __pycache__ in images/base: the directory is the image's build context.
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 
