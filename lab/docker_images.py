@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from lab import docker_engine
 from lab.errors import LabError
 from lab.source import source_info
 from lab.wheels import build as build_dist_wheels
+from lab.wheels import sources_digest
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO / "images"
@@ -135,29 +137,8 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     if _has_image(api, name):
         report.rootfs = "image cached"
     else:
-        tarball = BUILD_DIR / f"rootfs-{tag}.tar"
-        if tarball.exists():
-            report.rootfs = "tarball cached"
-        else:
-            if shutil.which("debootstrap") is None:
-                raise LabError("debootstrap is not installed (make deps-docker installs it)")
-            BUILD_DIR.mkdir(parents=True, exist_ok=True)
-            started = time.monotonic()
-            subprocess.run(
-                [
-                    str(IMAGES_DIR / "base" / "mkrootfs.sh"),
-                    str(tarball),
-                    SUITE,
-                    mirror,
-                    ",".join(PACKAGES),
-                ],
-                check=True,
-            )
-            report.seconds["debootstrap"] = time.monotonic() - started
-            report.rootfs = "debootstrap"
-            for stale in BUILD_DIR.glob("rootfs-*.tar"):
-                if stale != tarball:
-                    stale.unlink()  # one rootfs tarball is enough cache
+        with _tree_build_lock():  # another build may be making the tarball: wait for it
+            tarball = rootfs_tarball(report, mirror)
         started = time.monotonic()
         api.api.import_image_from_file(
             str(tarball), repository=ROOTFS_REPO, tag=tag, changes=[f"LABEL {LABEL}=rootfs"]
@@ -167,14 +148,43 @@ def ensure_rootfs(api: Any, report: BuildReport) -> str:
     return name
 
 
+def rootfs_tarball(report: BuildReport, mirror: str) -> Path:
+    """The rootfs tarball, debootstrapped only if it is not there yet. No engine is
+    needed: ``--prepare`` makes it ahead of the engine (CI, during its lint)."""
+    tarball = BUILD_DIR / f"rootfs-{rootfs_hash(mirror)}.tar"
+    if tarball.exists():
+        report.rootfs = "tarball cached"
+        return tarball
+    if shutil.which("debootstrap") is None:
+        raise LabError("debootstrap is not installed (make deps-docker installs it)")
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    subprocess.run(
+        [str(IMAGES_DIR / "base" / "mkrootfs.sh"), str(tarball), SUITE, mirror, ",".join(PACKAGES)],
+        check=True,
+    )
+    report.seconds["debootstrap"] = time.monotonic() - started
+    report.rootfs = "debootstrap"
+    for stale in BUILD_DIR.glob("rootfs-*.tar"):
+        if stale != tarball:
+            stale.unlink()  # one rootfs tarball is enough cache
+    return tarball
+
+
 def build_wheels() -> list[Path]:
     """The wheels of this checkout's two distributions, the daemon (hbnode) and the
     lab (hbnode-lab, for ``lab.docker_nodefiles`` at image build), and pyroute2's at
     the version the host runs."""
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
-    for old in [*WHEELS_DIR.glob("hbnode-*.whl"), *WHEELS_DIR.glob("hbnode_lab-*.whl")]:
-        old.unlink()
-    build_dist_wheels(WHEELS_DIR)  # built on a copy: never into the tree
+    stamp = WHEELS_DIR / "sources.sha256"  # the sources the two wheels were built from
+    digest = sources_digest()
+    ours = [*WHEELS_DIR.glob("hbnode-*.whl"), *WHEELS_DIR.glob("hbnode_lab-*.whl")]
+    if len(ours) != 2 or not stamp.exists() or stamp.read_text() != digest:
+        stamp.unlink(missing_ok=True)
+        for old in ours:
+            old.unlink()
+        build_dist_wheels(WHEELS_DIR)  # built on a copy: never into the tree
+        stamp.write_text(digest)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     # pyroute2 for the daemon; PyYAML for lab.docker_nodefiles (the topology file).
     for dist, wheel in (("pyroute2", "pyroute2-*.whl"), ("PyYAML", "[Pp]y[Yy][Aa][Mm][Ll]-*.whl")):
@@ -186,9 +196,11 @@ def build_wheels() -> list[Path]:
     return sorted(WHEELS_DIR.glob("*.whl"))
 
 
-def image_context(kind: str, wheels: list[Path]) -> Path:
-    """images/KIND copied to build/docker/ctx/KIND (plus the wheels for the node)."""
-    ctx = BUILD_DIR / "ctx" / kind
+def image_context(kind: str, wheels: list[Path], scratch: Path) -> Path:
+    """images/KIND copied to ``scratch``/KIND (plus the wheels for the node). Each
+    build has a scratch directory of its own: builds on several engines at once
+    (CI's docker and package stages) must not rewrite each other's contexts."""
+    ctx = scratch / kind
     shutil.rmtree(ctx, ignore_errors=True)
     shutil.copytree(
         IMAGES_DIR / kind, ctx, ignore=shutil.ignore_patterns("mkrootfs.sh", "__pycache__")
@@ -204,23 +216,44 @@ def image_context(kind: str, wheels: list[Path]) -> Path:
 
 
 @contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A directory of this build's own under build/docker, removed after it."""
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=BUILD_DIR, prefix="ctx-") as scratch:
+        yield Path(scratch)
+
+
+@contextmanager
 def _tree_build_lock() -> Iterator[None]:
-    """One image build at a time per checkout. The wheels are built on a copy of the
-    sources (lab.wheels), but every build writes the same build/wheels and contexts
-    under build/docker: two engines' builds at once (CI's docker stage) would replace
-    each other's files mid-build. The lock is released when the process ends, however."""
+    """One maker of the shared files at a time per checkout: the rootfs tarball and
+    build/wheels. Two engines' builds at once (CI's docker stage) would replace each
+    other's files mid-build; each copies what it needs before it lets go, and builds
+    its images unlocked. The lock is released when the process ends, however."""
     WHEELS_DIR.parent.mkdir(parents=True, exist_ok=True)
     with open(WHEELS_DIR.parent / "docker-images.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
+def prepare() -> BuildReport:
+    """Make the rootfs tarball and the wheels, which need no engine."""
+    report = BuildReport("", {})
+    with _tree_build_lock():  # a build started meanwhile waits, then finds them made
+        total = time.monotonic()
+        rootfs_tarball(report, apt_mirror())
+        started = time.monotonic()
+        build_wheels()
+        report.seconds["wheels"] = time.monotonic() - started
+        report.seconds["total"] = time.monotonic() - total
+    return report
+
+
 def build_all(force_rootfs: bool = False) -> BuildReport:
-    with _tree_build_lock():
-        return _build_all(force_rootfs)
+    with scratch_dir() as scratch:
+        return _build_all(force_rootfs, scratch)
 
 
-def _build_all(force_rootfs: bool) -> BuildReport:
+def _build_all(force_rootfs: bool, scratch: Path) -> BuildReport:
     api = docker_engine.client()
     report = BuildReport("", {})
     total = time.monotonic()
@@ -228,14 +261,19 @@ def _build_all(force_rootfs: bool) -> BuildReport:
         if force_rootfs:
             for image in api.images.list(ROOTFS_REPO):
                 api.images.remove(image.id, force=True)
+            with _tree_build_lock():
+                for tarball in BUILD_DIR.glob("rootfs-*.tar"):
+                    tarball.unlink()  # or the "again" would only import the cached tarball
         rootfs = ensure_rootfs(api, report)
         started = time.monotonic()
-        wheels = build_wheels()
+        with _tree_build_lock():
+            (scratch / "wheels").mkdir()
+            wheels = [Path(shutil.copy2(w, scratch / "wheels")) for w in build_wheels()]
         report.seconds["wheels"] = time.monotonic() - started
         for kind in STACK:
             started = time.monotonic()
             api.images.build(
-                path=str(image_context(kind, wheels)),
+                path=str(image_context(kind, wheels, scratch)),
                 tag=image_name(kind),
                 buildargs={"ROOTFS": rootfs} if kind == "base" else None,
                 # Which tree the image's hbnode came from (hblab status shows it).
@@ -262,8 +300,18 @@ def _build_all(force_rootfs: bool) -> BuildReport:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.docker_images", description=__doc__)
     parser.add_argument("--force-rootfs", action="store_true", help="debootstrap again")
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only what needs no engine, the rootfs tarball and the wheels: "
+        "a later build uses them (CI makes them during its lint)",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.prepare:
+            for line in prepare().lines():
+                print(f"images: {line}")
+            return 0
         if not docker_engine.reachable():
             raise LabError(
                 f"no Docker engine at {docker_engine.engine_url()} "

@@ -44,7 +44,9 @@ def boot(rec: NodeRecord, hostname: str) -> None:
     ready = node_dir / nodeinit.READY_FILE
     ready.unlink(missing_ok=True)
     source = str(source_root())
-    env = {**NODE_ENV, "PYTHONPATH": source}  # until the node has bound it on NODE_SOURCE
+    # The init runs isolated (-I): it finds its modules by its own path, not by
+    # PYTHONPATH, and what it starts sees the tree where the node binds it.
+    env = dict(NODE_ENV)
     log = (node_dir / "boot.log").open("w")
     proc = subprocess.Popen(
         [

@@ -30,13 +30,13 @@ from typing import Any
 
 from lab import docker_engine
 from lab.docker_images import (
-    BUILD_DIR,
     IMAGES_DIR,
     LABEL,
     RSYSLOG_CONF,
     BuildReport,
     ensure_rootfs,
     image_context,
+    scratch_dir,
 )
 from lab.errors import LabError
 from lab.topology import REFERENCE
@@ -142,15 +142,29 @@ def build(prefix: str | None = None) -> dict[str, str]:
         inputs = _inputs_hash(rootfs)
         if _current(api, names["node"], inputs):
             return names
+        _build(api, names, rootfs, inputs)
+    except subprocess.CalledProcessError as exc:
+        raise LabError(f"apt could not fetch the packages: {exc.stderr!r}") from exc
+    except Exception as exc:
+        if isinstance(exc, LabError):
+            raise
+        raise LabError(f"package image build failed: {exc}") from exc
+    finally:
+        api.close()
+    return names
+
+
+def _build(api: Any, names: dict[str, str], rootfs: str, inputs: str) -> None:
+    with scratch_dir() as scratch:
         api.images.build(
-            path=str(image_context("base", [])),  # images/base with the syslog rules it copies
+            # images/base with the syslog rules it copies
+            path=str(image_context("base", [], scratch)),
             tag=names["base"],
             buildargs={"ROOTFS": rootfs},
             rm=True,
             network_mode="none",
         )
-        ctx = BUILD_DIR / "pkgnode"
-        shutil.rmtree(ctx, ignore_errors=True)
+        ctx = scratch / "pkgnode"
         shutil.copytree(IMAGES_DIR / "pkgnode", ctx)
         fetch_debs(_rootfs_status(api, rootfs), ctx)
         api.images.build(
@@ -162,17 +176,8 @@ def build(prefix: str | None = None) -> dict[str, str]:
             forcerm=True,
             network_mode="none",
         )
-        # The image this one replaced, if any: only ours (the inputs label).
-        api.images.prune(filters={"dangling": True, "label": HASH_LABEL})
-    except subprocess.CalledProcessError as exc:
-        raise LabError(f"apt could not fetch the packages: {exc.stderr!r}") from exc
-    except Exception as exc:
-        if isinstance(exc, LabError):
-            raise
-        raise LabError(f"package image build failed: {exc}") from exc
-    finally:
-        api.close()
-    return names
+    # The image this one replaced, if any: only ours (the inputs label).
+    api.images.prune(filters={"dangling": True, "label": HASH_LABEL})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,6 @@ PACKAGES = (*CLUSTER_PACKAGES, "nginx-common")
 # The places a node has its own copy of (lab.nodeinit, images/node/hblab-boot).
 NODE_OWN = ("/run", "/var/lib/heartbeat", "/var/log")
 CONF_NAME = "hblab-packages.conf"
-DPKG_STATUS = Path("/var/lib/dpkg/status")
 CONF_PATH = f"/etc/tmpfiles.d/{CONF_NAME}"
 # Also spelled out in lab.nodeinit (which imports nothing of ours) and in
 # images/node/hblab-boot; tests/unit/test_pkgfiles.py checks that they agree.
@@ -81,6 +80,10 @@ class PackagedPath:
         if self.kind == "L":
             return f"L {self.path} - - - - {self.target}"
         return f"{self.kind} {self.path} {self.mode:04o} {self.user} {self.group} -"
+
+
+# Rewritten by every install and removal: the key of file_list's cache.
+DPKG_STATUS = Path("/var/lib/dpkg/status")
 
 
 def file_list(package: str) -> list[str]:

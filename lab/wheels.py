@@ -11,6 +11,8 @@ untouched.
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import os
 import shutil
 import subprocess
@@ -24,7 +26,8 @@ LAB_DIST = REPO / "packaging" / "hblab"  # the lab's distribution (hbnode-lab)
 # (through its symlink) the tree's lab/.
 DAEMON_SOURCES = ("pyproject.toml", "README.md", "hbnode", "lab")
 LAB_SOURCES = ("pyproject.toml", "README.md", "lab")
-NOT_SOURCES = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
+NOT_SOURCE_NAMES = ("__pycache__", "*.pyc", "build", "*.egg-info")
+NOT_SOURCES = shutil.ignore_patterns(*NOT_SOURCE_NAMES)
 # 1980-01-01, zip's earliest date: the same sources give the same wheel bytes, so
 # Docker's layer cache holds across builds.
 REPRODUCIBLE_EPOCH = "315532800"
@@ -48,6 +51,38 @@ def source_copy(dest: Path) -> tuple[Path, Path]:
         else:
             shutil.copy2(source, lab_dist / name)
     return dest, lab_dist
+
+
+def sources_digest() -> str:
+    """A content hash of what :func:`source_copy` copies (names, modes, bytes, link
+    targets) and of the interpreter that builds: equal digests build equal wheels, so a
+    build can be skipped (each CI engine's image build needed the same two wheels)."""
+    digest = hashlib.sha256(f"{sys.version}\n{REPRODUCIBLE_EPOCH}\n".encode())
+    roots = [(REPO, name) for name in DAEMON_SOURCES] + [(LAB_DIST, n) for n in LAB_SOURCES]
+    for base, name in roots:
+        for path in _source_files(base / name):
+            digest.update(f"{path.relative_to(REPO)}\0{path.lstat().st_mode:o}\0".encode())
+            if path.is_symlink():
+                digest.update(os.readlink(path).encode())
+            else:
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _source_files(path: Path) -> list[Path]:
+    """``path`` and, for a directory (not a symlink to one), the files under it, in
+    sorted order, without what :data:`NOT_SOURCES` leaves out of the copy."""
+    if path.is_symlink() or not path.is_dir():
+        return [path]
+    found: list[Path] = []
+    for top, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not _left_out(d))
+        found += [Path(top) / f for f in sorted(files) if not _left_out(f)]
+    return found
+
+
+def _left_out(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in NOT_SOURCE_NAMES)
 
 
 def build(out: Path) -> dict[str, Path]:

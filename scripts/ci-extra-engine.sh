@@ -11,22 +11,26 @@
 #
 # Usage: ci-extra-engine.sh N WHAT...   (N: 2..9, the engine's number; each WHAT in turn)
 #   all       the takeover, then the verbatim tutorial and fencing
-#   failover  the failover suite (-m failover): its tests run per HBLAB_IMPLS spec;
-#             with HBLAB_SHARD=K/N set, only that share of them (tests/schedule.py)
+#   takeover  the takeover check
+#   tutorial  the verbatim tutorial, typed in a terminal on blank containers
+#   fencing   fencing through each node's BMC
+#   failover  the failover suite (-m failover): its tests run per HBLAB_IMPLS spec
+#   whole     the whole failover suite, as on the first engine
 #   nemesis   the nemesis's 60 s schedule from its fixed seed
-#   takeover  only the takeover check
+# With HBLAB_SHARD=K/N set, fencing, failover and whole run only that share of their
+# tests (tests/schedule.py): the docker stage splits them over engines.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-N=${1:?usage: ci-extra-engine.sh N all|failover|nemesis|takeover...}
+N=${1:?usage: ci-extra-engine.sh N all|takeover|tutorial|fencing|failover|whole|nemesis...}
 shift
 WHATS=("${@:-all}")
 case "$N" in [2-9]) ;; *) echo "ci-extra-engine.sh: N must be 2..9, not $N"; exit 2 ;; esac
 for what in "${WHATS[@]}"; do
-  case "$what" in all|failover|nemesis|takeover) ;;
+  case "$what" in all|takeover|tutorial|fencing|failover|whole|nemesis) ;;
     *) echo "ci-extra-engine.sh: no such suite: $what"; exit 2 ;; esac
 done
 SHARD=${HBLAB_SHARD:-}
-unset HBLAB_SHARD  # only for the failover suite
+unset HBLAB_SHARD  # only for the suites that are split
 RUN=/run/hblab-d$N
 READY=build/docker-engine-$N.ready  # its images are built: the docker stage waits for it
 ENGINE=(env HBLAB_D_RUN=$RUN HBLAB_D_DATA=/var/lib/hblab-d$N/engine HBLAB_D_NETNS=hblab-d$N-engine)
@@ -69,19 +73,25 @@ for what in "${WHATS[@]}"; do
       step takeover "build/junit-docker-takeover-$N.xml" env HBLAB_IMPLS=hbnode \
         "${PYTEST[@]}" -m failover -k test_takeover_on_poweroff
       ;;&
-    all)
-      step tutorial build/junit-docker-tutorial.xml "${KNOWN[@]}" HBLAB_IMPLS="$TUTORIAL_IMPLS" \
-        "${PYTEST[@]}" -m tutorial
+    all|tutorial)
+      step tutorial "build/junit-docker-tutorial-$N.xml" "${KNOWN[@]}" \
+        HBLAB_IMPLS="$TUTORIAL_IMPLS" "${PYTEST[@]}" -m tutorial
+      ;;&
+    all|fencing)
       # Fencing on containers: a BMC (ipmi_sim) per node on the lab's management
       # network, each implementation resetting the other through cluster-glue's
       # external/ipmi. The mixed pair has both fence, so one pairing covers both.
-      step fencing build/junit-docker-fencing.xml "${KNOWN[@]}" HBLAB_IMPLS="$FENCING_IMPLS" \
-        "${PYTEST[@]}" -k test_fencing
+      step fencing "build/junit-docker-fencing-$N.xml" "${KNOWN[@]}" \
+        HBLAB_IMPLS="$FENCING_IMPLS" HBLAB_SHARD="$SHARD" "${PYTEST[@]}" -k test_fencing
       ;;
     failover)
       # Only the tests run once per implementation: the others ran on the first engine.
       # (The suite has its own takeovers: no takeover check before it.)
       step failover "build/junit-docker-failover-$N.xml" "${KNOWN[@]}" HBLAB_ONLY_PER_IMPL=1 \
+        HBLAB_SHARD="$SHARD" "${PYTEST[@]}" -m failover
+      ;;
+    whole)
+      step failover "build/junit-docker-failover-$N.xml" "${KNOWN[@]}" \
         HBLAB_SHARD="$SHARD" "${PYTEST[@]}" -m failover
       ;;
     nemesis)

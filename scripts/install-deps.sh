@@ -4,6 +4,7 @@
 # --docker: what the containerized lab needs (make images, make engine-start) instead.
 # --wireshark-gui: Wireshark itself under Xvfb (make wireshark-screenshot) instead.
 # --package: what `make deb` and `make test-package` need (debhelper, lintian, nspawn).
+# --rootfs: debootstrap alone (CI makes the containers' rootfs during its lint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,9 @@ if [ "${1:-}" = --docker ]; then
   # The policy-rc.d below also keeps the package from starting a system dockerd
   # (with its iptables rules) on machines that have an init system.
   APT_PACKAGES=(docker.io docker-compose debootstrap)
+elif [ "${1:-}" = --rootfs ]; then
+  # Only what the containerized lab's rootfs is made with (lab.docker_images --prepare).
+  APT_PACKAGES=(debootstrap)
 elif [ "${1:-}" = --wireshark-gui ]; then
   APT_PACKAGES=(wireshark xvfb xdotool imagemagick)
 elif [ "${1:-}" = --package ]; then
@@ -64,8 +68,9 @@ if ((${#need_apt[@]})); then
   if [[ " ${need_apt[*]} " == *" openssh-server "* ]]; then touch /etc/ssh/sshd_not_to_be_run; fi
 fi
 
-# The GUI packages are all --wireshark-gui needs; the build tools all --package needs.
-if [ "${1:-}" = --wireshark-gui ] || [ "${1:-}" = --package ]; then exit 0; fi
+# The GUI packages are all --wireshark-gui needs; the build tools all --package needs;
+# debootstrap all --rootfs needs.
+case "${1:-}" in --wireshark-gui|--package|--rootfs) exit 0 ;; esac
 
 PY=${PYTHON:-python3}
 here=$(pwd -P)

@@ -101,9 +101,14 @@ def test_kill9_then_restart_after_takeover_reconciles_within_deadtime(
     arp = c.arp_watch()
     arp.start()
     try:
-        started = time.monotonic()
+        asked = time.monotonic()
         c.lab.service("master", "heartbeat", "start")
-        # The bound: no second holder for longer than deadtime after the restart.
+        # The bound: no second holder for longer than deadtime after the
+        # restart, counted from when the init script returns with the daemon running,
+        # as the wait below always was. Counted from the call, the bound also took in
+        # the script's own start-up, which a loaded machine stretched past deadtime
+        # (CI of 7864607, 10 workers); that time is recorded, not hidden.
+        started = time.monotonic()
         wait_until(lambda: len(c.holders()) == 1, deadtime, "one holder again")
         one = time.monotonic() - started
         expected = "master" if auto_failback == "on" else "slave"
@@ -119,7 +124,12 @@ def test_kill9_then_restart_after_takeover_reconciles_within_deadtime(
         assert _status(c, "master")["resources"][KEY]["state"] == "released"
     # Two MACs answer only until the restarted master has let its copy go.
     after = [s for s in arp.samples if s.sent_at > started + deadtime]
-    assert all(len(s.macs) <= 1 for s in after)
+    two = [round(s.sent_at - started, 3) for s in after if len(s.macs) > 1]
+    assert not two, (
+        f"two MACs {two} s after the daemon started (its init script took "
+        f"{started - asked:.3f} s; deadtime {deadtime} s)"
+    )
+    measure(f"service heartbeat start, auto_failback {auto_failback} (s)", started - asked)
     measure(f"service start → one holder, auto_failback {auto_failback} (s)", one)
     measure(f"service start → {expected} alone (s)", settled)
     measure(f"two MACs after restart, auto_failback {auto_failback} (s)", arp.windows().two_holders)

@@ -132,6 +132,18 @@ def test_rootfs_hash_follows_its_inputs(monkeypatch: pytest.MonkeyPatch) -> None
     assert first != docker_images.rootfs_hash("http://mirror.example/debian")
 
 
+def test_a_rootfs_tarball_already_made_is_not_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI makes it ahead (--prepare), and the image build must then only import it.
+    monkeypatch.setattr(docker_images, "BUILD_DIR", tmp_path)
+    made = tmp_path / f"rootfs-{docker_images.rootfs_hash('http://m.example/debian')}.tar"
+    made.write_bytes(b"")
+    report = docker_images.BuildReport("", {})
+    assert docker_images.rootfs_tarball(report, "http://m.example/debian") == made
+    assert report.rootfs == "tarball cached" and "debootstrap" not in report.seconds
+
+
 @pytest.mark.parametrize(
     "text",
     [
