@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab import bootsvc, memlock, nodeinit, pkgfiles, rtsched
+from lab.errors import LabError
 
 REPO = Path(__file__).resolve().parents[2]
 HEARTBEAT_INSTALLED = bool(pkgfiles.file_list("heartbeat"))
@@ -135,6 +136,14 @@ def test_rtsched_reads_the_cpu_cgroup_budget_and_cap_sys_nice(tmp_path: Path) ->
     (tmp_path / "docker" / "cpu.rt_runtime_us").write_text("100000\n")
     assert rtsched.node_rt_runtime(tmp_path) == rtsched.NODE_RT_RUNTIME_US
     assert rtsched.node_rt_runtime(tmp_path / "v2") is None  # no RT group scheduling
+    # The budget is shared by every container under the parent: used up, a clear refusal.
+    for n in range(5):
+        (tmp_path / "docker" / f"c{n}").mkdir()
+        (tmp_path / "docker" / f"c{n}" / "cpu.rt_runtime_us").write_text("20000\n")
+    with pytest.raises(LabError, match="hold 100000 of its 100000 µs"):
+        rtsched.node_rt_runtime(tmp_path)
+    (tmp_path / "docker" / "c4" / "cpu.rt_runtime_us").write_text("0\n")
+    assert rtsched.node_rt_runtime(tmp_path) == rtsched.NODE_RT_RUNTIME_US
     text = "12:cpu,cpuacct:/docker/abc\n3:memory:/x\n"
     assert rtsched.cpu_cgroup(text) == "/docker/abc"
     assert rtsched.cpu_cgroup("0::/user.slice\n") is None
