@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # CI's newcomer stage: what a new user meets, before anything else ran on the machine.
 #
-# 1. A clone in a fresh directory under /tmp with nothing beside it (no folder beside it,
-#    no earlier install): `make lab` must install everything, return only once master
-#    holds the VIP and serves the page, and the nodes must run this clone's code (a
-#    node's private /tmp hides the host's). `make test-unit` must pass there, and
-#    `git status` must stay clean.
-# 2. A second clone under $HOME, one after the other: `make lab` there must replace
-#    the first clone's install and run the second clone's code.
+# 1. A clone under $HOME, in a fresh directory with nothing beside it (no folder beside
+#    it, no earlier install): `make lab` must install everything, return only once
+#    master holds the VIP and serves the page, and the nodes must run this clone's code.
+# 2. A second clone under /tmp, one after the other: `make lab` there must replace the
+#    first clone's install and run the second clone's code (a node's private /tmp hides
+#    the host's). `make test-unit` must pass there, and `git status` must stay clean.
 # The lab is taken down and both clones are removed, whatever happened.
+#
+# --keep FILE: the /tmp clone is kept and its path written to FILE, and its unit tests
+# are left to the caller: CI (.ci/run) runs its lint, `make test` (unit tests included)
+# and the container stages in that clone, instead of running the unit tests twice.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd -P)
 started=$(date +%s)
 status=0
+keep=""
+if [ "${1:-}" = --keep ]; then keep=${2:?--keep FILE}; fi
 work_tmp=$(mktemp -d /tmp/hbnode-newcomer.XXXXXX)
 work_home=$(mktemp -d "${HOME:-/root}/hbnode-newcomer.XXXXXX")
 
@@ -22,7 +27,12 @@ cleanup() {
   for clone in "$work_tmp/hbnode" "$work_home/hbnode"; do
     [ -d "$clone" ] && (cd "$clone" && LAB=netns python3 -m lab down >/dev/null 2>&1)
   done
-  rm -rf "$work_tmp" "$work_home"
+  rm -rf "$work_home"
+  if [ -n "$keep" ] && [ "$status" = 0 ] && [ -d "$work_tmp/hbnode" ]; then
+    echo "$work_tmp/hbnode" > "$keep"
+  else
+    rm -rf "$work_tmp"
+  fi
 }
 trap cleanup EXIT
 
@@ -46,7 +56,7 @@ newcomer() {  # newcomer DIR [unit]: clone into DIR, make lab, check, optionally
   cd / || return
 }
 
-newcomer "$work_tmp" unit
 newcomer "$work_home"
+if [ -n "$keep" ]; then newcomer "$work_tmp"; else newcomer "$work_tmp" unit; fi
 echo "newcomer stage: exit $status in $(( $(date +%s) - started )) s"
 exit "$status"
