@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,22 @@ def client(url: str | None = None, timeout: int = 120) -> Any:
         return docker.DockerClient(base_url=target, timeout=timeout)
     except docker.errors.DockerException as exc:
         raise LabError(f"no Docker engine answers at {target} ({exc})") from None
+
+
+@contextlib.contextmanager
+def session(failure: str, url: str | None = None) -> Iterator[Any]:
+    """A client for one piece of work, closed after it. A LabError passes as it is;
+    any other error (the SDK's, a socket's) becomes one that starts with ``failure``,
+    so the user reads what was being done, not only what the engine said."""
+    api = client(url)
+    try:
+        yield api
+    except LabError:
+        raise
+    except Exception as exc:
+        raise LabError(f"{failure}: {exc}") from exc
+    finally:
+        api.close()
 
 
 def engine_pid(url: str) -> int | None:

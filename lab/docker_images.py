@@ -254,10 +254,9 @@ def build_all(force_rootfs: bool = False) -> BuildReport:
 
 
 def _build_all(force_rootfs: bool, scratch: Path) -> BuildReport:
-    api = docker_engine.client()
     report = BuildReport("", {})
     total = time.monotonic()
-    try:
+    with docker_engine.session("image build failed") as api:
         if force_rootfs:
             for image in api.images.list(ROOTFS_REPO):
                 api.images.remove(image.id, force=True)
@@ -287,12 +286,6 @@ def _build_all(force_rootfs: bool, scratch: Path) -> BuildReport:
             report.seconds[kind] = time.monotonic() - started
         # Rebuilt images leave their predecessors untagged: remove only ours.
         api.images.prune(filters={"dangling": True, "label": LABEL})
-    except Exception as exc:
-        if isinstance(exc, LabError):
-            raise
-        raise LabError(f"image build failed: {exc}") from exc
-    finally:
-        api.close()
     report.seconds["total"] = time.monotonic() - total
     return report
 

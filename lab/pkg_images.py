@@ -135,22 +135,16 @@ def _current(api: Any, name: str, inputs: str) -> bool:
 
 def build(prefix: str | None = None) -> dict[str, str]:
     """Build (or reuse) the package-test images; returns kind → image name."""
-    api = docker_engine.client()
     names = image_names(prefix)
-    try:
+    with docker_engine.session("package image build failed") as api:
         rootfs = ensure_rootfs(api, BuildReport("", {}))
         inputs = _inputs_hash(rootfs)
         if _current(api, names["node"], inputs):
             return names
-        _build(api, names, rootfs, inputs)
-    except subprocess.CalledProcessError as exc:
-        raise LabError(f"apt could not fetch the packages: {exc.stderr!r}") from exc
-    except Exception as exc:
-        if isinstance(exc, LabError):
-            raise
-        raise LabError(f"package image build failed: {exc}") from exc
-    finally:
-        api.close()
+        try:
+            _build(api, names, rootfs, inputs)
+        except subprocess.CalledProcessError as exc:
+            raise LabError(f"apt could not fetch the packages: {exc.stderr!r}") from exc
     return names
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from lab import docker_images, docker_nodefiles
+from lab import docker_engine, docker_images, docker_nodefiles
 from lab.docker_backend import IMAGE_OF_ROLE, gateway_of
+from lab.errors import LabError
 from lab.impls import Impl
 from lab.proc import ProcessId
 from lab.state import LabState, NodeRecord, who_brings_it_up
@@ -225,3 +226,31 @@ def test_a_lab_names_the_process_and_test_that_brought_it_up(tmp_path: Path) -> 
     loaded = LabState.load(path)
     assert loaded is not None and loaded.brought_up_by.startswith(f"pid {os.getpid()} (")
     assert "test_a_lab_names_the_process_and_test_that_brought_it_up" in loaded.brought_up_by
+
+
+class _Client:
+    """Stands in for the SDK's client: only its close is asked of it here."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (OSError("connection reset"), "image build failed: connection reset"),
+        (LabError("the rootfs is missing"), "the rootfs is missing"),
+    ],
+)
+def test_an_engine_session_names_the_work_and_always_closes(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, message: str
+) -> None:
+    opened = _Client()
+    monkeypatch.setattr(docker_engine, "client", lambda url=None: opened)
+    with pytest.raises(LabError) as caught, docker_engine.session("image build failed") as api:
+        assert api is opened
+        raise error
+    assert str(caught.value) == message
+    assert opened.closed
