@@ -22,24 +22,21 @@ skipped, the rest is simply not collected):
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lab.backends import Lab, make_lab
-from lab.impls import Impl
+from lab.backends import make_lab
 from lab.scenario import report, runner
 from lab.scenario.load import load
 from lab.scenario.result import ScenarioResult
 
 from .conftest import _impl_specs, backend_name, print_logs
-from .own_races import RERUN_PROPERTY, heartbeat_nodes_logging, nodes_with_fifo_loss
+from .own_races import RERUN_PROPERTY, own_failures
 
 REPO = Path(__file__).resolve().parents[2]
-HEARTBEAT_HANG = "CRIT: Emergency Shutdown"
 SCENARIOS = REPO / "tests" / "scenarios"
 LESSONS = REPO / "docs" / "lessons"
 # Scenario files that a Python test also runs, with wire checks (the ``wire_trace``
@@ -89,31 +86,24 @@ def run_file(
 ) -> None:
     """Run one file on a fresh lab; fail with the run's table if any check failed.
 
-    One exception, named and counted: a run whose real Heartbeat node hung in its own
-    restart after a heal (``CRIT: Emergency Shutdown``, RELIABILITY.md's finding,
-    about 1 run in 12 of a heal with ipfail) runs once more on a fresh lab, and that
-    run must pass. Only a cluster of two real Heartbeat nodes gets a second run: where
-    hbnode takes part, it may be what made its peer hang. A real Heartbeat node that
-    lost a script's message in its own FIFO (tests/integration/own_races.py) earns the
-    same second run in any pairing: only its own processes write that FIFO. Either
-    second run is named in the JUnit report as own_races' are (``RERUN_PROPERTY``), in
-    the test's own properties: pytest's record_property fixture warns under the xunit2
-    family this project's reports use.
+    One exception, named and counted: a failed run whose lab shows one of the real
+    Heartbeat's own failures (tests/integration/own_races.py: its restart hang, in a
+    cluster of two real Heartbeat nodes, or a message lost in its FIFO, in any
+    pairing) runs once more on a fresh lab, and that run must pass. The second run is
+    named in the JUnit report as own_races' are (``RERUN_PROPERTY``), in the test's own
+    properties: pytest's record_property fixture warns under the xunit2 family this
+    project's reports use.
     """
-    result, hung, lost = _run_once(path, spec)
-    why = ""
-    if result.failed and hung and spec == Impl.HEARTBEAT.value:
-        why = f"the real Heartbeat on {', '.join(hung)} hung in its restart ({HEARTBEAT_HANG})"
-    elif result.failed and lost:
-        why = f"the real Heartbeat on {', '.join(lost)} lost a message in its FIFO"
-    if why:
+    result, own = _run_once(path, spec)
+    if result.failed and own:
+        why = "; ".join(own)
         print("\n".join(result_lines(result, path)))
         print(f"{path.stem}: {why}: the first run's table is above; running it once more")
         measure(f"{path.stem} second run: {why}", 1, impl=spec)
         request.node.user_properties.append(
             (RERUN_PROPERTY, f"{why}: this is its second run, on a fresh lab")
         )
-        result, _, _ = _run_once(path, spec)
+        result, _ = _run_once(path, spec)
     for row in result.rows:
         if row.measured and not row.failed:
             measure(f"{path.stem}:{row.line}", row.measured, impl=spec)
@@ -125,9 +115,9 @@ def result_lines(result: ScenarioResult, path: Path) -> list[str]:
     return [line for row in result.rows for line in report.row_lines(row, path)]
 
 
-def _run_once(path: Path, spec: str) -> tuple[ScenarioResult, list[str], list[str]]:
-    """The run's result, the real Heartbeat nodes that hung in their restart, and
-    those that lost a message in their FIFO."""
+def _run_once(path: Path, spec: str) -> tuple[ScenarioResult, list[str]]:
+    """The run's result, and what in its lab, if it failed, was the real Heartbeat's own
+    failure (own_races.own_failures)."""
     lab = make_lab(backend_name())
     if lab.is_up:
         lab.down()  # a killed run left its lab: clean what it recorded
@@ -137,8 +127,7 @@ def _run_once(path: Path, spec: str) -> tuple[ScenarioResult, list[str], list[st
         keep=True,  # taken down here, once a failed run's logs are printed
     )
     result: ScenarioResult | None = None
-    hung: list[str] = []
-    lost: list[str] = []
+    own: list[str] = []
     try:
         result = runner.run(load(path), options)
     finally:
@@ -147,16 +136,11 @@ def _run_once(path: Path, spec: str) -> tuple[ScenarioResult, list[str], list[st
             try:
                 if result is None or result.failed:
                     print_logs(kept)  # the table says what failed; the logs say why
-                    hung = _hung_in_restart(kept)
-                    lost = nodes_with_fifo_loss(kept)
+                    own = own_failures(kept)
             finally:
                 kept.down()
     assert result is not None
-    return result, hung, lost
-
-
-def _hung_in_restart(lab: Lab) -> list[str]:
-    return heartbeat_nodes_logging(lab, re.compile(re.escape(HEARTBEAT_HANG)))
+    return result, own
 
 
 @pytest.mark.parametrize(("path", "spec"), list(_cases(SCENARIOS)))
