@@ -21,6 +21,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -98,8 +99,12 @@ class LabBase(abc.ABC):
             for host in self.topo.cluster_nodes:
                 self._arm_watchdog(host, self.record(host.name))
             if start_daemons and not blank:
-                for host in self.topo.cluster_nodes:
-                    self.service(host.name, "heartbeat", "start")
+                # At once, as machines booted together start it: one after the other,
+                # the second start can come after the first node's initdead on a busy
+                # machine, and the lab would start alone what the user asked to start
+                # together.
+                names = [host.name for host in self.topo.cluster_nodes]
+                self.service_at_once(names, "heartbeat", "start")
         except BaseException as exc:
             self.down()
             translated = self._translate(exc)
@@ -276,6 +281,16 @@ class LabBase(abc.ABC):
     def service(self, name: str, service: str, verb: str) -> subprocess.CompletedProcess[str]:
         """``service SERVICE VERB`` in the node, as the tutorial types it."""
         return self.run(name, ["service", service, verb], SERVICE_TIMEOUT, check=verb != "status")
+
+    def service_at_once(self, names: list[str], service: str, verb: str) -> None:
+        """``service SERVICE VERB`` on several nodes at the same moment, one thread each,
+        as two admins at two terminals: a start-up test means both daemons starting
+        together, which one call after the other is not on a busy machine. The first
+        error is raised once all have returned."""
+        with ThreadPoolExecutor(len(names), thread_name_prefix="service") as pool:
+            calls = [pool.submit(self.service, name, service, verb) for name in names]
+            for call in calls:
+                call.result()
 
     # == faults ==============================================================================
     def poweroff(self, name: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -239,22 +238,10 @@ def _prepare(lab: Lab, scenario: Scenario, deadtime: float, run: int) -> None:
         time.sleep(scenario.cut_seconds[(run - 1) % len(scenario.cut_seconds)])
 
 
-def _start_both(lab: Lab) -> None:
-    """`service heartbeat start` on both nodes at the same moment (two threads)."""
-    threads = [
-        threading.Thread(target=lab.service, args=(node, "heartbeat", "start"))
-        for node in (MASTER, SLAVE)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60.0)
-
-
 def _fault(lab: Lab, scenario: Scenario) -> None:
     name = scenario.name
     if name is ScenarioName.START:
-        _start_both(lab)
+        lab.service_at_once([MASTER, SLAVE], "heartbeat", "start")
     elif name in (ScenarioName.POWEROFF, ScenarioName.FENCE_POWEROFF):
         lab.poweroff(MASTER)
     elif name in (ScenarioName.CRASH, ScenarioName.FENCE_CRASH):

@@ -41,8 +41,7 @@ def test_startup_master_takes_vip_and_nginx(
 ) -> None:
     cluster = lab_factory(impl_spec, start=False)
     trace = wire_trace(cluster)  # from before the daemons start: the whole start-up
-    for node in NODES:
-        cluster.lab.service(node, "heartbeat", "start")
+    cluster.lab.service_at_once(list(NODES), "heartbeat", "start")
     took = cluster.startup("master", STARTUP_TIMEOUT)
     measure("startup_vip_s", took, impl=impl_spec)
     assert cluster.page() == "master"

@@ -58,7 +58,10 @@ def test_fuzz_100k_datagrams_are_all_accounted_for(
     _expect_rejections(expect_log)
     cluster = lab_factory("hbnode")
     _steady(cluster)
-    result = measure_on(cluster.lab, RunOptions("fuzz", 100_000, 20_000, 60.0, seed=11))
+    # The sender in gw is CPU-bound well below its 20k/s: 1,453/s on a slow 2-core
+    # machine (CI of 477753b) sent 87,194 in 60 s. 180 s bounds the time; the count is
+    # the test.
+    result = measure_on(cluster.lab, RunOptions("fuzz", 100_000, 20_000, 180.0, seed=11))
     _check(result)
     assert set(result["send"]["by_category"]) >= {"random", "mutated", "replayed", "wrong_types"}
     assert result["send"]["sent"] == 100_000
