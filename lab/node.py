@@ -22,7 +22,7 @@ from lab.proc import ProcessId, children, ns_pid_map, pid_namespace, wait_gone
 from lab.source import NODE_SOURCE, source_root
 from lab.state import NodeRecord
 
-# Bounds, not expectations: a node boots in about 0.1 s. A 2-core machine running ten
+# Bounds, not expectations: a node boots in about 0.2 s. A 2-core machine running ten
 # labs at once (make test) once took more than 10 s (CI of 477753b, 4 Dec).
 BOOT_TIMEOUT = 30.0
 KILL_TIMEOUT = 15.0
