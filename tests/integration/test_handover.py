@@ -100,10 +100,11 @@ def test_orderly_stop_hands_over_before_deadtime(
     measure("orderly_stop_s", round(took, 3), impl=impl_spec)
     measure("orderly_stop_no_mac_s", round(windows.longest_no_holder, 3), impl=impl_spec)
     assert windows.two_holders == 0
-    assert "Received shutdown notice from 'master'" in cluster.log("slave")
+    _assert_taken_on_notice_not_death(cluster.log("slave"), "master")
     # On the wire (§4.3, both implementations): master says it holds nothing now,
-    # releases, says shutdone; slave takes the group at once, announcing the VIP
-    # after master's shutdone, well before a deadtime of silence could pass.
+    # releases, says shutdone; slave takes the group, announcing the VIP after
+    # master's shutdone. How soon is a figure, not a pass criterion: the real
+    # Heartbeat's IPaddr script took 0.4 s idle and 2-3 s on a loaded CI machine.
     at = wire.where(cluster)
     released, gone = trace.sequence(
         msg("resource", "master", rsc_hold="none", info="shutdown"),
@@ -112,9 +113,31 @@ def test_orderly_stop_hands_over_before_deadtime(
     )
     announced = trace.wait_for(garp(at.vip, mac=at.mac("slave")), 10.0, after=stopping)
     assert announced.time > gone.time > released.time
-    assert announced.time < gone.time + cluster.deadtime, "slave waited for master's death"
+    measure(
+        "orderly_stop_garp_after_shutdone_s", round(announced.time - gone.time, 3), impl=impl_spec
+    )
     assert trace.first("stonith", "slave", after=stopping, result="n_stnth") is None
     wire.assert_all_signed(trace, cluster.impl)
+
+
+def _assert_taken_on_notice_not_death(log: str, stopped: str) -> None:
+    """The peer's takeover began on the shutdown notice, before any death.
+
+    Both implementations log the takeover's start in the same step that reads the
+    notice, while `node X: is dead` can only come a deadtime of silence later. So
+    the order of the log's lines says which one moved the peer, whatever the load.
+    """
+    lines = log.splitlines()
+
+    def first(text: str) -> int | None:
+        return next((i for i, line in enumerate(lines) if text in line), None)
+
+    notice = first(f"Received shutdown notice from '{stopped}'.")
+    acquiring = first(f"Resources being acquired from {stopped}.")
+    death = first(f"node {stopped}: is dead")
+    assert notice is not None, f"no shutdown notice from {stopped} in the log"
+    assert acquiring is not None and acquiring > notice, "the notice started no takeover"
+    assert death is None or death > acquiring, f"the takeover waited for {stopped}'s death"
 
 
 def test_owner_back_within_deadtime_after_standby_gets_its_group_back(
