@@ -31,6 +31,7 @@ from hbnode.hblog import HbLogger, Level, SyslogSend, SyslogSink, stream_is_jour
 from hbnode.held_clients import HeldClients
 from hbnode.link_io import LinkIO
 from hbnode.loadavg import LoadAvg
+from hbnode.loopwatch import LoopWatch
 from hbnode.node import Node
 from hbnode.persist import load_persisted
 from hbnode.pidfile import remove_pid, write_pid
@@ -81,6 +82,7 @@ class Daemon:
             self.fencer = ActionExecutor(make_fence_runner(config))
         self.respawn = Supervisor(list(config.hacf.respawn), logger)
         self.takeovers = TakeoverStats()
+        self.lateness = LoopWatch(config.hacf.keepalive_ms / 1000)
         # systemd (Type=notify): READY, STATUS, STOPPING, WATCHDOG (hbnode.service).
         self.service = ServiceNotices(notifier or Notifier(None), self.node)
         self.metrics: MetricsServer | None = None  # with ha.cf's hbnode_metrics
@@ -201,6 +203,8 @@ class Daemon:
             # Only when due: a datagram that woke us was handed to the node already,
             # and most wake-ups are datagrams (two of three at keepalive 250 ms).
             if node_due is None or now + TIMER_SLACK >= node_due:
+                if node_due is not None and (late := self.lateness.ran(node_due, now)):
+                    self.log.warn(late)
                 self.node.handle_timer(now)
             self._after_input(now)
             if self.watchdog is not None:
@@ -338,6 +342,7 @@ class Daemon:
                 reply["io"] = self.links.counters()
                 reply["respawn"] = self.respawn.status()
                 reply["takeovers"] = self.takeovers.to_json()
+                reply["loop"] = self.lateness.to_json()
             held = str(req.get("name")) if reply.get("held") is True else None
         except (OSError, ValueError) as exc:
             reply = {"error": str(exc)}

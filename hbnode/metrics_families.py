@@ -1,7 +1,7 @@
 """The Prometheus metrics of one node, computed from its status snapshot.
 
 The snapshot is what ``hbnode status --json`` prints (hbnode.control_commands,
-plus the daemon's ``io`` and ``takeovers``): one source for the operator, the
+plus the daemon's ``io``, ``takeovers`` and ``loop``): one source for the operator, the
 tools and the scraper, so they cannot disagree. This module only renames and
 reshapes it. Names follow Prometheus' conventions (``_total`` counters,
 ``_seconds`` units, one 0/1 series per possible state for a state).
@@ -57,6 +57,7 @@ def families(snap: Snapshot) -> Iterator[Metric]:
     yield from _resources(snap)
     yield from _counters(snap)
     yield from _takeovers(snap)
+    yield from _lateness(snap)
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
@@ -204,6 +205,22 @@ def _takeovers(snap: Snapshot) -> Iterator[Metric]:
     for group, entry in sorted(takeovers["last"].items()):
         last.add_metric([group, entry["reason"]], entry["at"])
     yield last
+
+
+def _lateness(snap: Snapshot) -> Iterator[Metric]:
+    loop = snap.get("loop")
+    if loop is None:
+        return
+    yield _counter(
+        "hbnode_main_loop_late_total",
+        "Times the daemon's timers ran late enough to miss its keepalives (hbnode.loopwatch)",
+        loop["late"],
+    )
+    yield GaugeMetricFamily(
+        "hbnode_main_loop_worst_late_seconds",
+        "The latest the daemon's timers have run since it started",
+        value=float(loop["worst_late_s"]),
+    )
 
 
 def _le(bound: float | str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hbnode.core.timers import STARTUP_DT_PERIOD
+from lab import freezes
 from lab.backends import Lab, default_backend, make_lab
 from lab.bench.runner import sees_active
 from lab.errors import LabError
@@ -58,6 +59,7 @@ class _Rows:
 def run(scenario: Scenario, options: Options) -> ScenarioResult:
     """Run the file's steps on a lab of its own (LabError if one is up already)."""
     started = time.monotonic()
+    freezes.FREEZES.start()  # from the first step on, a machine that stands still is seen
     backend = options.backend or scenario.lab.backend or default_backend()
     result = ScenarioResult(scenario.path, scenario.name, backend=backend)
     result.profile = scenario.lab.profile

@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+from lab import freezes
 from lab.scenario.checks import (
     POLL,
     Context,
@@ -124,10 +125,9 @@ def _sighting(exp: Expectation, ctx: Context, window: Window) -> Verdict:
             when = found[0][0]
             measured = f"after {when - window.since:.2f} s" if not window.history else "seen"
             return Verdict(True, what, measured)
-        if time.time() >= deadline:
-            return Verdict(
-                False, what, "never seen", f"not seen within {deadline - window.since:.1f} s"
-            )
+        if time.time() >= freezes.extended(deadline, window.since):
+            said = f"not seen within {deadline - window.since:.1f} s{freezes.said(window.since)}"
+            return Verdict(False, what, "never seen", said)
         time.sleep(POLL)
 
 
@@ -167,8 +167,10 @@ def _order(exp: Expectation, ctx: Context, window: Window) -> Verdict:
         if missing is None:
             times = ", ".join(f"{t - window.since:+.2f} s" for t, _ in found)
             return Verdict(True, what, times)
-        if time.time() >= deadline:
-            return Verdict(False, what, "out of order or missing", missing)
+        if time.time() >= freezes.extended(deadline, window.since):
+            return Verdict(
+                False, what, "out of order or missing", missing + freezes.said(window.since)
+            )
         time.sleep(POLL)
 
 

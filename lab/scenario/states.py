@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lab import bmc
+from lab import bmc, freezes
 from lab.errors import LabError
 from lab.ready import fetch_page
 from lab.scenario.checks import POLL, Context, Judge, Verdict, Window, hold, limit_text, within
@@ -34,14 +34,14 @@ def lasting(probe: Probe, since: float, wait: float, hold_s: float) -> tuple[flo
             began = now if began is None else began
             if now - began >= hold_s:
                 return max(0.0, began - since), seen
-            if was_false and began > latest_start:
-                return None, f"{seen} only after {began - since:.2f} s"
+            if was_false and began > freezes.extended(latest_start, since):
+                return None, f"{seen} only after {began - since:.2f} s{freezes.said(since)}"
         else:
             if began is not None:
                 seen = f"{seen} (after {now - began:.2f} s of the state wanted)"
             began, was_false = None, True
-            if now >= latest_start:
-                return None, seen
+            if now >= freezes.extended(latest_start, since):
+                return None, seen + freezes.said(since)
         time.sleep(POLL)
 
 
@@ -178,8 +178,8 @@ def _exec(exp: Expectation, ctx: Context, window: Window) -> Verdict:
         problem = _exec_problem(ctx, spec, argv)
         if problem is None:
             return Verdict(True, what, "as wanted")
-        if time.time() >= deadline:
-            return Verdict(False, what, problem, problem)
+        if time.time() >= freezes.extended(deadline, window.since):
+            return Verdict(False, what, problem, problem + freezes.said(window.since))
         time.sleep(POLL * 4)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from lab import freezes
 from lab.backends import Lab, make_lab
 from lab.impls import Impl, parse_impl_list, parse_impls
 from lab.topology import REFERENCE
@@ -146,6 +147,7 @@ def lab_factory(
     tests/integration/badnews.py) but what the test declared with ``expect_log``.
     """
     labs: list[Lab] = []
+    freezes.FREEZES.start()  # waits do not count time this process stood still
 
     def bring_up(
         spec: str,

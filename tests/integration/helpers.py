@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lab import freezes
 from lab.backends import Lab
 from lab.badnews import BAD_NEWS, MEMLOCK_LINE, REALTIME_LINE
 from lab.probes import AddrWatch, ArpWatch, HttpProbe
@@ -51,13 +52,15 @@ def wait_until(
     Give ``what`` as a callable when it names the state: it is then made at the
     deadline, so the failure says what the lab looked like when the wait gave up.
     """
-    started = time.monotonic()
+    started, wall_started = time.monotonic(), time.time()
     deadline = started + timeout
     while True:
         if predicate():
             return time.monotonic() - started
-        if time.monotonic() >= deadline:
-            raise Timeout(f"not within {timeout:.1f} s: {_say(what)}")
+        # Time in which this process stood still (lab.freezes) is not held against it.
+        if time.monotonic() >= freezes.extended(deadline, wall_started):
+            said = freezes.said(wall_started)
+            raise Timeout(f"not within {timeout:.1f} s{said}: {_say(what)}")
         time.sleep(interval)
 
 

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hbnode.control import ControlError
 from hbnode.control_commands import snapshot
+from hbnode.loopwatch import LoopWatch
 from hbnode.metrics import MetricsServer, StatusCollector
 from hbnode.rm import Action, ActionKind
 from hbnode.takeovers import BUCKETS, TakeoverStats
@@ -173,3 +174,11 @@ def test_a_taken_port_fails_at_construction() -> None:
             MetricsServer("127.0.0.1", first.port, dict)
     finally:
         first.close()
+
+
+def test_the_daemon_s_own_lateness(pair: SteppedPair) -> None:
+    watch = LoopWatch(keepalive=0.25)
+    watch.ran(due=10.0, now=18.25)
+    found = render(status(pair, "master", loop=watch.to_json()))
+    assert value(found, "hbnode_main_loop_late_total") == 1
+    assert value(found, "hbnode_main_loop_worst_late_seconds") == 8.25
