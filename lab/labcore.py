@@ -33,7 +33,7 @@ from lab.hafiles import cluster_timers
 from lab.impls import Impl
 from lab.node import NodeError
 from lab.proc import ProcessId, wait_gone
-from lab.state import LabState, NodeRecord, who_brings_it_up
+from lab.state import DOCKER_PARENT, LabState, NodeRecord, who_brings_it_up
 from lab.topology import REFERENCE_FILE, Host, Role, Topology
 from lab.topology import load as load_topology_file
 
@@ -494,7 +494,9 @@ class LabBase(abc.ABC):
         self.state_file.unlink(missing_ok=True)
         (self.state_dir / LOCK_FILE).unlink(missing_ok=True)
         self._stamp = None
-        for leftover in (self.state_dir / "nodes", self.state_dir):
+        # The shared parent of the docker labs' state too, when this was its last lab.
+        shared = [DOCKER_PARENT] if self.state_dir.parent == DOCKER_PARENT else []
+        for leftover in (self.state_dir / "nodes", self.state_dir, *shared):
             with contextlib.suppress(OSError):
                 leftover.rmdir()  # only if empty: never remove what we did not make
         self.state = None

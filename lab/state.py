@@ -18,6 +18,9 @@ from typing import Any
 from lab.proc import ProcessId
 
 DEFAULT_PREFIX = "hblab"
+# Every prefix's docker state lives under this one parent; a lab's state file makes it
+# (mkdir -p), so the last lab to go removes it too, once it is empty.
+DOCKER_PARENT = Path("/var/lib/hblab-d")
 
 
 def lab_prefix() -> str:
@@ -34,9 +37,9 @@ def state_dirs(prefix: str | None = None) -> tuple[Path, Path]:
     """
     prefix = prefix or lab_prefix()
     if prefix == DEFAULT_PREFIX:
-        own = Path("/var/lib/hblab"), Path("/var/lib/hblab-d/lab")
+        own = Path("/var/lib/hblab"), DOCKER_PARENT / "lab"
     else:
-        own = Path(f"/var/lib/hblab-{prefix}"), Path(f"/var/lib/hblab-d/{prefix}")
+        own = Path(f"/var/lib/hblab-{prefix}"), DOCKER_PARENT / prefix
     if prefix != lab_prefix():
         return own
     # One of the two set alone leaves the other to the prefix, never to the default
