@@ -32,7 +32,8 @@ def lasting(probe: Probe, since: float, wait: float, hold_s: float) -> tuple[flo
         now = time.time()
         if ok:
             began = now if began is None else began
-            if now - began >= hold_s:
+            # Held means sampled: time the checker stood still in between is not counted.
+            if now - began - freezes.frozen_since(began) >= hold_s:
                 return max(0.0, began - since), seen
             if was_false and began > freezes.extended(latest_start, since):
                 return None, f"{seen} only after {began - since:.2f} s{freezes.said(since)}"

@@ -67,9 +67,10 @@ def wait_until(
 def holds_for(
     predicate: Callable[[], bool], seconds: float, what: Said, interval: float = 0.05
 ) -> None:
-    """Fail if ``predicate()`` turns false at any sample during ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    """Fail if ``predicate()`` turns false at any sample during ``seconds``; time in
+    which this process stood still (lab.freezes) is sampled again, not taken on trust."""
+    deadline, wall_started = time.monotonic() + seconds, time.time()
+    while time.monotonic() < freezes.extended(deadline, wall_started):
         if not predicate():
             raise AssertionError(f"stopped holding: {_say(what)}")
         time.sleep(interval)
