@@ -11,7 +11,9 @@ the restart by more than deadtime.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -160,3 +162,37 @@ def test_respawn_of_a_client_that_exits_at_once_is_rate_limited(
     # The cluster itself is unaffected by the dying client.
     c.startup("master")
     measure("respawn: 5 spawns, then back-off reported after (s)", waited)
+
+
+# Slow enough that a 2 s stall kills no one: what is under test is what the stalled
+# daemon says about itself, not what its peer makes of the silence.
+STALL_TIMERS = {"keepalive": "250ms", "warntime": "3", "deadtime": "6", "initdead": "6"}
+STALL_S = 2.0
+
+
+def test_a_daemon_that_stood_still_says_how_late_it_ran(
+    lab_factory: Callable[..., Cluster], measure: Callable[..., None]
+) -> None:
+    c = lab_factory(SPEC, STALL_TIMERS)
+    c.startup("master")
+    daemon = c.lab.daemon_pid("slave")
+    assert daemon is not None
+    assert _status(c, "slave")["loop"] == {"late": 0, "worst_late_s": 0.0}
+    os.kill(daemon, signal.SIGSTOP)
+    try:
+        stopped = time.monotonic()
+        wait_until(lambda: time.monotonic() - stopped >= STALL_S, STALL_S + 1, "the stall")
+    finally:
+        os.kill(daemon, signal.SIGCONT)
+    wait_until(lambda: "Main loop ran" in c.log("slave"), 10.0, "slave says it ran late")
+    line = next(x for x in c.log("slave").splitlines() if "Main loop ran" in x)
+    late = float(re.search(r"ran ([0-9.]+) s late", line).group(1))  # type: ignore[union-attr]
+    # At least the stall, less the keepalive it may have begun into; a busy machine
+    # may add its own delay before the daemon runs again.
+    assert "WARN:" in line and late >= STALL_S - 0.3, line
+    loop = _status(c, "slave")["loop"]
+    assert loop["late"] >= 1 and loop["worst_late_s"] >= late
+    measure("stalled daemon: lateness said (s)", late)
+    # Nobody died of it, and master kept the group.
+    assert "is dead" not in c.log("master") + c.log("slave")
+    assert c.holders() == ["master"]
