@@ -176,7 +176,7 @@ class LiveModel:
                 [n.name for n in nodes if n.vip and n.role == "node"],
                 list(self.wire.arp_answers),
             ),
-            probe="".join(probe_code(server, self.cluster) for _, server in self.probe.samples),
+            probe="".join(probe_code(server, self.cluster) for _, server in self.probe.recent()),
             probe_interval=self.probe.interval,
             events=sorted(self.events),
             beats=self.wire.take_beats(),

@@ -35,6 +35,13 @@ class LiveProbe:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def recent(self) -> tuple[tuple[float, str | None], ...]:
+        """The samples as they are now. tuple() copies the deque in one step that no
+        other thread can cut into (the GIL is held throughout), while a loop over the
+        deque itself fails if the probe's thread appends meanwhile ("deque mutated
+        during iteration": the live model's thread died of it in CI of a167aa0)."""
+        return tuple(self.samples)
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="live-probe", daemon=True)
         self._thread.start()
