@@ -10,7 +10,7 @@ hbnode says it in its own words, with how late, and counts every case for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hbnode.lograte import LogLimiter
 
@@ -25,11 +25,7 @@ class LoopWatch:
     keepalive: float
     late_total: int = 0
     worst: float = 0.0
-    limiter: LogLimiter | None = None
-
-    def __post_init__(self) -> None:
-        if self.limiter is None:
-            self.limiter = LogLimiter()
+    limiter: LogLimiter = field(default_factory=LogLimiter)
 
     @property
     def threshold(self) -> float:
@@ -43,7 +39,6 @@ class LoopWatch:
             return None
         self.late_total += 1
         self.worst = max(self.worst, late)
-        assert self.limiter is not None
         allowed, unsaid = self.limiter.allow("late", now)
         if not allowed:
             return None
