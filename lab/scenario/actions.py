@@ -22,6 +22,9 @@ LEARN_TIMEOUT = 10.0  # a forge step waits this long for a status to continue
 FORGE_MAX = 600.0
 # Where the real Heartbeat keeps hb_standby/hb_takeover (hbnode's are on PATH).
 HEARTBEAT_TOOLS = "/usr/share/heartbeat"
+# A cable plugged back into a node that is off, or in the middle of a reset, is plugged
+# when the node is on again: a fenced node's reboot and its daemon's start fit in this.
+REPLUG_TIMEOUT = 90.0
 
 
 class StepError(LabError):
@@ -88,7 +91,7 @@ def do(step: Step, lab: Lab, timers: Timers, forgers: Forgers) -> str:
     elif kind is StepKind.CRASH:
         return f"killed pids {lab.crash(a['node'])}"
     elif kind is StepKind.LINK:
-        lab.link(a["node"], a["iface"], a["state"] == "up")
+        return _link(a["node"], a["iface"], a["state"] == "up", lab)
     elif kind is StepKind.NETEM:
         lab.netem(a["node"], a["iface"], dict(a["params"]))
     elif kind is StepKind.CLEAR:
@@ -104,6 +107,20 @@ def do(step: Step, lab: Lab, timers: Timers, forgers: Forgers) -> str:
     elif kind is StepKind.WAIT:
         time.sleep(a["for"].resolve(timers))  # the file asked for this pause
     return ""
+
+
+def _link(node: str, iface: str, up: bool, lab: Lab) -> str:
+    """Pull a cable, or plug it back. Plugging waits for a node that is off, as the
+    operator's hand does: under the real Heartbeat's fence race a node may be in the
+    middle of its reset when the file says "plug it back" (CI of 274caa9)."""
+    if not up:
+        lab.link(node, iface, up=False)
+        return ""
+    was_on = lab.is_on(node)
+    started = time.monotonic()
+    lab.replug(node, iface, REPLUG_TIMEOUT)
+    waited = time.monotonic() - started
+    return "" if was_on and waited < 1.0 else f"plugged once {node} was on ({waited:.1f} s)"
 
 
 def _exec(step: Step, lab: Lab, timers: Timers) -> str:
