@@ -105,8 +105,14 @@ def test_no_wait_returns_at_once_and_status_says_starting(swept: None) -> None:
     done = hblab("up", "--no-wait", "--impl", "heartbeat")
     assert done.returncode == 0, done.stderr
     assert "waiting for" not in done.stdout
-    first = hblab("status").stdout.splitlines()[0]
-    assert "starting" in first and "nobody" not in first, first
+    # The status `up` printed as it returned, in its own process: a second `hblab
+    # status` is a new interpreter, which on a loaded machine (CI of 274caa9's tree,
+    # 10 lab workers on 2 cores) came after Heartbeat's negotiation had ended.
+    said = [line for line in done.stdout.splitlines() if line.startswith("backend ")]
+    assert said and "starting" in said[0] and "nobody" not in said[0], done.stdout
+    # Later looks say the same or name the holder; never "held by nobody".
+    later = hblab("status").stdout.splitlines()[0]
+    assert "nobody" not in later and ("starting" in later or "held by master" in later), later
     hblab("down")
 
 
