@@ -106,7 +106,7 @@ def test_no_wait_returns_at_once_and_status_says_starting(swept: None) -> None:
     assert done.returncode == 0, done.stderr
     assert "waiting for" not in done.stdout
     # The status `up` printed as it returned, in its own process: a second `hblab
-    # status` is a new interpreter, which on a loaded machine (CI of 274caa9's tree,
+    # status` is a new interpreter, which on a loaded machine (CI of 55f1885,
     # 10 lab workers on 2 cores) came after Heartbeat's negotiation had ended.
     said = [line for line in done.stdout.splitlines() if line.startswith("backend ")]
     assert said and "starting" in said[0] and "nobody" not in said[0], done.stdout
