@@ -205,6 +205,12 @@ class Daemon:
             if node_due is None or now + TIMER_SLACK >= node_due:
                 if node_due is not None and (late := self.lateness.ran(node_due, now)):
                     self.log.warn(late)
+                # The timer judges silence (the early isolation verdict): first read what
+                # came while this turn ran. A turn the host held up (a blocked log write, a
+                # busy CPU) must not count the statuses queued meanwhile as unheard.
+                for key, _mask in self.selector.select(0):
+                    key.data(key.fileobj)
+                now = time.monotonic()
                 self.node.handle_timer(now)
             self._after_input(now)
             if self.watchdog is not None:

@@ -30,7 +30,12 @@ from hbnode.rm.spec import AutoFailback
 if TYPE_CHECKING:
     from hbnode.config import ClusterConfig
 
-FINAL_STATUS_TIME = 0.5  # keep saying "I am here" briefly after shutdone, as Heartbeat does
+# After shutdone, keep saying "I am here" for a second, as Heartbeat does (its final
+# shutdown phase 2 comes 1 s after its clients stop). A Heartbeat peer takes our groups
+# over on shutdone in a child that ends with a standby "done"; should it mark us dead
+# (deadtime after our last status) before that "done" is read, it cancels the exchange
+# and logs `Ignored standby message 'done' ... in state 0` (CI, test_clean_log).
+FINAL_STATUS_TIME = 1.0
 PUMP_ROUNDS = 64  # a pump ends when both machines are quiet; this only bounds a bug
 
 
@@ -120,13 +125,13 @@ class Node:
         if peer is not None and self.core.last_alive(peer) > before:
             self.words.status_heard(peer)
             self.rm.liveness.heard_from(peer, now)
-        self._after_input(now)
+        self._after_input(now, timed=False)
 
     def ping_reply(self, name: str, now: float) -> None:
         if name in self.ping_names:  # a peer's name here is the core's to drop, not a sign
             self.rm.liveness.heard_from(name, now)
         self.core.ping_reply(name, now)
-        self._after_input(now)
+        self._after_input(now, timed=False)
 
     def action_done(self, action_id: int, ok: bool, now: float) -> None:
         self.rm.action_done(action_id, ok, now)
@@ -140,7 +145,8 @@ class Node:
     def get_timer(self) -> float | None:
         # Asked at every turn of the daemon's loop: no list, no min() of one.
         earliest = self.core.get_timer()
-        for other in (self.rm.get_timer(), self.stop_deadline):
+        silence = self.rm.liveness.silence_due(comm_up=self.core.comm_up())
+        for other in (self.rm.get_timer(), self.stop_deadline, silence):
             if other is not None and (earliest is None or other < earliest):
                 earliest = other
         return earliest
@@ -207,9 +213,9 @@ class Node:
         return actions
 
     # -- the pump ------------------------------------------------------------------
-    def _after_input(self, now: float) -> None:
+    def _after_input(self, now: float, *, timed: bool = True) -> None:
         # Before the pump: the verdict is on what the core knew when the input ended.
-        self.rm.liveness.watch_silence(now, comm_up=self.core.comm_up())
+        self.rm.liveness.watch_silence(now, comm_up=self.core.comm_up(), timed=timed)
         self._pump(now)
 
     def _pump(self, now: float) -> None:

@@ -49,18 +49,30 @@ class SilenceWatch:
         if name in self.watched:
             self.heard[name] = now
 
-    def verdict(self, now: float) -> bool | None:
-        """The new verdict (True: everyone silent, we look cut off) when it changed."""
+    def verdict(self, now: float, *, may_suspect: bool = True) -> bool | None:
+        """The new verdict (True: everyone silent, we look cut off) when it changed.
+
+        ``may_suspect`` False: only a return of contact is judged. A message that
+        proves no life (a report, an ack) is no reason to look at the silence: read
+        after the process stood still, it can come before the statuses queued behind
+        it, which would have cleared the verdict again a moment later.
+        """
         limit = self.limit
         silent = True  # a loop, not all(genexpr): this runs after every input
         for name in self.watched:
             if now - self.heard.get(name, -limit) < limit:
                 silent = False
                 break
-        if silent == self.suspected:
+        if silent == self.suspected or (silent and not may_suspect):
             return None
         self.suspected = silent
         return silent
+
+    def due(self) -> float | None:
+        """When everyone will have been silent for the limit, unless heard from first."""
+        if self.suspected or not self.watched:
+            return None
+        return max(self.heard.get(name, -self.limit) for name in self.watched) + self.limit
 
 
 class Liveness:
@@ -90,21 +102,34 @@ class Liveness:
         if self.silence is not None:
             self.silence.heard_from(name, now)
 
-    def watch_silence(self, now: float, *, comm_up: bool) -> None:
+    def watch_silence(self, now: float, *, comm_up: bool, timed: bool = True) -> None:
         """After each input: has everyone been silent for warntime, or no longer?
 
         ``comm_up`` is the core's: comm may have come up in this very input, before
         its event reaches the manager, and a node that starts cut off must count as
-        isolated by the time it would take its groups.
+        isolated by the time it would take its groups. Only a timed check (``timed``,
+        the node's timer; the daemon has read what its sockets hold by then) may
+        find the silence; a message may only end it.
         """
-        if self.silence is None or not self.early or not comm_up:
+        if not self._judging(comm_up):
             return
-        if self.s.mode in (Mode.STOPPING, Mode.STOPPED):
-            return
-        verdict = self.silence.verdict(now)
+        assert self.silence is not None  # _judging
+        verdict = self.silence.verdict(now, may_suspect=timed)
         if verdict is not None:
             self.s.out.record("isolation_suspected" if verdict else "isolation_cleared")
             self.suspect(verdict, now)
+
+    def silence_due(self, *, comm_up: bool) -> float | None:
+        """When a timed check would find everyone silent (the node wakes up for it)."""
+        if not self._judging(comm_up):
+            return None
+        assert self.silence is not None  # _judging
+        return self.silence.due()
+
+    def _judging(self, comm_up: bool) -> bool:
+        if self.silence is None or not self.early or not comm_up:
+            return False
+        return self.s.mode not in (Mode.STOPPING, Mode.STOPPED)
 
     # -- API clients ------------------------------------------------------------------
     def client(

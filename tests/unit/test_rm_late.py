@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hbnode.message import Message
 from tests.harness.node_pair import NodePair
 
 DEADTIME = 1.5
@@ -116,3 +117,39 @@ def test_a_frozen_daemons_executor_still_finishes_what_it_started(tmp_path: Path
     pair.thaw("slave")
     pair.run(0.5)
     assert "mach_down takeover complete for node master." in pair.log("slave")
+
+
+def test_a_thawed_holder_reads_what_waited_before_it_judges_the_silence(tmp_path: Path) -> None:
+    """CI (the split-brain demo, hbnode with a ping node): master stood still for more
+    than warntime just after a failback, and the first datagram it read on waking was
+    no status. Judged on that one alone, peer and ping node had been silent for
+    warntime: master let go of the VIP, and took it back a moment later when the
+    status queued behind it was read. Only a timed check may find the silence."""
+    pair = NodePair(tmp_path)
+    pair.start_both_and_settle()
+    pair.run(0.1)  # between two statuses: none in flight when master stops
+    frozen_at = pair.now
+    pair.freeze("master")
+    slave = pair.nodes["slave"]
+    slave.core.send(Message.of(("t", "hbnode-note")), pair.now)  # proves no life
+    pair._pump("slave")
+    pair.run(1.0)  # past warntime (750 ms), short of deadtime
+    pair.thaw("master")
+    pair.run(3 * DEADTIME)
+    assert pair.changes_since(frozen_at) == []
+    assert "cut off" not in pair.log("master")
+
+
+def test_the_silence_is_found_on_time_without_any_input(tmp_path: Path) -> None:
+    """The timed check wakes the node at warntime: the cut-off holder lets go then,
+    not at the next timer the core happened to set."""
+    pair = NodePair(tmp_path)
+    pair.start_both_and_settle()
+    cut_at = pair.now
+    pair.cut_master_eth1()
+    pair.run(1.0)  # warntime (750 ms) and a core timer (250 ms) at most
+    assert pair.holders() == [], pair.log("master")[-1500:]
+    said = [line for line in pair.log("master").splitlines() if "cut off" in line]
+    assert len(said) == 1
+    released = pair.changes_since(cut_at)[0][0] - cut_at
+    assert released <= 0.75 + 0.01 + 0.01, released  # warntime, the release's own time
