@@ -18,6 +18,7 @@ from lab.badnews import (
     bad_news,
     expect_machine_lines,
     scan,
+    shutdone_standby_race,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "bad_news",
     "expect_machine_lines",
     "scan",
+    "shutdone_standby_race",
 ]

@@ -17,7 +17,7 @@ import pytest
 from lab.wiretrace import WireTrace
 
 from . import wire
-from .badnews import REJECTED_PACKET, ExpectedLog
+from .badnews import REJECTED_PACKET, ExpectedLog, shutdone_standby_race
 from .helpers import Cluster, holds_for, wait_until
 
 MIXED = ["master=heartbeat,slave=hbnode", "master=hbnode,slave=heartbeat"]
@@ -88,8 +88,14 @@ def test_mixed_cluster_members_see_each_other(
 
 @pytest.mark.parametrize("spec", MIXED)
 def test_restarts_carry_new_generations(
-    lab_factory: Callable[..., Cluster], spec: str, measure: Callable[..., None]
+    lab_factory: Callable[..., Cluster],
+    spec: str,
+    measure: Callable[..., None],
+    expect_log: ExpectedLog,
 ) -> None:
+    for node in ("master", "slave"):  # each restarts while the other runs
+        why = "the peer's restart meets the node's own standby step (a real Heartbeat's race)"
+        expect_log(shutdone_standby_race(node), why, [node])
     cluster = lab_factory(spec)
     wait_until(lambda: both_active(cluster), COMM_TIMEOUT, "both nodes see the other active")
     for node in ("master", "slave"):
