@@ -60,7 +60,9 @@ class SilenceWatch:
         limit = self.limit
         silent = True  # a loop, not all(genexpr): this runs after every input
         for name in self.watched:
-            if now - self.heard.get(name, -limit) < limit:
+            # The same sum as due(): at its time exactly the check finds the silence
+            # (a difference could fall an ulp short, and the timer would fire again).
+            if now < self.heard.get(name, -limit) + limit:
                 silent = False
                 break
         if silent == self.suspected or (silent and not may_suspect):
