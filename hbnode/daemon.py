@@ -197,8 +197,7 @@ class Daemon:
             wait = (
                 MAX_IDLE_WAIT if deadline is None else max(0.0, min(deadline - now, MAX_IDLE_WAIT))
             )
-            for key, _mask in self.selector.select(wait):
-                key.data(key.fileobj)
+            self._dispatch(wait)
             now = time.monotonic()
             # Only when due: a datagram that woke us was handed to the node already,
             # and most wake-ups are datagrams (two of three at keepalive 250 ms).
@@ -208,8 +207,7 @@ class Daemon:
                 # The timer judges silence (the early isolation verdict): first read what
                 # came while this turn ran. A turn the host held up (a blocked log write, a
                 # busy CPU) must not count the statuses queued meanwhile as unheard.
-                for key, _mask in self.selector.select(0):
-                    key.data(key.fileobj)
+                self._dispatch(0.0)
                 now = time.monotonic()
                 self.node.handle_timer(now)
             self._after_input(now)
@@ -221,6 +219,11 @@ class Daemon:
                 self.log.info(f"{self.config.node_name} Heartbeat shutdown complete.")
                 return 0
         return 1
+
+    def _dispatch(self, wait: float) -> None:
+        """Hand each ready socket to its reader, waiting up to ``wait`` for one."""
+        for key, _mask in self.selector.select(wait):
+            key.data(key.fileobj)
 
     def _after_input(self, now: float) -> None:
         """Send what the node queued, hand its actions to the worker, start clients."""

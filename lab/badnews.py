@@ -61,7 +61,6 @@ CABLE_PULLED = (
 HEARTBEAT_FIFO_LOSS = (
     r"ERROR: (msg2string: Message with zero fields|NV failure \(msgfromsteam\): \[>>>)"
 )
-
 # Heartbeat's verdict while both nodes hold the group (split brain, until the heal).
 BOTH_OWN = r"Both machines own .* resources!"
 # Both sides of a healed partition, in both implementations.

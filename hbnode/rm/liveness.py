@@ -113,25 +113,24 @@ class Liveness:
         the node's timer; the daemon has read what its sockets hold by then) may
         find the silence; a message may only end it.
         """
-        if not self._judging(comm_up):
+        silence = self._judged(comm_up)
+        if silence is None:
             return
-        assert self.silence is not None  # _judging
-        verdict = self.silence.verdict(now, may_suspect=timed)
+        verdict = silence.verdict(now, may_suspect=timed)
         if verdict is not None:
             self.s.out.record("isolation_suspected" if verdict else "isolation_cleared")
             self.suspect(verdict, now)
 
     def silence_due(self, *, comm_up: bool) -> float | None:
         """When a timed check would find everyone silent (the node wakes up for it)."""
-        if not self._judging(comm_up):
-            return None
-        assert self.silence is not None  # _judging
-        return self.silence.due()
+        silence = self._judged(comm_up)
+        return silence.due() if silence is not None else None
 
-    def _judging(self, comm_up: bool) -> bool:
-        if self.silence is None or not self.early or not comm_up:
-            return False
-        return self.s.mode not in (Mode.STOPPING, Mode.STOPPED)
+    def _judged(self, comm_up: bool) -> SilenceWatch | None:
+        """The watch, while its verdict counts: early isolation on, comm up, not stopping."""
+        if not self.early or not comm_up or self.s.mode in (Mode.STOPPING, Mode.STOPPED):
+            return None
+        return self.silence
 
     # -- API clients ------------------------------------------------------------------
     def client(
