@@ -25,6 +25,9 @@ class DeferredTakeovers:
             return
         self.due[peer] = when
 
+    def pending(self, peer: str) -> bool:
+        return peer in self.due
+
     def cancel(self, peer: str) -> None:
         """``peer`` spoke (or restarted): there is nothing to take over from it."""
         self.due.pop(peer, None)

@@ -24,7 +24,10 @@ What hbnode adds, on purpose (docs/differences.md, "STONITH"):
 * **a bound on each attempt** (``hbnode_stonith_timeout``, 60 s): a hung plugin
   counts as a failed reset and is retried; Heartbeat waits for it for ever.
 * **a reset not yet under way is called off when the peer speaks again** (it was
-  not dead: a cut that healed during the delay); Heartbeat keeps retrying.
+  not dead: a cut that healed during the delay); Heartbeat keeps retrying. A peer
+  that speaks as a restarted node was reset after all (its BMC acted late): the
+  manager then takes our own groups, as the takeover would have
+  (``ResourceManager._left_to_us``).
 * **no reset of a peer never heard since start-up** (see :mod:`hbnode.rm.startup`):
   a node that boots while it cannot reach its peer neither resets it nor takes
   any group until it hears it, so a node reset through a cut cable cannot come

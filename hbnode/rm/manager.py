@@ -248,8 +248,9 @@ class ResourceManager:
         if peer is None:
             return
         was_dead = peer.declared_dead
+        left = self._left_to_us(peer) if was_dead else Hold.NONE
         self.fencing.heard(peer.name, now)
-        self._peer_started(peer, now)
+        self._peer_started(peer, now, left)
         peer.alive, peer.declared_dead = True, False
         self.isolation.end()
         if not was_dead or s.mode is not Mode.STABLE:
@@ -262,6 +263,19 @@ class ResourceManager:
             s.report()
         else:
             self.legacy.request_local(now, heal=True)
+
+    def _left_to_us(self, peer: PeerView) -> Hold:
+        """What a dead ``peer``'s restart leaves to us, its takeover never having run.
+
+        Its takeover may still wait (a reset in the fence-race delay, a deferred
+        takeover): the restart ends that wait, and mach_down would have taken our own
+        groups too, whoever held them (a standby exchange cut by its death leaves them
+        on nobody). Otherwise, what it claimed when it died, as for a restart we
+        never saw die.
+        """
+        if self.fencing.pending(peer.name) or self.deferred.pending(peer.name):
+            return Hold.ALL
+        return peer.split[1] if peer.split is not None else Hold.NONE
 
     def partition_healed(self, node: str, now: float) -> None:
         """Same generation from a node we had declared dead: a split brain ends (§4.7)."""
@@ -451,9 +465,12 @@ class ResourceManager:
         self.deferred.cancel(peer.name)
         self.questions.forget(peer.name)
 
-    def _peer_started(self, peer: PeerView, now: float) -> None:
-        """``peer`` (re)started (``starting`` or a new generation): it holds nothing."""
-        old = peer.hold
+    def _peer_started(self, peer: PeerView, now: float, left: Hold = Hold.NONE) -> None:
+        """``peer`` (re)started (``starting`` or a new generation): it holds nothing.
+
+        ``left``: what its death left for us to take and we have not (_left_to_us).
+        """
+        old = peer.hold | left
         self._forget(peer, now)
         peer.shut_down, peer.split, peer.returning = False, None, True
         peer.report_seq = None  # a new generation numbers its messages afresh

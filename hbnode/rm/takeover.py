@@ -78,7 +78,11 @@ class Takeover:
         )
 
     def orphans(self, peer: PeerView, old_hold: Hold, now: float) -> None:
-        """``peer`` restarted before we saw it die: what it held of ours, nobody holds."""
+        """``peer`` restarted holding ``old_hold``: what it held of ours, nobody holds.
+
+        Either we never saw it die, or its takeover still waited (a reset in its
+        fence-race delay, a deferred takeover) and the restart ended that wait.
+        """
         s = self.s
         if s.mode is not Mode.STABLE:
             return
@@ -92,5 +96,5 @@ class Takeover:
         for group in lost:
             s.hold |= set_of(group, s.me)
         keys = [g.key for g in lost]
-        s.out.log("warn", f"{peer.name} restarted holding {', '.join(keys)}: taking them back")
+        s.out.log("warn", f"{peer.name} restarted: {', '.join(keys)} run nowhere, taking them back")
         s.table.hold(keys, "mach_down", now)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from lab.bmc import launch
 
 from .badnews import BOTH_OWN, CABLE_PULLED, LATE_AFTER_HEAL, PARTITION_RETURN, ExpectedLog
@@ -146,6 +148,39 @@ def test_eth1_cut_without_ping_node_exactly_one_node_survives(
     # None once the fence acted, until the cables are back (after that, a real Heartbeat
     # slave that took the group over while cut off hands it back as any heal does).
     assert _both_seconds(addrs.samples, fenced_at + 0.2, replugged) == 0.0
+
+
+@pytest.mark.parametrize("spec", ["hbnode", "master=hbnode,slave=heartbeat"])
+def test_a_holder_back_before_the_peers_fence_delay_ends_leaves_its_owner_the_group(
+    lab_factory: Callable[..., Cluster], spec: str, measure: Callable[..., None]
+) -> None:
+    """Slave holds master's group and is reset; it is back before master's fence-race
+    delay ends, so master calls its reset off. That restart was the reset: master
+    takes its group back (CI of 38be7fc, where a reset queued before master's own
+    reboot reached slave late, and the group stayed on nobody for good)."""
+    # A delay no boot outlasts, so the reset is called off on every machine.
+    c = lab_factory(spec, {**NO_PING, "hbnode_stonith_delay": "20"}, fencing=True)
+    c.startup("master")
+    done = c.tool("master", "hb_standby", "all")
+    assert done.returncode == 0, done.stdout + done.stderr
+    c.settles_on("slave", 20)  # the exchange is over (a reset inside it: the unit tests)
+    reset_wall = time.time()
+    c.lab.poweroff("slave")  # a reset (of a machine slower to boot than deadtime)
+    wait_until(
+        lambda: "STONITH: resetting slave in 20 s" in c.log("master"),
+        30,
+        "master declares slave dead and waits to reset it",
+    )
+    c.lab.poweron("slave")
+    wait_until(
+        lambda: "STONITH of slave called off: it is alive" in c.log("master"),
+        30,
+        "master calls its reset of slave off",
+    )
+    took = c.settles_on("master", 30)
+    measure("master_holds_after_call_off_s", round(took, 3), impl=spec)
+    assert "slave restarted: 192.168.0.38/24/eth0:0 run nowhere" in c.log("master")
+    assert _power_offs(c, reset_wall) == []  # nobody was reset through a BMC
 
 
 def test_kill9_of_the_holders_daemon_the_peer_fences_then_takes_over(

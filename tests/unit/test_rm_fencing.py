@@ -149,3 +149,46 @@ def test_without_stonith_heartbeat_says_so() -> None:
     c.run(11)
     assert "No STONITH device configured." in c.texts("slave")
     assert FenceResult.OK not in [r for *_, r in c.fenced]
+
+
+def test_a_peer_that_restarts_while_its_reset_waits_leaves_our_group_to_us() -> None:
+    # CI of 38be7fc: slave held master's group, and a reset queued before master's own
+    # reboot reached slave's BMC late. Master, holding nothing, waited its fence-race
+    # delay; slave was back, with a new generation, before it ended. The reset was called
+    # off, and with it the takeover: nobody took master's group, for good.
+    c = started()
+    c.call("master", lambda rm: rm.standby("all", c.now))
+    c.run(5)
+    assert c.where() == {"master": set(), "slave": {MASTER_KEY}}
+    c.crash("slave")  # reset: its VIP and nginx are gone with it
+    c.run(10.25)
+    assert c.steps("master")[-1] == "fence_delay"  # master holds nothing: it waits
+    c.boot("slave")  # back before the delay ends
+    c.run(1)
+    assert "STONITH of slave called off: it is alive" in c.texts("master")
+    c.run(20)
+    assert c.fenced == []
+    assert c.where() == {"master": {MASTER_KEY}, "slave": set()}
+    assert c.doubles == []
+
+
+def test_a_peer_reset_while_acquiring_what_we_gave_leaves_our_group_to_us() -> None:
+    # The same, with slave reset in the middle of the standby exchange: master has let
+    # go of its group and slave has not yet reported taking it. Its claim at death
+    # covers nothing of ours, yet the takeover its death called for would take ours.
+    c = started()
+    c.call("master", lambda rm: rm.standby("all", c.now))
+    for _ in range(100):  # until slave starts master's group
+        c.run(0.05)
+        if any(a.kind.value == "acquire" for a in c.actions["slave"]):
+            break
+    assert c.where()["master"] == set()
+    c.crash("slave")
+    c.run(10.25)
+    assert c.steps("master")[-1] == "fence_delay"
+    c.boot("slave")
+    c.run(21)
+    assert "STONITH of slave called off: it is alive" in c.texts("master")
+    assert c.fenced == []
+    assert c.where() == {"master": {MASTER_KEY}, "slave": set()}
+    assert c.doubles == []
