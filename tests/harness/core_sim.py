@@ -183,7 +183,7 @@ class CoreClusterSim:
         self.cores[name] = core
         self.running.add(name)
         core.start(self.now)
-        self._pump(name)
+        self.flush(name)
         return core
 
     def start_all(self) -> None:
@@ -224,19 +224,21 @@ class CoreClusterSim:
             assert verify_datagram(datagram, KEYS) is None
             self.received[item.dest].append((now, item.link, datagram.message))
             self.cores[item.dest].receive(datagram.message, item.link, now)
-            self._pump(item.dest)
+            self.flush(item.dest)
         while self._pings and self._pings[0][0] <= now:
             _, _, node, target = heapq.heappop(self._pings)
             if node in self.running:
                 self.cores[node].ping_reply(target, now)
-                self._pump(node)
+                self.flush(node)
         for name in sorted(self.running):
             timer = self.cores[name].get_timer()
             if timer is not None and timer <= now:
                 self.cores[name].handle_timer(now)
-                self._pump(name)
+                self.flush(name)
 
-    def _pump(self, name: str) -> None:
+    def flush(self, name: str) -> None:
+        """Carry out what ``name``'s core queued: its datagrams onto the net, its ping
+        probes, its events (tests call it after a direct ``core.send``)."""
         core = self.cores[name]
         for msg in core.take_outgoing():
             self.sent[name].append(msg)
@@ -254,7 +256,7 @@ class CoreClusterSim:
         self.events[name].extend(events)
         if self.auto_active and any(isinstance(e, ev.CommUp) for e in events):
             core.set_status(NodeStatus.ACTIVE, self.now)  # what node.py does at comm-up
-            self._pump(name)
+            self.flush(name)
 
     # -- queries -----------------------------------------------------------------------
     def of_type(self, name: str, kind: type[E]) -> list[E]:

@@ -137,7 +137,7 @@ class NodePair:
         for name in names:
             self.up[name] = True
             self.nodes[name].start(self.now)
-            self._pump(name)
+            self.flush(name)
             if self.ipfail:
                 self._ipfail_alive(name, "signon")
 
@@ -203,14 +203,16 @@ class NodePair:
                 running = self.up[name] and name not in self.frozen
                 if running and timer is not None and timer <= self.now:
                     node.handle_timer(self.now)
-                    self._pump(name)
+                    self.flush(name)
         self.clock.now = end
 
     def _at(self, delay: float, fn: Callable[[], None]) -> None:
         heapq.heappush(self._queue, (self.now + delay, next(self._order), fn))
 
     # -- the network, the ping node, the executor and ipfail ---------------------------
-    def _pump(self, name: str) -> None:
+    def flush(self, name: str) -> None:
+        """Carry out what ``name`` queued: its datagrams onto the cable, its ping
+        probes, its actions (tests call it after a direct ``core.send``)."""
         node = self.nodes[name]
         for msg in node.take_outgoing(self.now):
             data = encode_datagram(msg, self.keys)
@@ -238,14 +240,14 @@ class NodePair:
         msg = datagram.message
         self.delivered[name].append({f.name: f.value for f in msg if isinstance(f.value, str)})
         self.nodes[name].receive(msg, "eth1", self.now)
-        self._pump(name)
+        self.flush(name)
 
     def _echo(self, name: str, ping_name: str) -> None:
         if self._waits(name, lambda: self._echo(name, ping_name)):
             return
         if self.up[name] and self.reach_ping[name]:
             self.nodes[name].ping_reply(ping_name, self.now)
-            self._pump(name)
+            self.flush(name)
 
     def _done(self, name: str, action: Action) -> None:
         if not self.up[name]:
@@ -268,14 +270,14 @@ class NodePair:
     def _result(self, name: str, ident: int, ok: bool) -> None:
         if self.up[name]:
             self.nodes[name].action_done(ident, ok, self.now)
-            self._pump(name)
+            self.flush(name)
 
     def _ipfail_alive(self, name: str, op: str = "alive") -> None:
         if not self.up[name] or self._waits(name, lambda: self._ipfail_alive(name, op)):
             return
         request = {"cmd": "client", "op": op, "name": "ipfail"}
         answer(self.nodes[name], request, self.now, pid=1)
-        self._pump(name)
+        self.flush(name)
         self._at(IPFAIL_ALIVE, lambda n=name: self._ipfail_alive(n))
 
     def _record(self) -> None:

@@ -72,7 +72,7 @@ def test_garbage_never_raises(messages: list[list[Field]], when: float) -> None:
     for fields in messages:
         master.receive(Message(fields), "eth1", 0.5 + when)
         master.handle_timer(0.5 + when)
-    cluster._pump("master")
+    cluster.flush("master")
     for event in cluster.events["master"]:
         if isinstance(event, ev.Dropped):
             assert isinstance(event.reason, ev.DropReason)

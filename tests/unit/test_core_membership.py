@@ -193,7 +193,7 @@ def test_only_status_messages_keep_a_node_alive() -> None:
     for step in range(1, 30):  # slave keeps talking, but sends no status
         cluster.run_until(6.1 + step * 0.1)
         cluster.cores["slave"].send(Message.of(("t", "resource"), ("n", str(step))), cluster.now)
-        cluster._pump("slave")
+        cluster.flush("slave")
     cluster.run_until(9.0)
     assert cluster.status_changes("master", "slave")[-1] == (7.5, "active", "dead")
     # The link, refreshed by every kept packet, outlives the node.
@@ -206,7 +206,7 @@ def test_a_node_that_sent_shutdone_goes_dead_after_deadtime() -> None:
     cluster = up_pair()
     cluster.run_until(6.1)
     cluster.cores["slave"].send(Message.of(("t", "shutdone"), ("st", "dead")), 6.1)
-    cluster._pump("slave")
+    cluster.flush("slave")
     cluster.run_until(6.6)
     cluster.crash("slave")  # final statuses for 0.5 s, then exit; last at 6.5
     cluster.run_until(10.0)
@@ -379,7 +379,7 @@ def test_ping_reply_from_an_unknown_target_is_dropped() -> None:
     cluster = CoreClusterSim(["master"])
     cluster.start("master")
     cluster.cores["master"].ping_reply("10.9.9.9", 0.1)
-    cluster._pump("master")
+    cluster.flush("master")
     assert cluster.of_type("master", ev.Dropped)[-1].reason is ev.DropReason.UNKNOWN_NODE
 
 
@@ -398,7 +398,7 @@ def test_status_with_unknown_st_keeps_the_node_alive_but_changes_nothing() -> No
     slave = cluster.cores["slave"]
     bogus = Message.of(("t", "status"), ("st", "weird"), ("dt", "5dc"))
     slave.send(bogus, 1.0)
-    cluster._pump("slave")
+    cluster.flush("slave")
     cluster.run_until(1.1)
     assert cluster.cores["master"].node_status("slave") == "active"
     assert wire_roundtrip(cluster.sent["slave"][-1]).get("st") == "weird"

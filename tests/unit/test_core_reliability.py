@@ -25,7 +25,7 @@ def up_pair(**kwargs: object) -> CoreClusterSim:
 
 def send(cluster: CoreClusterSim, name: str, *pairs: tuple[str, str]) -> Message:
     cluster.cores[name].send(Message.of(*pairs), cluster.now)
-    cluster._pump(name)
+    cluster.flush(name)
     return cluster.sent[name][-1]
 
 
@@ -132,7 +132,7 @@ def test_rexmit_requests_too_low_too_high_acked_and_recent() -> None:
     slave = cluster.cores["slave"]
     for step in range(520):
         slave.send(Message.of(("t", "resource"), ("n", str(step))), cluster.now)
-    cluster._pump("slave")
+    cluster.flush("slave")
     cluster.run_for(0.1)
     highest = slave._sender.seq
 
@@ -238,7 +238,7 @@ def test_replayed_old_generation_is_dropped_and_counted() -> None:
     master = cluster.cores["master"]
     for msg in old:
         master.receive(msg, "eth1", 1.5)
-    cluster._pump("master")
+    cluster.flush("master")
     drops = cluster.of_type("master", ev.Dropped)
     assert [d.reason for d in drops] == [ev.DropReason.REPLAY] * 3
     assert drops[0].detail == "[gen = 1795569860, curgen = 1795569861]"
@@ -253,7 +253,7 @@ def test_newer_generation_before_its_status_is_dropped() -> None:
     forged = wire_roundtrip(msg)
     forged.set("hg", f"{0x6B0638C4 + 1:x}")
     cluster.cores["master"].receive(forged, "eth1", 1.1)
-    cluster._pump("master")
+    cluster.flush("master")
     assert cluster.of_type("master", ev.Dropped)[-1].reason is ev.DropReason.EARLY_GENERATION
     assert cluster.of_type("master", ev.NodeRestarted) == []
 
@@ -271,7 +271,7 @@ def test_unknown_nodes_malformed_and_ping_impostors_are_dropped() -> None:
         msg.set("src", src)
         msg.remove("srcuuid")
         master.receive(msg, "eth1", cluster.now)
-        cluster._pump("master")
+        cluster.flush("master")
         assert cluster.of_type("master", ev.Dropped)[-1] == ev.Dropped(
             reason, src, "type [status]", now=cluster.now
         )
@@ -282,7 +282,7 @@ def test_unknown_nodes_malformed_and_ping_impostors_are_dropped() -> None:
     msg = base.copy()
     msg.remove("seq")
     master.receive(msg, "eth1", cluster.now)
-    cluster._pump("master")
+    cluster.flush("master")
     reasons = [d.reason for d in cluster.of_type("master", ev.Dropped)[2:]]
     assert reasons == [ev.DropReason.MALFORMED] * 5
     assert master.counters()["unknown_node"] == master.counters()["ping_over_udp"] == 1
@@ -339,5 +339,5 @@ def test_our_own_echo_refreshes_our_link_and_is_not_delivered_twice() -> None:
     old_self = wire_roundtrip(cluster.sent["master"][0])
     old_self.set("hg", "1")
     master.receive(old_self, "eth1", cluster.now)
-    cluster._pump("master")
+    cluster.flush("master")
     assert cluster.of_type("master", ev.Dropped)[-1].reason is ev.DropReason.REPLAY

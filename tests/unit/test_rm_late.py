@@ -132,7 +132,7 @@ def test_a_thawed_holder_reads_what_waited_before_it_judges_the_silence(tmp_path
     pair.freeze("master")
     slave = pair.nodes["slave"]
     slave.core.send(Message.of(("t", "hbnode-note")), pair.now)  # proves no life
-    pair._pump("slave")
+    pair.flush("slave")
     pair.run(1.0)  # past warntime (750 ms), short of deadtime
     pair.thaw("master")
     pair.run(3 * DEADTIME)
