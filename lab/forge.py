@@ -26,7 +26,7 @@ from typing import Any
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from lab import netsock
+from lab import freezes, netsock
 from lab.hbcodec import CodecError, FieldType, Keyring, Message, keyring_of, parse_untrusted
 from lab.hbpacket import signed_datagram
 from lab.topology import Topology
@@ -262,10 +262,15 @@ class StatusForger(Forger):
         self._spawn(self._forge_loop, interval, max_seconds)
 
     def _forge_loop(self, interval: float, max_seconds: float) -> None:
-        deadline = time.monotonic() + max_seconds
+        # Forging lasts ``max_seconds`` of this process's running time, as the checks
+        # beside it wait (lab.freezes): after a stall, a check that must see the forgery
+        # still holding would otherwise find it over.
+        deadline, wall_started = time.monotonic() + max_seconds, time.time()
         # Skip a few: frames still queued in the sniffer must not make us reuse a seq.
         seq = self.next_seq(SEQ_SKIP)
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        while not self._stop.is_set() and time.monotonic() < freezes.extended(
+            deadline, wall_started
+        ):
             seq += 1
             self.send(self.forge_status(seq, time.time()))
             self._stop.wait(interval)
