@@ -3,6 +3,7 @@ the fence-race delay, retries, and no reset of a peer never heard since start-up
 
 from __future__ import annotations
 
+from hbnode.rm.actions import ActionKind
 from hbnode.rm.fencing import FenceResult
 from tests.harness.rm_sim import MASTER_KEY, SLAVE_KEY, RmClusterSim
 
@@ -180,7 +181,7 @@ def test_a_peer_reset_while_acquiring_what_we_gave_leaves_our_group_to_us() -> N
     c.call("master", lambda rm: rm.standby("all", c.now))
     for _ in range(100):  # until slave starts master's group
         c.run(0.05)
-        if any(a.kind.value == "acquire" for a in c.actions["slave"]):
+        if any(a.kind is ActionKind.ACQUIRE for a in c.actions["slave"]):
             break
     assert c.where()["master"] == set()
     c.crash("slave")
