@@ -15,7 +15,6 @@ where it matters (:meth:`~lab.wirequery.Timeline.intervals`).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -108,11 +107,12 @@ class Where:
 
     topo: Topology
 
-    def mac(self, node: str) -> str:
-        """The MAC a node announces the VIP with (its VIP interface's)."""
-        iface = self._host(node).interface(self.topo.vip_iface)
-        assert iface is not None, f"{node} has no {self.topo.vip_iface}"
-        return iface.mac
+    def mac(self, node: str, iface: str | None = None) -> str:
+        """A node's MAC on ``iface``; by default the one it announces the VIP with."""
+        name = iface or self.topo.vip_iface
+        interface = self._host(node).interface(name)
+        assert interface is not None, f"{node} has no {name}"
+        return interface.mac
 
     def ip(self, node: str, iface: str = "eth1") -> str:
         interface = self._host(node).interface(iface)
@@ -151,18 +151,10 @@ def keep_resolved(cluster: Cluster, node: str, peer: str) -> None:
     implementations meet the same kernel; a check of what a daemon sends needs the
     entry fresh. The lab's own namespace or container is the only one changed."""
     at = where(cluster)
-    for iface in at.media:
-        address = at.ip(peer, iface)
-        show = ["ip", "-j", "neigh", "show", address, "dev", iface]
-        shown = cluster.lab.run(node, show, check=True)
-        entries = json.loads(shown.stdout or "[]")
-        mac = next((e["lladdr"] for e in entries if e.get("lladdr")), None)
-        assert mac is not None, f"{node} has not resolved {peer}'s {address} on {iface}: {entries}"
-        cluster.lab.run(
-            node,
-            ["ip", "neigh", "replace", address, "lladdr", mac, "dev", iface, "nud", "reachable"],
-            check=True,
-        )
+    for iface in at.media:  # the topology's MACs are the nodes' own, on both backends
+        address, mac = at.ip(peer, iface), at.mac(peer, iface)
+        replace = ["ip", "neigh", "replace", address, "lladdr", mac, "dev", iface]
+        cluster.lab.run(node, [*replace, "nud", "reachable"], check=True)
 
 
 # -- waiting on the wire -------------------------------------------------------------------------
