@@ -1,5 +1,5 @@
-"""The nemesis in CI: a short random schedule from a fixed seed on hbnode, and the
-minimal schedules of every violation found and fixed, replayed (regressions).
+"""The nemesis in CI: three minutes of random faults from a fixed seed on hbnode, and
+the minimal schedules of every violation found and fixed, replayed (regressions).
 
 Each runs `hblab nemesis` as a user would (a subprocess, its own lab under this
 worker's prefix) and must exit 0: every invariant held (docs/nemesis.md).
@@ -8,6 +8,7 @@ worker's prefix) and must exit 0: every invariant held (docs/nemesis.md).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,10 @@ from .leftovers import assert_no_lab_up
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nemesis"
 SEED = 2511
-SECONDS = 60
+# Three minutes, as issue 25 asks of CI: 78 steps, 44 episodes, every kind of fault.
+# CI's docker stage plays one minute (HBLAB_NEMESIS_SECONDS=60): the same generator
+# and seed draw the same faults for that minute, then end every one still open.
+SECONDS = int(os.environ.get("HBLAB_NEMESIS_SECONDS", "180"))
 TIMEOUT = 420.0
 
 
@@ -67,7 +71,9 @@ def test_a_random_schedule_keeps_every_invariant(tmp_path: Path) -> None:
     assert result["violations"] == [], _explain(result, done, tmp_path)
     assert result["left_after_down"] == []
     schedule = result["schedule"]
-    assert isinstance(schedule, dict) and len(schedule["steps"]) >= 20  # type: ignore[arg-type]
+    # A step comes every 2.5 s on average (lab.nemesis.schedule._gap): far fewer is a broken
+    # generator, not bad luck.
+    assert isinstance(schedule, dict) and len(schedule["steps"]) >= SECONDS // 3  # type: ignore[arg-type]
     assert done.returncode == 0
 
 
