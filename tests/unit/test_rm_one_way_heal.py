@@ -6,8 +6,9 @@ The nemesis once recorded 8.4 s of two holders after 60 % loss on master's eth1
 slave took over, and the heal came at a moment the replay cannot choose. Here the
 virtual cluster chooses it, in 40 ms steps across the whole takeover. On the tree
 that failing run was made on (1a70b7f), 204 of these 360 runs end with both nodes
-holding: master's one answer to the slave's claim arrived while the slave still had
-it dead, and nothing was said again (fixed by 30bca21's reminders, found by bisect).
+holding: master's one answer to the slave's claim was lost (sent inside the loss, or
+read while the slave still had master dead), and nothing was said again (fixed by
+30bca21's reminders, found by bisect).
 """
 
 from __future__ import annotations
